@@ -1,0 +1,44 @@
+"""Error values shared by every layer.
+
+``EventError`` is data, not an exception: a bad event becomes one of these, is counted and
+written to the invalid log, and the forwarder moves on.  ``UserError`` is the exception for
+mistakes a user can fix (bad flag, unreadable directory, unreachable server); the CLI turns it
+into one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+PARSE = "parse"
+VALIDATION = "validation"
+UNKNOWN_SCHEMA = "unknown-schema"
+STORE = "store"  # valid event the existing table cannot hold (missing column, value too big)
+
+
+class EventError(NamedTuple):
+    """EventLogging's EventError record: why one raw event was not stored."""
+
+    raw_event: str
+    message: str
+    code: str
+    schema: str | None = None
+    revision: str | None = None
+    path: str | None = None  # JSON path of the first validation error
+
+    def to_record(self) -> dict:
+        return {
+            "rawEvent": self.raw_event,
+            "message": self.message,
+            "code": self.code,
+            "schema": self.schema,
+            "revision": self.revision,
+        }
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is one line naming the thing and the fix."""
+
+
+class SchemaError(UserError):
+    """A schema file that cannot be read or compiled."""

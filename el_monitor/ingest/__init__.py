@@ -1,0 +1,1 @@
+"""The forwarder: sources, pipeline, spool and sinks."""

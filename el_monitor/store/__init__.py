@@ -1,0 +1,1 @@
+"""Schema → table mapping and the SQLite / MySQL writers."""
