@@ -1,1 +1,41 @@
 """Schema → table mapping and the SQLite / MySQL writers."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from el_monitor.errors import UserError
+from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
+from el_monitor.store.mapping import StoreError, TableLayout
+
+__all__ = [
+    "InsertResult",
+    "Rejected",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "TableLayout",
+    "open_store",
+]
+
+
+def open_store(url: str) -> Store:
+    """``sqlite:///path`` (relative) or ``sqlite:////abs/path``, or ``mysql://user@host/db``.
+
+    Raises StoreUnavailable when a server does not answer, UserError for a bad URL.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from el_monitor.store.sqlite import SQLiteStore
+
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise UserError(
+                f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db"
+            )
+        return SQLiteStore(url, path)
+    if scheme == "mysql":
+        from el_monitor.store.mysql import MySQLStore
+
+        return MySQLStore(url)
+    raise UserError(f"unknown database URL {url!r}: use sqlite:///path or mysql://user@host/db")

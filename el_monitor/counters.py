@@ -1,0 +1,160 @@
+"""Per-schema event counts: the observability core.
+
+The forwarder's hot loop only ever does ``counts.valid += 1`` on a ``SchemaCounts`` it already
+holds; everything else (overall totals, per-interval deltas, rates) is derived when someone
+asks, so counting costs one attribute increment per event.  Counts are cumulative; an
+``Interval`` is the difference between two snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
+OVERALL = "overall"
+
+
+class SchemaCounts:
+    """Cumulative counts for one schema (or for lines no schema could be named for)."""
+
+    __slots__ = (*MEASURES, "errors")
+
+    def __init__(self) -> None:
+        for measure in MEASURES:
+            setattr(self, measure, 0)
+        # (code, JSON path of the first validation error or None) → count
+        self.errors: Counter[tuple[str, str | None]] = Counter()
+
+    def values(self) -> dict[str, int]:
+        return {measure: getattr(self, measure) for measure in MEASURES}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Immutable cumulative counts at one moment, per scope (schema name or ``overall``)."""
+
+    at: float
+    scopes: Mapping[str, Mapping[str, int]]
+    errors: Mapping[str, Mapping[tuple[str, str | None], int]]
+
+    def get(self, scope: str, measure: str) -> int:
+        return self.scopes.get(scope, {}).get(measure, 0)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Counts between two snapshots, with the elapsed time to turn them into rates."""
+
+    start: float
+    end: float
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return max(self.end - self.start, 1e-9)
+
+    def rate(self, scope: str, measure: str) -> float:
+        return self.counts.get(scope, {}).get(measure, 0) / self.seconds
+
+
+class Counters:
+    """All counts of one forwarder.  Not thread-safe: the pipeline thread owns it."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._schemas: dict[str, SchemaCounts] = {}
+        # Lines whose schema is unknown or unreadable: counted overall, never per name, so
+        # arbitrary names from the wire cannot grow memory without bound.
+        self.unattributed = SchemaCounts()
+        self._last = self.snapshot()
+
+    def schema(self, name: str) -> SchemaCounts:
+        """The counts of a schema known to the registry (created on first use)."""
+        counts = self._schemas.get(name)
+        if counts is None:
+            counts = self._schemas[name] = SchemaCounts()
+        return counts
+
+    def snapshot(self) -> Snapshot:
+        scopes: dict[str, Mapping[str, int]] = {}
+        errors: dict[str, Mapping[tuple[str, str | None], int]] = {}
+        overall = dict.fromkeys(MEASURES, 0)
+        overall_errors: Counter[tuple[str, str | None]] = Counter()
+        for name, counts in [*self._schemas.items(), (None, self.unattributed)]:
+            values = counts.values()
+            for measure, value in values.items():
+                overall[measure] += value
+            overall_errors.update(counts.errors)
+            if name is not None:
+                scopes[name] = MappingProxyType(values)
+                errors[name] = MappingProxyType(dict(counts.errors))
+        scopes[OVERALL] = MappingProxyType(overall)
+        errors[OVERALL] = MappingProxyType(dict(overall_errors))
+        return Snapshot(self._clock(), MappingProxyType(scopes), MappingProxyType(errors))
+
+    def interval(self) -> Interval:
+        """Counts since the previous call (or since start): what a flush reports."""
+        now = self.snapshot()
+        interval = difference(self._last, now)
+        self._last = now
+        return interval
+
+
+def difference(before: Snapshot, after: Snapshot) -> Interval:
+    counts = {
+        scope: {m: v - before.get(scope, m) for m, v in values.items()}
+        for scope, values in after.scopes.items()
+    }
+    return Interval(before.at, after.at, counts)
+
+
+def summary_rows(snapshot: Snapshot) -> list[tuple[str, dict[str, int]]]:
+    """Scopes with any traffic, busiest first, ``overall`` last: the shape of the summary."""
+    rows = [
+        (scope, dict(values))
+        for scope, values in snapshot.scopes.items()
+        if scope != OVERALL and any(values.values())
+    ]
+    rows.sort(key=lambda row: (-row[1]["raw"], row[0]))
+    rows.append((OVERALL, dict(snapshot.scopes[OVERALL])))
+    return rows
+
+
+def format_table(snapshot: Snapshot, measures: Iterable[str] = MEASURES) -> str:
+    """Plain-text table of per-schema counts, for a terminal or a log."""
+    measures = list(measures)
+    rows = summary_rows(snapshot)
+    header = ["schema", *measures]
+    body = [[scope, *(str(values[m]) for m in measures)] for scope, values in rows]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest])
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *map(line, body[:-1]), rule, line(body[-1])])
+
+
+def format_errors(snapshot: Snapshot, limit: int = 10) -> str:
+    """The most common (schema, code, path) error groups, one per line."""
+    groups = [
+        (count, scope, code, path)
+        for scope, errors in snapshot.errors.items()
+        if scope != OVERALL
+        for (code, path), count in errors.items()
+    ]
+    unattributed = Counter(snapshot.errors[OVERALL])
+    for _, scope, code, path in groups:
+        unattributed[(code, path)] -= snapshot.errors[scope][(code, path)]
+    groups += [(c, "-", code, path) for (code, path), c in unattributed.items() if c > 0]
+    groups.sort(key=lambda g: (-g[0], g[1], g[2], g[3] or ""))
+    return "\n".join(
+        f"{count:>8}  {scope}  {code}" + (f"  {path}" if path else "")
+        for count, scope, code, path in groups[:limit]
+    )

@@ -1,0 +1,157 @@
+"""Schema → table: EventLogging's layout, as a small declarative table.
+
+One table per schema revision, ``<Schema>_<revision>``.  Capsule columns first, then event
+fields flattened with ``_`` and prefixed ``event_``.  Nested objects that declare properties
+flatten; arrays and free-form objects are stored as JSON text.  Every column but ``id`` is
+NULLable so retention can null fields later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import orjson
+
+from el_monitor.capsule import mediawiki_timestamp
+
+IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
+VARCHAR_LIMIT = 191  # longest utf8mb4 VARCHAR that InnoDB can index in its smallest row format
+
+# Logical column kinds and the SQL types they become.
+BIGINT, DOUBLE, BOOLEAN, VARCHAR, TEXT, JSON = (
+    "bigint",
+    "double",
+    "boolean",
+    "varchar",
+    "text",
+    "json",
+)
+SQL_TYPES = {
+    BIGINT: "BIGINT",
+    DOUBLE: "DOUBLE",
+    BOOLEAN: "BOOLEAN",
+    VARCHAR: f"VARCHAR({VARCHAR_LIMIT})",
+    TEXT: "TEXT",
+    JSON: "TEXT",
+}
+_JSON_TYPES = {"integer": BIGINT, "number": DOUBLE, "boolean": BOOLEAN}
+
+
+class Column(NamedTuple):
+    name: str
+    kind: str
+
+
+# uuid and timestamp are declared separately: they carry the unique key and the index.
+CAPSULE_COLUMNS = (
+    Column("uuid", "uuid"),
+    Column("timestamp", "timestamp"),
+    Column("wiki", VARCHAR),
+    Column("webHost", VARCHAR),
+    Column("userAgent", TEXT),
+    Column("topic", VARCHAR),
+)
+_CAPSULE_VALUES = ("wiki", "webHost", "userAgent", "topic")
+
+
+class StoreError(ValueError):
+    """A valid event that its table cannot hold: it becomes an EventError with code 'store'."""
+
+
+def table_name(schema: str, revision: str) -> str:
+    name = f"{schema}_{re.sub(r'[^A-Za-z0-9_]', '_', revision)}"
+    if not IDENTIFIER.fullmatch(name):
+        raise StoreError(
+            f"table name {name!r} is not a valid identifier (at most 64 of A-Za-z0-9_)"
+        )
+    return name
+
+
+def event_columns(schema: Mapping) -> list[Column]:
+    """The ``event_*`` columns for an (effective, draft-7) event schema."""
+    columns: list[Column] = []
+    _add_columns(schema.get("properties", {}), "event_", columns)
+    seen: set[str] = set()
+    for column in columns:
+        if not IDENTIFIER.fullmatch(column.name):
+            raise StoreError(f"field {column.name!r} cannot be a column name (A-Za-z0-9_, ≤64)")
+        if column.name.lower() in seen:
+            raise StoreError(f"two fields map to the column {column.name!r}")
+        seen.add(column.name.lower())
+    return columns
+
+
+def _add_columns(properties: Mapping, prefix: str, out: list[Column]) -> None:
+    for key in sorted(properties):
+        spec = properties[key] if isinstance(properties[key], Mapping) else {}
+        name = prefix + key
+        kind = _kind(spec)
+        if kind is None:
+            _add_columns(spec["properties"], name + "_", out)
+        else:
+            out.append(Column(name, kind))
+
+
+def _kind(spec: Mapping) -> str | None:
+    """Column kind for a property schema; None means 'flatten its properties'."""
+    types = spec.get("type")
+    if isinstance(types, list):
+        non_null = [t for t in types if t != "null"]
+        types = non_null[0] if len(non_null) == 1 else None
+    if types == "object" and spec.get("properties"):
+        return None
+    if types == "string":
+        max_length = spec.get("maxLength")
+        return VARCHAR if isinstance(max_length, int) and max_length <= VARCHAR_LIMIT else TEXT
+    return _JSON_TYPES.get(types, JSON)
+
+
+class TableLayout:
+    """The columns an existing table has, and how an event's capsule becomes a row of it.
+
+    Built from the columns the table really has (read from the database), so an event with a
+    field the table lacks is a ``StoreError`` rather than a failed batch.
+    """
+
+    def __init__(self, name: str, columns: list[Column]) -> None:
+        self.name = name
+        self.columns = tuple(columns)
+        self.column_names = tuple(c.name for c in columns)
+        self._position = {c.name: i for i, c in enumerate(columns)}
+        self._json = frozenset(c.name for c in columns if c.kind == JSON)
+        self._nested = frozenset(
+            c.name[:i] for c in columns for i, ch in enumerate(c.name) if ch == "_" and i > 6
+        )
+        self._capsule = tuple((self._position.get(k), k) for k in _CAPSULE_VALUES)
+        self._last_second = -1
+        self._last_mw = ""
+
+    def row(self, capsule: Mapping) -> list:
+        """One row, in ``column_names`` order.  Raises StoreError for unmapped fields."""
+        values: list = [None] * len(self.columns)
+        values[0] = capsule["uuid"]
+        second = capsule["timestamp"]
+        if second != self._last_second:
+            self._last_second, self._last_mw = second, mediawiki_timestamp(second)
+        values[1] = self._last_mw
+        for position, key in self._capsule:
+            if position is not None:
+                values[position] = capsule.get(key)
+        self._fill(capsule["event"], "event_", values)
+        return values
+
+    def _fill(self, obj: Mapping, prefix: str, values: list) -> None:
+        position_of = self._position
+        for key, value in obj.items():
+            name = prefix + key
+            position = position_of.get(name)
+            if position is not None:
+                if value.__class__ in (dict, list) or name in self._json:
+                    value = orjson.dumps(value).decode()
+                values[position] = value
+            elif value.__class__ is dict and name in self._nested:
+                self._fill(value, name + "_", values)
+            elif value is not None:
+                raise StoreError(f"table {self.name} has no column {name}")

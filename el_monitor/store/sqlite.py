@@ -1,0 +1,109 @@
+"""The embedded default: one SQLite file, WAL mode, executemany per table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from el_monitor.errors import UserError
+from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
+from el_monitor.store.mapping import Column, StoreError, TableLayout
+from el_monitor.store.sql import create_table_sql, quote_sqlite
+
+# Errors that mean "try again later", as opposed to "this row cannot be stored".
+_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
+
+
+class SQLiteStore(Store):
+    def __init__(self, url: str, path: str) -> None:
+        super().__init__()
+        self.url = url
+        self.path = path
+        if path != ":memory:" and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"cannot open {url}: directory {Path(path).parent} does not exist")
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open {url}: {exc}") from None
+        self._sql: dict[str, str] = {}
+
+    def _create_table(self, name: str, columns: Sequence[Column]) -> list[str]:
+        with _errors():
+            for statement in create_table_sql(name, columns, quote_sqlite, mysql=False):
+                self._db.execute(statement)
+            rows = self._db.execute(f"PRAGMA table_info({quote_sqlite(name)})").fetchall()
+        return [row[1] for row in rows]
+
+    def _insert_sql(self, layout: TableLayout) -> str:
+        sql = self._sql.get(layout.name)
+        if sql is None:
+            columns = ", ".join(map(quote_sqlite, layout.column_names))
+            marks = ", ".join("?" * len(layout.column_names))
+            sql = self._sql[layout.name] = (
+                f"INSERT INTO {quote_sqlite(layout.name)} ({columns}) VALUES ({marks}) "
+                'ON CONFLICT("uuid") DO NOTHING'
+            )
+        return sql
+
+    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> int:
+        with _errors():
+            self._db.execute("BEGIN")
+            try:
+                inserted = 0
+                for layout, rows in batch.items():
+                    inserted += self._db.executemany(self._insert_sql(layout), rows).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return inserted
+
+    def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
+        inserted, rejected = 0, []
+        with _errors():
+            self._db.execute("BEGIN")
+            try:
+                for layout, rows in batch.items():
+                    sql = self._insert_sql(layout)
+                    for index, row in enumerate(rows):
+                        try:
+                            inserted += self._db.execute(sql, row).rowcount
+                        except (sqlite3.Error, OverflowError) as exc:
+                            if _transient(exc):
+                                raise
+                            rejected.append(Rejected(layout, index, f"database refused: {exc}"))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return InsertResult(inserted, rejected)
+
+    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with _errors():
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in _TRANSIENT
+    )
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Map sqlite3's exceptions onto the store's two kinds of failure."""
+    try:
+        yield
+    except (sqlite3.Error, OverflowError) as exc:
+        if _transient(exc):
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+        raise StoreError(f"database refused the batch: {exc}") from exc
