@@ -40,6 +40,10 @@ class CapsuleError(ValueError):
     def __init__(self, message: str, path: str = "capsule") -> None:
         super().__init__(message)
         self.path = path
+        # The schema the capsule names, when it names a well-formed one: lets the error count
+        # against the schema whose producer is at fault.
+        self.schema: str | None = None
+        self.revision: str | None = None
 
 
 def event_uuid(recv_from: object, seq_id: object, timestamp: object) -> str:
@@ -119,6 +123,21 @@ def build_capsule(
     win.  ``host`` is this forwarder's name, the ``recvFrom`` of lines that name none.
     Raises ``CapsuleError`` naming the first problem.
     """
+    try:
+        return _build_capsule(obj, raw, defaults, received_at, host)
+    except CapsuleError as exc:
+        if type(obj) is dict:
+            schema, revision = obj.get("schema"), obj.get("revision")
+            if type(revision) is int:
+                revision = str(revision)
+            if type(schema) is str and type(revision) is str and SCHEMA_NAME.fullmatch(schema):
+                exc.schema, exc.revision = schema, revision
+        raise
+
+
+def _build_capsule(
+    obj: object, raw: bytes, defaults: Mapping[str, object] | None, received_at: int, host: str
+) -> dict:
     if type(obj) is not dict:
         raise CapsuleError(f"capsule must be a JSON object, got {_kind(obj)}")
     keys = obj.keys()

@@ -70,7 +70,6 @@ class Counters:
         # Lines whose schema is unknown or unreadable: counted overall, never per name, so
         # arbitrary names from the wire cannot grow memory without bound.
         self.unattributed = SchemaCounts()
-        self._last = self.snapshot()
 
     def schema(self, name: str) -> SchemaCounts:
         """The counts of a schema known to the registry (created on first use)."""
@@ -96,15 +95,9 @@ class Counters:
         errors[OVERALL] = MappingProxyType(dict(overall_errors))
         return Snapshot(self._clock(), MappingProxyType(scopes), MappingProxyType(errors))
 
-    def interval(self) -> Interval:
-        """Counts since the previous call (or since start): what a flush reports."""
-        now = self.snapshot()
-        interval = difference(self._last, now)
-        self._last = now
-        return interval
-
 
 def difference(before: Snapshot, after: Snapshot) -> Interval:
+    """Counts between two snapshots: each consumer (stats log, Graphite) keeps its own last."""
     counts = {
         scope: {m: v - before.get(scope, m) for m, v in values.items()}
         for scope, values in after.scopes.items()

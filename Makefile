@@ -1,0 +1,47 @@
+# el-monitor: `make demo` and `make test` work on a fresh Debian machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   := demo-out
+
+.PHONY: demo test bench lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The main job on the embedded default (SQLite), with the bundled schemas and sample traffic.
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== JSON lines: examples/traffic/events.jsonl"
+	$(VENV)/bin/el-monitor forward --schemas examples/schemas \
+	    --input file://$(CURDIR)/examples/traffic/events.jsonl \
+	    --db sqlite:///$(DEMO)/el-monitor.db --log-dir $(DEMO)/logs
+	@echo "== EventLogging raw client lines: examples/traffic/client.log"
+	$(VENV)/bin/el-monitor forward --schemas examples/schemas \
+	    --input file://$(CURDIR)/examples/traffic/client.log \
+	    --format '%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i' \
+	    --db sqlite:///$(DEMO)/el-monitor.db --log-dir $(DEMO)/logs
+	@echo "== stored in $(DEMO)/el-monitor.db; event logs in $(DEMO)/logs"
+
+# Installs what the tests need (Python packages, a MariaDB server when none answers), runs them all.
+test: $(STAMP)
+	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) -m pytest -q
+
+bench: $(STAMP)
+	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache *.egg-info

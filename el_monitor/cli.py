@@ -1,0 +1,195 @@
+"""``el-monitor``: argparse subcommands.  The only place that prints for users and exits."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from el_monitor import __version__
+from el_monitor.errors import UserError
+
+log = logging.getLogger("el_monitor")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except UserError as exc:
+        if args.verbose:
+            log.exception("failed")
+        print(f"el-monitor: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="el-monitor",
+        description="Monitoring and alerting companion for EventLogging pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging (-vv for debug); tracebacks on errors",
+    )
+    parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_forward(commands)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _add_forward(commands: argparse._SubParsersAction) -> None:
+    forward = commands.add_parser(
+        "forward",
+        help="validate raw events and store them, counted per schema",
+        description="Read raw events, validate them against their schemas, store the valid "
+        "ones (one table per schema revision) and count everything per schema. A bounded "
+        "input ends with a per-schema summary on stdout.",
+    )
+    forward.add_argument(
+        "--schemas",
+        required=True,
+        metavar="DIR|URL",
+        help="schema registry: a directory <Schema>/<revision>.json, or an "
+        "HTTP schema repository URL",
+    )
+    forward.add_argument(
+        "--schema-cache",
+        metavar="DIR",
+        default=".el-monitor-schemas",
+        help="on-disk cache for an HTTP schema repository",
+    )
+    forward.add_argument(
+        "--input",
+        default="stdin://",
+        metavar="URI",
+        help="stdin://, file:///path[?follow=1], udp://host:port, "
+        "http://host:port (default: stdin://)",
+    )
+    forward.add_argument(
+        "--format",
+        default="json",
+        metavar="FORMAT",
+        help="'json' (one capsule per line) or an EventLogging format string "
+        "such as '%%q %%{recvFrom}s %%{seqId}d %%t %%h %%{userAgent}i'",
+    )
+    forward.add_argument(
+        "--db",
+        default="sqlite:///el-monitor.db",
+        metavar="URL",
+        help="sqlite:///path or mysql://user:password@host:port/db "
+        "(default: sqlite:///el-monitor.db)",
+    )
+    forward.add_argument(
+        "--log-dir", metavar="DIR", help="write all/valid/invalid JSON-lines logs, one file per day"
+    )
+    forward.add_argument(
+        "--spool-dir", metavar="DIR", help="keep batches here while the database is unavailable"
+    )
+    forward.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=2000,
+        metavar="N",
+        help="rows per insert transaction (default 2000)",
+    )
+    forward.add_argument(
+        "--flush-interval",
+        type=_positive_float,
+        default=1.0,
+        metavar="S",
+        help="longest a row waits before it is written (default 1 s)",
+    )
+    forward.add_argument(
+        "--stats-interval",
+        type=_positive_float,
+        metavar="S",
+        help="log the counters every S seconds",
+    )
+    forward.add_argument(
+        "--max-event-bytes",
+        type=_positive_int,
+        default=65536,
+        metavar="N",
+        help="longer raw events are parse errors (default 65536)",
+    )
+    forward.set_defaults(run=_run_forward)
+
+
+def _run_forward(args: argparse.Namespace) -> int:
+    from el_monitor.counters import format_errors, format_table
+    from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+    from el_monitor.ingest.sources import open_source
+    from el_monitor.parse import make_parser
+    from el_monitor.schemas import open_registry
+    from el_monitor.store import StoreUnavailable, open_store
+
+    make_parser(args.format, "check")  # a bad format string fails before anything opens
+    registry = open_registry(args.schemas, args.schema_cache)
+    try:
+        store = open_store(args.db)
+    except StoreUnavailable as exc:
+        raise UserError(f"{exc} (is the database running? check --db)") from None
+    settings = ForwarderSettings(
+        format=args.format,
+        log_dir=args.log_dir,
+        spool_dir=args.spool_dir,
+        batch_size=args.batch_size,
+        flush_interval=args.flush_interval,
+        stats_interval=args.stats_interval,
+        max_event_bytes=args.max_event_bytes,
+    )
+    source = open_source(
+        args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        result = Forwarder(settings, source, registry, store).run(stop)
+    finally:
+        store.close()
+    print(format_table(result.counts))
+    errors = format_errors(result.counts)
+    if errors:
+        print("\nmost common errors:\n" + errors)
+    return 1 if result.pending else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The forwarder: a source feeding the pipeline, the store writer and the event logs.
+
+It runs in one thread (sources bring their own reader threads), owns every mutable part, and
+stops cleanly when ``stop`` is set: the batch is flushed (or spooled) before ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from el_monitor.counters import Counters, Snapshot, difference
+from el_monitor.errors import EventError
+from el_monitor.ingest.eventlog import EventLogs
+from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.source import Source
+from el_monitor.ingest.spool import Spool
+from el_monitor.ingest.writer import StoreWriter
+from el_monitor.parse import JSON_FORMAT, MAX_EVENT_BYTES, make_parser
+from el_monitor.schemas import SchemaRegistry
+from el_monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForwarderSettings:
+    format: str = JSON_FORMAT
+    log_dir: str | None = None
+    spool_dir: str | None = None
+    batch_size: int = 2000
+    flush_interval: float = 1.0
+    stats_interval: float | None = None
+    max_event_bytes: int = MAX_EVENT_BYTES
+    host: str = ""  # recvFrom for lines that name none; default: this host's short name
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    counts: Snapshot
+    pending: int  # valid events neither committed nor spooled (database away, no spool)
+
+
+class Forwarder:
+    def __init__(
+        self,
+        settings: ForwarderSettings,
+        source: Source,
+        registry: SchemaRegistry,
+        store: Store,
+        counters: Counters | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.counters = counters or Counters()
+        self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
+        spool = Spool(settings.spool_dir) if settings.spool_dir else None
+        self.writer = StoreWriter(store, registry, self.counters, self._rejected, spool)
+        host = settings.host or socket.gethostname().split(".")[0]
+        parser = make_parser(settings.format, host, settings.max_event_bytes)
+        self.pipeline = Pipeline(
+            parser,
+            registry,
+            self.counters,
+            accept=self._accepted,
+            reject=self._rejected,
+            log_raw=self.logs.raw if self.logs else None,
+        )
+        self._position: object | None = None
+        self._position_since = 0.0
+
+    def _accepted(self, capsule: dict) -> None:
+        self.writer.add(capsule)
+        if self.logs is not None:
+            self.logs.valid(capsule)
+
+    def _rejected(self, error: EventError) -> None:
+        if self.logs is not None:
+            self.logs.invalid(error)
+        log.debug("invalid event (%s): %s", error.code, error.message)
+
+    def run(self, stop: threading.Event) -> ForwardResult:
+        settings = self.settings
+        stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
+        stats_last = self.counters.snapshot()
+        try:
+            for chunk in self.source.chunks(stop):
+                if chunk.lines:
+                    if self.logs is not None:
+                        self.logs.roll()
+                    self.pipeline.process(chunk)
+                if chunk.position is not None:
+                    if self._position is None:
+                        self._position_since = time.monotonic()
+                    self._position = chunk.position
+                if self._flush_due():
+                    self._flush(stop)
+                if stats_at is not None and time.monotonic() >= stats_at:
+                    stats_last = self._log_stats(stats_last)
+                    stats_at = time.monotonic() + settings.stats_interval
+                if stop.is_set():
+                    break
+            pending = self._flush(stop)
+            if self.writer.backlog and not stop.is_set():
+                pending += self._flush(stop)
+        finally:
+            self.source.close()
+            if self.logs is not None:
+                self.logs.close()
+        if pending:
+            log.error("%d valid events could not be stored or spooled", pending)
+        return ForwardResult(self.counters.snapshot(), pending)
+
+    def _flush_due(self) -> bool:
+        settings = self.settings
+        if self.writer.due(settings.batch_size, settings.flush_interval):
+            return True
+        # Lines that produced nothing to store still move the checkpoint now and then.
+        return (
+            self._position is not None
+            and time.monotonic() - self._position_since >= settings.flush_interval
+        )
+
+    def _flush(self, stop: threading.Event) -> int:
+        result = self.writer.flush(stop)
+        if self.logs is not None:
+            self.logs.sync()
+        if not result.pending and self._position is not None:
+            self.source.commit(self._position)
+            self._position = None
+        return result.pending
+
+    def _log_stats(self, last: Snapshot) -> Snapshot:
+        now = self.counters.snapshot()
+        interval = difference(last, now)
+        rates = ", ".join(
+            f"{m} {interval.rate('overall', m):.0f}/s"
+            for m in ("raw", "valid", "invalid", "inserted")
+        )
+        busiest = sorted(
+            (s for s in interval.counts if s != "overall"),
+            key=lambda s: -interval.counts[s]["raw"],
+        )[:3]
+        top = ", ".join(f"{s} {interval.rate(s, 'raw'):.0f}/s" for s in busiest)
+        log.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes["overall"]))
+        return now

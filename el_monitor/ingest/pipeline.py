@@ -1,0 +1,135 @@
+"""The per-event path: parse → capsule → validate → count → sinks.
+
+This loop is the forwarder's hot path, so it keeps to local variables, caches each schema's
+validator and counters together, and turns every failure into an EventError value without
+ever letting one escape: a bad line costs a count and a log line, nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from el_monitor.capsule import CapsuleError
+from el_monitor.counters import Counters, SchemaCounts
+from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
+from el_monitor.ingest.chunk import Chunk
+from el_monitor.parse import LineParser, ParseError
+from el_monitor.schemas import CompiledSchema, SchemaRegistry
+
+log = logging.getLogger(__name__)
+
+RAW_EVENT_LIMIT = 65536  # longest rawEvent kept in an EventError
+_UNKNOWN_CACHE_LIMIT = 10_000
+
+
+class Pipeline:
+    """Validates and counts; hands valid capsules to ``accept`` and errors to ``reject``."""
+
+    def __init__(
+        self,
+        parser: LineParser,
+        registry: SchemaRegistry,
+        counters: Counters,
+        accept: Callable[[dict], None],
+        reject: Callable[[EventError], None],
+        log_raw: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.parser = parser
+        self.registry = registry
+        self.counters = counters
+        self.accept = accept
+        self.reject = reject
+        self.log_raw = log_raw
+        # (schema, revision) → (compiled, counts); None marks an unknown pair.
+        self._schemas: dict[tuple[str, str], tuple[CompiledSchema, SchemaCounts] | None] = {}
+        self._unknown = 0
+
+    def process(self, chunk: Chunk) -> None:
+        parse = self.parser
+        defaults = chunk.defaults
+        schemas = self._schemas
+        accept = self.accept
+        log_raw = self.log_raw
+        for line in chunk.lines:
+            if log_raw is not None:
+                log_raw(line)
+            try:
+                capsule = parse(line, defaults)
+            except ParseError as exc:
+                self._invalid(line, str(exc), PARSE, None, None, None)
+                continue
+            except CapsuleError as exc:
+                self._invalid(line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path)
+                continue
+            key = (capsule["schema"], capsule["revision"])
+            entry = schemas.get(key, False)
+            if entry is False:
+                entry = self._lookup(key)
+            if entry is None:
+                self._unknown_schema(line, key)
+                continue
+            compiled, counts = entry
+            counts.raw += 1
+            failure = compiled.validate(capsule["event"])
+            if failure is None:
+                counts.valid += 1
+                accept(capsule)
+            else:
+                counts.invalid += 1
+                counts.errors[(VALIDATION, failure.path)] += 1
+                self.reject(
+                    EventError(
+                        _raw_text(line), failure.message, VALIDATION, key[0], key[1], failure.path
+                    )
+                )
+
+    def _lookup(self, key: tuple[str, str]) -> tuple[CompiledSchema, SchemaCounts] | None:
+        try:
+            compiled = self.registry.get(*key)
+        except SchemaError as exc:
+            log.error("schema %s/%s cannot be used: %s", key[0], key[1], exc)
+            compiled = None
+        if compiled is None:
+            if self._unknown >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: keep it bounded
+                self._schemas = {k: v for k, v in self._schemas.items() if v is not None}
+                self._unknown = 0
+            self._unknown += 1
+            self._schemas[key] = None
+            return None
+        entry = self._schemas[key] = (compiled, self.counters.schema(key[0]))
+        return entry
+
+    def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:
+        """Counted overall only: arbitrary names from the wire must not grow the counters."""
+        counts = self.counters.unattributed
+        counts.raw += 1
+        counts.invalid += 1
+        counts.errors[(UNKNOWN_SCHEMA, None)] += 1
+        message = f"unknown schema {key[0]} revision {key[1]}"
+        self.reject(EventError(_raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1]))
+
+    def _invalid(
+        self,
+        line: bytes,
+        message: str,
+        code: str,
+        schema: str | None,
+        revision: str | None,
+        path: str | None,
+    ) -> None:
+        """Count an event that failed before schema validation, against its schema if known."""
+        entry = self._schemas.get((schema, revision)) if schema is not None else None
+        if entry is None and schema is not None and (schema, revision) not in self._schemas:
+            entry = self._lookup((schema, revision))
+        counts = entry[1] if entry else self.counters.unattributed
+        counts.raw += 1
+        counts.invalid += 1
+        counts.errors[(code, path)] += 1
+        self.reject(EventError(_raw_text(line), message, code, schema, revision, path))
+
+
+def _raw_text(line: bytes) -> str:
+    """The line as text for the invalid log: undecodable bytes replaced, size bounded."""
+    text = line[:RAW_EVENT_LIMIT].decode("utf-8", "replace")
+    return text if len(line) <= RAW_EVENT_LIMIT else text + "…[truncated]"

@@ -1,0 +1,184 @@
+"""The store sink: batches valid capsules, commits them, and spools when the database is away.
+
+A flush groups the batch by schema revision, builds rows against each table's real layout and
+inserts them in one transaction.  When the database cannot be reached the batch goes to the
+spool (or, without one, waits and retries), and later flushes drain the spool oldest first.
+Only after a flush is durable does the source's checkpoint move.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import NamedTuple
+
+import orjson
+
+from el_monitor.counters import Counters
+from el_monitor.errors import STORE, EventError
+from el_monitor.ingest.spool import Spool
+from el_monitor.schemas import SchemaRegistry
+from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
+
+log = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Exponential retry delay: 1 s doubling to ``ceiling``, reset by a success."""
+
+    def __init__(self, first: float = 1.0, ceiling: float = 30.0) -> None:
+        self.first, self.ceiling = first, ceiling
+        self.delay = 0.0
+        self.next_attempt = 0.0
+
+    def failed(self, now: float) -> None:
+        self.delay = min(self.ceiling, self.delay * 2 if self.delay else self.first)
+        self.next_attempt = now + self.delay
+
+    def succeeded(self) -> None:
+        self.delay = 0.0
+        self.next_attempt = 0.0
+
+
+class FlushResult(NamedTuple):
+    inserted: int
+    spooled: int
+    rejected: int
+    pending: int  # events still not durable (no spool and the database is away)
+
+
+class StoreWriter:
+    """Owns the batch of valid capsules between validation and the database."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: SchemaRegistry,
+        counters: Counters,
+        on_error: Callable[[EventError], None],
+        spool: Spool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.counters = counters
+        self.on_error = on_error
+        self.spool = spool
+        self.clock = clock
+        self.backoff = Backoff()
+        self.batch: list[dict] = []
+        self.started = 0.0  # clock() when the batch got its first capsule
+        # Spool files waiting, including any an earlier run left behind.
+        self.backlog = len(spool) if spool is not None else 0
+
+    def add(self, capsule: dict) -> None:
+        if not self.batch:
+            self.started = self.clock()
+        self.batch.append(capsule)
+
+    def age(self) -> float:
+        return self.clock() - self.started if self.batch else 0.0
+
+    def due(self, batch_size: int, flush_interval: float) -> bool:
+        """Whether a flush is due: a full batch, an old one, or a spool the store can drain."""
+        if len(self.batch) >= batch_size or (self.batch and self.age() >= flush_interval):
+            return True
+        return bool(self.backlog) and self._store_ready()
+
+    def flush(self, stop: threading.Event | None = None) -> FlushResult:
+        """Make the batch durable: committed, or spooled.  Without a spool, retry with
+        backoff until the database returns or ``stop`` is set (then report it pending)."""
+        capsules, self.batch = self.batch, []
+        if self._store_ready():
+            self._drain_spool()
+        while True:
+            if self._store_ready():
+                try:
+                    inserted, rejected = self._commit(capsules)
+                    self.backoff.succeeded()
+                    return FlushResult(inserted, 0, rejected, 0)
+                except StoreUnavailable as exc:
+                    self._unavailable(exc)
+            if self.spool is not None:
+                self._spool(capsules)
+                return FlushResult(0, len(capsules), 0, 0)
+            if stop is not None and stop.is_set() or not capsules:
+                self.batch = capsules + self.batch
+                return FlushResult(0, 0, 0, len(capsules))
+            wait = max(0.0, self.backoff.next_attempt - self.clock())
+            if stop is not None:
+                stop.wait(wait)
+            else:
+                time.sleep(wait)
+
+    def _store_ready(self) -> bool:
+        return self.clock() >= self.backoff.next_attempt
+
+    def _unavailable(self, exc: StoreUnavailable) -> None:
+        self.backoff.failed(self.clock())
+        log.warning("database unavailable (%s); retrying in %.0f s", exc, self.backoff.delay)
+
+    def _spool(self, capsules: list[dict]) -> None:
+        if not capsules:
+            return
+        self.spool.put(capsules)
+        self.backlog += 1
+        for capsule in capsules:
+            self.counters.schema(capsule["schema"]).spooled += 1
+
+    def _drain_spool(self) -> None:
+        if not self.backlog:
+            return
+        for path, capsules in self.spool.batches():
+            try:
+                self._commit(capsules)
+            except StoreUnavailable as exc:
+                self._unavailable(exc)
+                return
+            self.spool.done(path)
+            self.backlog -= 1
+            log.info("drained %d spooled events from %s", len(capsules), path.name)
+
+    def _commit(self, capsules: list[dict]) -> tuple[int, int]:
+        """Insert in one transaction; returns (inserted, rejected).  Raises StoreUnavailable."""
+        rows: dict[TableLayout, list[list]] = defaultdict(list)
+        kept: dict[TableLayout, list[dict]] = defaultdict(list)
+        layouts: dict[tuple[str, str], TableLayout | StoreError] = {}
+        rejected = 0
+        for capsule in capsules:
+            key = (capsule["schema"], capsule["revision"])
+            layout = layouts.get(key)
+            if layout is None:
+                layout = layouts[key] = self._layout(*key)
+            try:
+                if isinstance(layout, StoreError):
+                    raise layout
+                rows[layout].append(layout.row(capsule))
+                kept[layout].append(capsule)
+            except StoreError as exc:
+                rejected += 1
+                self._reject(capsule, str(exc))
+        result = self.store.insert(rows)
+        for refused in result.rejected:
+            rejected += 1
+            self._reject(kept[refused.layout][refused.index], refused.message)
+        for layout, count in result.inserted.items():
+            self.counters.schema(kept[layout][0]["schema"]).inserted += count
+        return sum(result.inserted.values()), rejected
+
+    def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
+        compiled = self.registry.get(schema, revision)
+        try:
+            return self.store.layout(schema, revision, compiled.schema)
+        except StoreError as exc:
+            log.error("cannot store %s/%s: %s", schema, revision, exc)
+            return exc
+
+    def _reject(self, capsule: dict, message: str) -> None:
+        counts = self.counters.schema(capsule["schema"])
+        counts.errors[(STORE, None)] += 1
+        raw = orjson.dumps(capsule).decode()
+        self.on_error(EventError(raw, message, STORE, capsule["schema"], capsule["revision"]))

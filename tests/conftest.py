@@ -1,0 +1,108 @@
+"""Shared fixtures: a real MariaDB (EL_TEST_MYSQL_URL) and the sibling ../shared directory.
+
+`make test` runs scripts/ensure-mariadb first, which starts a private server when none answers,
+so the MySQL tests skip only when pytest is run by hand without any server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import pymysql
+import pytest
+
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+TEST_DB_PREFIX = "elm_test_"
+MYSQL_FIXTURES = {"mysql_server_url", "mysql_url", "make_mysql_database"}
+
+MakeDatabase = Callable[[], contextlib.AbstractContextManager[str]]
+
+
+def mysql_connect(url: str, **kwargs: Any) -> pymysql.connections.Connection:
+    """Connect to the server of a mysql:// URL (without selecting its database unless asked)."""
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=5,
+        **kwargs,
+    )
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL (user, password, host, port kept) pointing at database `name`."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
+
+@contextlib.contextmanager
+def temporary_database(server_url: str) -> Iterator[str]:
+    """Create a uniquely named utf8mb4 database, yield its URL, drop it whatever happens."""
+    # The pid says which run left a database behind if a run is killed before teardown.
+    name = f"{TEST_DB_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+    with mysql_connect(server_url) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with mysql_connect(server_url) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tag every test that needs the server, so `pytest -m "not mysql"` runs without one.
+    for item in items:
+        if MYSQL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mysql)
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> str:
+    """URL of the test server; skips the test when nothing usable answers there."""
+    url = os.environ.get("EL_TEST_MYSQL_URL") or DEFAULT_MYSQL_URL
+    if urlsplit(url).scheme != "mysql":
+        pytest.fail(f"EL_TEST_MYSQL_URL={url!r} is not a mysql:// URL")
+    try:
+        with mysql_connect(url) as conn:
+            conn.ping(reconnect=False)
+    except pymysql.MySQLError as exc:
+        pytest.skip(
+            f"no usable MariaDB at {url} ({exc}); run `make test`, which starts one via "
+            "scripts/ensure-mariadb, or set EL_TEST_MYSQL_URL"
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
+def make_mysql_database(mysql_server_url: str) -> MakeDatabase:
+    """Factory for extra scratch databases: `with make_mysql_database() as url: ...`.
+
+    For tests needing several databases at once (backup restore, replication checks).
+    """
+    return lambda: temporary_database(mysql_server_url)
+
+
+@pytest.fixture
+def mysql_url(make_mysql_database: MakeDatabase) -> Iterator[str]:
+    """A fresh, empty utf8mb4 database for one test, dropped afterwards even on failure."""
+    with make_mysql_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The project's ../shared directory (schemas, examples), next to the checkout."""
+    path = Path(__file__).resolve().parents[2] / "shared"
+    if not path.is_dir():
+        pytest.skip(f"{path} is missing (schemas and examples live there)")
+    return path
