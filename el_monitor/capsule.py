@@ -88,11 +88,11 @@ def parse_timestamp(value: object) -> int:
 
 
 def _parse_timestamp_text(text: str) -> int:
-    if text.isdigit():
-        if len(text) == 14:  # MediaWiki
-            return calendar.timegm(time.strptime(text, "%Y%m%d%H%M%S"))
-        return int(text)
     try:
+        if text.isdigit():
+            if len(text) == 14:  # MediaWiki
+                return calendar.timegm(time.strptime(text, "%Y%m%d%H%M%S"))
+            return int(text)
         if "/" in text:  # NCSA: 28/Nov/2026:05:00:00 +0000, or bare 28/Nov/2026:05:00:00
             fmt = "%d/%b/%Y:%H:%M:%S %z" if " " in text else "%d/%b/%Y:%H:%M:%S"
             parsed = datetime.strptime(text.strip("[]"), fmt)

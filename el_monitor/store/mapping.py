@@ -103,8 +103,9 @@ def _kind(spec: Mapping) -> str | None:
     if types == "object" and spec.get("properties"):
         return None
     if types == "string":
+        # Longer values than a VARCHAR holds are refused row by row (strict mode), never cut.
         max_length = spec.get("maxLength")
-        return VARCHAR if isinstance(max_length, int) and max_length <= VARCHAR_LIMIT else TEXT
+        return TEXT if isinstance(max_length, int) and max_length > VARCHAR_LIMIT else VARCHAR
     return _JSON_TYPES.get(types, JSON)
 
 

@@ -1,0 +1,192 @@
+"""Parser vectors: JSON lines, EventLogging format strings, the uuid5 rule, timestamps."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import quote_plus
+
+import pytest
+
+from el_monitor.capsule import CapsuleError, event_uuid, mediawiki_timestamp, parse_timestamp
+from el_monitor.errors import UserError
+from el_monitor.parse import ParseError, compile_format, make_parser
+
+VARNISH = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
+SERVER = "%{seqId}d EventLogging %j"
+CAPSULE = {
+    "event": {"isAnon": True},
+    "revision": "1.7.0",
+    "schema": "NavigationTiming",
+    "wiki": "enwiki",
+    "webHost": "en.wikipedia.org",
+}
+
+
+def qson(obj: dict) -> str:
+    return "?" + quote_plus(json.dumps(obj)) + ";"
+
+
+def test_uuid5_rule_matches_eventlogging():
+    expected = uuid.uuid5(
+        uuid.NAMESPACE_URL, "event://cp1052.eqiad.wmnet/?seqId=1234&timestamp=1795842000"
+    ).hex
+    assert event_uuid("cp1052.eqiad.wmnet", 1234, 1795842000) == expected
+    # %(timestamp).10s: only the first ten characters of the timestamp take part
+    assert event_uuid("h", 1, 1795842000123) == event_uuid("h", 1, 1795842000)
+
+
+def test_varnish_client_line():
+    parse = make_parser(VARNISH, "me")
+    line = (
+        f"{qson(CAPSULE)} cp1052.eqiad.wmnet 1234 2026-11-28T05:00:00 10.1.2.3 "
+        "Mozilla/5.0 (X11; Linux x86_64)"
+    )
+    capsule = parse(line.encode(), None)
+    assert capsule["recvFrom"] == "cp1052.eqiad.wmnet"
+    assert capsule["seqId"] == 1234
+    assert capsule["timestamp"] == 1795842000
+    assert capsule["userAgent"] == "Mozilla/5.0 (X11; Linux x86_64)"
+    assert capsule["uuid"] == event_uuid("cp1052.eqiad.wmnet", 1234, 1795842000)
+    assert capsule["event"] == {"isAnon": True}
+    assert "10.1.2.3" not in json.dumps(capsule)  # the client IP is never kept
+
+
+def test_server_side_line_and_spaces_match_runs_of_whitespace():
+    parse = make_parser(SERVER, "me")
+    body = dict(CAPSULE, timestamp=1795842000)
+    capsule = parse(f"42   EventLogging\t{json.dumps(body, separators=(',', ':'))}".encode(), None)
+    assert capsule["seqId"] == 42 and capsule["recvFrom"] == "me"
+    assert capsule["uuid"] == event_uuid("me", 42, 1795842000)
+
+
+def test_query_string_decoding_keeps_utf8_and_plus_signs():
+    obj = dict(CAPSULE, event={"isAnon": False, "skin": "vector+2022 ünïcode"})
+    capsule = make_parser("%q", "me")(qson(obj).encode(), None)
+    assert capsule["event"]["skin"] == "vector+2022 ünïcode"
+
+
+def test_json_line_gets_uuid_timestamp_and_recvfrom_filled():
+    parse = make_parser("json", "fwd1")
+    line = json.dumps(CAPSULE).encode()
+    first, again = parse(line, None), parse(line, None)
+    assert first["recvFrom"] == "fwd1"
+    assert len(first["uuid"]) == 32 and first["uuid"] == again["uuid"]  # replay-stable
+    assert abs(first["timestamp"] - parse_timestamp(mediawiki_timestamp(first["timestamp"]))) == 0
+
+
+def test_json_line_keeps_its_own_values_over_transport_defaults():
+    parse = make_parser("json", "fwd1")
+    line = json.dumps(dict(CAPSULE, uuid="A" * 32, timestamp="2026-11-28T05:00:00Z")).encode()
+    capsule = parse(
+        line, {"userAgent": "UA", "recvFrom": "beacon", "timestamp": 1, "uuid": "b" * 32}
+    )
+    assert capsule["uuid"] == "a" * 32
+    assert capsule["timestamp"] == 1795842000
+    assert capsule["userAgent"] == "UA" and capsule["recvFrom"] == "beacon"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T05:00:00", 1795842000),
+        ("2026-11-28T05:00:00Z", 1795842000),
+        ("2026-11-28T06:00:00+01:00", 1795842000),
+        ("2026-11-28T05:00:00.123Z", 1795842000),
+        ("28/Nov/2026:05:00:00 +0000", 1795842000),
+        ("20261128050000", 1795842000),
+        ("1795842000", 1795842000),
+        (1795842000, 1795842000),
+        (1795842000.9, 1795842000),
+    ],
+)
+def test_timestamps_are_read_as_utc(text, expected):
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "", True, None, [1], 5, "99999999999999"])
+def test_bad_timestamps(bad):
+    with pytest.raises(CapsuleError):
+        parse_timestamp(bad)
+
+
+def test_mediawiki_timestamp():
+    assert mediawiki_timestamp(1795842000) == "20261128050000"
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "fragment"),
+    [
+        (b'{"schema": "X"', ParseError, "invalid JSON"),
+        (b'{"a": "\xff"}', ParseError, "invalid JSON"),
+        (b"[" * 10000 + b"]" * 10000, ParseError, "invalid JSON"),
+        (b"[1, 2]", CapsuleError, "must be a JSON object"),
+        (b'{"schema":"X","revision":1,"wiki":"w","event":{},"extra":1}', CapsuleError, "'extra'"),
+        (b'{"schema":"X","revision":1,"event":{}}', CapsuleError, "'wiki'"),
+        (
+            b'{"schema":"X; DROP TABLE x","revision":1,"wiki":"w","event":{}}',
+            CapsuleError,
+            "schema name",
+        ),
+        (b'{"schema":"X","revision":"1/../2","wiki":"w","event":{}}', CapsuleError, "revision"),
+        (b'{"schema":"X","revision":1,"wiki":"w","event":[]}', CapsuleError, "event must be"),
+        (b'{"schema":"X","revision":1,"wiki":5,"event":{}}', CapsuleError, "wiki must be"),
+        (b'{"schema":"X","revision":1,"wiki":"w","event":{},"uuid":"nope"}', CapsuleError, "uuid"),
+    ],
+)
+def test_bad_json_lines(line, error, fragment):
+    with pytest.raises(error, match=None) as caught:
+        make_parser("json", "me")(line, None)
+    assert fragment in str(caught.value)
+
+
+def test_capsule_error_names_its_schema_when_it_can():
+    with pytest.raises(CapsuleError) as caught:
+        make_parser("json", "me")(b'{"schema":"Nav","revision":3,"event":{}}', None)
+    assert (caught.value.schema, caught.value.revision, caught.value.path) == (
+        "Nav",
+        "3",
+        "capsule.wiki",
+    )
+
+
+def test_oversized_line_is_a_parse_error():
+    with pytest.raises(ParseError, match="exceeds"):
+        make_parser("json", "me", max_event_bytes=100)(b"{" + b" " * 200 + b"}", None)
+
+
+def test_format_line_that_does_not_match():
+    parse = make_parser(VARNISH, "me")
+    with pytest.raises(ParseError, match="does not match"):
+        parse(b"garbage", None)
+    with pytest.raises(ParseError, match="seqId|match"):
+        parse(f"{qson(CAPSULE)} cp1 notanumber 2026-11-28T05:00:00 1.2.3.4 UA".encode(), None)
+
+
+def test_format_field_that_does_not_decode():
+    parse = make_parser(VARNISH, "me")
+    with pytest.raises(ParseError, match="cannot decode"):
+        parse(b"?%7Bnot-json; cp1 1 2026-11-28T05:00:00 1.2.3.4 UA", None)
+    with pytest.raises((ParseError, CapsuleError)):
+        parse(f"{qson(CAPSULE)} cp1 1 sometime 1.2.3.4 UA".encode(), None)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "fragment"),
+    [
+        ("%{seqId}d %{recvFrom}s", "no %q or %j"),
+        ("%q %j", "more than one"),
+        ("%q %x", "unknown specifier"),
+        ("%q %{clientIp}s", "not a capsule field"),
+    ],
+)
+def test_bad_format_strings(fmt, fragment):
+    with pytest.raises(UserError, match=fragment):
+        make_parser(fmt, "me")
+
+
+def test_format_compiles_to_one_regex():
+    regex, fields = compile_format(VARNISH)
+    assert regex.pattern.startswith(b"^") and regex.pattern.endswith(b"$")
+    assert [f.key for f in fields] == [None, "recvFrom", "seqId", "timestamp", None, "userAgent"]
+    assert b"\\s+" in regex.pattern
