@@ -33,7 +33,7 @@ class Rejected(NamedTuple):
 
 
 class InsertResult(NamedTuple):
-    inserted: int  # new rows; replays of stored uuids add nothing
+    inserted: dict[TableLayout, int]  # new rows per table; replayed uuids add nothing
     rejected: list[Rejected]
 
 
@@ -73,7 +73,7 @@ class Store(ABC):
         """Create the table if missing and return the names of the columns it really has."""
 
     @abstractmethod
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> int:
+    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
         """One transaction; raises StoreError for a data problem, StoreUnavailable otherwise."""
 
     @abstractmethod

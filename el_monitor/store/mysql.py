@@ -89,15 +89,15 @@ class MySQLStore(Store):
             )
         return prefix
 
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> int:
-        inserted = 0
+    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
+        inserted = dict.fromkeys(batch, 0)
         with self._errors():
             conn = self._connection()
             try:
                 with conn.cursor() as cursor:
                     for layout, rows in batch.items():
                         for statement in self._statements(layout, rows):
-                            inserted += cursor.execute(statement)
+                            inserted[layout] += cursor.execute(statement)
                 conn.commit()
             except BaseException:
                 _rollback(conn)
@@ -120,7 +120,8 @@ class MySQLStore(Store):
             yield prefix + ",".join(parts) + suffix
 
     def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
-        inserted, rejected = 0, []
+        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
+        rejected = []
         with self._errors():
             conn = self._connection()
             try:
@@ -129,7 +130,7 @@ class MySQLStore(Store):
                         for index, row in enumerate(rows):
                             statement = next(self._statements(layout, [row]))
                             try:
-                                inserted += cursor.execute(statement)
+                                inserted[layout] += cursor.execute(statement)
                             except pymysql.err.MySQLError as exc:
                                 if exc.args and exc.args[0] in _UNAVAILABLE:
                                     raise

@@ -51,13 +51,13 @@ class SQLiteStore(Store):
             )
         return sql
 
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> int:
+    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
+        inserted = {}
         with _errors():
             self._db.execute("BEGIN")
             try:
-                inserted = 0
                 for layout, rows in batch.items():
-                    inserted += self._db.executemany(self._insert_sql(layout), rows).rowcount
+                    inserted[layout] = self._db.executemany(self._insert_sql(layout), rows).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -65,7 +65,8 @@ class SQLiteStore(Store):
         return inserted
 
     def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
-        inserted, rejected = 0, []
+        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
+        rejected = []
         with _errors():
             self._db.execute("BEGIN")
             try:
@@ -73,7 +74,7 @@ class SQLiteStore(Store):
                     sql = self._insert_sql(layout)
                     for index, row in enumerate(rows):
                         try:
-                            inserted += self._db.execute(sql, row).rowcount
+                            inserted[layout] += self._db.execute(sql, row).rowcount
                         except (sqlite3.Error, OverflowError) as exc:
                             if _transient(exc):
                                 raise
