@@ -105,6 +105,13 @@ class Forwarder:
                     break
             pending = self._flush(stop)
             if self.writer.backlog and not stop.is_set():
+                log.warning(
+                    "input ended; waiting for the database to drain %d spooled batches "
+                    "(SIGTERM leaves them for the next run)",
+                    self.writer.backlog,
+                )
+            while self.writer.backlog and not stop.is_set():
+                stop.wait(max(0.0, self.writer.backoff.next_attempt - time.monotonic()))
                 pending += self._flush(stop)
         finally:
             self.source.close()

@@ -1,0 +1,242 @@
+"""The ``el-monitor`` command as a user runs it: real processes, signals, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import SCHEMAS, valid_lines
+
+EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
+
+
+def run(*args: str, stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*EL_MONITOR, *args], input=stdin, capture_output=True, timeout=timeout)
+
+
+def rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables)
+
+
+def test_stdin_to_sqlite_prints_the_summary(tmp_path):
+    db = tmp_path / "el.db"
+    lines = valid_lines(300) + [
+        b"not json",
+        b'{"schema":"Nope","revision":1,"wiki":"w","event":{}}',
+    ]
+    done = run(
+        "forward",
+        "--schemas",
+        str(SCHEMAS),
+        "--db",
+        f"sqlite:///{db}",
+        stdin=b"\n".join(lines) + b"\n",
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    overall = [line for line in out.splitlines() if line.startswith("overall")][0].split()
+    assert overall[1:4] == ["302", "300", "2"]
+    assert "most common errors" in out and "unknown-schema" in out
+    assert rows(db) == 300
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["forward"], "--schemas"),
+        (["forward", "--schemas", "/nonexistent/dir"], "/nonexistent/dir"),
+        (
+            ["forward", "--schemas", str(SCHEMAS), "--db", "mysql://root@127.0.0.1:1/x"],
+            "cannot connect",
+        ),
+        (["forward", "--schemas", str(SCHEMAS), "--db", "postgres://x"], "unknown database URL"),
+        (["forward", "--schemas", str(SCHEMAS), "--input", "ftp://x"], "ftp://x"),
+        (["forward", "--schemas", str(SCHEMAS), "--format", "%q %x"], "unknown specifier"),
+        (["forward", "--schemas", str(SCHEMAS), "--batch-size", "0"], "positive"),
+    ],
+)
+def test_user_errors_are_one_clear_line(args, fragment, tmp_path):
+    os.chdir(tmp_path)
+    done = run(*args)
+    assert done.returncode != 0
+    err = done.stderr.decode().strip()
+    assert "Traceback" not in err
+    # One line says what is wrong (argparse's usage text may come before it).
+    assert fragment in err.splitlines()[-1]
+
+
+def test_sigterm_flushes_everything_before_exit(tmp_path):
+    db = tmp_path / "el.db"
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--flush-interval",
+            "3600",
+            "--batch-size",
+            "100000",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdin.write(b"\n".join(valid_lines(777)) + b"\n")
+    proc.stdin.flush()
+    time.sleep(1.5)  # read and validated, but the batch is far from due
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert rows(db) == 777
+
+
+def wait_for_rows(db: Path, count: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        try:
+            found = rows(db)
+        except sqlite3.OperationalError:
+            found = 0
+        if found >= count:
+            return found
+        time.sleep(0.1)
+    return found
+
+
+def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(tmp_path):
+    log = tmp_path / "events.log"
+    total = 60_000
+    log.write_bytes(b"\n".join(valid_lines(total)) + b"\n")
+    db = tmp_path / "el.db"
+    args = [
+        *EL_MONITOR,
+        "forward",
+        "--schemas",
+        str(SCHEMAS),
+        "--db",
+        f"sqlite:///{db}",
+        "--input",
+        f"file://{log}?follow=1",
+        "--batch-size",
+        "2000",
+        "--flush-interval",
+        "0.2",
+    ]
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_rows(db, 10_000)
+    first.kill()  # SIGKILL, somewhere in the middle of a batch
+    first.wait()
+    stored_before = rows(db)
+    assert 0 < stored_before < total
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert wait_for_rows(db, total, timeout=60) == total
+    second.send_signal(signal.SIGTERM)
+    out, err = second.communicate(timeout=30)
+    assert second.returncode == 0, err
+    assert rows(db) == total
+    with sqlite3.connect(db) as conn:
+        duplicates = "SELECT uuid FROM NavigationTiming_1_7_0 GROUP BY uuid HAVING COUNT(*) > 1"
+        assert conn.execute(duplicates).fetchall() == []
+
+
+def start_forwarder(tmp_path, input_uri: str) -> tuple[subprocess.Popen, Path]:
+    db = tmp_path / "el.db"
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--input",
+            input_uri,
+            "--flush-interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return proc, db
+
+
+def free_port(kind) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_udp_source_on_loopback(tmp_path):
+    import socket
+
+    port = free_port(socket.SOCK_DGRAM)
+    proc, db = start_forwarder(tmp_path, f"udp://127.0.0.1:{port}")
+    lines = valid_lines(200)
+    time.sleep(1.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(0, 200, 4):
+            sender.sendto(b"\n".join(lines[i : i + 4]), ("127.0.0.1", port))
+            time.sleep(0.002)
+    assert wait_for_rows(db, 200) == 200
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert [line for line in out.decode().splitlines() if line.startswith("overall")][0].split()[
+        1
+    ] == "200"
+
+
+def test_http_beacon_on_loopback(tmp_path):
+    import socket
+    from urllib.parse import quote
+
+    port = free_port(socket.SOCK_STREAM)
+    proc, db = start_forwarder(tmp_path, f"http://127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)
+        except urllib.error.HTTPError:
+            break  # 404: it is listening
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    lines = valid_lines(30)
+    for line in lines[:10]:
+        response = urllib.request.urlopen(f"{base}/beacon/event?{quote(line.decode())};", timeout=5)
+        assert response.status == 204
+    body = json.dumps([json.loads(line) for line in lines[10:]]).encode()
+    request = urllib.request.Request(
+        f"{base}/v1/events", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert urllib.request.urlopen(request, timeout=5).status == 202
+    big = urllib.request.Request(f"{base}/v1/events", data=b"[" + b" " * 70_000 + b"]")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(big, timeout=5)
+    assert refused.value.code == 413
+    assert wait_for_rows(db, 30) == 30
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0

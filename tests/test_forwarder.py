@@ -1,0 +1,419 @@
+"""The forwarder end to end, in process: counts, idempotence, bad input, database outages."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+from helpers import SCHEMAS, ListSource, example_capsules, valid_lines
+
+from el_monitor.counters import OVERALL
+from el_monitor.ingest.chunk import IDLE
+from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+from el_monitor.ingest.sources import open_source
+from el_monitor.schemas import DirectoryRegistry
+from el_monitor.store import open_store
+
+
+def forward(source, db_url: str, **settings) -> tuple:
+    store = open_store(db_url)
+    try:
+        result = Forwarder(
+            ForwarderSettings(host="test", **settings), source, DirectoryRegistry(SCHEMAS), store
+        ).run(threading.Event())
+    finally:
+        store.close()
+    return result
+
+
+def count_rows(db_url: str) -> int:
+    store = open_store(db_url)
+    try:
+        tables = (
+            [
+                r[0]
+                for r in store.query(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            if db_url.startswith("sqlite")
+            else [r[0] for r in store.query("SHOW TABLES")]
+        )
+        return sum(store.query(f"SELECT COUNT(*) FROM `{t}`")[0][0] for t in tables)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/el.db"
+
+
+def test_every_example_is_stored_and_counted(sqlite_url):
+    lines = valid_lines(len(example_capsules()))
+    result = forward(ListSource(lines), sqlite_url)
+    overall = result.counts.scopes[OVERALL]
+    assert overall["raw"] == overall["valid"] == overall["inserted"] == len(lines)
+    assert overall["invalid"] == 0
+    assert result.counts.get("NavigationTiming", "inserted") == 1
+    assert count_rows(sqlite_url) == len(lines)
+
+
+def test_replay_adds_no_rows(sqlite_url):
+    lines = valid_lines(500)
+    first = forward(ListSource(lines), sqlite_url)
+    again = forward(ListSource(lines), sqlite_url)
+    assert first.counts.get(OVERALL, "inserted") == 500
+    assert again.counts.get(OVERALL, "valid") == 500
+    assert again.counts.get(OVERALL, "inserted") == 0
+    assert count_rows(sqlite_url) == 500
+
+
+def test_json_lines_without_uuid_replay_idempotently(sqlite_url):
+    lines = [json.dumps(c).encode() for c in example_capsules()]
+    forward(ListSource(lines), sqlite_url)
+    forward(ListSource(lines), sqlite_url)
+    assert count_rows(sqlite_url) == len(lines)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def bad_corpus() -> tuple[list[bytes], dict]:
+    """Hostile lines between good ones, and the exact counts they must produce."""
+    good = valid_lines(20)
+    nav = {"schema": "NavigationTiming", "revision": "1.7.0", "wiki": "enwiki"}
+    evil_value = "'); DROP TABLE NavigationTiming_1_7_0; -- <script>alert(1)</script>"
+    lines = [
+        good[0][:-7],  # truncated JSON
+        b'{"schema":"NavigationTiming","revision":"1.7.0","wiki":"\xff\xfe","event":{}}',
+        b'{"schema":"' + b"A" * (10 * 1024 * 1024) + b'"}',  # a 10 MB line
+        json.dumps(dict(nav, event={"isAnon": True})).encode()[:-1]
+        + b', "deep": '
+        + nested(10_000).encode()
+        + b"}",  # 10,000-deep nesting
+        json.dumps(dict(nav, event={"isAnon": True, "skin": json.loads(nested(900))})).encode(),
+        json.dumps(dict(nav, schema="X'; DROP TABLE users; --", event={})).encode(),
+        json.dumps(dict(nav, schema="<script>alert(1)</script>", event={})).encode(),
+        json.dumps(dict(nav, schema="NoSuchSchema", event={})).encode(),
+        json.dumps(dict(nav, revision="9.9.9", event={"isAnon": True})).encode(),
+        json.dumps(dict(nav, event={"isAnon": "yes"})).encode(),
+        json.dumps(dict(nav, event={"isAnon": True, "extra": 1})).encode(),
+        b"{}",
+        b"null",
+        b"\x00\x01\x02",
+        json.dumps(dict(nav, uuid="f" * 32, event={"isAnon": False, "skin": evil_value})).encode(),
+    ]
+    expected = {
+        "raw": len(good) + len(lines),
+        "valid": len(good) + 1,
+        "invalid": len(lines) - 1,
+        "errors": {
+            ("parse", None): 5,  # truncated, bad UTF-8, 10 MB, 10,000 deep, NUL bytes
+            ("validation", "capsule.schema"): 2,
+            ("unknown-schema", None): 2,
+            ("validation", "$.skin"): 1,
+            ("validation", "$.isAnon"): 1,
+            ("validation", "$"): 1,  # unexpected property
+            ("validation", "capsule.event"): 1,  # {}
+            ("validation", "capsule"): 1,  # null
+        },
+    }
+    mixed = []
+    for i, line in enumerate(lines):
+        mixed += [good[i], line] if i < len(good) else [line]
+    mixed += good[len(lines) :]
+    return mixed, expected
+
+
+def test_bad_lines_are_counted_exactly_and_good_ones_all_stored(tmp_path, sqlite_url):
+    lines, expected = bad_corpus()
+    path = tmp_path / "bad.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    logs = tmp_path / "logs"
+    result = forward(open_source(f"file://{path}"), sqlite_url, log_dir=str(logs))
+    overall = result.counts.scopes[OVERALL]
+    assert (overall["raw"], overall["valid"], overall["invalid"]) == (
+        expected["raw"],
+        expected["valid"],
+        expected["invalid"],
+    )
+    assert dict(result.counts.errors[OVERALL]) == expected["errors"]
+    assert overall["inserted"] == expected["valid"]
+    assert count_rows(sqlite_url) == expected["valid"]
+    # The SQL text is stored verbatim as a value, and nothing was dropped.
+    store = open_store(sqlite_url)
+    assert store.query("SELECT event_skin FROM NavigationTiming_1_7_0 WHERE uuid = ?", ("f" * 32,))[
+        0
+    ][0].startswith("'); DROP TABLE")
+    store.close()
+    # Every invalid event is in the invalid log, with its code; valid ones in the valid log.
+    (invalid_log,) = logs.glob("invalid-*.jsonl")
+    records = [json.loads(line) for line in invalid_log.read_text().splitlines()]
+    assert len(records) == expected["invalid"]
+    assert {r["code"] for r in records} == {"parse", "validation", "unknown-schema"}
+    assert all(len(r["rawEvent"]) <= 70_000 for r in records)
+    (valid_log,) = logs.glob("valid-*.jsonl")
+    assert len(valid_log.read_text().splitlines()) == expected["valid"]
+    (all_log,) = logs.glob("all-*.jsonl")
+    assert len(all_log.read_bytes().splitlines()) == expected["raw"]
+
+
+def test_format_string_input(sqlite_url):
+    from urllib.parse import quote_plus
+
+    capsules = example_capsules()
+    lines = [
+        f"?{quote_plus(json.dumps(c))}; cp1052 {i} 2026-11-28T05:00:00 10.0.0.{i % 250} "
+        f"Mozilla/5.0 (X11; Linux)".encode()
+        for i, c in enumerate(capsules)
+    ]
+    fmt = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
+    result = forward(ListSource(lines + lines), sqlite_url, format=fmt)
+    assert result.counts.get(OVERALL, "valid") == 2 * len(lines)
+    assert result.counts.get(OVERALL, "inserted") == len(lines)  # the replay half is idempotent
+    store = open_store(sqlite_url)
+    ua, ts = store.query("SELECT userAgent, timestamp FROM NavigationTiming_1_7_0")[0]
+    assert ua == "Mozilla/5.0 (X11; Linux)" and ts == "20261128050000"
+    dump = json.dumps(store.query("SELECT * FROM NavigationTiming_1_7_0"))
+    assert "10.0.0." not in dump  # no client IP anywhere
+    store.close()
+
+
+def test_batches_are_bounded_by_rows(sqlite_url):
+    source = ListSource(valid_lines(1000), chunk=50)
+    result = forward(source, sqlite_url, batch_size=200)
+    assert result.counts.get(OVERALL, "inserted") == 1000
+    # checkpoints move once per flush, and only over durable rows
+    assert source.committed == [200, 400, 600, 800, 1000]
+
+
+# --- the database going away -------------------------------------------------------------
+
+
+def mysql_connection_ids(mysql_url: str) -> list[int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mysql_url)
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s",
+                (parts.path.lstrip("/"),),
+            )
+            return [row[0] for row in cursor.fetchall()]
+    finally:
+        admin.close()
+
+
+def kill_connections(mysql_url: str) -> int:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mysql_url)
+    ids = mysql_connection_ids(mysql_url)
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    try:
+        with admin.cursor() as cursor:
+            for ident in ids:
+                cursor.execute(f"KILL CONNECTION {int(ident)}")
+    finally:
+        admin.close()
+    return len(ids)
+
+
+class KillingSource(ListSource):
+    """Kills the forwarder's database connections after some chunks, mid-run."""
+
+    def __init__(self, lines, mysql_url: str, kill_after: list[int]):
+        super().__init__(lines, chunk=100)
+        self.mysql_url = mysql_url
+        self.kill_after = kill_after
+        self.killed = 0
+
+    def chunks(self, stop):
+        for index, chunk in enumerate(super().chunks(stop)):
+            if index in self.kill_after:
+                # Wait (idling, so the forwarder can reconnect and drain) for a live connection.
+                deadline = time.monotonic() + 20
+                while not mysql_connection_ids(self.mysql_url) and time.monotonic() < deadline:
+                    yield IDLE
+                    time.sleep(0.05)
+                self.killed += kill_connections(self.mysql_url)
+            yield chunk
+
+
+def test_killed_connection_spools_and_recovers_exactly(mysql_url, tmp_path):
+    lines = valid_lines(3000)
+    source = KillingSource(lines, mysql_url, kill_after=[5, 12, 20])
+    spool = tmp_path / "spool"
+    result = forward(source, mysql_url, spool_dir=str(spool), batch_size=300)
+    assert source.killed >= 3
+    assert result.pending == 0
+    assert result.counts.get(OVERALL, "valid") == 3000
+    assert count_rows(mysql_url) == 3000
+    assert not list(spool.glob("*.jsonl"))  # drained
+
+
+class Outage:
+    """A TCP proxy in front of MariaDB that can drop every connection and refuse new ones."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.down = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self):
+        self.down.set()
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            self.sockets = []
+
+    def restore(self):
+        self.down.clear()
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+def test_server_going_away_mid_run_spools_then_drains(mysql_url, tmp_path):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mysql_url)
+    proxy = Outage((parts.hostname, parts.port or 3306))
+    proxied = parts._replace(netloc=f"{parts.username or 'root'}@127.0.0.1:{proxy.port}").geturl()
+    pause = threading.Event()
+    lines = valid_lines(4000)
+    source = ListSource(lines, chunk=100, pause=pause)
+
+    def outage():
+        time.sleep(0.3)
+        proxy.cut()  # the server "goes away" mid-run
+        time.sleep(2.5)
+        proxy.restore()
+
+    spool = tmp_path / "spool"
+    cutter = threading.Thread(target=outage)
+    cutter.start()
+    try:
+        slow = _Slow(source, delay=0.05)
+        result = forward(slow, proxied, spool_dir=str(spool), batch_size=200, flush_interval=0.2)
+    finally:
+        cutter.join()
+        proxy.close()
+    assert result.counts.get(OVERALL, "spooled") > 0
+    assert result.pending == 0
+    assert count_rows(mysql_url) == 4000
+    assert not list(spool.glob("*.jsonl"))
+
+
+class _Slow:
+    """Wraps a source to spread its chunks over time, so an outage lands mid-run."""
+
+    name = "slow://"
+
+    def __init__(self, source, delay: float):
+        self.source, self.delay = source, delay
+
+    def chunks(self, stop):
+        for chunk in self.source.chunks(stop):
+            yield chunk
+            stop.wait(self.delay)
+
+    def commit(self, position):
+        self.source.commit(position)
+
+    def close(self):
+        self.source.close()
+
+
+def test_without_spool_the_forwarder_waits_for_the_database(mysql_url):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mysql_url)
+    proxy = Outage((parts.hostname, parts.port or 3306))
+    proxied = parts._replace(netloc=f"{parts.username or 'root'}@127.0.0.1:{proxy.port}").geturl()
+    store = open_store(proxied)  # connect while the server is there
+    proxy.cut()
+    threading.Timer(1.5, proxy.restore).start()
+    try:
+        forwarder = Forwarder(
+            ForwarderSettings(host="t", batch_size=100),
+            ListSource(valid_lines(500)),
+            DirectoryRegistry(SCHEMAS),
+            store,
+        )
+        result = forwarder.run(threading.Event())
+    finally:
+        store.close()
+        proxy.close()
+    assert result.pending == 0
+    assert count_rows(mysql_url) == 500
+
+
+def test_spool_left_by_an_earlier_run_is_drained_at_start(tmp_path, sqlite_url):
+    from el_monitor.ingest.spool import Spool
+    from el_monitor.parse import make_parser
+
+    parse = make_parser("json", "t")
+    Spool(tmp_path / "spool").put([parse(line, None) for line in valid_lines(50)])
+    result = forward(
+        ListSource(valid_lines(10, start=1000)), sqlite_url, spool_dir=str(tmp_path / "spool")
+    )
+    assert result.counts.get(OVERALL, "inserted") == 60
+    assert count_rows(sqlite_url) == 60
+    assert Path(tmp_path / "spool").is_dir() and not list((tmp_path / "spool").glob("*.jsonl"))
