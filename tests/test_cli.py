@@ -240,3 +240,30 @@ def test_http_beacon_on_loopback(tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_stats_interval_logs_rates_while_running(tmp_path):
+    db = tmp_path / "el.db"
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "-v",
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--stats-interval",
+            "0.3",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdin.write(b"\n".join(valid_lines(100)) + b"\n")
+    proc.stdin.flush()
+    time.sleep(1.2)
+    _, err = proc.communicate(timeout=30)
+    stats = [line for line in err.decode().splitlines() if "busiest:" in line]
+    assert stats, err.decode()
+    assert "raw" in stats[0] and "/s" in stats[0] and "'raw': 100" in stats[-1]

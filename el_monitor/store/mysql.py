@@ -154,22 +154,24 @@ class MySQLStore(Store):
 
 
 def _row_literal(row: list) -> str:
-    return "(" + ",".join(map(_literal, row)) + ")"
+    encode = _ENCODERS
+    try:
+        return "(" + ",".join(["NULL" if v is None else encode[v.__class__](v) for v in row]) + ")"
+    except KeyError as exc:
+        raise StoreError(f"cannot store a {exc.args[0].__name__} value") from None
 
 
-def _literal(value: object) -> str:
-    kind = value.__class__
-    if kind is str:
-        return "'" + escape_string(value) + "'"
-    if value is None:
-        return "NULL"
-    if kind is bool:
-        return "1" if value else "0"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return repr(value)
-    raise StoreError(f"cannot store a {kind.__name__} value")
+def _quote_string(value: str) -> str:
+    return "'" + escape_string(value) + "'"
+
+
+# SQL literals by Python type: rows hold validated JSON values only.
+_ENCODERS = {
+    str: _quote_string,
+    int: str,
+    float: repr,
+    bool: lambda value: "1" if value else "0",
+}
 
 
 def _rollback(conn: pymysql.connections.Connection) -> None:
