@@ -1,0 +1,445 @@
+"""``make bench``: the forwarder's throughput and memory against the issue's targets.
+
+Every figure comes from one synthetic corpus (``corpus.py``: all bundled schemas, ~10% invalid
+lines) generated before anything is timed, and is shown as events/s and as a ratio to a bare
+stdlib ``json.loads`` loop over the same lines measured in the same run, so results from
+different machines can be compared.  Throughputs are the best of three runs; stored row counts
+are checked against the corpus's known valid count so a fast-but-wrong run cannot pass.
+
+- parse+validate+count: ``Pipeline.process`` over 1000-line chunks, valid events dropped.
+- end to end: a ``Forwarder`` (default settings) over an in-memory source into a fresh database,
+  from the first line to the last commit, creating the tables on the way.
+- CLI: the real ``el-monitor forward`` on a file into SQLite, in a child process, wall time
+  including interpreter start; its peak RSS at two input sizes shows memory does not grow.
+
+    EL_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test .venv/bin/python benchmarks/run.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import corpus
+
+from el_monitor.counters import Counters
+from el_monitor.ingest.chunk import Chunk
+from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.parse import make_parser
+from el_monitor.schemas import SchemaRegistry, open_registry
+from el_monitor.store import open_store
+
+CHUNK_LINES = 1000
+REPEAT = 3
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+CLI = Path(sys.executable).with_name("el-monitor")
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    name: str
+    value: float | None  # events/s, or MB for memory rows
+    unit: str = "ev/s"
+    target: str = ""
+    ok: bool | None = None  # None: no target
+    note: str = ""
+
+
+class MemorySource:
+    """An in-process Source over lines already in memory: measures the forwarder, not I/O."""
+
+    name = "memory"
+
+    def __init__(self, lines: Sequence[bytes], size: int = CHUNK_LINES) -> None:
+        self.lines = lines
+        self.size = size
+
+    def chunks(self, stop: threading.Event) -> Iterator[Chunk]:
+        for start in range(0, len(self.lines), self.size):
+            if stop.is_set():
+                return
+            yield Chunk(self.lines[start : start + self.size])
+
+    def commit(self, position: object) -> None:
+        """Nothing to checkpoint: the input is replayed from memory."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def best_of(run: Callable[[], int], repeat: int = REPEAT) -> tuple[float, int]:
+    """Best events/s over ``repeat`` runs of ``run`` (which returns how many events it did)."""
+    best = 0.0
+    events = 0
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        events = run()
+        best = max(best, events / (time.perf_counter() - start))
+    return best, events
+
+
+# ---- corpus -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    lines: list[bytes]  # in memory, for the in-process figures
+    valid: int  # how many of ``lines`` are valid
+    file_valid: dict[int, int]  # for each file written: how many of its lines are valid
+
+
+def make_corpus(size: int, fmt: str, seed: int, files: dict[int, Path] | None = None) -> Corpus:
+    """``size`` lines in memory; and, for each ``files`` entry ``n: path``, the first ``n``
+    lines of the same stream written to ``path`` (the stream continues past ``size``).
+    Valid counts come from the generator's labels, to check what the stores commit."""
+    files = files or {}
+    total = max([size, *files])
+    handles = {n: open(path, "wb", buffering=1 << 20) for n, path in files.items()}  # noqa: SIM115
+    lines: list[bytes] = []
+    valid = 0
+    file_valid = dict.fromkeys(files, 0)
+    try:
+        for index, (line, kind) in enumerate(corpus.Generator(seed, 0.10, fmt).lines(total)):
+            if index < size:
+                lines.append(line)
+                valid += kind is None
+            for n, handle in handles.items():
+                if index < n:
+                    handle.write(line + b"\n")
+                    file_valid[n] += kind is None
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return Corpus(lines, valid, file_valid)
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+
+def bench_json_loads(lines: Sequence[bytes]) -> float:
+    loads = json.loads
+
+    def run() -> int:
+        for line in lines:
+            try:  # noqa: SIM105 - suppress() would add a context manager per line to the baseline
+                loads(line)
+            except ValueError:  # the corpus's malformed lines
+                pass
+        return len(lines)
+
+    return best_of(run)[0]
+
+
+def bench_pipeline(lines: Sequence[bytes], fmt: str, registry: SchemaRegistry, valid: int) -> Row:
+    """Parse + capsule + validate + count, valid events dropped: the CPU cost per event."""
+    chunks = [Chunk(list(lines[i : i + CHUNK_LINES])) for i in range(0, len(lines), CHUNK_LINES)]
+    counted = []
+
+    def run() -> int:
+        counters = Counters()
+        pipeline = Pipeline(
+            make_parser(fmt, "bench"), registry, counters, _ignore, _ignore, log_raw=None
+        )
+        for chunk in chunks:
+            pipeline.process(chunk)
+        counted.append(counters.snapshot().get("overall", "valid"))
+        return len(lines)
+
+    rate, _ = best_of(run)
+    note = "" if counted[-1] == valid else f"counted {counted[-1]} valid, corpus has {valid}"
+    return Row("", rate, note=note)
+
+
+def _ignore(_: object) -> None:
+    """accept / reject that do nothing: the store is measured separately."""
+
+
+def forward(lines: Sequence[bytes], registry: SchemaRegistry, url: str) -> tuple[float, int]:
+    """One in-process Forwarder run into ``url``: (seconds, valid events counted)."""
+    store = open_store(url)
+    try:
+        gc.collect()
+        start = time.perf_counter()
+        forwarder = Forwarder(ForwarderSettings(host="bench"), MemorySource(lines), registry, store)
+        result = forwarder.run(threading.Event())
+        seconds = time.perf_counter() - start
+    finally:
+        store.close()
+    if result.pending:
+        raise RuntimeError(f"{result.pending} events left pending")
+    return seconds, result.counts.get("overall", "inserted")
+
+
+def bench_sqlite(lines: Sequence[bytes], registry: SchemaRegistry, valid: int, tmp: Path) -> Row:
+    best = 0.0
+    note = ""
+    for attempt in range(REPEAT):
+        path = tmp / f"e2e-{attempt}.db"
+        seconds, inserted = forward(lines, registry, f"sqlite:///{path}")
+        rows = sqlite_rows(path)
+        if rows != valid or inserted != valid:
+            note = f"{rows} rows committed, {inserted} counted inserted, {valid} valid"
+        best = max(best, len(lines) / seconds)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return Row("", best, note=note)
+
+
+def sqlite_rows(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        tables = [
+            name
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name != "sqlite_sequence"
+        ]
+        return sum(db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in tables)
+    finally:
+        db.close()
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A fresh, uniquely named database on the server of ``url``, dropped afterwards."""
+    import pymysql
+
+    parts = urlsplit(url)
+    params = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+        "connect_timeout": 10,
+    }
+    name = f"el_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        try:
+            yield parts._replace(path="/" + name).geturl()
+        finally:
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+
+
+def mysql_rows(url: str) -> int:
+    store = open_store(url)
+    try:
+        tables = store.query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        return sum(store.query(f"SELECT COUNT(*) FROM `{name}`")[0][0] for (name,) in tables)
+    finally:
+        store.close()
+
+
+def bench_mysql(lines: Sequence[bytes], registry: SchemaRegistry, valid: int, url: str) -> Row:
+    best = 0.0
+    note = ""
+    for _ in range(REPEAT):
+        with scratch_database(url) as scratch:
+            seconds, inserted = forward(lines, registry, scratch)
+            rows = mysql_rows(scratch)
+        if rows != valid or inserted != valid:
+            note = f"{rows} rows committed, {inserted} counted inserted, {valid} valid"
+        best = max(best, len(lines) / seconds)
+    return Row("", best, note=note)
+
+
+# Runs the command in its argv and writes "<peak RSS KiB> <exit status>" to the file in argv[1].
+# A fresh, small interpreter: a child forked straight from this big benchmark process would
+# report this process's peak RSS (Linux records the parent's high-water mark at exec).
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_cli(path: Path, valid: int, tmp: Path) -> tuple[float, float, str]:
+    """The real ``el-monitor forward`` on a file, in a child: (events/s, peak RSS MB, note)."""
+    db = tmp / f"cli-{path.stem}.db"
+    cmd = [
+        str(CLI),
+        "forward",
+        "--schemas",
+        str(corpus.SCHEMAS),
+        "--input",
+        f"file://{path}",
+        "--db",
+        f"sqlite:///{db}",
+    ]
+    events = sum(1 for _ in path.open("rb"))
+    usage = tmp / "cli.usage"
+    with open(tmp / "cli.out", "wb") as out, open(tmp / "cli.err", "wb") as err:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(usage), *cmd],
+            stdout=out,
+            stderr=err,
+            cwd=tmp,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+    rss_kib, status = map(int, usage.read_text().split())
+    note = ""
+    if status != 0:
+        tail = (tmp / "cli.err").read_text(errors="replace").strip().splitlines()[-1:]
+        note = f"exit {status}: {' '.join(tail)}"
+    elif (rows := sqlite_rows(db)) != valid:
+        note = f"{rows} rows committed, {valid} valid"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return events / seconds, rss_kib * 1024 / 1e6, note
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[Row], baseline: float) -> str:
+    header = ("measure", "result", "vs json.loads", "target", "")
+    body = []
+    for row in rows:
+        if row.value is None:
+            result, ratio = "-", ""
+        elif row.unit == "ev/s":
+            result, ratio = f"{row.value:,.0f} ev/s", f"{row.value / baseline:.2f}x"
+        else:
+            result, ratio = f"{row.value:,.1f} {row.unit}", ""
+        verdict = {True: "PASS", False: "FAIL", None: ""}[row.ok]
+        body.append((row.name, result, ratio, row.target, verdict))
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(w) if i in (0, 3, 4) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    notes = [f"  ! {row.name}: {row.note}" for row in rows if row.note]
+    return "\n".join([line(header), rule, *map(line, body), *notes])
+
+
+def judge(row: Row, name: str, minimum: float | None = None, maximum: float | None = None) -> Row:
+    row.name = name
+    if row.value is None:
+        row.ok = False
+    elif minimum is not None:
+        row.target = f">= {minimum:,.0f} {row.unit}"
+        row.ok = row.value >= minimum and not row.note
+    elif maximum is not None:
+        row.target = f"< {maximum:,.0f} {row.unit}"
+        row.ok = row.value < maximum and not row.note
+    elif row.note:
+        row.ok = False
+    return row
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small corpus: a smoke run")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-mysql", action="store_true", help="skip the MariaDB figure")
+    args = parser.parse_args(argv)
+    size, big, small = (20_000, 100_000, 25_000) if args.quick else (200_000, 1_000_000, 250_000)
+    mysql_url = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="el-bench-") as name:
+        tmp = Path(name)
+        big_file, small_file = tmp / f"corpus-{big}.jsonl", tmp / f"corpus-{small}.jsonl"
+        log(f"generating {big:,} JSON lines ({size:,} kept in memory) ...")
+        data = make_corpus(size, "json", args.seed, {big: big_file, small: small_file})
+        log(f"generating {size:,} raw varnish lines ...")
+        raw = make_corpus(size, "raw", args.seed + 1)
+        registry = open_registry(str(corpus.SCHEMAS), tmp / "schema-cache")
+        rows: list[Row] = []
+
+        log("baseline: json.loads loop ...")
+        baseline = bench_json_loads(data.lines)
+        rows.append(Row("baseline: stdlib json.loads loop", baseline))
+
+        log("parse + validate + count (JSON lines) ...")
+        row = bench_pipeline(data.lines, "json", registry, data.valid)
+        rows.append(judge(row, "parse+validate+count, JSON lines", minimum=100_000))
+        log("parse + validate + count (raw varnish lines) ...")
+        row = bench_pipeline(raw.lines, corpus.RAW_FORMAT, registry, raw.valid)
+        rows.append(judge(row, "parse+validate+count, raw varnish lines"))
+
+        if args.no_mysql:
+            rows.append(Row("end to end -> MariaDB, committed", None, note="skipped (--no-mysql)"))
+        else:
+            log(f"end to end into MariaDB ({_safe(mysql_url)}) ...")
+            try:
+                row = bench_mysql(data.lines, registry, data.valid, mysql_url)
+            except Exception as exc:  # the server is away: report it, keep measuring the rest
+                row = Row("", None, note=f"not measured: {exc}")
+            rows.append(judge(row, "end to end -> MariaDB, committed", minimum=30_000))
+        log("end to end into SQLite ...")
+        row = bench_sqlite(data.lines, registry, data.valid, tmp)
+        rows.append(judge(row, "end to end -> SQLite, committed", minimum=50_000))
+
+        for n, path in ((big, big_file), (small, small_file)):
+            log(f"el-monitor forward, {n:,} events, in a child process ...")
+            rate, rss, note = run_cli(path, data.file_valid[n], tmp)
+            rows.append(judge(Row("", rate, note=note), f"CLI forward {n:,} -> SQLite"))
+            rss_row = Row("", rss, unit="MB", note=note)
+            rows.append(judge(rss_row, f"CLI forward {n:,}: peak RSS", maximum=150))
+
+    print(
+        f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{len(data.lines):,}-line corpus ({data.valid:,} valid) over "
+        f"{len(corpus.load_models())} schemas, best of {REPEAT}"
+    )
+    print()
+    print(table(rows, baseline))
+    print(
+        "\nend to end = Forwarder over an in-memory source, rows committed and counted; "
+        "CLI = el-monitor forward\non a file in a child process (wall time incl. start-up), "
+        "peak RSS of that process."
+    )
+    print()
+    print(f"total time {time.perf_counter() - started:.0f} s")
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
+def _safe(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(":" + parts.password + "@", ":***@")
+
+
+if __name__ == "__main__":
+    with suppress(KeyboardInterrupt):
+        sys.exit(main())
+    sys.exit(130)
