@@ -124,9 +124,9 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
     forward.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=2000,
+        default=5000,
         metavar="N",
-        help="rows per insert transaction (default 2000)",
+        help="rows per insert transaction (default 5000)",
     )
     forward.add_argument(
         "--flush-interval",

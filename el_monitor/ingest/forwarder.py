@@ -31,7 +31,7 @@ class ForwarderSettings:
     format: str = JSON_FORMAT
     log_dir: str | None = None
     spool_dir: str | None = None
-    batch_size: int = 2000
+    batch_size: int = 5000
     flush_interval: float = 1.0
     stats_interval: float | None = None
     max_event_bytes: int = MAX_EVENT_BYTES

@@ -126,6 +126,12 @@ class TableLayout:
             c.name[:i] for c in columns for i, ch in enumerate(c.name) if ch == "_" and i > 6
         )
         self._capsule = tuple((self._position.get(k), k) for k in _CAPSULE_VALUES)
+        # Fast path: a top-level event field → its scalar column, without building the name.
+        self._top_scalar = {
+            c.name[6:]: i
+            for i, c in enumerate(columns)
+            if c.name.startswith("event_") and c.kind != JSON
+        }
         self._last_second = -1
         self._last_mw = ""
 
@@ -140,7 +146,13 @@ class TableLayout:
         for position, key in self._capsule:
             if position is not None:
                 values[position] = capsule.get(key)
-        self._fill(capsule["event"], "event_", values)
+        top_scalar = self._top_scalar
+        for key, value in capsule["event"].items():
+            position = top_scalar.get(key)
+            if position is not None and value.__class__ is not dict and value.__class__ is not list:
+                values[position] = value
+            else:
+                self._fill({key: value}, "event_", values)
         return values
 
     def _fill(self, obj: Mapping, prefix: str, values: list) -> None:

@@ -15,7 +15,7 @@ def create_table_sql(
     lines = [
         f"{quote('id')} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"
         if mysql
-        else f"{quote('id')} INTEGER PRIMARY KEY AUTOINCREMENT"
+        else f"{quote('id')} INTEGER PRIMARY KEY"  # the rowid: increments without a sequence table
     ]
     for column in columns:
         if column.kind == "uuid":
