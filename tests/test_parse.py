@@ -190,3 +190,18 @@ def test_format_compiles_to_one_regex():
     assert regex.pattern.startswith(b"^") and regex.pattern.endswith(b"$")
     assert [f.key for f in fields] == [None, "recvFrom", "seqId", "timestamp", None, "userAgent"]
     assert b"\\s+" in regex.pattern
+
+
+def test_fast_unquote_agrees_with_the_stdlib():
+    import random
+    from urllib.parse import unquote_to_bytes
+
+    from el_monitor.parse import unquote_plus_bytes
+
+    rnd = random.Random(7)
+    alphabet = b"%=+ \t\r\n_abcAF019xyz\x00\xff?&;"
+    for _ in range(50_000):
+        value = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24)))
+        if rnd.random() < 0.5:
+            value = quote_plus(value.decode("latin-1")).encode()
+        assert unquote_plus_bytes(value) == unquote_to_bytes(value.replace(b"+", b" ")), value
