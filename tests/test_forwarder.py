@@ -417,3 +417,19 @@ def test_spool_left_by_an_earlier_run_is_drained_at_start(tmp_path, sqlite_url):
     assert result.counts.get(OVERALL, "inserted") == 60
     assert count_rows(sqlite_url) == 60
     assert Path(tmp_path / "spool").is_dir() and not list((tmp_path / "spool").glob("*.jsonl"))
+
+
+def test_value_too_long_for_its_column_is_a_store_error(mysql_url, tmp_path):
+    nav = {"schema": "NavigationTiming", "revision": "1.7.0", "wiki": "enwiki"}
+    too_long = json.dumps(dict(nav, uuid="e" * 32, event={"isAnon": True, "skin": "x" * 300}))
+    lines = valid_lines(50) + [too_long.encode()] + valid_lines(50, start=50)
+    logs = tmp_path / "logs"
+    result = forward(ListSource(lines), mysql_url, log_dir=str(logs))
+    assert result.counts.get(OVERALL, "valid") == 101
+    assert result.counts.get(OVERALL, "inserted") == 100
+    assert result.counts.errors["NavigationTiming"] == {("store", None): 1}
+    assert count_rows(mysql_url) == 100
+    (invalid_log,) = logs.glob("invalid-*.jsonl")
+    (record,) = [json.loads(line) for line in invalid_log.read_text().splitlines()]
+    assert record["code"] == "store" and "too long" in record["message"].lower()
+    assert json.loads(record["rawEvent"])["uuid"] == "e" * 32

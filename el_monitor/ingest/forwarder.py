@@ -132,13 +132,13 @@ class Forwarder:
         )
 
     def _flush(self, stop: threading.Event) -> int:
-        result = self.writer.flush(stop)
+        pending = self.writer.flush(stop)
         if self.logs is not None:
             self.logs.sync()
-        if not result.pending and self._position is not None:
+        if not pending and self._position is not None:
             self.source.commit(self._position)
             self._position = None
-        return result.pending
+        return pending
 
     def _log_stats(self, last: Snapshot) -> Snapshot:
         now = self.counters.snapshot()

@@ -13,7 +13,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import NamedTuple
 
 import orjson
 
@@ -41,13 +40,6 @@ class Backoff:
     def succeeded(self) -> None:
         self.delay = 0.0
         self.next_attempt = 0.0
-
-
-class FlushResult(NamedTuple):
-    inserted: int
-    spooled: int
-    rejected: int
-    pending: int  # events still not durable (no spool and the database is away)
 
 
 class StoreWriter:
@@ -88,26 +80,26 @@ class StoreWriter:
             return True
         return bool(self.backlog) and self._store_ready()
 
-    def flush(self, stop: threading.Event | None = None) -> FlushResult:
-        """Make the batch durable: committed, or spooled.  Without a spool, retry with
-        backoff until the database returns or ``stop`` is set (then report it pending)."""
+    def flush(self, stop: threading.Event | None = None) -> int:
+        """Make the batch durable: committed, or spooled.  Without a (working) spool, retry
+        with backoff until the database returns or ``stop`` is set.  Returns the number of
+        events left pending, which stay in the batch."""
         capsules, self.batch = self.batch, []
         if self._store_ready():
             self._drain_spool()
         while True:
             if self._store_ready():
                 try:
-                    inserted, rejected = self._commit(capsules)
+                    self._commit(capsules)
                     self.backoff.succeeded()
-                    return FlushResult(inserted, 0, rejected, 0)
+                    return 0
                 except StoreUnavailable as exc:
                     self._unavailable(exc)
-            if self.spool is not None:
-                self._spool(capsules)
-                return FlushResult(0, len(capsules), 0, 0)
+            if self.spool is not None and self._spool(capsules):
+                return 0
             if stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
-                return FlushResult(0, 0, 0, len(capsules))
+                return len(capsules)
             wait = max(0.0, self.backoff.next_attempt - self.clock())
             if stop is not None:
                 stop.wait(wait)
@@ -121,13 +113,18 @@ class StoreWriter:
         self.backoff.failed(self.clock())
         log.warning("database unavailable (%s); retrying in %.0f s", exc, self.backoff.delay)
 
-    def _spool(self, capsules: list[dict]) -> None:
-        if not capsules:
-            return
-        self.spool.put(capsules)
-        self.backlog += 1
-        for capsule in capsules:
-            self.counters.schema(capsule["schema"]).spooled += 1
+    def _spool(self, capsules: list[dict]) -> bool:
+        """Whether the batch is now safe in the spool (a full disk means it is not)."""
+        if capsules:
+            try:
+                self.spool.put(capsules)
+            except OSError as exc:
+                log.error("cannot spool %d events: %s", len(capsules), exc)
+                return False
+            self.backlog += 1
+            for capsule in capsules:
+                self.counters.schema(capsule["schema"]).spooled += 1
+        return True
 
     def _drain_spool(self) -> None:
         if not self.backlog:
@@ -142,12 +139,12 @@ class StoreWriter:
             self.backlog -= 1
             log.info("drained %d spooled events from %s", len(capsules), path.name)
 
-    def _commit(self, capsules: list[dict]) -> tuple[int, int]:
-        """Insert in one transaction; returns (inserted, rejected).  Raises StoreUnavailable."""
+    def _commit(self, capsules: list[dict]) -> None:
+        """Insert in one transaction, counting per schema.  Raises StoreUnavailable."""
         rows: dict[TableLayout, list[list]] = defaultdict(list)
         kept: dict[TableLayout, list[dict]] = defaultdict(list)
         layouts: dict[tuple[str, str], TableLayout | StoreError] = {}
-        rejected = 0
+        rejected: list[tuple[dict, str]] = []  # reported only once the batch is committed
         for capsule in capsules:
             key = (capsule["schema"], capsule["revision"])
             layout = layouts.get(key)
@@ -159,15 +156,13 @@ class StoreWriter:
                 rows[layout].append(layout.row(capsule))
                 kept[layout].append(capsule)
             except StoreError as exc:
-                rejected += 1
-                self._reject(capsule, str(exc))
+                rejected.append((capsule, str(exc)))
         result = self.store.insert(rows)
-        for refused in result.rejected:
-            rejected += 1
-            self._reject(kept[refused.layout][refused.index], refused.message)
+        rejected += [(kept[r.layout][r.index], r.message) for r in result.rejected]
+        for capsule, message in rejected:
+            self._reject(capsule, message)
         for layout, count in result.inserted.items():
             self.counters.schema(kept[layout][0]["schema"]).inserted += count
-        return sum(result.inserted.values()), rejected
 
     def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
         compiled = self.registry.get(schema, revision)
