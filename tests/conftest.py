@@ -1,4 +1,4 @@
-"""Shared fixtures: a real MariaDB (EL_TEST_MYSQL_URL) and the sibling ../shared directory.
+"""Shared fixtures: a real MariaDB (EL_TEST_MYSQL_URL), one fresh database per test.
 
 `make test` runs scripts/ensure-mariadb first, which starts a private server when none answers,
 so the MySQL tests skip only when pytest is run by hand without any server.
@@ -10,7 +10,6 @@ import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -97,12 +96,3 @@ def mysql_url(make_mysql_database: MakeDatabase) -> Iterator[str]:
     """A fresh, empty utf8mb4 database for one test, dropped afterwards even on failure."""
     with make_mysql_database() as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The project's ../shared directory (schemas, examples), next to the checkout."""
-    path = Path(__file__).resolve().parents[2] / "shared"
-    if not path.is_dir():
-        pytest.skip(f"{path} is missing (schemas and examples live there)")
-    return path

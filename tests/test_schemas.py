@@ -23,7 +23,7 @@ from el_monitor.schemas import (
     open_registry,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # bundled copy of ../shared
 D3 = "http://json-schema.org/draft-03/schema#"
 # Under EventLogging's top-level additionalProperties: false these published examples carry a
 # property their schema does not declare (ULS even *requires* the undeclared 'token').
@@ -32,9 +32,7 @@ UNDECLARED = {"MediaWikiPingback": "wiki", "UniversalLanguageSelector": "token"}
 
 @pytest.fixture(scope="module")
 def shared() -> Path:
-    if not (SHARED / "schemas").is_dir():
-        pytest.skip(f"shared schemas not found at {SHARED} (the repo's sibling ../shared)")
-    return SHARED
+    return EXAMPLES
 
 
 def write(path: Path, data: object) -> Path:
@@ -61,7 +59,7 @@ def test_shared_registry_lists_and_compiles_every_schema(shared):
 def test_every_shared_example_validates(shared):
     registry = DirectoryRegistry(shared / "schemas")
     checked = 0
-    for file in sorted((shared / "examples").glob("*.jsonl")):
+    for file in sorted((shared / "samples").glob("*.jsonl")):
         for line in file.read_text().splitlines():
             capsule = json.loads(line)
             compiled = registry.get(capsule["schema"], capsule["revision"])
