@@ -80,9 +80,26 @@ class Store(ABC):
     def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
         """One transaction, one statement per row, refused rows reported."""
 
+    placeholder: str  # the driver's parameter marker: "?" (SQLite) or "%s" (MySQL)
+
+    @abstractmethod
+    def quote(self, identifier: str) -> str:
+        """The identifier quoted for this engine."""
+
     @abstractmethod
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """Run a read-only query (tests, reports, ``schemas`` listing)."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        """Run one write statement in its own transaction; returns the rows it changed."""
+
+    def table_exists(self, name: str) -> bool:
+        return name.lower() in {t.lower() for t in self.tables()}
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables in the database."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -149,6 +149,26 @@ class MySQLStore(Store):
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
+    placeholder = "%s"
+
+    def quote(self, identifier: str) -> str:
+        return quote_mysql(identifier)
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        with self._errors():
+            conn = self._connection()
+            try:
+                with conn.cursor() as cursor:
+                    changed = cursor.execute(sql, tuple(params) or None)
+                conn.commit()
+            except BaseException:
+                _rollback(conn)
+                raise
+        return changed
+
+    def tables(self) -> list[str]:
+        return [name for (name,) in self.query("SHOW TABLES")]
+
     def close(self) -> None:
         self._drop_connection()
 

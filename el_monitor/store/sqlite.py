@@ -89,9 +89,29 @@ class SQLiteStore(Store):
                 raise
         return InsertResult(inserted, rejected)
 
+    placeholder = "?"
+
+    def quote(self, identifier: str) -> str:
+        return quote_sqlite(identifier)
+
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with _errors():
             return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        with _errors():
+            self._db.execute("BEGIN")
+            try:
+                changed = self._db.execute(sql, params).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return changed
+
+    def tables(self) -> list[str]:
+        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return [name for (name,) in rows if not name.startswith("sqlite_")]
 
     def close(self) -> None:
         self._db.close()
