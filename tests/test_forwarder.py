@@ -33,20 +33,11 @@ def forward(source, db_url: str, **settings) -> tuple:
 
 
 def count_rows(db_url: str) -> int:
+    """Rows in every event table (the el_monitor_* bookkeeping tables excluded)."""
     store = open_store(db_url)
     try:
-        tables = (
-            [
-                r[0]
-                for r in store.query(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite_%'"
-                )
-            ]
-            if db_url.startswith("sqlite")
-            else [r[0] for r in store.query("SHOW TABLES")]
-        )
-        return sum(store.query(f"SELECT COUNT(*) FROM `{t}`")[0][0] for t in tables)
+        tables = [t for t in store.tables() if not t.startswith("el_monitor_")]
+        return sum(store.query(f"SELECT COUNT(*) FROM {store.quote(t)}")[0][0] for t in tables)
     finally:
         store.close()
 

@@ -1,26 +1,43 @@
-"""The per-event path: parse → capsule → validate → count → sinks.
+"""The per-event path: parse → capsule → opt-out → sample → validate → count → sinks.
 
 This loop is the forwarder's hot path, so it keeps to local variables, caches each schema's
-validator and counters together, and turns every failure into an EventError value without
-ever letting one escape: a bad line costs a count and a log line, nothing more.
+validator, counters and sampler together, and turns every failure into an EventError value
+without ever letting one escape: a bad line costs a count and a log line, nothing more.
+Opted-out events are counted and nothing else: not stored, not logged, not even as raw lines.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 from el_monitor.capsule import CapsuleError
 from el_monitor.counters import Counters, SchemaCounts
 from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
 from el_monitor.ingest.chunk import Chunk
 from el_monitor.parse import LineParser, ParseError
+from el_monitor.sampling import Sampler
 from el_monitor.schemas import CompiledSchema, SchemaRegistry
 
 log = logging.getLogger(__name__)
 
 RAW_EVENT_LIMIT = 65536  # longest rawEvent kept in an EventError
+OPTOUT_FLAG = "_optout"  # set in Chunk.defaults by a transport that saw DNT / Sec-GPC
 _UNKNOWN_CACHE_LIMIT = 10_000
+
+
+class Policy(NamedTuple):
+    """The per-event decisions the catalog drives; the forwarder swaps it on reload."""
+
+    sampler_for: Callable[[str], Sampler | None] = lambda schema: None
+    opted_out: Callable[[dict], bool] | None = None  # None: nobody has opted out
+
+
+class _Entry(NamedTuple):
+    compiled: CompiledSchema
+    counts: SchemaCounts
+    sampler: Sampler | None
 
 
 class Pipeline:
@@ -34,6 +51,7 @@ class Pipeline:
         accept: Callable[[dict], None],
         reject: Callable[[EventError], None],
         log_raw: Callable[[bytes], None] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.parser = parser
         self.registry = registry
@@ -41,19 +59,28 @@ class Pipeline:
         self.accept = accept
         self.reject = reject
         self.log_raw = log_raw
-        # (schema, revision) → (compiled, counts); None marks an unknown pair.
-        self._schemas: dict[tuple[str, str], tuple[CompiledSchema, SchemaCounts] | None] = {}
+        self.policy = policy or Policy()
+        # (schema, revision) → entry; None marks an unknown pair.
+        self._schemas: dict[tuple[str, str], _Entry | None] = {}
+        self._unknown = 0
+
+    def set_policy(self, policy: Policy) -> None:
+        """Take a new catalog's decisions from the next event on."""
+        self.policy = policy
+        self._schemas = {}
         self._unknown = 0
 
     def process(self, chunk: Chunk) -> None:
-        parse = self.parser
         defaults = chunk.defaults
+        if defaults is not None and defaults.get(OPTOUT_FLAG):
+            self._opted_out_chunk(chunk)
+            return
+        parse = self.parser
         schemas = self._schemas
         accept = self.accept
         log_raw = self.log_raw
+        opted_out = self.policy.opted_out
         for line in chunk.lines:
-            if log_raw is not None:
-                log_raw(line)
             try:
                 capsule = parse(line, defaults)
             except ParseError as exc:
@@ -69,9 +96,18 @@ class Pipeline:
             if entry is None:
                 self._unknown_schema(line, key)
                 continue
-            compiled, counts = entry
+            counts = entry.counts
             counts.raw += 1
-            failure = compiled.validate(capsule["event"])
+            if opted_out is not None and opted_out(capsule):
+                counts.opted_out += 1
+                continue
+            if log_raw is not None:
+                log_raw(line)
+            sampler = entry.sampler
+            if sampler is not None and not sampler.keep(capsule):
+                counts.sampled_out += 1
+                continue
+            failure = entry.compiled.validate(capsule["event"])
             if failure is None:
                 counts.valid += 1
                 accept(capsule)
@@ -84,7 +120,23 @@ class Pipeline:
                     )
                 )
 
-    def _lookup(self, key: tuple[str, str]) -> tuple[CompiledSchema, SchemaCounts] | None:
+    def _opted_out_chunk(self, chunk: Chunk) -> None:
+        """The sender asked not to be tracked: count each event, keep nothing of it."""
+        for line in chunk.lines:
+            entry = None
+            try:
+                capsule = self.parser(line, chunk.defaults)
+                key = (capsule["schema"], capsule["revision"])
+                entry = self._schemas.get(key, False)
+                if entry is False:
+                    entry = self._lookup(key)
+            except (ParseError, CapsuleError):
+                pass
+            counts = entry.counts if entry else self.counters.unattributed
+            counts.raw += 1
+            counts.opted_out += 1
+
+    def _lookup(self, key: tuple[str, str]) -> _Entry | None:
         try:
             compiled = self.registry.get(*key)
         except SchemaError as exc:
@@ -97,11 +149,14 @@ class Pipeline:
             self._unknown += 1
             self._schemas[key] = None
             return None
-        entry = self._schemas[key] = (compiled, self.counters.schema(key[0]))
+        sampler = self.policy.sampler_for(key[0])
+        entry = self._schemas[key] = _Entry(compiled, self.counters.schema(key[0]), sampler)
         return entry
 
     def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:
         """Counted overall only: arbitrary names from the wire must not grow the counters."""
+        if self.log_raw is not None:
+            self.log_raw(line)
         counts = self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
@@ -119,10 +174,12 @@ class Pipeline:
         path: str | None,
     ) -> None:
         """Count an event that failed before schema validation, against its schema if known."""
+        if self.log_raw is not None:
+            self.log_raw(line)
         entry = self._schemas.get((schema, revision)) if schema is not None else None
         if entry is None and schema is not None and (schema, revision) not in self._schemas:
             entry = self._lookup((schema, revision))
-        counts = entry[1] if entry else self.counters.unattributed
+        counts = entry.counts if entry else self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(code, path)] += 1

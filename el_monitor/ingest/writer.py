@@ -53,6 +53,7 @@ class StoreWriter:
         on_error: Callable[[EventError], None],
         spool: Spool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sample_rate_for: Callable[[str], int] = lambda schema: 1,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -60,6 +61,8 @@ class StoreWriter:
         self.on_error = on_error
         self.spool = spool
         self.clock = clock
+        self.sample_rate_for = sample_rate_for
+        self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
         self.batch: list[dict] = []
         self.started = 0.0  # clock() when the batch got its first capsule
@@ -167,10 +170,35 @@ class StoreWriter:
     def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
         compiled = self.registry.get(schema, revision)
         try:
-            return self.store.layout(schema, revision, compiled.schema)
+            layout = self.store.layout(schema, revision, compiled.schema)
         except StoreError as exc:
             log.error("cannot store %s/%s: %s", schema, revision, exc)
             return exc
+        self._record_sample_rate(schema, revision, layout)
+        return layout
+
+    def _record_sample_rate(self, schema: str, revision: str, layout: TableLayout) -> None:
+        """Keep the rate in force beside the data, and make a change to it loud."""
+        rate = self.sample_rate_for(schema)
+        if self._recorded_rates.get((schema, revision)) == rate:
+            return
+        previous = self.store.record_sample_rate(schema, revision, rate)
+        self._recorded_rates[(schema, revision)] = rate
+        if previous is None:
+            return
+        table = self.store.quote(layout.name)
+        if self.store.query(f"SELECT 1 FROM {table} LIMIT 1"):
+            log.error(
+                "sample rate of %s/%s changed from 1 in %d to 1 in %d although its table already "
+                "has rows; the change is recorded in el_monitor_sampling (see `el-monitor "
+                "schemas`)",
+                schema,
+                revision,
+                previous,
+                rate,
+            )
+        else:
+            log.info("sample rate of %s/%s is now 1 in %d", schema, revision, rate)
 
     def _reject(self, capsule: dict, message: str) -> None:
         counts = self.counters.schema(capsule["schema"])

@@ -4,6 +4,7 @@ split between 'the database is away' (spool and retry) and 'this row is bad' (Ev
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -16,6 +17,7 @@ from el_monitor.store.mapping import (
     event_columns,
     table_name,
 )
+from el_monitor.store.sql import SAMPLING_TABLE, sampling_table_sql
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,25 @@ class Store(ABC):
     @abstractmethod
     def execute(self, sql: str, params: Sequence = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
+
+    def record_sample_rate(self, schema: str, revision: str, rate: int) -> int | None:
+        """Record the rate in force for a revision; returns the previous one if it changed."""
+        table, mark = self.quote(SAMPLING_TABLE), self.placeholder
+        self.execute(sampling_table_sql(self.quote, mysql=self.placeholder == "%s"))
+        rows = self.query(
+            f"SELECT sample_rate FROM {table} WHERE schema_name = {mark} AND revision = {mark} "
+            "ORDER BY id DESC LIMIT 1",
+            (schema, revision),
+        )
+        if rows and rows[0][0] == rate:
+            return None
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.execute(
+            f"INSERT INTO {table} (schema_name, revision, sample_rate, since) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})",
+            (schema, revision, rate, since),
+        )
+        return rows[0][0] if rows else None
 
     def table_exists(self, name: str) -> bool:
         return name.lower() in {t.lower() for t in self.tables()}

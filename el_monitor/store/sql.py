@@ -45,3 +45,20 @@ def quote_mysql(identifier: str) -> str:
 
 def quote_sqlite(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+SAMPLING_TABLE = "el_monitor_sampling"
+
+
+def sampling_table_sql(quote: Callable[[str], str], mysql: bool) -> str:
+    """History of the sample rate in force per schema revision, so counts can be scaled."""
+    key = (
+        "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
+    )
+    suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" if mysql else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(SAMPLING_TABLE)} ("
+        f"{quote('id')} {key}, {quote('schema_name')} VARCHAR(63) NOT NULL, "
+        f"{quote('revision')} VARCHAR(63) NOT NULL, {quote('sample_rate')} INTEGER NOT NULL, "
+        f"{quote('since')} VARCHAR(20) NOT NULL){suffix}"
+    )
