@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from el_monitor.counters import Counters, Snapshot, difference
 from el_monitor.errors import EventError
 from el_monitor.ingest.eventlog import EventLogs
-from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.pipeline import Pipeline, Policy
 from el_monitor.ingest.source import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -58,7 +58,9 @@ class Forwarder:
         self.counters = counters or Counters()
         self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
         spool = Spool(settings.spool_dir) if settings.spool_dir else None
-        self.writer = StoreWriter(store, registry, self.counters, self._rejected, spool)
+        self.writer = StoreWriter(
+            store, registry, self.counters, self._rejected, spool, sample_rate_for=self._sample_rate
+        )
         host = settings.host or socket.gethostname().split(".")[0]
         parser = make_parser(settings.format, host, settings.max_event_bytes)
         self.pipeline = Pipeline(
@@ -71,6 +73,14 @@ class Forwarder:
         )
         self._position: object | None = None
         self._position_since = 0.0
+
+    def set_policy(self, policy: Policy) -> None:
+        """Sampling and opt-out decisions from a (re)loaded catalog, from the next event on."""
+        self.pipeline.set_policy(policy)
+
+    def _sample_rate(self, schema: str) -> int:
+        sampler = self.pipeline.policy.sampler_for(schema)
+        return sampler.rate if sampler is not None else 1
 
     def _accepted(self, capsule: dict) -> None:
         self.writer.add(capsule)
