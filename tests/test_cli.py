@@ -268,3 +268,62 @@ def test_stats_interval_logs_rates_while_running(tmp_path):
     stats = [line for line in err.decode().splitlines() if "busiest:" in line]
     assert stats, err.decode()
     assert "raw" in stats[0] and "/s" in stats[0] and "'raw': 100" in stats[-1]
+
+
+@pytest.mark.parametrize("header", ["DNT", "Sec-GPC"])
+def test_dnt_and_gpc_events_are_counted_and_never_kept(tmp_path, header):
+    import socket
+    from urllib.parse import quote
+
+    port = free_port(socket.SOCK_STREAM)
+    logs = tmp_path / "logs"
+    db = tmp_path / "el.db"
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--input",
+            f"http://127.0.0.1:{port}",
+            "--flush-interval",
+            "0.2",
+            "--log-dir",
+            str(logs),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    secret = "private-token-4f1c"
+    tracked, untracked = valid_lines(2)
+    untracked = json.loads(untracked)
+    untracked["event"] = dict(untracked["event"])
+    untracked["webHost"] = secret
+    for line, headers in [(tracked, {}), (json.dumps(untracked).encode(), {header: "1"})]:
+        request = urllib.request.Request(
+            f"{base}/beacon/event?{quote(line.decode())};", headers=headers
+        )
+        assert urllib.request.urlopen(request, timeout=5).status == 204
+    assert wait_for_rows(db, 1) == 1
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
+    raw, valid, invalid, sampled_out, opted_out = overall.split()[1:6]
+    assert (raw, valid, invalid, opted_out) == ("2", "1", "0", "1")
+    assert rows(db) == 1
+    for log_file in logs.glob("*.jsonl"):
+        assert secret not in log_file.read_text()
+    assert secret.encode() not in db.read_bytes()
