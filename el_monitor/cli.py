@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from el_monitor import __version__
+from el_monitor import __version__, cli_catalog
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_forward(commands)
+    cli_catalog.register(commands)
     return parser
 
 

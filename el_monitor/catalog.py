@@ -1,0 +1,685 @@
+"""The catalog: per-schema policy that does not belong in the schema itself.
+
+One TOML file names, per schema, its owners, sampling, alert rate, retention and what survives
+sanitizing; ``[defaults]`` fills what a schema omits.  Loading collects *every* problem, each
+as ``FILE:LINE: key: what is wrong``, because an operator fixing a catalog wants the whole list
+at once rather than one error per run.  ``tomllib`` reports no positions for valid TOML, so
+``_Lines`` finds the line of each key by scanning the text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import logging
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from el_monitor.errors import SchemaError, UserError
+from el_monitor.schemas import HttpRegistry, SchemaRegistry
+
+__all__ = [
+    "CAPSULE_FIELDS",
+    "DEFAULT_PATH",
+    "Aggregate",
+    "Catalog",
+    "CatalogError",
+    "Extension",
+    "SchemaPolicy",
+    "empty_catalog",
+    "load_catalog",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "el-monitor.toml"
+# Capsule fields a rollup may group by and sanitizing may keep, besides the event's own.
+CAPSULE_FIELDS = frozenset({"wiki", "webHost", "uuid", "timestamp"})
+PERIODS = ("hour", "day", "month")
+
+SCHEMA_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
+FIELD_PATH_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+AGGREGATE_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,40}")
+# Pragmatic, not RFC 5322: addresses end up in mail headers and HTML, so no spaces, quotes,
+# angle brackets or commas; a dotted domain with an alphabetic top-level label.
+EMAIL_RE = re.compile(
+    r"[A-Za-z0-9._%+'-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+TOP_KEYS = ("secret_file", "optout_file", "ops", "defaults", "schema")
+POLICY_KEYS = (
+    "owners",
+    "sample_rate",
+    "sample_key",
+    "max_rate",
+    "retention_days",
+    "keep",
+    "aggregate",
+    "extensions",
+    "user_fields",
+)
+AGGREGATE_KEYS = ("name", "dimensions", "period")
+EXTENSION_KEYS = ("until", "reason", "retention_days", "fields")
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Longer retention for a stated reason, until a date (whole rows, or only ``fields``)."""
+
+    until: datetime.date
+    reason: str
+    retention_days: int
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A rollup kept after the raw rows are purged."""
+
+    name: str
+    dimensions: tuple[str, ...]
+    period: str = "day"
+
+
+@dataclass(frozen=True)
+class SchemaPolicy:
+    """What the catalog says about one schema, already merged over ``[defaults]``."""
+
+    name: str
+    owners: tuple[str, ...] = ()
+    sample_rate: int = 1
+    sample_key: tuple[str, ...] = ()
+    max_rate: float = 200.0
+    retention_days: int = 90
+    keep: tuple[str, ...] = ()
+    aggregate: tuple[Aggregate, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    user_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A loaded, valid catalog.  ``schemas`` holds merged policies of the configured schemas."""
+
+    path: Path | None
+    defaults: SchemaPolicy
+    schemas: Mapping[str, SchemaPolicy] = field(default_factory=lambda: MappingProxyType({}))
+    secret_file: str | None = None
+    optout_file: str | None = None
+    ops: tuple[str, ...] = ()
+
+    def policy(self, schema: str) -> SchemaPolicy:
+        """The schema's policy; a schema the catalog does not name gets the defaults."""
+        found = self.schemas.get(schema)
+        return found if found is not None else replace(self.defaults, name=schema)
+
+    def unowned(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` (deduplicated, in order) whose policy names no owner."""
+        return [name for name in dict.fromkeys(names) if not self.policy(name).owners]
+
+
+class CatalogError(UserError):
+    """An invalid catalog; ``problems`` lists every ``FILE:LINE: key: what is wrong``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}" if problems else "invalid catalog")
+
+
+def empty_catalog() -> Catalog:
+    """The catalog in force when there is no file: built-in defaults for every schema."""
+    return Catalog(path=None, defaults=SchemaPolicy(name="*"))
+
+
+def load_catalog(path: str | os.PathLike | None, registry: SchemaRegistry | None = None) -> Catalog:
+    """Read and validate a catalog; with a ``registry``, schema and field names are checked too.
+
+    ``None`` means ``el-monitor.toml`` in the working directory, and its absence means built-in
+    defaults; an explicitly named file that does not exist is an error.  All problems are
+    collected and raised together as one ``CatalogError``.
+    """
+    if path is None:
+        if not Path(DEFAULT_PATH).exists():
+            return empty_catalog()
+        path = DEFAULT_PATH
+    file = Path(path)
+    label = os.fspath(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(
+            [f"{label}: catalog file not found; check --config or create it"]
+        ) from None
+    except IsADirectoryError:
+        raise CatalogError(
+            [f"{label}: is a directory, not a catalog file; check --config"]
+        ) from None
+    except OSError as exc:
+        raise CatalogError([f"{label}: cannot read catalog: {exc.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CatalogError([f"{label}:{line}: catalog is not valid UTF-8"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError([_syntax_problem(label, str(exc))]) from None
+    checker = _Checker(label, file, _Lines(text), registry)
+    catalog = checker.catalog(data)
+    if checker.problems:
+        checker.problems.sort(key=lambda item: item[0])
+        raise CatalogError([message for _, message in checker.problems])
+    return catalog
+
+
+def _syntax_problem(label: str, message: str) -> str:
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        what = message[: found.start()]
+        return f"{label}:{found[1]}: TOML syntax error: {what} (column {found[2]})"
+    found = re.search(r"\s*\(at end of document\)$", message)
+    if found:
+        return f"{label}: TOML syntax error: {message[: found.start()]} at the end of the file"
+    return f"{label}: TOML syntax error: {message}"
+
+
+# --- where keys are --------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC_KEY = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LITERAL_KEY = re.compile(r"'[^']*'")
+
+Path_ = tuple[str | int, ...]  # a key path; ints index arrays of tables
+
+
+def _key_parts(text: str, pos: int) -> tuple[list[str], int] | None:
+    """A dotted TOML key starting at ``pos``: its parts and the position after it."""
+    parts = []
+    while True:
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        for pattern in (_BARE_KEY, _BASIC_KEY, _LITERAL_KEY):
+            found = pattern.match(text, pos)
+            if found:
+                break
+        else:
+            return None
+        raw = found[0]
+        if raw[0] == '"':
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raw = raw[1:-1]
+        elif raw[0] == "'":
+            raw = raw[1:-1]
+        parts.append(raw)
+        pos = found.end()
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text) and text[pos] == ".":
+            pos += 1
+            continue
+        return parts, pos
+
+
+def _scan(text: str, depth: int, open_string: str | None) -> tuple[int, str | None]:
+    """Bracket depth and open multi-line string after ``text``, skipping strings and comments.
+
+    Lets ``_Lines`` skip the continuation lines of multi-line arrays and strings, where a
+    ``[x]`` or ``key =`` is data, not structure.
+    """
+    i, end = 0, len(text)
+    while i < end:
+        if open_string is not None:
+            found = text.find(open_string, i)
+            if found < 0:
+                return depth, open_string
+            i, open_string = found + 3, None
+            continue
+        char = text[i]
+        if char == "#":
+            break
+        if text.startswith(('"""', "'''"), i):
+            open_string = text[i : i + 3]
+            i += 3
+            continue
+        if char == '"':
+            i += 1
+            while i < end and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif char == "'":
+            found = text.find("'", i + 1)
+            i = end if found < 0 else found
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        i += 1
+    return depth, open_string
+
+
+class _Lines:
+    """Line numbers of the table headers and keys of a (syntactically valid) TOML text.
+
+    Good enough for error messages: headers, dotted keys and arrays of tables are tracked, and
+    multi-line values skipped; keys inside inline tables share their parent key's line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._where: dict[Path_, int] = {}
+        table: Path_ = ()
+        seen_arrays: dict[Path_, int] = {}
+        depth, open_string = 0, None
+        for number, line in enumerate(text.splitlines(), 1):
+            if depth > 0 or open_string is not None:  # inside a multi-line value
+                depth, open_string = _scan(line, depth, open_string)
+                continue
+            stripped = line.lstrip()
+            if stripped.startswith("[["):
+                parsed = _key_parts(stripped, 2)
+                if parsed and stripped.startswith("]]", parsed[1]):
+                    path = tuple(parsed[0])
+                    index = seen_arrays.get(path, 0)
+                    seen_arrays[path] = index + 1
+                    table = (*path, index)
+                    self._note(table, number)
+            elif stripped.startswith("["):
+                parsed = _key_parts(stripped, 1)
+                if parsed and stripped.startswith("]", parsed[1]):
+                    table = tuple(parsed[0])
+                    self._note(table, number)
+            else:
+                parsed = _key_parts(stripped, 0)
+                if parsed and stripped[parsed[1] : parsed[1] + 1] == "=":
+                    self._note((*table, *parsed[0]), number)
+                    depth, open_string = _scan(stripped[parsed[1] + 1 :], 0, None)
+
+    def _note(self, path: Path_, number: int) -> None:
+        for end in range(1, len(path) + 1):
+            self._where.setdefault(path[:end], number)
+
+    def line(self, path: Path_) -> int:
+        """The line of ``path``, or of its nearest enclosing table or key."""
+        while path:
+            found = self._where.get(path)
+            if found is not None:
+                return found
+            path = path[:-1]
+        return 1
+
+
+def _show(path: Path_) -> str:
+    """``schema.NavigationTiming.aggregate[0].name``; odd names quoted as TOML would."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            text = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+            out += f".{text}" if out else text
+    return out
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    choices = sorted(choices)  # ties go to the same name on every run
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:  # names that differ only in case score low with difflib
+        lowered = {choice.lower(): choice for choice in choices}
+        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Walks the parsed TOML, building policies from what is valid and noting what is not."""
+
+    def __init__(
+        self, label: str, file: Path, lines: _Lines, registry: SchemaRegistry | None
+    ) -> None:
+        self.label = label
+        self.file = file
+        self.lines = lines
+        self.registry = registry
+        self.problems: list[tuple[int, str]] = []
+        self._fields: dict[str, frozenset[str] | None] = {}
+        self._revisions = registry.revisions() if registry is not None else []
+        self._known: frozenset[str] | None = None
+        if registry is not None and not isinstance(registry, HttpRegistry):
+            # An HTTP repository cannot be listed, so only a directory can say "no such schema".
+            self._known = frozenset(name for name, _ in self._revisions)
+
+    def problem(self, path: Path_, message: str) -> None:
+        line = self.lines.line(path)
+        self.problems.append((line, f"{self.label}:{line}: {_show(path)}: {message}"))
+
+    def unknown_keys(self, table: Mapping, path: Path_, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = _did_you_mean(key, allowed) or f"; expected one of: {', '.join(allowed)}"
+                self.problem((*path, key), f"unknown key {key!r}{hint}")
+
+    def catalog(self, data: dict) -> Catalog:
+        self.unknown_keys(data, (), TOP_KEYS)
+        secret_file = self.file_name(data, "secret_file")
+        optout_file = self.file_name(data, "optout_file")
+        ops = self.emails(data, ("ops",))
+        raw_defaults: dict[str, Any] = {}
+        if "defaults" in data:
+            if isinstance(data["defaults"], dict):
+                raw_defaults = self.policy_values(data["defaults"], ("defaults",), None)
+            else:
+                self.problem(("defaults",), "must be a table: write [defaults] on its own line")
+        defaults = self.merged("*", {}, raw_defaults, ("defaults",))
+        schemas: dict[str, SchemaPolicy] = {}
+        tables = data.get("schema", {})
+        if not isinstance(tables, dict):
+            self.problem(("schema",), "must be tables, one per schema: [schema.<Name>]")
+            tables = {}
+        for name, table in tables.items():
+            path: Path_ = ("schema", name)
+            known = self.check_name(name, path)
+            if not isinstance(table, dict):
+                self.problem(path, f"must be a table: write [schema.{_show((name,))}] and keys")
+                continue
+            values = self.policy_values(table, path, name if known else None)
+            schemas[name] = self.merged(name, raw_defaults, values, path)
+        return Catalog(
+            path=self.file,
+            defaults=defaults,
+            schemas=MappingProxyType(schemas),
+            secret_file=secret_file,
+            optout_file=optout_file,
+            ops=ops,
+        )
+
+    def check_name(self, name: str, path: Path_) -> bool:
+        """Whether ``name`` is a schema the registry knows (so its fields can be checked)."""
+        if not SCHEMA_NAME_RE.fullmatch(name):
+            self.problem(path, "schema names are 1 to 63 of A-Z a-z 0-9 _ -")
+            return False
+        if self._known is None:
+            return self.registry is not None
+        if name not in self._known:
+            self.problem(
+                path, f"no schema {name!r} in the registry{_did_you_mean(name, self._known)}"
+            )
+            return False
+        return True
+
+    def merged(self, name: str, defaults: dict, values: dict, path: Path_) -> SchemaPolicy:
+        """The policy of ``values`` over ``defaults``; checks only what ``values`` sets itself."""
+        settings = {**defaults, **values}
+        settings.pop("_extensions_at", None)
+        policy = SchemaPolicy(name=name, **settings)
+        placed = values.get("_extensions_at", ())
+        for where, extension in placed:
+            if extension.retention_days <= policy.retention_days:
+                self.problem(
+                    (*where, "retention_days"),
+                    f"{extension.retention_days} days is not longer than the schema's "
+                    f"retention_days ({policy.retention_days}); an extension must lengthen it",
+                )
+        return policy
+
+    def file_name(self, data: dict, key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem((key,), "must be a file name (a non-empty string)")
+            return None
+        # Relative to the catalog, not to wherever the service happens to start.
+        return str(self.file.absolute().parent / Path(value).expanduser())
+
+    def policy_values(self, table: dict, path: Path_, schema: str | None) -> dict[str, Any]:
+        """The valid keys of a ``[defaults]`` or ``[schema.X]`` table, as SchemaPolicy kwargs."""
+        self.unknown_keys(table, path, POLICY_KEYS)
+        out: dict[str, Any] = {}
+        if "owners" in table:
+            out["owners"] = self.emails(table, (*path, "owners"))
+        checks: list[tuple[str, Callable[[object], bool], str]] = [
+            ("sample_rate", lambda v: _is_int(v) and v >= 1, "an integer >= 1 (keep 1 in N)"),
+            ("max_rate", _is_positive, "a positive number of events per second"),
+            ("retention_days", lambda v: _is_int(v) and v >= 1, "an integer number of days >= 1"),
+        ]
+        for key, ok, what in checks:
+            if key in table:
+                if ok(table[key]):
+                    out[key] = float(table[key]) if key == "max_rate" else table[key]
+                else:
+                    self.problem((*path, key), f"must be {what}, not {_repr(table[key])}")
+        for key, capsule in (("sample_key", False), ("keep", True), ("user_fields", False)):
+            if key in table:
+                out[key] = self.fields(table[key], (*path, key), schema, capsule)
+        if "aggregate" in table:
+            out["aggregate"] = self.aggregates(table["aggregate"], (*path, "aggregate"), schema)
+        if "extensions" in table:
+            placed = self.extensions(table["extensions"], (*path, "extensions"), schema)
+            out["extensions"] = tuple(extension for _, extension in placed)
+            out["_extensions_at"] = placed  # for merged(), which knows the final retention
+        return out
+
+    def strings(self, value: object, path: Path_) -> tuple[str, ...] | None:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        self.problem(path, f'must be a list of strings such as ["a", "b"], not {_repr(value)}')
+        return None
+
+    def emails(self, table: Mapping, path: Path_) -> tuple[str, ...]:
+        if path[-1] not in table:
+            return ()
+        values = self.strings(table[path[-1]], path)
+        if values is None:
+            return ()
+        for value in values:
+            if not EMAIL_RE.fullmatch(value):
+                self.problem(path, f"{_repr(value)} is not an email address like team@example.org")
+        return tuple(v for v in values if EMAIL_RE.fullmatch(v))
+
+    def fields(
+        self, value: object, path: Path_, schema: str | None, capsule: bool
+    ) -> tuple[str, ...]:
+        values = self.strings(value, path)
+        if values is None:
+            return ()
+        known = self.schema_fields(schema) if schema is not None else None
+        good = []
+        for item in values:
+            if not FIELD_PATH_RE.fullmatch(item):
+                self.problem(
+                    path,
+                    f"{_repr(item)} is not a field path: dotted names of A-Za-z0-9_"
+                    " such as performer.user_id",
+                )
+            elif (
+                known is not None and item not in known and not (capsule and item in CAPSULE_FIELDS)
+            ):
+                choices = known | CAPSULE_FIELDS if capsule else known
+                self.problem(
+                    path,
+                    f"no field {item!r} in any revision of {schema}"
+                    f"{_did_you_mean(item, sorted(choices))}",
+                )
+            else:
+                good.append(item)
+        return tuple(good)
+
+    def schema_fields(self, schema: str) -> frozenset[str] | None:
+        """Every field path of every revision of ``schema``; None when none can be read."""
+        if schema not in self._fields:
+            assert self.registry is not None
+            found: set[str] = set()
+            readable = False
+            for name, revision in self._revisions:
+                if name != schema:
+                    continue
+                try:
+                    compiled = self.registry.get(name, revision)
+                except SchemaError as exc:
+                    log.warning(
+                        "catalog: cannot check fields against %s/%s: %s", name, revision, exc
+                    )
+                    continue
+                if compiled is not None:
+                    readable = True
+                    _field_paths(compiled.schema, "", found)
+            self._fields[schema] = frozenset(found) if readable else None
+        return self._fields[schema]
+
+    def entries(self, value: object, path: Path_, what: str) -> list[tuple[Path_, dict]]:
+        """Array-of-tables entries, each with its path; anything else is one problem."""
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            header = _show(path)
+            self.problem(path, f"must be an array of tables: one [[{header}]] per {what}")
+            return []
+        return [((*path, index), item) for index, item in enumerate(value)]
+
+    def required(self, entry: dict, path: Path_, ok: Callable[[object], bool], what: str) -> bool:
+        """Whether ``entry[path[-1]]`` is there and passes ``ok``; a problem if not."""
+        key = path[-1]
+        if key not in entry:
+            self.problem(path, f"missing: {what}")
+        elif not ok(entry[key]):
+            self.problem(path, f"must be {what}, not {_repr(entry[key])}")
+        else:
+            return True
+        return False
+
+    def aggregates(self, value: object, path: Path_, schema: str | None) -> tuple[Aggregate, ...]:
+        out = []
+        names: set[str] = set()
+        for where, entry in self.entries(value, path, "rollup"):
+            self.unknown_keys(entry, where, AGGREGATE_KEYS)
+            ok = self.required(
+                entry,
+                (*where, "name"),
+                lambda v: isinstance(v, str) and bool(AGGREGATE_NAME_RE.fullmatch(v)),
+                "a name of 1 to 40 of A-Z a-z 0-9 _",
+            )
+            name = entry.get("name")
+            if ok and name in names:
+                self.problem((*where, "name"), f"a second aggregate named {name!r}")
+                ok = False
+            names.add(name)
+            if self.required(
+                entry,
+                (*where, "dimensions"),
+                lambda v: isinstance(v, list) and bool(v),
+                'a non-empty list of fields such as ["wiki"]',
+            ):
+                dimensions = entry["dimensions"]
+                good = self.fields(dimensions, (*where, "dimensions"), schema, capsule=True)
+                ok = ok and len(good) == len(dimensions)
+            else:
+                ok = False
+            period = entry.get("period", "day")
+            if period not in PERIODS:
+                self.problem(
+                    (*where, "period"),
+                    f"must be one of {', '.join(map(repr, PERIODS))}, not {_repr(period)}",
+                )
+                ok = False
+            if ok:
+                out.append(Aggregate(name, tuple(entry["dimensions"]), period))
+        return tuple(out)
+
+    def extensions(
+        self, value: object, path: Path_, schema: str | None
+    ) -> tuple[tuple[Path_, Extension], ...]:
+        """The valid extensions, each with where it is written."""
+        out = []
+        for where, entry in self.entries(value, path, "extension"):
+            self.unknown_keys(entry, where, EXTENSION_KEYS)
+            checks = [
+                self.required(
+                    entry,
+                    (*where, "until"),
+                    lambda v: isinstance(v, datetime.date) and not isinstance(v, datetime.datetime),
+                    "a TOML date such as 2027-06-30 (no quotes, no time)",
+                ),
+                self.required(
+                    entry,
+                    (*where, "reason"),
+                    lambda v: isinstance(v, str) and bool(v.strip()),
+                    "a non-empty reason: the ticket and why the data is kept longer",
+                ),
+                self.required(
+                    entry,
+                    (*where, "retention_days"),
+                    lambda v: _is_int(v) and v >= 1,
+                    "an integer number of days >= 1",
+                ),
+            ]
+            fields: tuple[str, ...] = ()
+            if "fields" in entry:
+                fields = self.fields(entry["fields"], (*where, "fields"), schema, capsule=True)
+                checks.append(
+                    isinstance(entry["fields"], list) and len(fields) == len(entry["fields"])
+                )
+            if all(checks):
+                until, reason, days = (
+                    entry["until"],
+                    entry["reason"].strip(),
+                    entry["retention_days"],
+                )
+                out.append((where, Extension(until, reason, days, fields)))
+        return tuple(out)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_positive(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _repr(value: object) -> str:
+    """A short TOML-ish rendering of a bad value for a message."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, dict):
+        text = "a table"
+    else:
+        text = repr(value) if not isinstance(value, list) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field_paths(schema: object, prefix: str, out: set[str]) -> None:
+    """Dotted paths of every declared property, nested objects included."""
+    if not isinstance(schema, dict):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            out.add(prefix + name)
+            _field_paths(sub, f"{prefix}{name}.", out)
+    for key in ("allOf", "anyOf", "oneOf"):
+        subs = schema.get(key)
+        if isinstance(subs, list):
+            for sub in subs:
+                _field_paths(sub, prefix, out)
