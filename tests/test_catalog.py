@@ -545,16 +545,10 @@ def test_schemas_with_a_store(db_url, registry, capsys):
                 for i in range(count)
             ]  # fmt: skip
             store.insert({layout: rows})
-        # The sampling record another change writes: the latest rate per revision counts.
-        store.query(
-            "CREATE TABLE el_monitor_sampling (schema_name VARCHAR(63), revision VARCHAR(63), "
-            "sample_rate INTEGER, since VARCHAR(20))"
-        )
-        store.query(
-            "INSERT INTO el_monitor_sampling VALUES ('NavigationTiming', '1.7.0', 10, "
-            "'2026-01-01'), ('NavigationTiming', '1.7.0', 5, '2026-02-01'), "
-            "('SaveTiming', '1.1.0', 1, '2026-01-01')"
-        )
+        # The forwarder's record of the rate in force: the latest one per revision counts.
+        store.record_sample_rate("NavigationTiming", "1.7.0", 10)
+        store.record_sample_rate("NavigationTiming", "1.7.0", 5)
+        store.record_sample_rate("SaveTiming", "1.1.0", 1)
     finally:
         store.close()
     base = ("schemas", "--config", str(EXAMPLE), "--schemas", str(SCHEMAS), "--db", db_url)
