@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from el_monitor import __version__, cli_catalog
+from el_monitor import __version__, cli_catalog, cli_optout
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_forward(commands)
     cli_catalog.register(commands)
+    cli_optout.register(commands)
     return parser
 
 
@@ -149,12 +150,24 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="longer raw events are parse errors (default 65536)",
     )
+    forward.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        help="site secret for opt-out hashes (else the catalog's secret_file, else "
+        "$EL_MONITOR_SECRET)",
+    )
+    forward.add_argument(
+        "--optout-file",
+        metavar="FILE",
+        help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
+    )
     forward.set_defaults(run=_run_forward)
 
 
 def _run_forward(args: argparse.Namespace) -> int:
     from el_monitor.counters import format_errors, format_table
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+    from el_monitor.ingest.policy import PolicyLoader
     from el_monitor.ingest.sources import open_source
     from el_monitor.parse import make_parser
     from el_monitor.schemas import open_registry
@@ -162,6 +175,8 @@ def _run_forward(args: argparse.Namespace) -> int:
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
     registry = open_registry(args.schemas, args.schema_cache)
+    policy = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
+    policy.load()  # an invalid catalog stops us here, before anything opens
     try:
         store = open_store(args.db)
     except StoreUnavailable as exc:
@@ -178,11 +193,13 @@ def _run_forward(args: argparse.Namespace) -> int:
     source = open_source(
         args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
     )
-    stop = threading.Event()
+    stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     try:
-        result = Forwarder(settings, source, registry, store).run(stop)
+        forwarder = Forwarder(settings, source, registry, store, policy=policy, reload=reload)
+        result = forwarder.run(stop)
     finally:
         store.close()
     print(format_table(result.counts))

@@ -16,6 +16,7 @@ from el_monitor.counters import Counters, Snapshot, difference
 from el_monitor.errors import EventError
 from el_monitor.ingest.eventlog import EventLogs
 from el_monitor.ingest.pipeline import Pipeline, Policy
+from el_monitor.ingest.policy import PolicyLoader
 from el_monitor.ingest.source import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -24,6 +25,8 @@ from el_monitor.schemas import SchemaRegistry
 from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
+
+POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,12 @@ class Forwarder:
         registry: SchemaRegistry,
         store: Store,
         counters: Counters | None = None,
+        policy: PolicyLoader | None = None,
+        reload: threading.Event | None = None,
     ) -> None:
         self.settings = settings
+        self.policy_loader = policy
+        self.reload = reload or threading.Event()  # set (by SIGHUP) to re-read the catalog
         self.source = source
         self.counters = counters or Counters()
         self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
@@ -73,6 +80,8 @@ class Forwarder:
         )
         self._position: object | None = None
         self._position_since = 0.0
+        if policy is not None:
+            self.set_policy(policy.load())
 
     def set_policy(self, policy: Policy) -> None:
         """Sampling and opt-out decisions from a (re)loaded catalog, from the next event on."""
@@ -96,6 +105,7 @@ class Forwarder:
         settings = self.settings
         stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
         stats_last = self.counters.snapshot()
+        next_policy_check = 0.0
         try:
             for chunk in self.source.chunks(stop):
                 if chunk.lines:
@@ -108,6 +118,11 @@ class Forwarder:
                     self._position = chunk.position
                 if self._flush_due():
                     self._flush(stop)
+                if self.policy_loader is not None and (
+                    self.reload.is_set() or time.monotonic() >= next_policy_check
+                ):
+                    self._maybe_reload()
+                    next_policy_check = time.monotonic() + POLICY_CHECK_INTERVAL
                 if stats_at is not None and time.monotonic() >= stats_at:
                     stats_last = self._log_stats(stats_last)
                     stats_at = time.monotonic() + settings.stats_interval
@@ -130,6 +145,15 @@ class Forwarder:
         if pending:
             log.error("%d valid events could not be stored or spooled", pending)
         return ForwardResult(self.counters.snapshot(), pending)
+
+    def _maybe_reload(self) -> None:
+        """Between two chunks, so no event is lost or counted twice across the switch."""
+        if self.reload.is_set() or self.policy_loader.changed():
+            self.reload.clear()
+            policy = self.policy_loader.reload()
+            if policy is not None:
+                self.set_policy(policy)
+                log.info("catalog and opt-out list reloaded")
 
     def _flush_due(self) -> bool:
         settings = self.settings

@@ -52,9 +52,7 @@ SAMPLING_TABLE = "el_monitor_sampling"
 
 def sampling_table_sql(quote: Callable[[str], str], mysql: bool) -> str:
     """History of the sample rate in force per schema revision, so counts can be scaled."""
-    key = (
-        "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
-    )
+    key = "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
     suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" if mysql else ""
     return (
         f"CREATE TABLE IF NOT EXISTS {quote(SAMPLING_TABLE)} ("

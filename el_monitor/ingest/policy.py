@@ -1,0 +1,101 @@
+"""The forwarder's catalog-driven decisions, loaded at start and reloaded while it runs.
+
+A reload happens on SIGHUP or when the catalog or the opt-out list changes on disk.  It is
+all or nothing: an invalid new catalog is logged and the one in force stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from el_monitor.catalog import DEFAULT_PATH, Catalog, load_catalog
+from el_monitor.errors import UserError
+from el_monitor.ingest.pipeline import Policy
+from el_monitor.optout import OptOutList, OptOutMatcher, resolve_optout_path, resolve_secret
+from el_monitor.sampling import Sampler
+from el_monitor.schemas import SchemaRegistry
+
+log = logging.getLogger(__name__)
+
+Stamp = tuple[int, int, int] | None
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def samplers(catalog: Catalog) -> Callable[[str], Sampler | None]:
+    """``sampler_for(schema)``: None for schemas kept whole (rate 1), the common case."""
+
+    def sampler_for(schema: str) -> Sampler | None:
+        policy = catalog.policy(schema)
+        return Sampler(policy.sample_rate, policy.sample_key) if policy.sample_rate > 1 else None
+
+    return sampler_for
+
+
+class PolicyLoader:
+    def __init__(
+        self,
+        config: str | os.PathLike | None,
+        registry: SchemaRegistry,
+        secret_file: str | None = None,
+        optout_file: str | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.secret_file = secret_file
+        self.optout_file = optout_file
+        self.catalog: Catalog | None = None
+        self._optout_path: Path | None = None
+        self._stamps: tuple[Stamp, Stamp] = (None, None)  # catalog, opt-out list
+
+    @property
+    def catalog_path(self) -> Path:
+        return Path(self.config) if self.config else Path(DEFAULT_PATH)
+
+    def load(self) -> Policy:
+        """Read the catalog and the opt-out list; raises UserError when either is invalid."""
+        catalog_stamp = _stamp(self.catalog_path)  # taken before reading: no change is missed
+        catalog = load_catalog(self.config, self.registry)
+        optout_path = resolve_optout_path(self.optout_file, catalog)
+        optout_stamp = _stamp(optout_path)
+        optouts = OptOutList.load(optout_path)
+        opted_out = None
+        if optouts.hashes:
+            secret = resolve_secret(self.secret_file, catalog)
+            opted_out = OptOutMatcher(secret, optouts.hashes, catalog).matches
+        self.catalog, self._optout_path = catalog, optout_path
+        self._stamps = (catalog_stamp, optout_stamp)
+        log.info(
+            "catalog %s: %d schemas configured, %d users opted out",
+            self.catalog_path,
+            len(catalog.schemas),
+            len(optouts.hashes),
+        )
+        return Policy(sampler_for=samplers(catalog), opted_out=opted_out)
+
+    def _current_stamps(self) -> tuple[Stamp, Stamp]:
+        optout = _stamp(self._optout_path) if self._optout_path is not None else None
+        return _stamp(self.catalog_path), optout
+
+    def changed(self) -> bool:
+        """Whether the catalog or the opt-out list on disk differs from the loaded ones."""
+        return self._current_stamps() != self._stamps
+
+    def reload(self) -> Policy | None:
+        """The new policy, or None (logged) when the new files are invalid."""
+        try:
+            return self.load()
+        except UserError as exc:
+            # Remember what was on disk, so a broken file is reported once, not every second.
+            self._stamps = self._current_stamps()
+            log.error("reload refused, the previous catalog stays in force: %s", exc)
+            return None

@@ -1,0 +1,702 @@
+"""User opt-out: a list of keyed hashes, the forwarder's matcher, and the purge of stored rows.
+
+An entry is ``HMAC-SHA256(secret, "<wiki>\\x1f<kind>\\x1f<value>")`` in hex, ``kind`` being
+``user-id`` (value: the decimal id) or ``token``.  Only the hash is ever written: without the
+site secret the list says nothing about who opted out, and an id is never stored, logged or
+printed.  The matcher answers "is this capsule from an opted-out user?" for every event before
+anything is stored or logged, so it is built for the hot path: constant-false when the list is
+empty, per-schema field plans, precomputed HMAC states and a bounded cache of answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from el_monitor.errors import UserError
+from el_monitor.store.mapping import StoreError, table_name
+
+if TYPE_CHECKING:
+    from el_monitor.catalog import Catalog
+    from el_monitor.progress import ProgressSink
+    from el_monitor.schemas import SchemaRegistry
+    from el_monitor.store import Store
+
+__all__ = [
+    "DEFAULT_OPTOUT_FILE",
+    "SECRET_ENV",
+    "USER_ID",
+    "TOKEN",
+    "OptOutEntry",
+    "OptOutList",
+    "OptOutMatcher",
+    "PurgeSummary",
+    "TablePurge",
+    "add_optout",
+    "checkpoint_path",
+    "hash_for",
+    "identity_hash",
+    "purge",
+    "read_secret_file",
+    "remove_optout",
+    "resolve_optout_path",
+    "resolve_secret",
+]
+
+log = logging.getLogger(__name__)
+
+USER_ID = "user-id"
+TOKEN = "token"
+KINDS = (USER_ID, TOKEN)
+SECRET_ENV = "EL_MONITOR_SECRET"
+DEFAULT_OPTOUT_FILE = "el-monitor-optout.jsonl"
+HASH_RE = re.compile(r"[0-9a-f]{64}")
+WIKI_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # wiki database names: enwiki, zh_min_nanwiki
+_SEP = "\x1f"
+_IN_LIMIT = 1000  # ids per DELETE … IN (…): far below every engine's parameter limit
+_CHECKPOINT_SECONDS = 1.0  # a lost checkpoint only means re-scanning this much
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+def identity_hash(secret: bytes, wiki: str, kind: str, value: str | int) -> str:
+    """The list entry for one user (``value``: decimal user id or token) on one wiki."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    message = f"{wiki}{_SEP}{kind}{_SEP}{value}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _names_user_id(path: str) -> bool:
+    lower = path.lower()
+    return "user_id" in lower or "userid" in lower
+
+
+def _hmac_states(secret: bytes) -> tuple[Any, Any]:
+    """sha256 states after HMAC's ipad and opad blocks: copying them beats ``hmac.new`` 2x."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+# --- secret and file locations -------------------------------------------------------------
+
+
+def read_secret_file(path: str | os.PathLike) -> bytes:
+    """The secret in ``path`` without its trailing newline; warns when others can read it."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            data = file.read()
+    except OSError as exc:
+        raise UserError(f"secret file {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning("secret file %s is readable by group or others: chmod 600 it", path)
+    if data.endswith(b"\n"):
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    if not data:
+        raise UserError(f"secret file {path} is empty: put the site secret in it")
+    return data
+
+
+def resolve_secret(
+    secret_file: str | os.PathLike | None,
+    catalog: Catalog | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> bytes:
+    """The site secret: ``--secret-file``, else the catalog's ``secret_file``, else
+    ``$EL_MONITOR_SECRET``.  Without one no hash can be computed, so it is an error."""
+    if secret_file:
+        return read_secret_file(secret_file)
+    if catalog is not None and catalog.secret_file:
+        return read_secret_file(catalog.secret_file)
+    value = (os.environ if environ is None else environ).get(SECRET_ENV)
+    if value:
+        return value.encode()
+    raise UserError(
+        "no opt-out secret: pass --secret-file FILE, set secret_file in the catalog "
+        f"(--config), or set the {SECRET_ENV} environment variable"
+    )
+
+
+def resolve_optout_path(optout_file: str | os.PathLike | None, catalog: Catalog | None) -> Path:
+    """``--optout-file``, else the catalog's ``optout_file``, else ./el-monitor-optout.jsonl."""
+    if optout_file:
+        return Path(optout_file)
+    if catalog is not None and catalog.optout_file:
+        return Path(catalog.optout_file)  # the catalog made it relative to itself
+    return Path(DEFAULT_OPTOUT_FILE)
+
+
+# --- the list ------------------------------------------------------------------------------
+
+
+class OptOutEntry(NamedTuple):
+    hash: str
+    added: str  # ISO 8601 UTC, e.g. 2026-11-28T05:00:00Z
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the file is rewritten (os.replace gives a new inode)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@dataclass(frozen=True)
+class OptOutList:
+    """The opt-out file as read at one moment.  ``mtime`` is None when the file is missing."""
+
+    path: Path
+    entries: tuple[OptOutEntry, ...] = ()
+    mtime: float | None = None
+    stamp: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
+    hashes: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hashes", frozenset(e.hash for e in self.entries))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> OptOutList:
+        """Read the list; a missing file is an empty list, a malformed line an error."""
+        path = Path(path)
+        try:
+            with path.open("rb") as file:
+                st = os.fstat(file.fileno())
+                data = file.read()
+        except FileNotFoundError:
+            return cls(path)
+        except OSError as exc:
+            raise UserError(f"opt-out list {path}: {exc.strerror}") from None
+        entries: dict[str, OptOutEntry] = {}
+        for number, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                entry = OptOutEntry(obj["hash"], obj["added"])
+            except (ValueError, TypeError, KeyError):
+                raise UserError(
+                    f'{path}:{number}: not an opt-out entry {{"hash": …, "added": …}}; '
+                    "fix or remove the line"
+                ) from None
+            if not isinstance(entry.hash, str) or not HASH_RE.fullmatch(entry.hash):
+                raise UserError(f"{path}:{number}: hash must be 64 lowercase hex digits")
+            if not isinstance(entry.added, str):
+                raise UserError(f"{path}:{number}: added must be a date string")
+            entries.setdefault(entry.hash, entry)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return cls(path, tuple(entries.values()), st.st_mtime, stamp)
+
+    def changed(self) -> bool:
+        """Whether the file on disk is no longer the one this list was read from."""
+        return _file_stamp(self.path) != self.stamp
+
+    def save(self) -> OptOutList:
+        """Write atomically (readers see the old or the new list, never half of one)."""
+        text = "".join(json.dumps({"hash": e.hash, "added": e.added}) + "\n" for e in self.entries)
+        _write_atomically(self.path, text.encode())
+        return OptOutList.load(self.path)
+
+
+def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """tmp file + fsync + os.replace + fsync of the directory; keeps an existing file's mode."""
+    directory = path.parent if str(path.parent) else Path(".")
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(path.stat().st_mode)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fchmod(file.fileno(), mode)
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        raise
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write of the list, so two operators never lose an entry."""
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(f"cannot lock {path} (via {lock}): {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _check_identity(wiki: str, kind: str, value: str) -> str:
+    """The canonical value text; refuses what could never match an event."""
+    if not WIKI_RE.fullmatch(wiki):
+        raise UserError(f"--wiki {wiki!r} is not a wiki database name (e.g. enwiki)")
+    if kind == USER_ID:
+        if not (value.isascii() and value.isdigit()):
+            raise UserError("--user-id must be a decimal user id (digits only)")
+        return str(int(value))
+    if kind != TOKEN:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    if not value:
+        raise UserError("--token must not be empty")
+    return value
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_optout(
+    path: str | os.PathLike, secret: bytes, wiki: str, kind: str, value: str
+) -> tuple[str, bool]:
+    """Record one user's opt-out; returns (hash, whether it was new).  Idempotent."""
+    path = Path(path)
+    digest = identity_hash(secret, wiki, kind, _check_identity(wiki, kind, value))
+    with _locked(path):
+        current = OptOutList.load(path)
+        if digest in current.hashes:
+            return digest, False
+        entries = (*current.entries, OptOutEntry(digest, _now()))
+        OptOutList(path, entries).save()
+    return digest, True
+
+
+def remove_optout(path: str | os.PathLike, digest: str) -> bool:
+    """Drop one entry by hash; returns whether it was there."""
+    path = Path(path)
+    if not HASH_RE.fullmatch(digest):
+        raise UserError("--hash must be 64 lowercase hex digits, as `optout list` shows")
+    with _locked(path):
+        current = OptOutList.load(path)
+        if digest not in current.hashes:
+            return False
+        OptOutList(path, tuple(e for e in current.entries if e.hash != digest)).save()
+    return True
+
+
+def hash_for(secret: bytes, wiki: str, kind: str, value: str) -> str:
+    """The entry ``add_optout`` would record (for ``remove`` by id or token)."""
+    return identity_hash(secret, wiki, kind, _check_identity(wiki, kind, value))
+
+
+# --- the matcher ---------------------------------------------------------------------------
+
+
+class _Field(NamedTuple):
+    first: str  # top-level event key
+    rest: tuple[str, ...]  # deeper keys, for dotted paths
+    id_by_name: bool  # digit strings here are user ids
+
+
+def _never(capsule: dict) -> bool:
+    return False
+
+
+class OptOutMatcher:
+    """``matches(capsule)``: is this event from a user on the list?  Built for the hot path.
+
+    Answers are cached per wiki and value, so a user's second event costs two dict lookups
+    rather than an HMAC; the cache (and the per-schema field plans, whose keys come from
+    untrusted events) is cleared when it outgrows its bound.  Build a new matcher when the
+    list, the secret or the catalog changes.  Not thread-safe: one per forwarder thread.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        hashes: frozenset[str],
+        catalog: Catalog,
+        *,
+        cache_size: int = 100_000,
+        schema_cache_size: int = 10_000,
+    ) -> None:
+        self.hashes = frozenset(hashes)
+        self.active = bool(self.hashes)  # False: callers may skip the check altogether
+        self._catalog = catalog
+        self._inner, self._outer = _hmac_states(secret)
+        # wiki → (answers for other fields, answers for fields named like a user id), each
+        # keyed by the raw value: "42" is a token in one and user 42 in the other.
+        self._caches: dict[str, tuple[dict, dict]] = {}
+        self._cached = 0
+        self._cache_size = cache_size
+        self._plans: dict[str, tuple[_Field, ...]] = {}
+        self._schema_cache_size = schema_cache_size
+        if not self.active:
+            self.matches = _never  # type: ignore[method-assign]
+
+    @property
+    def cached(self) -> int:
+        """Answers held in the cache (bounded by ``cache_size``)."""
+        return self._cached
+
+    def _plan(self, schema: str) -> tuple[_Field, ...]:
+        plan = tuple(
+            _Field(keys[0], tuple(keys[1:]), _names_user_id(path))
+            for path in self._catalog.policy(schema).user_fields
+            for keys in [path.split(".")]
+        )
+        if len(self._plans) >= self._schema_cache_size:
+            self._plans.clear()
+        self._plans[schema] = plan
+        return plan
+
+    def matches(self, capsule: dict) -> bool:
+        plan = self._plans.get(capsule["schema"])
+        if plan is None:
+            plan = self._plan(capsule["schema"])
+        if not plan:
+            return False
+        event = capsule["event"]
+        if event.__class__ is not dict:
+            return False
+        wiki = capsule["wiki"]
+        caches = self._caches.get(wiki)
+        for first, rest, id_by_name in plan:
+            value = event.get(first)
+            if rest:
+                for key in rest:
+                    if value.__class__ is not dict:
+                        value = None
+                        break
+                    value = value.get(key)
+            if value is None:
+                continue
+            cls = value.__class__
+            if caches is not None and (cls is str or cls is int):
+                hit = caches[id_by_name].get(value)
+                if hit is None:
+                    hit = self._answer(wiki, value, id_by_name)
+            else:
+                hit = self.value_matches(wiki, value, id_by_name)
+                caches = self._caches.get(wiki)
+            if hit:
+                return True
+        return False
+
+    def value_matches(self, wiki: str, value: object, id_by_name: bool) -> bool:
+        """Whether one user-field value on ``wiki`` is on the list (purge uses this too)."""
+        cls = value.__class__
+        if cls is not str and cls is not int:
+            if cls is float and value.is_integer():  # type: ignore[attr-defined]
+                value = int(value)  # type: ignore[call-overload]
+            else:  # booleans, null, objects: nobody
+                return False
+        caches = self._caches.get(wiki)
+        hit = None if caches is None else caches[id_by_name].get(value)
+        return self._answer(wiki, value, id_by_name) if hit is None else hit
+
+    def _answer(self, wiki: str, value: str | int, id_by_name: bool) -> bool:
+        """Hash, look up and cache one value (a str or an int, never a bool).
+
+        Ints are user ids; so are digit strings in fields named like a user id (``"042"``
+        and ``42`` are one user).  Other strings are tokens.
+        """
+        if value.__class__ is int:
+            message = f"{wiki}\x1fuser-id\x1f{value}"
+        elif id_by_name and value.isascii() and value.isdigit():  # type: ignore[union-attr]
+            message = f"{wiki}\x1fuser-id\x1f{int(value)}"
+        elif value:
+            message = f"{wiki}\x1ftoken\x1f{value}"
+        else:
+            return False
+        inner = self._inner.copy()
+        inner.update(message.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        hit = outer.hexdigest() in self.hashes
+        if self._cached >= self._cache_size:
+            self._caches.clear()
+            self._cached = 0
+        caches = self._caches.get(wiki)
+        if caches is None:
+            caches = self._caches[wiki] = ({}, {})
+        caches[id_by_name][value] = hit
+        self._cached += 1
+        return hit
+
+
+# --- purge ---------------------------------------------------------------------------------
+
+
+class TablePurge(NamedTuple):
+    table: str
+    columns: tuple[str, ...]  # the user-field columns checked
+    scanned: int
+    deleted: int  # rows deleted, or that would be with dry_run
+
+
+@dataclass(frozen=True)
+class PurgeSummary:
+    tables: tuple[TablePurge, ...]
+    dry_run: bool
+    resumed: bool  # started from a checkpoint of an interrupted run
+
+    @property
+    def scanned(self) -> int:
+        return sum(t.scanned for t in self.tables)
+
+    @property
+    def deleted(self) -> int:
+        return sum(t.deleted for t in self.tables)
+
+
+class _Dialect(NamedTuple):
+    quote: Callable[[str], str]
+    mark: str  # parameter placeholder
+    mysql: bool
+
+
+def _dialect(store: Store) -> _Dialect:
+    return _Dialect(store.quote, store.placeholder, store.placeholder == "%s")
+
+
+class _Target(NamedTuple):
+    table: str
+    id_column: str
+    wiki_column: str
+    columns: tuple[str, ...]  # user-field columns the table has
+    id_by_name: tuple[bool, ...]
+
+
+def _table_columns(store: Store, sql: _Dialect, table: str) -> dict[str, tuple[str, str]]:
+    """lower-case name → (name, SQL type) of the table's columns; empty when it is missing."""
+    if sql.mysql:
+        rows = store.query(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+    else:
+        rows = [r[1:3] for r in store.query(f"PRAGMA table_info({sql.quote(table)})")]
+    return {name.lower(): (name, kind.lower()) for name, kind in rows}
+
+
+def _targets(
+    store: Store, sql: _Dialect, catalog: Catalog, registry: SchemaRegistry
+) -> list[_Target]:
+    """Every existing table of a schema whose policy names user fields it has columns for."""
+    targets = []
+    for schema, revision in registry.revisions():
+        fields = catalog.policy(schema).user_fields
+        if not fields:
+            continue
+        try:
+            table = table_name(schema, revision)
+        except StoreError as exc:
+            log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
+            continue
+        have = _table_columns(store, sql, table)
+        if not have:
+            log.debug("optout purge: no table %s", table)
+            continue
+        if "id" not in have or "wiki" not in have:
+            log.warning("optout purge: %s lacks id/wiki: not an EventLogging table", table)
+            continue
+        columns, by_name = [], []
+        for path in fields:
+            column, kind = have.get(("event_" + path.replace(".", "_")).lower(), (None, ""))
+            if column is None:
+                log.info("optout purge: %s has no column for user field %s", table, path)
+            elif kind in ("boolean", "tinyint"):  # reads back as 0/1: never user 0 or 1
+                log.warning("optout purge: %s.%s is boolean, not a user field", table, column)
+            elif column not in columns:
+                columns.append(column)
+                by_name.append(_names_user_id(path))
+        if columns:
+            targets.append(
+                _Target(table, have["id"][0], have["wiki"][0], tuple(columns), tuple(by_name))
+            )
+    return targets
+
+
+def checkpoint_path(optout_path: str | os.PathLike) -> Path:
+    """Where an interrupted purge keeps its place: next to the opt-out list."""
+    path = Path(optout_path)
+    return path.with_name(path.name + ".purge-checkpoint")
+
+
+def _fingerprint(secret: bytes, store: Store, hashes: frozenset[str], targets: list) -> str:
+    """What a checkpoint is valid for: the database, the list, the secret and the columns.
+
+    A checkpoint from another database or an older list would skip rows never checked
+    against the current list, so any difference means starting over.  Keyed, so the file
+    reveals nothing about the URL or the list.
+    """
+    basis = json.dumps(
+        {
+            "db": store.url,
+            "hashes": sorted(hashes),
+            "tables": [[t.table, t.columns] for t in targets],
+        }
+    )
+    return hmac.new(secret, basis.encode(), hashlib.sha256).hexdigest()
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, int]:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("optout purge: ignoring unreadable checkpoint %s (%s)", path, exc)
+        return {}
+    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
+        log.warning(
+            "optout purge: checkpoint %s is for another database, list or catalog: starting over",
+            path,
+        )
+        return {}
+    tables = data.get("tables")
+    if not isinstance(tables, dict):
+        return {}
+    return {k: v for k, v in tables.items() if isinstance(k, str) and isinstance(v, int)}
+
+
+def _save_checkpoint(path: Path, fingerprint: str, done: Mapping[str, int]) -> None:
+    data = json.dumps({"fingerprint": fingerprint, "tables": dict(done)}, indent=1)
+    _write_atomically(path, data.encode())
+
+
+def purge(
+    store: Store,
+    catalog: Catalog,
+    registry: SchemaRegistry,
+    optouts: OptOutList,
+    secret: bytes,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    progress: ProgressSink | None = None,
+    restart: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PurgeSummary:
+    """Delete stored rows of opted-out users from every table with user-field columns.
+
+    Tables are scanned in primary-key order, ``batch_size`` rows at a time; matches are found
+    in Python (the hash needs the secret) and deleted by id, one statement per batch.  The last
+    id done per table goes to a checkpoint file (``checkpoint``, by default next to the list),
+    so an interrupted run resumes where it stopped; ``restart`` ignores it and a finished run
+    removes it.  ``dry_run`` only counts, and neither reads nor writes the checkpoint.
+    """
+    if batch_size <= 0:
+        raise ValueError("batch_size must be positive")
+    sql = _dialect(store)
+    targets = _targets(store, sql, catalog, registry)
+    if not optouts.hashes:
+        return PurgeSummary(
+            tuple(TablePurge(t.table, t.columns, 0, 0) for t in targets), dry_run, False
+        )
+    cp_path = Path(checkpoint) if checkpoint is not None else checkpoint_path(optouts.path)
+    fingerprint = _fingerprint(secret, store, optouts.hashes, targets)
+    done = {} if dry_run or restart else _load_checkpoint(cp_path, fingerprint)
+    resumed = bool(done)
+    if resumed:
+        log.info("optout purge: resuming from %s", cp_path)
+    matcher = OptOutMatcher(secret, optouts.hashes, catalog)
+    q = sql.quote
+    if progress is not None:
+        total = 0
+        for t in targets:
+            rows = store.query(
+                f"SELECT COUNT(*) FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark}",
+                (done.get(t.table, 0),),
+            )
+            total += int(rows[0][0])
+        progress.set_total(total)
+    results = []
+    saved_at = clock()
+    dirty = False
+    try:
+        for t in targets:
+            last = done.get(t.table, 0)
+            scanned = deleted = 0
+            select = (
+                f"SELECT {q(t.id_column)}, {q(t.wiki_column)}, {', '.join(map(q, t.columns))} "
+                f"FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark} "
+                f"ORDER BY {q(t.id_column)} LIMIT {sql.mark}"
+            )
+            fields = tuple(enumerate(t.id_by_name, 2))
+            value_matches = matcher.value_matches
+            while True:
+                rows = store.query(select, (last, batch_size))
+                if not rows:
+                    break
+                hits = [
+                    row[0]
+                    for row in rows
+                    if row[1] is not None
+                    and any(
+                        row[i] is not None and value_matches(row[1], row[i], by_name)
+                        for i, by_name in fields
+                    )
+                ]
+                if hits and not dry_run:
+                    for start in range(0, len(hits), _IN_LIMIT):
+                        chunk = hits[start : start + _IN_LIMIT]
+                        marks = ", ".join([sql.mark] * len(chunk))
+                        deleted += store.execute(
+                            f"DELETE FROM {q(t.table)} WHERE {q(t.id_column)} IN ({marks})",
+                            chunk,
+                        )
+                elif hits:
+                    deleted += len(hits)
+                scanned += len(rows)
+                last = rows[-1][0]
+                if not dry_run:
+                    done[t.table] = last
+                    dirty = True
+                    if clock() - saved_at >= _CHECKPOINT_SECONDS:
+                        _save_checkpoint(cp_path, fingerprint, done)
+                        saved_at, dirty = clock(), False
+                if progress is not None:
+                    progress.advance(len(rows), t.table)
+                if len(rows) < batch_size:
+                    break
+            results.append(TablePurge(t.table, t.columns, scanned, deleted))
+            log.info("optout purge: %s: %d scanned, %d deleted", t.table, scanned, deleted)
+    except BaseException:
+        if dirty:  # keep the committed progress for the next run
+            _save_checkpoint(cp_path, fingerprint, done)
+        raise
+    if not dry_run:
+        with contextlib.suppress(FileNotFoundError):
+            cp_path.unlink()
+    return PurgeSummary(tuple(results), dry_run, resumed)
