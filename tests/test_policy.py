@@ -1,0 +1,268 @@
+"""The catalog and opt-out list in a running forwarder: drops, reloads, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from helpers import SCHEMAS
+from test_cli import rows, wait_for_rows
+
+EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
+OPTED_OUT_ID = 987654321
+OPTED_OUT_TOKEN = "tok-opted-out-7f3a9c"
+
+
+def edit_lines(count: int, start: int = 0) -> list[bytes]:
+    """EditAttemptStep events; every tenth from the opted-out user (id or token)."""
+    sample = json.loads((SCHEMAS.parent / "samples" / "EditAttemptStep.jsonl").read_text())
+    lines = []
+    for i in range(start, start + count):
+        event = dict(sample["event"], user_id=1000 + i, session_token=f"tok{i}")
+        if i % 10 == 3:
+            event["user_id"] = OPTED_OUT_ID
+        if i % 10 == 7:
+            event["session_token"] = OPTED_OUT_TOKEN
+        capsule = {
+            "schema": "EditAttemptStep",
+            "revision": "2.1.0",
+            "wiki": "enwiki",
+            "uuid": f"{i:032x}",
+            "timestamp": 1795842000 + i,
+            "event": event,
+        }
+        lines.append(json.dumps(capsule).encode())
+    return lines
+
+
+def nav_lines(count: int, start: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "schema": "NavigationTiming",
+                "revision": "1.7.0",
+                "wiki": "enwiki",
+                "uuid": f"{i:032x}",
+                "timestamp": 1795842000,
+                "event": {"isAnon": True},
+            }
+        ).encode()
+        for i in range(start, start + count)
+    ]
+
+
+def el_monitor(*args: str, env: dict, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [*EL_MONITOR, *args], input=stdin, capture_output=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done
+
+
+def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
+    env = dict(os.environ, EL_MONITOR_SECRET="site-secret-for-tests")
+    optouts = tmp_path / "optout.jsonl"
+    catalog = tmp_path / "el-monitor.toml"
+    catalog.write_text(
+        f'optout_file = "{optouts}"\n'
+        "[schema.EditAttemptStep]\n"
+        'owners = ["editing@example.org"]\n'
+        'user_fields = ["user_id", "session_token"]\n'
+    )
+    el_monitor(
+        "--config",
+        str(catalog),
+        "optout",
+        "add",
+        "--wiki",
+        "enwiki",
+        "--user-id",
+        str(OPTED_OUT_ID),
+        env=env,
+    )
+    el_monitor(
+        "--config",
+        str(catalog),
+        "optout",
+        "add",
+        "--wiki",
+        "enwiki",
+        "--token",
+        OPTED_OUT_TOKEN,
+        env=env,
+    )
+    listed = el_monitor("--config", str(catalog), "optout", "list", env=env).stdout.decode()
+    assert len(listed.strip().splitlines()) >= 2
+    assert str(OPTED_OUT_ID) not in listed and OPTED_OUT_TOKEN not in listed
+
+    db, logs = tmp_path / "el.db", tmp_path / "logs"
+    done = el_monitor(
+        "--config",
+        str(catalog),
+        "forward",
+        "--schemas",
+        str(SCHEMAS),
+        "--db",
+        f"sqlite:///{db}",
+        "--log-dir",
+        str(logs),
+        env=env,
+        stdin=b"\n".join(edit_lines(200)) + b"\n",
+    )
+    overall = [line for line in done.stdout.decode().splitlines() if line.startswith("overall")]
+    raw, valid, invalid, sampled_out, opted_out = overall[0].split()[1:6]
+    assert (raw, valid, invalid, opted_out) == ("200", "160", "0", "40")
+    assert rows(db) == 160
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert str(OPTED_OUT_ID).encode() not in data, path
+            assert OPTED_OUT_TOKEN.encode() not in data, path
+
+
+def test_invalid_catalog_stops_the_forwarder_before_it_starts(tmp_path):
+    catalog = tmp_path / "el-monitor.toml"
+    catalog.write_text("[schema.NavigationTiming]\nsample_rate = 0\n")
+    done = subprocess.run(
+        [
+            *EL_MONITOR,
+            "--config",
+            str(catalog),
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{tmp_path}/el.db",
+        ],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert f"{catalog}:2" in done.stderr.decode() and "sample_rate" in done.stderr.decode()
+    assert not (tmp_path / "el.db").exists()
+
+
+def test_sighup_reload_under_load_counts_every_event_once(tmp_path):
+    catalog = tmp_path / "el-monitor.toml"
+    catalog.write_text("[schema.NavigationTiming]\nsample_rate = 1\n")
+    log, db = tmp_path / "events.log", tmp_path / "el.db"
+    log.write_bytes(b"")
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "-v",
+            "--config",
+            str(catalog),
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--input",
+            f"file://{log}?follow=1",
+            "--flush-interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    total = 0
+
+    def append(lines: list[bytes]) -> None:
+        with open(log, "ab") as out:
+            out.write(b"\n".join(lines) + b"\n")
+
+    append(nav_lines(1000, 0))
+    total += 1000
+    assert wait_for_rows(db, 1000) == 1000
+
+    # Under load: a writer keeps appending while the catalog changes and SIGHUP arrives.
+    def writer() -> None:
+        for start in range(1000, 21000, 500):
+            append(nav_lines(500, start))
+            time.sleep(0.02)
+
+    feeding = threading.Thread(target=writer)
+    feeding.start()
+    time.sleep(0.2)
+    catalog.write_text("[schema.NavigationTiming]\nsample_rate = 10\n")
+    proc.send_signal(signal.SIGHUP)
+    feeding.join()
+    total += 20000
+    time.sleep(1.5)
+    catalog.write_text("[schema.NavigationTiming]\nsample_rate = 'ten'\n")  # invalid
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    append(nav_lines(1000, 21000))
+    total += 1000
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
+    raw, valid, invalid, sampled_out, opted_out, inserted = map(int, overall.split()[1:7])
+    assert raw == total
+    assert valid + sampled_out == total and invalid == 0 and opted_out == 0
+    assert inserted == valid == rows(db)
+    assert sampled_out > 15000  # the new rate took effect, and the invalid one did not undo it
+    assert "reload refused" in err.decode() and "sample_rate" in err.decode()
+    assert "catalog and opt-out list reloaded" in err.decode()
+
+
+def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
+    env = dict(os.environ, EL_MONITOR_SECRET="another-secret")
+    optouts = tmp_path / "optout.jsonl"
+    catalog = tmp_path / "el-monitor.toml"
+    catalog.write_text(
+        f'optout_file = "{optouts}"\n[schema.EditAttemptStep]\nuser_fields = ["user_id"]\n'
+    )
+    log, db = tmp_path / "events.log", tmp_path / "el.db"
+    log.write_bytes(b"\n".join(edit_lines(100)) + b"\n")
+    proc = subprocess.Popen(
+        [
+            *EL_MONITOR,
+            "--config",
+            str(catalog),
+            "forward",
+            "--schemas",
+            str(SCHEMAS),
+            "--db",
+            f"sqlite:///{db}",
+            "--input",
+            f"file://{log}?follow=1",
+            "--flush-interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert wait_for_rows(db, 100) == 100  # nobody opted out yet
+    el_monitor(
+        "--config",
+        str(catalog),
+        "optout",
+        "add",
+        "--wiki",
+        "enwiki",
+        "--user-id",
+        str(OPTED_OUT_ID),
+        env=env,
+    )
+    time.sleep(2.0)  # the forwarder notices the new file within a second
+    with open(log, "ab") as out:
+        out.write(b"\n".join(edit_lines(100, start=100)) + b"\n")
+    assert wait_for_rows(db, 190) == 190
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert rows(db) == 190
+    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
+    assert overall.split()[5] == "10"  # opted_out
+    assert Path(optouts).exists()
