@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import secrets
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,11 +36,15 @@ from urllib.parse import unquote, urlsplit
 
 import corpus
 
+from el_monitor.catalog import load_catalog
 from el_monitor.counters import Counters
 from el_monitor.ingest.chunk import Chunk
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
-from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.pipeline import Pipeline, Policy
+from el_monitor.ingest.policy import opt_out_checks, samplers
+from el_monitor.optout import OptOutMatcher, identity_hash
 from el_monitor.parse import make_parser
+from el_monitor.sampling import Sampler
 from el_monitor.schemas import SchemaRegistry, open_registry
 from el_monitor.store import open_store
 
@@ -49,6 +52,7 @@ CHUNK_LINES = 1000
 REPEAT = 3
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 CLI = Path(sys.executable).with_name("el-monitor")
+EXAMPLE_CATALOG = corpus.ROOT / "examples" / "el-monitor.toml"
 
 
 @dataclass
@@ -153,7 +157,13 @@ def bench_json_loads(lines: Sequence[bytes]) -> float:
     return best_of(run)[0]
 
 
-def bench_pipeline(lines: Sequence[bytes], fmt: str, registry: SchemaRegistry, valid: int) -> Row:
+def bench_pipeline(
+    lines: Sequence[bytes],
+    fmt: str,
+    registry: SchemaRegistry,
+    valid: int,
+    policy: Policy | None = None,
+) -> Row:
     """Parse + capsule + validate + count, valid events dropped: the CPU cost per event."""
     chunks = [Chunk(list(lines[i : i + CHUNK_LINES])) for i in range(0, len(lines), CHUNK_LINES)]
     counted = []
@@ -161,7 +171,7 @@ def bench_pipeline(lines: Sequence[bytes], fmt: str, registry: SchemaRegistry, v
     def run() -> int:
         counters = Counters()
         pipeline = Pipeline(
-            make_parser(fmt, "bench"), registry, counters, _ignore, _ignore, log_raw=None
+            make_parser(fmt, "bench"), registry, counters, _ignore, _ignore, None, policy
         )
         for chunk in chunks:
             pipeline.process(chunk)
@@ -171,6 +181,37 @@ def bench_pipeline(lines: Sequence[bytes], fmt: str, registry: SchemaRegistry, v
     rate, _ = best_of(run)
     note = "" if counted[-1] == valid else f"counted {counted[-1]} valid, corpus has {valid}"
     return Row("", rate, note=note)
+
+
+def catalog_checks(registry: SchemaRegistry, opted_out_users: int = 1000) -> Policy:
+    """The example catalog's checks, paid in full but skipping nothing: each sampled schema's
+    events are hashed (and then kept anyway, so validation still runs on all of them), and
+    each schema with user_fields is looked up in an opt-out list of ``opted_out_users`` keyed
+    hashes.  Every corpus token is new, so every lookup is a cache miss: an HMAC each."""
+    catalog = load_catalog(EXAMPLE_CATALOG, registry)
+    secret = b"bench-secret"
+    hashes = frozenset(
+        identity_hash(secret, "enwiki", "user-id", 10_000_000 + i) for i in range(opted_out_users)
+    )
+    matcher = OptOutMatcher(secret, hashes, catalog)
+    sampler_for = samplers(catalog)
+
+    def hashing_but_keeping(schema: str) -> Sampler | None:
+        sampler = sampler_for(schema)
+        if sampler is None:
+            return None
+        decide = sampler.keep
+        sampler.keep = lambda capsule: decide(capsule) or True
+        return sampler
+
+    return Policy(hashing_but_keeping, opt_out_checks(catalog, matcher))
+
+
+def sampled_share(rate: int = 10, events: int = 100_000) -> float:
+    """Kept share over ``events`` distinct uuids at 1 in ``rate``."""
+    sampler = Sampler(rate)
+    kept = sum(sampler.keep({"uuid": f"{i:032x}", "event": {}}) for i in range(events))
+    return kept / events
 
 
 def _ignore(_: object) -> None:
@@ -209,16 +250,17 @@ def bench_sqlite(lines: Sequence[bytes], registry: SchemaRegistry, valid: int, t
 
 
 def sqlite_rows(path: Path) -> int:
-    db = sqlite3.connect(path)
+    return event_rows(f"sqlite:///{path}")
+
+
+def event_rows(url: str) -> int:
+    """Rows in the event tables (not the el_monitor_* bookkeeping ones)."""
+    store = open_store(url)
     try:
-        tables = [
-            name
-            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if name != "sqlite_sequence"
-        ]
-        return sum(db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in tables)
+        tables = [t for t in store.tables() if not t.startswith("el_monitor_")]
+        return sum(store.query(f"SELECT COUNT(*) FROM {store.quote(t)}")[0][0] for t in tables)
     finally:
-        db.close()
+        store.close()
 
 
 @contextmanager
@@ -248,24 +290,13 @@ def scratch_database(url: str) -> Iterator[str]:
         conn.close()
 
 
-def mysql_rows(url: str) -> int:
-    store = open_store(url)
-    try:
-        tables = store.query(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
-        )
-        return sum(store.query(f"SELECT COUNT(*) FROM `{name}`")[0][0] for (name,) in tables)
-    finally:
-        store.close()
-
-
 def bench_mysql(lines: Sequence[bytes], registry: SchemaRegistry, valid: int, url: str) -> Row:
     best = 0.0
     note = ""
     for _ in range(REPEAT):
         with scratch_database(url) as scratch:
             seconds, inserted = forward(lines, registry, scratch)
-            rows = mysql_rows(scratch)
+            rows = event_rows(scratch)
         if rows != valid or inserted != valid:
             note = f"{rows} rows committed, {inserted} counted inserted, {valid} valid"
         best = max(best, len(lines) / seconds)
@@ -391,6 +422,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("parse + validate + count (JSON lines) ...")
         row = bench_pipeline(data.lines, "json", registry, data.valid)
         rows.append(judge(row, "parse+validate+count, JSON lines", minimum=100_000))
+        plain = row.value or 1.0
+        log("parse + validate + count + the example catalog's sampling and opt-out checks ...")
+        row = bench_pipeline(data.lines, "json", registry, data.valid, catalog_checks(registry))
+        row.target = ">= 0.90x of the line above"
+        row.ok = bool(row.value) and row.value >= 0.90 * plain and not row.note
+        row.name = f"  + catalog sampling and opt-out checks ({row.value / plain:.2f}x)"
+        rows.append(row)
+        share = sampled_share()
+        rows.append(
+            Row(
+                "kept share at 1 in 10 (100,000 events)",
+                share * 100,
+                unit="%",
+                target="10 +- 0.5 %",
+                ok=abs(share - 0.10) <= 0.005,
+            )
+        )
         log("parse + validate + count (raw varnish lines) ...")
         row = bench_pipeline(raw.lines, corpus.RAW_FORMAT, registry, raw.valid)
         rows.append(judge(row, "parse+validate+count, raw varnish lines"))

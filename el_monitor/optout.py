@@ -348,6 +348,7 @@ class OptOutMatcher:
         schema_cache_size: int = 10_000,
     ) -> None:
         self.hashes = frozenset(hashes)
+        self._digests = frozenset(bytes.fromhex(h) for h in self.hashes)  # no hexdigest per event
         self.active = bool(self.hashes)  # False: callers may skip the check altogether
         self._catalog = catalog
         self._inner, self._outer = _hmac_states(secret)
@@ -440,7 +441,7 @@ class OptOutMatcher:
         inner.update(message.encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        hit = outer.hexdigest() in self.hashes
+        hit = outer.digest() in self._digests
         if self._cached >= self._cache_size:
             self._caches.clear()
             self._cached = 0

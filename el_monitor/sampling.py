@@ -8,7 +8,7 @@ secrecy, and it costs a tenth of a cryptographic hash.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from zlib import crc32
 
 _SEPARATOR = "\x1f"
@@ -25,15 +25,23 @@ def field_value(event: dict, path: tuple[str, ...]) -> object:
 
 
 class Sampler:
-    """Decides whether one event of a schema is in sample."""
+    """Decides whether one event of a schema is in sample: ``keep(capsule) -> bool``."""
 
-    __slots__ = ("rate", "paths")
+    __slots__ = ("rate", "paths", "keep")
 
     def __init__(self, rate: int, sample_key: Sequence[str] = ()) -> None:
         if rate < 1:
             raise ValueError(f"sample rate must be at least 1, got {rate}")
         self.rate = rate
         self.paths = tuple(tuple(key.split(".")) for key in sample_key)
+        # Built once per schema, specialised for the common shapes: no key, one top-level key.
+        if not self.paths:
+            self.keep = lambda capsule: crc32(capsule["uuid"].encode()) % rate == 0
+        elif len(self.paths) == 1 and len(self.paths[0]) == 1:
+            self.keep = _keep_by_field(self.paths[0][0], rate)
+        else:
+            key = self.key
+            self.keep = lambda capsule: crc32(key(capsule).encode()) % rate == 0
 
     def key(self, capsule: dict) -> str:
         """What the decision hashes: the sample_key values, or the uuid when they are absent."""
@@ -44,5 +52,14 @@ class Sampler:
                 return _SEPARATOR.join("" if v is None else str(v) for v in values)
         return capsule["uuid"]
 
-    def keep(self, capsule: dict) -> bool:
-        return crc32(self.key(capsule).encode("utf-8", "surrogatepass")) % self.rate == 0
+
+def _keep_by_field(name: str, rate: int) -> Callable[[dict], bool]:
+    def keep(capsule: dict) -> bool:
+        value = capsule["event"].get(name)
+        if value is None:
+            value = capsule["uuid"]
+        elif type(value) is not str:
+            value = str(value)
+        return crc32(value.encode()) % rate == 0
+
+    return keep

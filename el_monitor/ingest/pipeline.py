@@ -27,17 +27,23 @@ OPTOUT_FLAG = "_optout"  # set in Chunk.defaults by a transport that saw DNT / S
 _UNKNOWN_CACHE_LIMIT = 10_000
 
 
-class Policy(NamedTuple):
-    """The per-event decisions the catalog drives; the forwarder swaps it on reload."""
+def nothing_to_check(schema: str) -> None:
+    return None
 
-    sampler_for: Callable[[str], Sampler | None] = lambda schema: None
-    opted_out: Callable[[dict], bool] | None = None  # None: nobody has opted out
+
+class Policy(NamedTuple):
+    """The per-event decisions the catalog drives, per schema; the forwarder swaps it on
+    reload.  None means "nothing to check" and costs nothing per event."""
+
+    sampler_for: Callable[[str], Sampler | None] = nothing_to_check
+    opt_out_check_for: Callable[[str], Callable[[dict], bool] | None] = nothing_to_check
 
 
 class _Entry(NamedTuple):
     compiled: CompiledSchema
     counts: SchemaCounts
     sampler: Sampler | None
+    opted_out: Callable[[dict], bool] | None
 
 
 class Pipeline:
@@ -79,7 +85,6 @@ class Pipeline:
         schemas = self._schemas
         accept = self.accept
         log_raw = self.log_raw
-        opted_out = self.policy.opted_out
         for line in chunk.lines:
             try:
                 capsule = parse(line, defaults)
@@ -98,6 +103,7 @@ class Pipeline:
                 continue
             counts = entry.counts
             counts.raw += 1
+            opted_out = entry.opted_out
             if opted_out is not None and opted_out(capsule):
                 counts.opted_out += 1
                 continue
@@ -149,8 +155,13 @@ class Pipeline:
             self._unknown += 1
             self._schemas[key] = None
             return None
-        sampler = self.policy.sampler_for(key[0])
-        entry = self._schemas[key] = _Entry(compiled, self.counters.schema(key[0]), sampler)
+        policy = self.policy
+        entry = self._schemas[key] = _Entry(
+            compiled,
+            self.counters.schema(key[0]),
+            policy.sampler_for(key[0]),
+            policy.opt_out_check_for(key[0]),
+        )
         return entry
 
     def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:

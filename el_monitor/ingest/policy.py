@@ -41,6 +41,17 @@ def samplers(catalog: Catalog) -> Callable[[str], Sampler | None]:
     return sampler_for
 
 
+def opt_out_checks(
+    catalog: Catalog, matcher: OptOutMatcher
+) -> Callable[[str], Callable[[dict], bool] | None]:
+    """``opt_out_check_for(schema)``: only schemas that name user fields pay for the check."""
+
+    def opt_out_check_for(schema: str) -> Callable[[dict], bool] | None:
+        return matcher.matches if catalog.policy(schema).user_fields else None
+
+    return opt_out_check_for
+
+
 class PolicyLoader:
     def __init__(
         self,
@@ -68,10 +79,11 @@ class PolicyLoader:
         optout_path = resolve_optout_path(self.optout_file, catalog)
         optout_stamp = _stamp(optout_path)
         optouts = OptOutList.load(optout_path)
-        opted_out = None
+        policy = Policy(samplers(catalog))
         if optouts.hashes:
             secret = resolve_secret(self.secret_file, catalog)
-            opted_out = OptOutMatcher(secret, optouts.hashes, catalog).matches
+            matcher = OptOutMatcher(secret, optouts.hashes, catalog)
+            policy = policy._replace(opt_out_check_for=opt_out_checks(catalog, matcher))
         self.catalog, self._optout_path = catalog, optout_path
         self._stamps = (catalog_stamp, optout_stamp)
         log.info(
@@ -80,7 +92,7 @@ class PolicyLoader:
             len(catalog.schemas),
             len(optouts.hashes),
         )
-        return Policy(sampler_for=samplers(catalog), opted_out=opted_out)
+        return policy
 
     def _current_stamps(self) -> tuple[Stamp, Stamp]:
         optout = _stamp(self._optout_path) if self._optout_path is not None else None
