@@ -15,19 +15,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The main job on the embedded default (SQLite), with the bundled schemas and sample traffic.
+# The main job on the embedded default (SQLite), with the bundled schemas, the example catalog
+# (sampling, owners) and sample traffic.
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== JSON lines: examples/traffic/events.jsonl"
-	$(VENV)/bin/el-monitor forward --schemas examples/schemas \
+	$(VENV)/bin/el-monitor --config examples/el-monitor.toml forward --schemas examples/schemas \
 	    --input file://$(CURDIR)/examples/traffic/events.jsonl \
 	    --db sqlite:///$(DEMO)/el-monitor.db --log-dir $(DEMO)/logs
 	@echo "== EventLogging raw client lines: examples/traffic/client.log"
-	$(VENV)/bin/el-monitor forward --schemas examples/schemas \
+	$(VENV)/bin/el-monitor --config examples/el-monitor.toml forward --schemas examples/schemas \
 	    --input file://$(CURDIR)/examples/traffic/client.log \
 	    --format '%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i' \
 	    --db sqlite:///$(DEMO)/el-monitor.db --log-dir $(DEMO)/logs
-	@echo "== stored in $(DEMO)/el-monitor.db; event logs in $(DEMO)/logs"
+	@echo "== stored in $(DEMO)/el-monitor.db; event logs in $(DEMO)/logs; policy per schema:"
+	$(VENV)/bin/el-monitor --config examples/el-monitor.toml schemas --schemas examples/schemas \
+	    --db sqlite:///$(DEMO)/el-monitor.db
 
 # Installs what the tests need (Python packages, a MariaDB server when none answers), runs them all.
 test: $(STAMP)
