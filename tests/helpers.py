@@ -71,3 +71,30 @@ class ListSource:
 
     def close(self) -> None:
         pass
+
+
+def overall_counts(summary: bytes) -> dict[str, int]:
+    """The ``overall`` row of ``el-monitor forward``'s summary table, by measure."""
+    from el_monitor.counters import MEASURES
+
+    (row,) = [line for line in summary.decode().splitlines() if line.startswith("overall")]
+    return dict(zip(MEASURES, map(int, row.split()[1:]), strict=True))
+
+
+def wait_listening(base_url: str, timeout: float = 20) -> None:
+    """Until an HTTP server answers at ``base_url`` (any status will do)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(base_url + "/", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

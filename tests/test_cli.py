@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import SCHEMAS, valid_lines
+from helpers import SCHEMAS, overall_counts, valid_lines, wait_listening
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
 
@@ -50,8 +50,8 @@ def test_stdin_to_sqlite_prints_the_summary(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
-    overall = [line for line in out.splitlines() if line.startswith("overall")][0].split()
-    assert overall[1:4] == ["302", "300", "2"]
+    counts = overall_counts(done.stdout)
+    assert (counts["raw"], counts["valid"], counts["invalid"]) == (302, 300, 2)
     assert "most common errors" in out and "unknown-schema" in out
     assert rows(db) == 300
 
@@ -159,21 +159,12 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(tmp_path):
         assert conn.execute(duplicates).fetchall() == []
 
 
-def start_forwarder(tmp_path, input_uri: str) -> tuple[subprocess.Popen, Path]:
+def start_forwarder(tmp_path, input_uri: str, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """``el-monitor forward`` in the background, into tmp_path/el.db."""
     db = tmp_path / "el.db"
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}", "--input", input_uri]
     proc = subprocess.Popen(
-        [
-            *EL_MONITOR,
-            "forward",
-            "--schemas",
-            str(SCHEMAS),
-            "--db",
-            f"sqlite:///{db}",
-            "--input",
-            input_uri,
-            "--flush-interval",
-            "0.2",
-        ],
+        [*EL_MONITOR, *args, "--flush-interval", "0.2", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -203,9 +194,7 @@ def test_udp_source_on_loopback(tmp_path):
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
-    assert [line for line in out.decode().splitlines() if line.startswith("overall")][0].split()[
-        1
-    ] == "200"
+    assert overall_counts(out)["raw"] == 200
 
 
 def test_http_beacon_on_loopback(tmp_path):
@@ -215,15 +204,7 @@ def test_http_beacon_on_loopback(tmp_path):
     port = free_port(socket.SOCK_STREAM)
     proc, db = start_forwarder(tmp_path, f"http://127.0.0.1:{port}")
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-        except urllib.error.HTTPError:
-            break  # 404: it is listening
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    wait_listening(base)
     lines = valid_lines(30)
     for line in lines[:10]:
         response = urllib.request.urlopen(f"{base}/beacon/event?{quote(line.decode())};", timeout=5)
@@ -277,35 +258,9 @@ def test_dnt_and_gpc_events_are_counted_and_never_kept(tmp_path, header):
 
     port = free_port(socket.SOCK_STREAM)
     logs = tmp_path / "logs"
-    db = tmp_path / "el.db"
-    proc = subprocess.Popen(
-        [
-            *EL_MONITOR,
-            "forward",
-            "--schemas",
-            str(SCHEMAS),
-            "--db",
-            f"sqlite:///{db}",
-            "--input",
-            f"http://127.0.0.1:{port}",
-            "--flush-interval",
-            "0.2",
-            "--log-dir",
-            str(logs),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    proc, db = start_forwarder(tmp_path, base, "--log-dir", str(logs))
+    wait_listening(base)
     secret = "private-token-4f1c"
     tracked, untracked = valid_lines(2)
     untracked = json.loads(untracked)
@@ -320,9 +275,8 @@ def test_dnt_and_gpc_events_are_counted_and_never_kept(tmp_path, header):
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
-    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
-    raw, valid, invalid, sampled_out, opted_out = overall.split()[1:6]
-    assert (raw, valid, invalid, opted_out) == ("2", "1", "0", "1")
+    counts = overall_counts(out)
+    assert (counts["raw"], counts["valid"], counts["invalid"], counts["opted_out"]) == (2, 1, 0, 1)
     assert rows(db) == 1
     for log_file in logs.glob("*.jsonl"):
         assert secret not in log_file.read_text()

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import SCHEMAS
+from helpers import SCHEMAS, overall_counts
 from test_cli import rows, wait_for_rows
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
@@ -115,9 +115,10 @@ def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
         env=env,
         stdin=b"\n".join(edit_lines(200)) + b"\n",
     )
-    overall = [line for line in done.stdout.decode().splitlines() if line.startswith("overall")]
-    raw, valid, invalid, sampled_out, opted_out = overall[0].split()[1:6]
-    assert (raw, valid, invalid, opted_out) == ("200", "160", "0", "40")
+    counts = overall_counts(done.stdout)
+    assert (counts["raw"], counts["valid"], counts["invalid"], counts["opted_out"]) == (
+        200, 160, 0, 40,
+    )  # fmt: skip
     assert rows(db) == 160
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -206,12 +207,14 @@ def test_sighup_reload_under_load_counts_every_event_once(tmp_path):
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
-    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
-    raw, valid, invalid, sampled_out, opted_out, inserted = map(int, overall.split()[1:7])
-    assert raw == total
-    assert valid + sampled_out == total and invalid == 0 and opted_out == 0
-    assert inserted == valid == rows(db)
-    assert sampled_out > 15000  # the new rate took effect, and the invalid one did not undo it
+    counts = overall_counts(out)
+    assert counts["raw"] == total
+    assert counts["valid"] + counts["sampled_out"] == total
+    assert counts["invalid"] == counts["opted_out"] == 0
+    assert counts["inserted"] == counts["valid"] == rows(db)
+    assert (
+        counts["sampled_out"] > 15000
+    )  # the new rate took effect, and the invalid one did not undo it
     assert "reload refused" in err.decode() and "sample_rate" in err.decode()
     assert "catalog and opt-out list reloaded" in err.decode()
 
@@ -263,6 +266,5 @@ def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert rows(db) == 190
-    overall = [line for line in out.decode().splitlines() if line.startswith("overall")][0]
-    assert overall.split()[5] == "10"  # opted_out
+    assert overall_counts(out)["opted_out"] == 10
     assert Path(optouts).exists()
