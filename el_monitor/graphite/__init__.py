@@ -1,0 +1,1 @@
+"""Graphite out (carbon plaintext, graphitesend) and in (the render API, requests)."""

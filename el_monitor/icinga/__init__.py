@@ -1,0 +1,1 @@
+"""Icinga check plugins built on nagiosplugin: one module per plugin."""
