@@ -161,6 +161,29 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
     )
+    forward.add_argument(
+        "--graphite",
+        metavar="HOST:PORT",
+        help="send counts and rates to carbon's plaintext port (e.g. graphite:2003)",
+    )
+    forward.add_argument(
+        "--graphite-prefix",
+        default="eventlogging",
+        metavar="PREFIX",
+        help="first node of every metric name (default eventlogging)",
+    )
+    forward.add_argument(
+        "--instance",
+        metavar="NAME",
+        help="this forwarder's node in metric names (default: the short host name)",
+    )
+    forward.add_argument(
+        "--graphite-interval",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds between metric flushes (default 10)",
+    )
     forward.set_defaults(run=_run_forward)
 
 
@@ -193,12 +216,15 @@ def _run_forward(args: argparse.Namespace) -> int:
     source = open_source(
         args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
     )
+    metrics = _metric_emitter(args) if args.graphite else None
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     try:
-        forwarder = Forwarder(settings, source, registry, store, policy=policy, reload=reload)
+        forwarder = Forwarder(
+            settings, source, registry, store, policy=policy, reload=reload, metrics=metrics
+        )
         result = forwarder.run(stop)
     finally:
         store.close()
@@ -207,6 +233,20 @@ def _run_forward(args: argparse.Namespace) -> int:
     if errors:
         print("\nmost common errors:\n" + errors)
     return 1 if result.pending else 0
+
+
+def _metric_emitter(args: argparse.Namespace):
+    from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter, parse_address
+
+    host, port = parse_address(args.graphite)
+    settings = GraphiteSettings(
+        host=host,
+        port=port,
+        prefix=args.graphite_prefix,
+        instance=args.instance or "",
+        interval=args.graphite_interval,
+    )
+    return MetricEmitter(settings)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,20 @@ def difference(before: Snapshot, after: Snapshot) -> Interval:
     return Interval(before.at, after.at, counts)
 
 
+def error_difference(
+    before: Snapshot, after: Snapshot
+) -> dict[str, dict[tuple[str, str | None], int]]:
+    """Per scope, the error groups that grew between two snapshots, and by how much."""
+    grown: dict[str, dict[tuple[str, str | None], int]] = {}
+    for scope, errors in after.errors.items():
+        old = before.errors.get(scope, {})
+        delta = {key: count - old.get(key, 0) for key, count in errors.items()}
+        delta = {key: count for key, count in delta.items() if count}
+        if delta:
+            grown[scope] = delta
+    return grown
+
+
 def summary_rows(snapshot: Snapshot) -> list[tuple[str, dict[str, int]]]:
     """Scopes with any traffic, busiest first, ``overall`` last: the shape of the summary."""
     rows = [

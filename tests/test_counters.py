@@ -76,3 +76,17 @@ def test_error_groups_name_schema_code_and_path():
         ["2", "NavigationTiming", "validation", "$.isAnon"],
         ["1", "-", "unknown-schema"],
     ]
+
+
+def test_error_difference_reports_only_what_grew():
+    from el_monitor.counters import error_difference
+
+    counters = make_counts()
+    before = counters.snapshot()
+    counters.schema("NavigationTiming").errors[("validation", "$.isAnon")] += 3
+    counters.unattributed.errors[("parse", None)] += 1
+    grown = error_difference(before, counters.snapshot())
+    assert grown == {
+        "NavigationTiming": {("validation", "$.isAnon"): 3},
+        OVERALL: {("validation", "$.isAnon"): 3, ("parse", None): 1},
+    }

@@ -10,9 +10,11 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from el_monitor.counters import Counters, Snapshot, difference
+from el_monitor.counters import Counters, Interval, Snapshot, difference, error_difference
 from el_monitor.errors import EventError
 from el_monitor.ingest.eventlog import EventLogs
 from el_monitor.ingest.pipeline import Pipeline, Policy
@@ -27,6 +29,16 @@ from el_monitor.store import Store
 log = logging.getLogger(__name__)
 
 POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
+
+
+class MetricSink(Protocol):
+    """Where interval counts go (the Graphite emitter); ``submit`` must never block."""
+
+    interval: float
+
+    def submit(self, interval: Interval, errors: Mapping | None = None) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -57,10 +69,12 @@ class Forwarder:
         counters: Counters | None = None,
         policy: PolicyLoader | None = None,
         reload: threading.Event | None = None,
+        metrics: MetricSink | None = None,
     ) -> None:
         self.settings = settings
         self.policy_loader = policy
         self.reload = reload or threading.Event()  # set (by SIGHUP) to re-read the catalog
+        self.metrics = metrics
         self.source = source
         self.counters = counters or Counters()
         self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
@@ -105,6 +119,8 @@ class Forwarder:
         settings = self.settings
         stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
         stats_last = self.counters.snapshot()
+        metrics_last = stats_last
+        metrics_at = time.monotonic() + self.metrics.interval if self.metrics else None
         next_policy_check = 0.0
         try:
             for chunk in self.source.chunks(stop):
@@ -123,6 +139,9 @@ class Forwarder:
                 ):
                     self._maybe_reload()
                     next_policy_check = time.monotonic() + POLICY_CHECK_INTERVAL
+                if metrics_at is not None and time.monotonic() >= metrics_at:
+                    metrics_last = self._emit(metrics_last)
+                    metrics_at += self.metrics.interval
                 if stats_at is not None and time.monotonic() >= stats_at:
                     stats_last = self._log_stats(stats_last)
                     stats_at = time.monotonic() + settings.stats_interval
@@ -142,6 +161,9 @@ class Forwarder:
             self.source.close()
             if self.logs is not None:
                 self.logs.close()
+            if self.metrics is not None:
+                self._emit(metrics_last)
+                self.metrics.close()
         if pending:
             log.error("%d valid events could not be stored or spooled", pending)
         return ForwardResult(self.counters.snapshot(), pending)
@@ -173,6 +195,12 @@ class Forwarder:
             self.source.commit(self._position)
             self._position = None
         return pending
+
+    def _emit(self, last: Snapshot) -> Snapshot:
+        """Hand the counts since ``last`` to the metrics sink (it never blocks)."""
+        now = self.counters.snapshot()
+        self.metrics.submit(difference(last, now), error_difference(last, now))
+        return now
 
     def _log_stats(self, last: Snapshot) -> Snapshot:
         now = self.counters.snapshot()
