@@ -32,8 +32,10 @@ demo: $(STAMP)
 	$(VENV)/bin/el-monitor --config examples/el-monitor.toml schemas --schemas examples/schemas \
 	    --db sqlite:///$(DEMO)/el-monitor.db
 
-# Installs what the tests need (Python packages, a MariaDB server when none answers), runs them all.
+# Installs what the tests need (Python packages, Debian's graphite-carbon, graphite-web and
+# icinga2-bin when root, a MariaDB server when none answers), then runs them all.
 test: $(STAMP)
+	scripts/ensure-monitoring
 	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pymysql
 import pytest
 
+pytest_plugins = ["harness.fixtures"]  # the real Graphite (and Icinga) fixtures
+
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 TEST_DB_PREFIX = "elm_test_"
 MYSQL_FIXTURES = {"mysql_server_url", "mysql_url", "make_mysql_database"}

@@ -1,0 +1,58 @@
+"""Fixtures for the real Graphite (Debian's graphite-carbon + graphite-web).
+
+Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`).
+
+- `graphite_server` (session): a started private GraphiteServer, shared by every test of the
+  run (give each test its own metric names); skips when the packages are missing.
+- Tests that use it are marked `graphite`, so `pytest -m "not graphite"` runs without them.
+- When such a test fails, the tail of carbon-cache's and graphite-web's logs is added to its
+  report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.graphite import GraphiteServer, missing_packages
+
+GRAPHITE_FIXTURES = {"graphite_server"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "graphite: needs Debian's graphite-carbon and graphite-web (a real Graphite)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if GRAPHITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.graphite)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    server = getattr(item, "funcargs", {}).get("graphite_server")
+    if report.failed and isinstance(server, GraphiteServer):
+        report.sections.append(("graphite logs", server.logs()))
+    return report
+
+
+@pytest.fixture(scope="session")
+def graphite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphiteServer]:
+    """A private carbon-cache + graphite-web on free ports, for the whole session.
+
+    Schemas are the project's graphite/*.conf with 1 s resolution (see GraphiteServer). Its
+    directory is under pytest's basetemp, kept after the run for post-mortems.
+    """
+    missing = missing_packages()
+    if missing:
+        pytest.skip(
+            f"graphite-carbon/graphite-web not installed ({', '.join(missing)} missing): "
+            "run scripts/ensure-monitoring as root"
+        )
+    with GraphiteServer(tmp_path_factory.mktemp("graphite")) as server:
+        yield server
