@@ -7,6 +7,7 @@ stops cleanly when ``stop`` is set: the batch is flushed (or spooled) before ``r
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 import time
@@ -29,6 +30,11 @@ from el_monitor.store import Store
 log = logging.getLogger(__name__)
 
 POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
+
+
+def _next_boundary(now: float, interval: float) -> float:
+    """The next wall-clock multiple of ``interval`` (so every forwarder flushes in step)."""
+    return (math.floor(now / interval) + 1) * interval
 
 
 class MetricSink(Protocol):
@@ -120,7 +126,7 @@ class Forwarder:
         stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
         stats_last = self.counters.snapshot()
         metrics_last = stats_last
-        metrics_at = time.monotonic() + self.metrics.interval if self.metrics else None
+        metrics_at = _next_boundary(time.time(), self.metrics.interval) if self.metrics else None
         next_policy_check = 0.0
         try:
             for chunk in self.source.chunks(stop):
@@ -139,9 +145,9 @@ class Forwarder:
                 ):
                     self._maybe_reload()
                     next_policy_check = time.monotonic() + POLICY_CHECK_INTERVAL
-                if metrics_at is not None and time.monotonic() >= metrics_at:
-                    metrics_last = self._emit(metrics_last)
-                    metrics_at += self.metrics.interval
+                if metrics_at is not None and time.time() >= metrics_at:
+                    metrics_last = self._emit(metrics_last, metrics_at)
+                    metrics_at = _next_boundary(time.time(), self.metrics.interval)
                 if stats_at is not None and time.monotonic() >= stats_at:
                     stats_last = self._log_stats(stats_last)
                     stats_at = time.monotonic() + settings.stats_interval
@@ -162,7 +168,9 @@ class Forwarder:
             if self.logs is not None:
                 self.logs.close()
             if self.metrics is not None:
-                self._emit(metrics_last)
+                # The last, partial interval is stamped with the end of its slot, so that it
+                # neither overwrites the previous slot nor leaves its counts out.
+                self._emit(metrics_last, metrics_at)
                 self.metrics.close()
         if pending:
             log.error("%d valid events could not be stored or spooled", pending)
@@ -196,10 +204,14 @@ class Forwarder:
             self._position = None
         return pending
 
-    def _emit(self, last: Snapshot) -> Snapshot:
-        """Hand the counts since ``last`` to the metrics sink (it never blocks)."""
+    def _emit(self, last: Snapshot, stamp: float) -> Snapshot:
+        """Hand the counts since ``last`` to the metrics sink (it never blocks), stamped with
+        the wall-clock slot boundary ``stamp``: Graphite keeps one value per slot, so every
+        flush must land in a slot of its own."""
         now = self.counters.snapshot()
-        self.metrics.submit(difference(last, now), error_difference(last, now))
+        counts = difference(last, now).counts
+        start = max(last.at, stamp - self.metrics.interval)
+        self.metrics.submit(Interval(start, stamp, counts), error_difference(last, now))
         return now
 
     def _log_stats(self, last: Snapshot) -> Snapshot:
