@@ -424,3 +424,40 @@ def test_value_too_long_for_its_column_is_a_store_error(mysql_url, tmp_path):
     (record,) = [json.loads(line) for line in invalid_log.read_text().splitlines()]
     assert record["code"] == "store" and "too long" in record["message"].lower()
     assert json.loads(record["rawEvent"])["uuid"] == "e" * 32
+
+
+class RecordingSink:
+    """A metrics sink that keeps what it is given."""
+
+    interval = 0.5
+
+    def __init__(self):
+        self.intervals = []
+        self.closed = False
+
+    def submit(self, interval, errors=None):
+        self.intervals.append((interval, errors))
+
+    def close(self):
+        self.closed = True
+
+
+def test_metrics_flush_once_per_slot_and_lose_no_count(sqlite_url):
+    sink = RecordingSink()
+    lines = valid_lines(300) + [b"garbage"]
+    source = _Slow(ListSource(lines, chunk=10), delay=0.05)  # about 1.5 s of input
+    store = open_store(sqlite_url)
+    try:
+        result = Forwarder(
+            ForwarderSettings(host="t"), source, DirectoryRegistry(SCHEMAS), store, metrics=sink
+        ).run(threading.Event())
+    finally:
+        store.close()
+    assert sink.closed and len(sink.intervals) >= 3
+    stamps = [interval.end for interval, _ in sink.intervals]
+    assert len(set(stamps)) == len(stamps)  # one flush per Graphite slot
+    assert all((stamp / sink.interval).is_integer() for stamp in stamps)  # on slot boundaries
+    assert sum(i.counts[OVERALL]["raw"] for i, _ in sink.intervals) == 301
+    assert result.counts.get(OVERALL, "raw") == 301
+    errors = sum((e or {}).get(OVERALL, {}).get(("parse", None), 0) for _, e in sink.intervals)
+    assert errors == 1

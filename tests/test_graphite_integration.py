@@ -203,7 +203,8 @@ def test_a_forwarder_run_sends_its_counts_to_graphite(graphite_server, tmp_path)
 
     counts = dict(result.counts.scopes[OVERALL])
     assert (counts["raw"], counts["valid"], counts["invalid"]) == (42, 40, 2)
-    window = {"from_": started - 5, "until": int(time.time()) + 5}
+    # A flush is stamped with the start of the 10 s slot it covers: up to 10 s before `started`.
+    window = {"from_": started - 15, "until": int(time.time()) + 5}
 
     def totals(series: Series) -> dict[str, float]:
         # eventlogging.<instance>.<scope...>.<measure>.count → summed over the run's points

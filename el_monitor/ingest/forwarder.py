@@ -168,8 +168,6 @@ class Forwarder:
             if self.logs is not None:
                 self.logs.close()
             if self.metrics is not None:
-                # The last, partial interval is stamped with the end of its slot, so that it
-                # neither overwrites the previous slot nor leaves its counts out.
                 self._emit(metrics_last, metrics_at)
                 self.metrics.close()
         if pending:
@@ -204,14 +202,18 @@ class Forwarder:
             self._position = None
         return pending
 
-    def _emit(self, last: Snapshot, stamp: float) -> Snapshot:
-        """Hand the counts since ``last`` to the metrics sink (it never blocks), stamped with
-        the wall-clock slot boundary ``stamp``: Graphite keeps one value per slot, so every
-        flush must land in a slot of its own."""
+    def _emit(self, last: Snapshot, boundary: float) -> Snapshot:
+        """Hand the counts since ``last`` to the metrics sink (it never blocks).
+
+        Graphite keeps one value per slot, so each flush is stamped with the start of the slot
+        it covers: the counts up to the wall-clock ``boundary`` land in the slot before it, and
+        the last, partial interval at exit lands in a slot of its own.
+        """
         now = self.counters.snapshot()
-        counts = difference(last, now).counts
-        start = max(last.at, stamp - self.metrics.interval)
-        self.metrics.submit(Interval(start, stamp, counts), error_difference(last, now))
+        stamp = boundary - self.metrics.interval
+        seconds = max(now.at - last.at, 1e-3)
+        interval = Interval(stamp - seconds, stamp, difference(last, now).counts)
+        self.metrics.submit(interval, error_difference(last, now))
         return now
 
     def _log_stats(self, last: Snapshot) -> Snapshot:

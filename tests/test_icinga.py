@@ -1,0 +1,432 @@
+"""The Icinga 2 objects in icinga/, checked by a real icinga2 (Debian's icinga2-bin).
+
+1. `icinga2 daemon -C` accepts commands.conf, notifications.conf and services.conf with
+   constants.conf.example copied in (ElMonitorBin = this venv's bin directory); the resolved
+   objects run the venv's console scripts, every argument is an option the plugin accepts and
+   is fed by an el_<plugin>_<param> variable.
+2. End to end: a private icinga2 (tests/harness/icinga.py) with those objects runs the real
+   plugins against a real Graphite (tests/harness/graphite.py) fed like a forwarder over
+   200 events/s: el-rate goes CRITICAL naming NavigationTiming and `el-monitor notify` is called
+   with the facts as options and environment; when the burst is over it returns to OK and the
+   recovery is notified.
+
+Both skip, saying why, when icinga2 (or, for 2, graphite-carbon/graphite-web) is not installed;
+`make test` installs them through scripts/ensure-monitoring.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import secrets
+import shlex
+import stat
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.icinga import IcingaDaemon, constants_from_example, missing_reason
+
+ROOT = Path(__file__).resolve().parents[1]
+ICINGA_DIR = ROOT / "icinga"
+CONFIG_FILES = [ICINGA_DIR / f"{name}.conf" for name in ("commands", "notifications", "services")]
+CONSTANTS_EXAMPLE = ICINGA_DIR / "constants.conf.example"
+CATALOG = ROOT / "examples" / "el-monitor.toml"
+VENV_BIN = Path(sysconfig.get_path("scripts"))
+# CheckCommand -> (console script, module with main(argv))
+PLUGINS = {
+    "el_rate": ("check_el_rate", "el_monitor.icinga.check_rate"),
+    "el_schema_rate": ("check_el_schema_rate", "el_monitor.icinga.check_schema_rate"),
+    "el_invalid": ("check_el_invalid", "el_monitor.icinga.check_invalid"),
+    "el_inserted": ("check_el_inserted", "el_monitor.icinga.check_inserted"),
+    "el_silence": ("check_el_silence", "el_monitor.icinga.check_silence"),
+}
+SERVICES = {  # service (services.conf) -> CheckCommand
+    "el-rate": "el_rate",
+    "el-schema-rate": "el_schema_rate",
+    "el-invalid": "el_invalid",
+    "el-inserted": "el_inserted",
+    "el-silence": "el_silence",
+}
+NOTIFY_OPTIONS = ["--type", "--host", "--service", "--state", "--output", "--perfdata", "--time"]
+
+needs_icinga = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+
+
+def project_daemon(bin_dir: Path, **kwargs: Any) -> IcingaDaemon:
+    """An IcingaDaemon with the project's objects and constants.conf.example (ElMonitorBin set)."""
+    overrides = {"ElMonitorBin": str(bin_dir), **kwargs.pop("constants", {})}
+    return IcingaDaemon(
+        config_files=CONFIG_FILES,
+        constants=constants_from_example(CONSTANTS_EXAMPLE, overrides),
+        **kwargs,
+    )
+
+
+def by_type(objects: Iterable[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """Objects of one type by full name (a Service is "host!service")."""
+    return {o["properties"]["__name"]: o["properties"] for o in objects if o["type"] == kind}
+
+
+# --- 1. icinga2 daemon -C -------------------------------------------------------------------
+
+
+@needs_icinga
+def test_project_objects_validate(tmp_path: Path) -> None:
+    daemon = project_daemon(VENV_BIN, directory=tmp_path / "icinga")
+    ok, output = daemon.validate()
+    assert ok, output
+    assert "warning/" not in output, output
+    objects = daemon.objects_dump()
+
+    commands = by_type(objects, "CheckCommand")
+    for name, (script, _module) in PLUGINS.items():
+        assert commands[name]["command"] == [str(VENV_BIN / script)]
+        assert os.access(VENV_BIN / script, os.X_OK), f"{script} not installed: pip install -e ."
+    notify = by_type(objects, "NotificationCommand")["el-monitor-notify"]
+    assert notify["command"] == [str(VENV_BIN / "el-monitor"), "notify"]
+    assert sorted(notify["arguments"]) == sorted(NOTIFY_OPTIONS)
+    assert sorted(notify["env"]) == sorted(
+        "EL_NOTIFY_" + option[2:].upper() for option in NOTIFY_OPTIONS
+    )
+    for option in NOTIFY_OPTIONS:  # the option and its variable carry the same macro
+        env = "EL_NOTIFY_" + option[2:].upper()
+        assert notify["arguments"][option]["value"] == notify["env"][env]
+
+    services = by_type(objects, "Service")
+    example = {name: services[f"eventlogging!{name}"] for name in SERVICES}
+    for name, command in SERVICES.items():
+        assert example[name]["check_command"] == command
+        assert example[name]["check_interval"] == 60
+        assert example[name]["vars"]["el_monitor"] is True
+    notifications = by_type(objects, "Notification")
+    for name in SERVICES:
+        notification = notifications[f"eventlogging!{name}!el-monitor"]
+        assert notification["command"] == "el-monitor-notify"
+        assert notification["user_groups"] == ["el-monitor"]
+    host = by_type(objects, "Host")["eventlogging"]
+    assert host["vars"]["el_graphite_url"] == "http://127.0.0.1:8080"  # ElGraphiteUrl
+
+
+@needs_icinga
+def test_arguments_match_the_plugins(tmp_path: Path) -> None:
+    """Every argument is an option of its plugin, fed by an el_<plugin>_<param> variable."""
+    daemon = project_daemon(VENV_BIN, directory=tmp_path / "icinga")
+    ok, output = daemon.validate()
+    assert ok, output
+    commands = by_type(daemon.objects_dump(), "CheckCommand")
+    for name, (_script, module_name) in PLUGINS.items():
+        module = importlib.import_module(module_name)
+        accepted = {s for a in module.build_parser()._actions for s in a.option_strings}
+        for option, spec in commands[name]["arguments"].items():
+            assert option in accepted, f"{name}: {option} is not an option of {module_name}"
+            macro = spec.get("value") or spec.get("set_if")
+            assert macro.startswith(f"${name}_") and macro.endswith("$"), (name, option, macro)
+
+
+def test_console_scripts_are_declared() -> None:
+    """ElMonitorBin + "/check_el_*" only works when pip installs those console scripts."""
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for script, module in PLUGINS.values():
+        assert script in scripts, f"pyproject.toml [project.scripts] lacks {script}"
+        assert scripts[script] == f"{module}:main"
+    assert "el-monitor" in scripts
+
+
+@needs_icinga
+def test_validate_catches_a_missing_constant(tmp_path: Path) -> None:
+    """validate() is not vacuous: without constants.conf, ElMonitorBin is undefined."""
+    daemon = IcingaDaemon(config_files=CONFIG_FILES, directory=tmp_path / "icinga")
+    ok, output = daemon.validate()
+    assert not ok
+    assert "ElMonitorBin" in output, output
+
+
+# --- 2. end to end --------------------------------------------------------------------------
+
+
+def write_bin_dir(directory: Path, notify_log: Path) -> Path:
+    """ElMonitorBin for the end-to-end test: the real plugins and a recording `el-monitor`.
+
+    A plugin is the venv's console script when installed, else a wrapper running its module
+    with this Python. `el-monitor` (the notification command's target) records its arguments
+    and EL_NOTIFY_* environment as one JSON line in notify_log, and sends nothing.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for script, module in PLUGINS.values():
+        installed = VENV_BIN / script
+        target = directory / script
+        if installed.exists():
+            target.symlink_to(installed)
+        else:
+            target.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m {module} "$@"\n')
+    (directory / "el-monitor").write_text(
+        f"""#!{sys.executable}
+import json, os, sys
+record = {{
+    "argv": sys.argv[1:],
+    "env": {{k: v for k, v in os.environ.items() if k.startswith("EL_NOTIFY_")}},
+}}
+with open({str(notify_log)!r}, "a") as f:
+    f.write(json.dumps(record) + "\\n")
+"""
+    )
+    for path in directory.iterdir():
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return directory
+
+
+def push_traffic(
+    graphite: Any, prefix: str, instance: str, rates: Mapping[str, float], seconds: Iterable[int]
+) -> None:
+    """What a forwarder instance flushing every second sends carbon for these seconds.
+
+    For each schema (and `overall`, their sum): raw = valid = inserted events, none invalid,
+    as `.count` (events in the second) and `.rate` (events/s). Replace this with a real
+    forwarder (`el-monitor forward --graphite ...`) pushed at `rates` to test the emitter too.
+    """
+    scopes = {f"schema.{schema}": rate for schema, rate in rates.items()}
+    scopes["overall"] = sum(rates.values())
+    lines = []
+    for ts in seconds:
+        for scope, rate in scopes.items():
+            for measure, value in (
+                ("raw", rate),
+                ("valid", rate),
+                ("inserted", rate),
+                ("invalid", 0),
+            ):
+                for kind in ("count", "rate"):
+                    lines.append(f"{prefix}.{instance}.{scope}.{measure}.{kind} {value:g} {ts}")
+    graphite.send(lines)
+
+
+class TrafficFeed:
+    """push_traffic every second at the current `rates`, after a backfill of the window."""
+
+    def __init__(self, graphite: Any, prefix: str, instance: str, *, backfill: int) -> None:
+        self.graphite, self.prefix, self.instance = graphite, prefix, instance
+        self.backfill = backfill
+        self.rates: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="traffic-feed", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self, rates: Mapping[str, float]) -> None:
+        self.rates = dict(rates)
+        now = int(time.time())
+        push_traffic(
+            self.graphite,
+            self.prefix,
+            self.instance,
+            self.rates,
+            range(now - self.backfill, now + 1),
+        )
+        self._last = now
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(0.25):
+                now = int(time.time())
+                if now > self._last:
+                    push_traffic(
+                        self.graphite,
+                        self.prefix,
+                        self.instance,
+                        self.rates,
+                        range(self._last + 1, now + 1),
+                    )
+                    self._last = now
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def notifications(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def options(argv: list[str]) -> dict[str, str]:
+    """`el-monitor notify --type X --host Y ...` as {"--type": "X", ...}."""
+    assert argv[0] == "notify", argv
+    rest = argv[1:]
+    return dict(zip(rest[::2], rest[1::2], strict=True))
+
+
+def wait_for_notification(
+    log: Path, icinga: IcingaDaemon, host: str, service: str, kind: str, timeout: float
+) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        for record in notifications(log):
+            opts = options(record["argv"])
+            if (opts.get("--host"), opts.get("--service"), opts.get("--type")) == (
+                host,
+                service,
+                kind,
+            ):
+                env = {"--" + k[len("EL_NOTIFY_") :].lower(): v for k, v in record["env"].items()}
+                assert env == opts, "options and EL_NOTIFY_* environment disagree"
+                return opts
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"no {kind} notification for {host}!{service} within {timeout}s; got "
+                f"{notifications(log)}\n{icinga.logs()}"
+            )
+        time.sleep(0.25)
+
+
+@dataclass
+class E2E:
+    """The end-to-end set-up: icinga2 running our objects, and what the test feeds it."""
+
+    icinga: IcingaDaemon
+    graphite: Any
+    host: str
+    prefix: str  # a prefix of our own: the session's Graphite is shared by other tests
+    instance: str
+    window: int  # seconds: every check's --from
+    notify_log: Path
+
+
+@pytest.fixture
+def e2e(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[E2E]:
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    if not CATALOG.exists():
+        pytest.skip(f"no example catalog at {CATALOG}")
+    # Only now: it starts Graphite (or skips, naming the missing graphite packages).
+    graphite_server = request.getfixturevalue("graphite_server")
+    host, window = "el-e2e", 20
+    # Other tests write eventlogging.<instance>.* to the same Graphite: a prefix of our own one
+    # level down keeps their points out of our sums (eventlogging.*.overall...) and ours out of
+    # theirs, and still gets the project's storage schema for ^eventlogging\.
+    prefix = f"eventlogging.e2e{secrets.token_hex(4)}"
+    notify_log = tmp_path / "notifications.jsonl"
+    bin_dir = write_bin_dir(tmp_path / "bin", notify_log)
+    froms = "".join(f'\tvars.{command}_from = "-{window}s"\n' for command in SERVICES.values())
+    objects = f"""
+object Host "{host}" {{
+	check_command = "dummy"
+	vars.el_monitor = true
+	vars.el_graphite_url = "{graphite_server.url}"
+	vars.el_graphite_prefix = "{prefix}"
+	vars.el_monitor_catalog = "{CATALOG}"
+	vars.el_silence_schema = [ "NavigationTiming" ]
+	vars.el_check_interval = 2s
+	vars.el_retry_interval = 2s
+	vars.el_max_check_attempts = 1
+{froms}}}
+"""
+    daemon = project_daemon(
+        bin_dir,
+        constants={"ElGraphiteUrl": graphite_server.url, "ElMonitorCatalog": str(CATALOG)},
+        objects=objects,
+        directory=tmp_path / "icinga",
+    )
+    ok, output = daemon.validate()
+    assert ok, output
+    with daemon:
+        yield E2E(daemon, graphite_server, host, prefix, "test1", window, notify_log)
+
+
+@pytest.mark.e2e
+@pytest.mark.graphite  # its Graphite is requested inside the fixture, after the icinga2 check
+def test_rate_burst_goes_critical_and_recovers(e2e: E2E) -> None:
+    icinga, host, log = e2e.icinga, e2e.host, e2e.notify_log
+    burst = {"NavigationTiming": 230.0, "Edit": 20.0}  # 250 events/s overall
+    calm = {"NavigationTiming": 30.0, "Edit": 10.0}  # 40 events/s
+    feed = TrafficFeed(e2e.graphite, e2e.prefix, e2e.instance, backfill=e2e.window + 5)
+    started = time.time()
+    feed.start(burst)
+    try:
+        e2e.graphite.wait_for(
+            f"{e2e.prefix}.{e2e.instance}.overall.raw.rate", from_=f"-{e2e.window}s"
+        )
+
+        attrs = icinga.wait_for_state(
+            host,
+            "el-rate",
+            "CRITICAL",
+            timeout=30,
+            predicate=lambda a: "NavigationTiming" in a["last_check_result"]["output"],
+        )
+        result = attrs["last_check_result"]
+        assert result["output"].startswith("EL_RATE CRITICAL"), result["output"]
+        command = result["command"]
+        assert command[0] == str(log.parent / "bin" / "check_el_rate")
+        for expected in (
+            ["-w", "150"],
+            ["-c", "200"],
+            ["--percent", "50"],
+            ["--graphite", e2e.graphite.url],
+            ["--prefix", e2e.prefix],
+        ):
+            assert_sublist(expected, command)
+        assert f"--from=-{e2e.window}s" in command
+        problem = wait_for_notification(log, icinga, host, "el-rate", "PROBLEM", timeout=15)
+        assert problem["--state"] == "CRITICAL"
+        assert "NavigationTiming" in problem["--output"]
+        assert "rate=" in problem["--perfdata"]
+        assert abs(int(problem["--time"]) - time.time()) < 60
+
+        # Every service ran its real plugin with arguments it accepts.
+        ran = wait_for_all_services(icinga, host, timeout=20)
+        silence = ran["el-silence"]["last_check_result"]["command"]
+        assert_sublist(["--schema", "NavigationTiming"], silence)
+        assert not any(a.startswith("--lookback") for a in silence)  # unset: plugin default
+
+        feed.rates = dict(calm)  # the burst is over
+        calm_since = time.time()
+        attrs = icinga.wait_for_state(host, "el-rate", "OK", timeout=40, since=calm_since)
+        assert attrs["last_check_result"]["output"].startswith("EL_RATE OK")
+        recovery = wait_for_notification(log, icinga, host, "el-rate", "RECOVERY", timeout=15)
+        assert recovery["--state"] == "OK"
+        assert feed.error is None, feed.error
+    finally:
+        feed.stop()
+    print(
+        f"burst to CRITICAL and back to OK in {time.time() - started:.1f} s "
+        f"(icinga2 started in {icinga.startup_seconds:.1f} s)"
+    )
+
+
+def assert_sublist(part: list[str], whole: list[str]) -> None:
+    n = len(part)
+    assert any(whole[i : i + n] == part for i in range(len(whole) - n + 1)), (part, whole)
+
+
+def wait_for_all_services(icinga: IcingaDaemon, host: str, timeout: float) -> dict[str, Any]:
+    """Each of the five services has a result that is not a usage error or a missing binary."""
+    deadline = time.monotonic() + timeout
+    while True:
+        services = {k.split("!", 1)[1]: v for k, v in icinga.services(host).items()}
+        results = {
+            name: (services.get(name, {}).get("last_check_result") or {}) for name in SERVICES
+        }
+        if all(results.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for name, result in results.items():
+        assert result, f"{host}!{name} never ran\n{icinga.logs()}"
+        output = result["output"]
+        assert "--help)" not in output and "usage:" not in output.lower(), (name, output)
+        assert "execvpe" not in output and "No such file" not in output, (name, output)
+    return services
