@@ -21,7 +21,9 @@ import json
 import os
 import secrets
 import shlex
+import signal
 import stat
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -33,6 +35,7 @@ from typing import Any
 
 import pytest
 from harness.icinga import IcingaDaemon, constants_from_example, missing_reason
+from helpers import SCHEMAS, example_capsules
 
 ROOT = Path(__file__).resolve().parents[1]
 ICINGA_DIR = ROOT / "icinga"
@@ -186,74 +189,63 @@ with open({str(notify_log)!r}, "a") as f:
     return directory
 
 
-def push_traffic(
-    graphite: Any, prefix: str, instance: str, rates: Mapping[str, float], seconds: Iterable[int]
-) -> None:
-    """What a forwarder instance flushing every second sends carbon for these seconds.
+class ForwarderFeed:
+    """A real forwarder (``el-monitor forward --graphite``, flushing every second) fed over
+    UDP at the current ``rates`` (events/s per schema): what Icinga sees is what production
+    would send, emitter included."""
 
-    For each schema (and `overall`, their sum): raw = valid = inserted events, none invalid,
-    as `.count` (events in the second) and `.rate` (events/s). Replace this with a real
-    forwarder (`el-monitor forward --graphite ...`) pushed at `rates` to test the emitter too.
-    """
-    scopes = {f"schema.{schema}": rate for schema, rate in rates.items()}
-    scopes["overall"] = sum(rates.values())
-    lines = []
-    for ts in seconds:
-        for scope, rate in scopes.items():
-            for measure, value in (
-                ("raw", rate),
-                ("valid", rate),
-                ("inserted", rate),
-                ("invalid", 0),
-            ):
-                for kind in ("count", "rate"):
-                    lines.append(f"{prefix}.{instance}.{scope}.{measure}.{kind} {value:g} {ts}")
-    graphite.send(lines)
+    def __init__(self, graphite: Any, prefix: str, instance: str, directory: Path) -> None:
+        import socket
 
-
-class TrafficFeed:
-    """push_traffic every second at the current `rates`, after a backfill of the window."""
-
-    def __init__(self, graphite: Any, prefix: str, instance: str, *, backfill: int) -> None:
-        self.graphite, self.prefix, self.instance = graphite, prefix, instance
-        self.backfill = backfill
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        carbon_host, carbon_port = graphite.carbon
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "el_monitor.cli", "forward", "--schemas", str(SCHEMAS),
+             "--db", f"sqlite:///{directory / 'el.db'}", "--input", f"udp://127.0.0.1:{self.port}",
+             "--graphite", f"{carbon_host}:{carbon_port}", "--graphite-prefix", prefix,
+             "--instance", instance, "--graphite-interval", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
         self.rates: dict[str, float] = {}
+        self.sent = 0
+        self._samples = {c["schema"]: c for c in example_capsules()}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="traffic-feed", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="forwarder-feed", daemon=True)
         self.error: BaseException | None = None
 
     def start(self, rates: Mapping[str, float]) -> None:
         self.rates = dict(rates)
-        now = int(time.time())
-        push_traffic(
-            self.graphite,
-            self.prefix,
-            self.instance,
-            self.rates,
-            range(now - self.backfill, now + 1),
-        )
-        self._last = now
+        time.sleep(1.0)  # the forwarder binds its UDP port
         self._thread.start()
 
     def _run(self) -> None:
+        import socket
+
         try:
-            while not self._stop.wait(0.25):
-                now = int(time.time())
-                if now > self._last:
-                    push_traffic(
-                        self.graphite,
-                        self.prefix,
-                        self.instance,
-                        self.rates,
-                        range(self._last + 1, now + 1),
-                    )
-                    self._last = now
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                tick = 0.1
+                while not self._stop.wait(tick):
+                    for schema, rate in self.rates.items():
+                        lines = [self._event(schema) for _ in range(round(rate * tick))]
+                        for start in range(0, len(lines), 10):
+                            sender.sendto(
+                                b"\n".join(lines[start : start + 10]), ("127.0.0.1", self.port)
+                            )
         except BaseException as exc:  # surfaced by the test
             self.error = exc
+
+    def _event(self, schema: str) -> bytes:
+        self.sent += 1
+        capsule = dict(self._samples[schema], uuid=f"{self.sent:032x}")
+        return json.dumps(capsule).encode()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.process.send_signal(signal.SIGTERM)
+        self.process.communicate(timeout=30)
 
 
 def notifications(log: Path) -> list[dict[str, Any]]:
@@ -270,7 +262,13 @@ def options(argv: list[str]) -> dict[str, str]:
 
 
 def wait_for_notification(
-    log: Path, icinga: IcingaDaemon, host: str, service: str, kind: str, timeout: float
+    log: Path,
+    icinga: IcingaDaemon,
+    host: str,
+    service: str,
+    kind: str,
+    timeout: float,
+    state: str | None = None,
 ) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     while True:
@@ -280,7 +278,7 @@ def wait_for_notification(
                 host,
                 service,
                 kind,
-            ):
+            ) and state in (None, opts.get("--state")):
                 env = {"--" + k[len("EL_NOTIFY_") :].lower(): v for k, v in record["env"].items()}
                 assert env == opts, "options and EL_NOTIFY_* environment disagree"
                 return opts
@@ -351,9 +349,9 @@ object Host "{host}" {{
 @pytest.mark.graphite  # its Graphite is requested inside the fixture, after the icinga2 check
 def test_rate_burst_goes_critical_and_recovers(e2e: E2E) -> None:
     icinga, host, log = e2e.icinga, e2e.host, e2e.notify_log
-    burst = {"NavigationTiming": 230.0, "Edit": 20.0}  # 250 events/s overall
-    calm = {"NavigationTiming": 30.0, "Edit": 10.0}  # 40 events/s
-    feed = TrafficFeed(e2e.graphite, e2e.prefix, e2e.instance, backfill=e2e.window + 5)
+    burst = {"NavigationTiming": 230.0, "EditAttemptStep": 20.0}  # 250 events/s overall
+    calm = {"NavigationTiming": 30.0, "EditAttemptStep": 10.0}  # 40 events/s
+    feed = ForwarderFeed(e2e.graphite, e2e.prefix, e2e.instance, e2e.notify_log.parent)
     started = time.time()
     feed.start(burst)
     try:
@@ -381,7 +379,10 @@ def test_rate_burst_goes_critical_and_recovers(e2e: E2E) -> None:
         ):
             assert_sublist(expected, command)
         assert f"--from=-{e2e.window}s" in command
-        problem = wait_for_notification(log, icinga, host, "el-rate", "PROBLEM", timeout=15)
+        # (Before the forwarder's first flush the check may have been UNKNOWN: no data yet.)
+        problem = wait_for_notification(
+            log, icinga, host, "el-rate", "PROBLEM", timeout=15, state="CRITICAL"
+        )
         assert problem["--state"] == "CRITICAL"
         assert "NavigationTiming" in problem["--output"]
         assert "rate=" in problem["--perfdata"]
