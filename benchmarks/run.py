@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import secrets
+import socketserver
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ import corpus
 
 from el_monitor.catalog import load_catalog
 from el_monitor.counters import Counters
+from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter
 from el_monitor.ingest.chunk import Chunk
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.pipeline import Pipeline, Policy
@@ -197,12 +199,9 @@ def catalog_checks(registry: SchemaRegistry, opted_out_users: int = 1000) -> Pol
     sampler_for = samplers(catalog)
 
     def hashing_but_keeping(schema: str) -> Sampler | None:
+        # The same hash of the same key, but modulo 1: every event kept, none skipped.
         sampler = sampler_for(schema)
-        if sampler is None:
-            return None
-        decide = sampler.keep
-        sampler.keep = lambda capsule: decide(capsule) or True
-        return sampler
+        return None if sampler is None else Sampler(1, catalog.policy(schema).sample_key)
 
     return Policy(hashing_but_keeping, opt_out_checks(catalog, matcher))
 
@@ -218,13 +217,17 @@ def _ignore(_: object) -> None:
     """accept / reject that do nothing: the store is measured separately."""
 
 
-def forward(lines: Sequence[bytes], registry: SchemaRegistry, url: str) -> tuple[float, int]:
+def forward(
+    lines: Sequence[bytes], registry: SchemaRegistry, url: str, metrics: object | None = None
+) -> tuple[float, int]:
     """One in-process Forwarder run into ``url``: (seconds, valid events counted)."""
     store = open_store(url)
     try:
         gc.collect()
         start = time.perf_counter()
-        forwarder = Forwarder(ForwarderSettings(host="bench"), MemorySource(lines), registry, store)
+        forwarder = Forwarder(
+            ForwarderSettings(host="bench"), MemorySource(lines), registry, store, metrics=metrics
+        )
         result = forwarder.run(threading.Event())
         seconds = time.perf_counter() - start
     finally:
@@ -247,6 +250,90 @@ def bench_sqlite(lines: Sequence[bytes], registry: SchemaRegistry, valid: int, t
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     return Row("", best, note=note)
+
+
+def bench_emitting(lines: Sequence[bytes], registry: SchemaRegistry, tmp: Path) -> Row:
+    """End to end into SQLite with and without metrics flushed every second (ten times the
+    default pace) to a carbon that reads and discards, alternating runs: the emitter's cost."""
+    sink = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Discard)
+    sink.daemon_threads = True
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    host, port = sink.server_address[:2]
+    best = {False: 0.0, True: 0.0}
+    try:
+        for attempt in range(REPEAT):
+            for emitting in (False, True):
+                path = tmp / f"emit-{attempt}-{emitting}.db"
+                metrics = None
+                if emitting:
+                    settings = GraphiteSettings(host, port, "bench", "bench", interval=1.0)
+                    metrics = MetricEmitter(settings)
+                seconds, _ = forward(lines, registry, f"sqlite:///{path}", metrics)
+                best[emitting] = max(best[emitting], len(lines) / seconds)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+    finally:
+        sink.shutdown()
+        sink.server_close()
+    ratio = best[True] / best[False]
+    return Row(
+        f"  + Graphite metrics every 1 s ({ratio:.2f}x)",
+        best[True],
+        target=">= 0.95x without",
+        ok=ratio >= 0.95,
+    )
+
+
+class _Discard(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        while self.rfile.read(65536):
+            pass
+
+
+def bench_check_run(tmp: Path, runs: int = 20) -> list[Row]:
+    """A check plugin's whole run, process start to exit, with its render query against a
+    private graphite-web (tests/harness), next to ``python3 -c pass`` in the same run."""
+    sys.path.insert(0, str(corpus.ROOT / "tests"))
+    from harness.graphite import GraphiteServer, missing_packages
+
+    missing = missing_packages()
+    if missing:
+        note = f"not measured: {', '.join(missing)} missing (scripts/ensure-monitoring)"
+        return [Row("check_el_rate run, start to exit", None, unit="ms", note=note)]
+    check = Path(sys.executable).with_name("check_el_rate")
+    with GraphiteServer(tmp / "graphite") as graphite:
+        now = int(time.time())
+        graphite.send(
+            f"eventlogging.bench.{scope}.raw.rate {rate} {now - age}"
+            for age in range(120)
+            for scope, rate in (("overall", 120), ("schema.NavigationTiming", 100))
+        )
+        graphite.wait_for("eventlogging.bench.overall.raw.rate", from_="-2min")
+        args = [str(check), "--graphite", graphite.url, "--from", "-2min"]
+        check_ms, output = _median_ms(args, runs)
+        bare_ms, _ = _median_ms([sys.executable, "-c", "pass"], runs)
+    return [
+        Row("python3 -c pass, start to exit", bare_ms, unit="ms"),
+        Row(
+            "check_el_rate run incl. render query",
+            check_ms,
+            unit="ms",
+            target="median <= 250 ms",
+            ok=check_ms <= 250 and output.startswith("EL_RATE OK"),
+            note="" if output.startswith("EL_RATE OK") else f"unexpected output: {output}",
+        ),
+    ]
+
+
+def _median_ms(args: list[str], runs: int) -> tuple[float, str]:
+    times, output = [], ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True)
+        times.append((time.perf_counter() - start) * 1000)
+        output = done.stdout.strip()
+    times.sort()
+    return times[len(times) // 2], output
 
 
 def sqlite_rows(path: Path) -> int:
@@ -455,6 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("end to end into SQLite ...")
         row = bench_sqlite(data.lines, registry, data.valid, tmp)
         rows.append(judge(row, "end to end -> SQLite, committed", minimum=50_000))
+
+        log("end to end into SQLite with Graphite metrics every second ...")
+        rows.append(bench_emitting(data.lines, registry, tmp))
+        log("check_el_rate against a private graphite-web ...")
+        rows.extend(bench_check_run(tmp))
 
         for n, path in ((big, big_file), (small, small_file)):
             log(f"el-monitor forward, {n:,} events, in a child process ...")
