@@ -215,7 +215,7 @@ class InsertedSummary(nagiosplugin.Summary):
             for r in common.by_context(results, "count")
         ]
         stalled = self._get(results, "stall")
-        if stalled is not None:
+        if stalled is not None and stalled.metric.value.seconds:
             value = stalled.metric.value
             lines.append(
                 f"nothing inserted for {common.num(value.seconds)} s at the end of the window "

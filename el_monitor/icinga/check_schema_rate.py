@@ -123,8 +123,9 @@ class SchemaRateSummary(nagiosplugin.Summary):
         for result in common.by_context(results, "schema_rate"):
             metric = result.metric
             warning, critical = result.context.thresholds(metric)
+            rate = f"{common.num(metric.value.mean)}/s" if metric.value.values else "no data"
             lines.append(
-                f"{metric.name}: {metric.value}/s, {str(result.state).upper()}, "
+                f"{metric.name}: {rate}, {str(result.state).upper()}, "
                 f"warning {common.range_text(warning)} critical {common.range_text(critical)}, "
                 f"{result.hint}; {result.context.owners(metric.name)}"
             )

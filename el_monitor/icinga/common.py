@@ -26,6 +26,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import NamedTuple, TextIO
 
 import nagiosplugin
@@ -78,15 +79,17 @@ _PREFIX_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 SCHEMA_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
 # Options whose values may start with "-" (relative times, negative ranges): argparse would
 # take "--from -10min" for two options, so they are joined to "--from=-10min" before parsing.
-_DASH_VALUE_OPTIONS = {
-    "--from": "--from",
-    "--until": "--until",
-    "--lookback": "--lookback",
-    "-w": "--warning",
-    "--warning": "--warning",
-    "-c": "--critical",
-    "--critical": "--critical",
-}
+_DASH_VALUE_OPTIONS = MappingProxyType(
+    {
+        "--from": "--from",
+        "--until": "--until",
+        "--lookback": "--lookback",
+        "-w": "--warning",
+        "--warning": "--warning",
+        "-c": "--critical",
+        "--critical": "--critical",
+    }
+)
 
 
 # --- options -----------------------------------------------------------------------------------
@@ -401,6 +404,8 @@ class Verdict(NamedTuple):
     total: int
 
     def __str__(self) -> str:
+        if not self.total:
+            return "no points"
         if self.range is None:
             return f"{self.total} points"
         return f"{self.crossed} of {self.total} points {crossing(self.range)}"
@@ -595,7 +600,8 @@ def listing(items: Sequence[str], limit: int = 3) -> str:
 class _Alarm:
     """Whether the ``-t`` alarm went off (an exception may have been rewrapped on the way)."""
 
-    fired = False
+    def __init__(self) -> None:
+        self.fired = False
 
 
 @contextmanager
@@ -658,7 +664,6 @@ def run(
     """
     out = stdout if stdout is not None else sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbose = 0
     try:
         args = parser.parse_args(_join_dash_values(argv))
     except _ParserExit as exc:
