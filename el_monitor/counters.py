@@ -78,6 +78,10 @@ class Counters:
             counts = self._schemas[name] = SchemaCounts()
         return counts
 
+    def known(self, name: str) -> bool:
+        """Whether a schema has its own counts (unknown names are counted unattributed)."""
+        return name in self._schemas
+
     def snapshot(self) -> Snapshot:
         scopes: dict[str, Mapping[str, int]] = {}
         errors: dict[str, Mapping[tuple[str, str | None], int]] = {}

@@ -461,3 +461,40 @@ def test_metrics_flush_once_per_slot_and_lose_no_count(sqlite_url):
     assert result.counts.get(OVERALL, "raw") == 301
     errors = sum((e or {}).get(OVERALL, {}).get(("parse", None), 0) for _, e in sink.intervals)
     assert errors == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
+def test_counts_are_kept_in_the_store_for_the_daily_report(engine, request, tmp_path):
+    url = (
+        f"sqlite:///{tmp_path}/el.db"
+        if engine == "sqlite"
+        else request.getfixturevalue("mysql_url")
+    )
+    lines, expected = bad_corpus()
+    lines = [line for line in lines if len(line) < 65536]  # keep it quick
+    first = forward(ListSource(lines), url, instance="fwd1")
+    forward(ListSource(lines), url, instance="fwd1")  # a second run adds to the same hour rows
+    store = open_store(url)
+    try:
+        totals = store.query(
+            "SELECT SUM(raw), SUM(valid), SUM(invalid), SUM(inserted) FROM el_monitor_counts"
+        )[0]
+        overall = first.counts.scopes[OVERALL]
+        assert tuple(map(int, totals)) == (
+            2 * overall["raw"], 2 * overall["valid"], 2 * overall["invalid"], overall["inserted"],
+        )  # fmt: skip
+        by_schema = dict(store.query(
+            "SELECT schema_name, SUM(raw) FROM el_monitor_counts GROUP BY schema_name"
+        ))  # fmt: skip
+        assert int(by_schema["-"]) == 2 * (overall["raw"] - sum(
+            v["raw"] for s, v in first.counts.scopes.items() if s != OVERALL
+        ))  # fmt: skip
+        errors = store.query(
+            "SELECT schema_name, code, path, count, message, example FROM el_monitor_errors "
+            "WHERE code = 'validation' AND path = '$.isAnon'"
+        )
+        ((schema, code, path, count, message, example),) = errors
+        assert (schema, int(count)) == ("NavigationTiming", 2)
+        assert message == "expected boolean, got string" and '"yes"' in example
+    finally:
+        store.close()

@@ -20,6 +20,7 @@ from el_monitor.errors import EventError
 from el_monitor.ingest.eventlog import EventLogs
 from el_monitor.ingest.pipeline import Pipeline, Policy
 from el_monitor.ingest.policy import PolicyLoader
+from el_monitor.ingest.recorder import EXAMPLE_LIMIT, CountsRecorder, ErrorKey
 from el_monitor.ingest.source import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -29,6 +30,7 @@ from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
+MAX_EXAMPLES = 10_000  # error groups remembered between two counts writes
 POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
 
 
@@ -57,6 +59,8 @@ class ForwarderSettings:
     stats_interval: float | None = None
     max_event_bytes: int = MAX_EVENT_BYTES
     host: str = ""  # recvFrom for lines that name none; default: this host's short name
+    counts_interval: float | None = 60.0  # seconds between writes to el_monitor_counts
+    instance: str = ""  # this forwarder in el_monitor_counts; default: the host name
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,11 @@ class Forwarder:
             store, registry, self.counters, self._rejected, spool, sample_rate_for=self._sample_rate
         )
         host = settings.host or socket.gethostname().split(".")[0]
+        self.recorder = (
+            CountsRecorder(store, settings.instance or host) if settings.counts_interval else None
+        )
+        # The first message and raw event of each error group since the last counts write.
+        self._examples: dict[ErrorKey, tuple[str, str]] = {}
         parser = make_parser(settings.format, host, settings.max_event_bytes)
         self.pipeline = Pipeline(
             parser,
@@ -119,13 +128,19 @@ class Forwarder:
     def _rejected(self, error: EventError) -> None:
         if self.logs is not None:
             self.logs.invalid(error)
+        if self.recorder is not None and len(self._examples) < MAX_EXAMPLES:
+            schema = error.schema if error.schema and self.counters.known(error.schema) else "-"
+            key = (schema, error.code, error.path or "")
+            if key not in self._examples:
+                self._examples[key] = (error.message, error.raw_event[:EXAMPLE_LIMIT])
         log.debug("invalid event (%s): %s", error.code, error.message)
 
     def run(self, stop: threading.Event) -> ForwardResult:
         settings = self.settings
         stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
         stats_last = self.counters.snapshot()
-        metrics_last = stats_last
+        metrics_last = counts_last = stats_last
+        counts_at = time.monotonic() + (settings.counts_interval or 0)
         metrics_at = _next_boundary(time.time(), self.metrics.interval) if self.metrics else None
         next_policy_check = 0.0
         try:
@@ -148,6 +163,9 @@ class Forwarder:
                 if metrics_at is not None and time.time() >= metrics_at:
                     metrics_last = self._emit(metrics_last, metrics_at)
                     metrics_at = _next_boundary(time.time(), self.metrics.interval)
+                if self.recorder is not None and time.monotonic() >= counts_at:
+                    counts_last = self._record_counts(counts_last)
+                    counts_at = time.monotonic() + settings.counts_interval
                 if stats_at is not None and time.monotonic() >= stats_at:
                     stats_last = self._log_stats(stats_last)
                     stats_at = time.monotonic() + settings.stats_interval
@@ -163,6 +181,8 @@ class Forwarder:
             while self.writer.backlog and not stop.is_set():
                 stop.wait(max(0.0, self.writer.backoff.next_attempt - time.monotonic()))
                 pending += self._flush(stop)
+            if self.recorder is not None:
+                self._record_counts(counts_last)
         finally:
             self.source.close()
             if self.logs is not None:
@@ -201,6 +221,14 @@ class Forwarder:
             self.source.commit(self._position)
             self._position = None
         return pending
+
+    def _record_counts(self, last: Snapshot) -> Snapshot:
+        """Add the counts since ``last`` to the store; on failure keep ``last`` to retry."""
+        now = self.counters.snapshot()
+        if not self.recorder.write(last, now, self._examples):
+            return last
+        self._examples = {}
+        return now
 
     def _emit(self, last: Snapshot, boundary: float) -> Snapshot:
         """Hand the counts since ``last`` to the metrics sink (it never blocks).
