@@ -336,6 +336,74 @@ def _median_ms(args: list[str], runs: int) -> tuple[float, str]:
     return times[len(times) // 2], output
 
 
+def bench_report(tmp: Path, schemas: int = 55, days: int = 30) -> Row:
+    """The daily report (collect in SQL, charts, HTML, text, the email) over ``schemas``
+    schemas with ``days`` days of hourly counts and error groups, in SQLite: best of 3."""
+    import datetime
+    import random
+
+    from el_monitor.alerts.counts_schema import (
+        COUNTS_TABLE,
+        ERRORS_TABLE,
+        MEASURES,
+        create_counts_tables,
+    )
+    from el_monitor.alerts.report import Templates, collect, make_charts, report_message
+
+    names = sorted(path.name for path in corpus.SCHEMAS.iterdir())[:schemas]
+    day = datetime.date(2026, 11, 27)
+    rng = random.Random(1)
+    counts, errors = [], []
+    for back in range(days):
+        for hour in range(24):
+            period = f"{day - datetime.timedelta(days=back)}T{hour:02d}:00:00Z"
+            for name in names:
+                valid, invalid = rng.randrange(100, 5000), rng.randrange(30)
+                counts.append(
+                    (period, "bench", name, valid + invalid, valid, invalid, 0, 0, valid, 0)
+                )
+                if hour % 6 == 0:
+                    example = json.dumps({"schema": name, "event": {"token": "t" * 20}})
+                    errors.append((period, "bench", name, "validation", "$.action", invalid,
+                                   "'x' is not one of ['a', 'b']", example))  # fmt: skip
+    store = open_store(f"sqlite:///{tmp / 'report.db'}")
+    catalog_file = tmp / "report.toml"
+    catalog_file.write_text('ops = ["ops@example.org"]\n')
+    try:
+        create_counts_tables(store)
+        for table, columns, rows in (
+            (COUNTS_TABLE, ("period", "instance", "schema_name", *MEASURES), counts),
+            (ERRORS_TABLE, ("period", "instance", "schema_name", "code", "path", "count",
+                            "message", "example"), errors),
+        ):  # fmt: skip
+            marks = "(" + ", ".join([store.placeholder] * len(columns)) + ")"
+            for start in range(0, len(rows), 500):
+                part = rows[start : start + 500]
+                store.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                    + ", ".join([marks] * len(part)),
+                    [value for row in part for value in row],
+                )
+        catalog = load_catalog(catalog_file)
+        best = float("inf")
+        for _ in range(REPEAT):
+            start = time.perf_counter()
+            report = collect(store, catalog, day)
+            report_message(report, "el-monitor@example.org", ["ops@example.org"],
+                           make_charts(report), Templates())  # fmt: skip
+            best = min(best, time.perf_counter() - start)
+    finally:
+        store.close()
+    rows = len(counts) + len(errors)
+    return Row(
+        f"daily report: {schemas} schemas x {days} days ({rows:,} rows)",
+        best,
+        unit="s",
+        target="<= 5 s",
+        ok=best <= 5,
+    )
+
+
 def sqlite_rows(path: Path) -> int:
     return event_rows(f"sqlite:///{path}")
 
@@ -547,6 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(bench_emitting(data.lines, registry, tmp))
         log("check_el_rate against a private graphite-web ...")
         rows.extend(bench_check_run(tmp))
+
+        log("daily report over 30 days of counts ...")
+        rows.append(bench_report(tmp))
 
         for n, path in ((big, big_file), (small, small_file)):
             log(f"el-monitor forward, {n:,} events, in a child process ...")

@@ -1,10 +1,15 @@
 """The catalog: per-schema policy that does not belong in the schema itself.
 
 One TOML file names, per schema, its owners, sampling, alert rate, retention and what survives
-sanitizing; ``[defaults]`` fills what a schema omits.  Loading collects *every* problem, each
-as ``FILE:LINE: key: what is wrong``, because an operator fixing a catalog wants the whole list
-at once rather than one error per run.  ``tomllib`` reports no positions for valid TOML, so
-``_Lines`` finds the line of each key by scanning the text.
+sanitizing; ``[defaults]`` fills what a schema omits.  Two optional tables configure the mail
+that goes to those owners: ``[smtp]`` (where it is handed off; the password only ever by file
+or environment) and ``[alerts]`` (Graphite, runbook, repeat and flapping rules, the daily
+report's recipients), exposed as ``Catalog.smtp`` and ``Catalog.alerts``.
+
+Loading collects *every* problem, each as ``FILE:LINE: key: what is wrong``, because an
+operator fixing a catalog wants the whole list at once rather than one error per run.
+``tomllib`` reports no positions for valid TOML, so ``_Lines`` finds the line of each key by
+scanning the text.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import logging
 import math
 import os
 import re
+import socket
+import string
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,11 +36,14 @@ from el_monitor.schemas import HttpRegistry, SchemaRegistry
 __all__ = [
     "CAPSULE_FIELDS",
     "DEFAULT_PATH",
+    "SMTP_SECURITY",
     "Aggregate",
+    "AlertSettings",
     "Catalog",
     "CatalogError",
     "Extension",
     "SchemaPolicy",
+    "SmtpSettings",
     "empty_catalog",
     "load_catalog",
 ]
@@ -54,7 +64,25 @@ EMAIL_RE = re.compile(
     r"[A-Za-z0-9._%+'-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 
-TOP_KEYS = ("secret_file", "optout_file", "ops", "defaults", "schema")
+TOP_KEYS = ("secret_file", "optout_file", "ops", "smtp", "alerts", "defaults", "schema")
+SMTP_KEYS = ("host", "port", "security", "user", "password_file", "mail_from", "timeout")
+SMTP_SECURITY = ("none", "starttls", "tls")
+ALERT_KEYS = (
+    "graphite_url",
+    "graphite_link",
+    "graphite_prefix",
+    "runbook_url",
+    "repeat_interval",
+    "flap_changes",
+    "flap_window",
+    "state_file",
+    "graph_hours",
+    "report_recipients",
+)
+RUNBOOK_FIELDS = frozenset({"schema", "service", "host"})
+URL_RE = re.compile(r"https?://[^/\s]+\S*")
+GRAPHITE_PATH_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+HOST_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}|\[[0-9A-Fa-f:.]+\]")
 POLICY_KEYS = (
     "owners",
     "sample_rate",
@@ -106,6 +134,57 @@ class SchemaPolicy:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where alert and report mail is handed off (``[smtp]``).
+
+    ``security`` is ``none`` (plain SMTP), ``starttls`` (upgrade after EHLO) or ``tls``
+    (implicit TLS, usually port 465).  The password is never in the catalog itself: it comes
+    from ``password_file`` or ``$EL_MONITOR_SMTP_PASSWORD`` (see ``el_monitor.alerts.mail``).
+    ``mail_from`` None means ``el-monitor@<fqdn>``, resolved only when a mail is built, so
+    loading a catalog never waits on DNS.
+    """
+
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    user: str | None = None
+    password_file: str | None = None
+    mail_from: str | None = None
+    timeout: float = 10.0
+
+    def sender(self) -> str:
+        """``mail_from``, or ``el-monitor@<this host's fqdn>``."""
+        return self.mail_from or f"el-monitor@{socket.getfqdn()}"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """How ``el-monitor notify`` and the daily report behave (``[alerts]``).
+
+    ``graphite_url`` is the render API el-monitor reads; ``graphite_link`` the base of the links
+    people click in a mail (a public name for the same graphite-web, say), defaulting to
+    ``graphite_url``.  ``runbook_url`` may name ``{schema}``, ``{service}`` and ``{host}``.
+    Intervals are seconds.  ``report_recipients`` empty means the catalog's ``ops``.
+    """
+
+    graphite_url: str | None = None
+    graphite_link: str | None = None
+    graphite_prefix: str = "eventlogging"
+    runbook_url: str | None = None
+    repeat_interval: float = 14400.0
+    flap_changes: int = 5
+    flap_window: float = 3600.0
+    state_file: str = "el-monitor-notify.state.json"
+    graph_hours: float = 6.0
+    report_recipients: tuple[str, ...] = ()
+
+    @property
+    def link_base(self) -> str | None:
+        """The Graphite base URL for links in mails."""
+        return self.graphite_link or self.graphite_url
+
+
+@dataclass(frozen=True)
 class Catalog:
     """A loaded, valid catalog.  ``schemas`` holds merged policies of the configured schemas."""
 
@@ -115,6 +194,8 @@ class Catalog:
     secret_file: str | None = None
     optout_file: str | None = None
     ops: tuple[str, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def policy(self, schema: str) -> SchemaPolicy:
         """The schema's policy; a schema the catalog does not name gets the defaults."""
@@ -376,6 +457,8 @@ class _Checker:
         secret_file = self.file_name(data, "secret_file")
         optout_file = self.file_name(data, "optout_file")
         ops = self.emails(data, ("ops",))
+        smtp = self.smtp(data.get("smtp", {}))
+        alerts = self.alerts(data.get("alerts", {}), ops)
         raw_defaults: dict[str, Any] = {}
         if "defaults" in data:
             if isinstance(data["defaults"], dict):
@@ -403,7 +486,160 @@ class _Checker:
             secret_file=secret_file,
             optout_file=optout_file,
             ops=ops,
+            smtp=smtp,
+            alerts=alerts,
         )
+
+    def table(self, value: object, name: str) -> dict:
+        """A top-level table such as ``[smtp]``; anything else is one problem."""
+        if isinstance(value, dict):
+            return value
+        self.problem((name,), f"must be a table: write [{name}] on its own line and keys below")
+        return {}
+
+    def setting(
+        self, table: dict, path: Path_, ok: Callable[[object], bool], what: str
+    ) -> object | None:
+        """``table[path[-1]]`` when present and valid; a problem when present and not."""
+        key = path[-1]
+        if key not in table:
+            return None
+        if ok(table[key]):
+            return table[key]
+        self.problem(path, f"must be {what}, not {_repr(table[key])}")
+        return None
+
+    def smtp(self, value: object) -> SmtpSettings:
+        """``[smtp]``: where mail is handed off.  A ``password`` key is refused outright:
+        a secret in a file that is read by everyone who reads policy is a leak."""
+        table = self.table(value, "smtp")
+        if "password" in table:
+            self.problem(
+                ("smtp", "password"),
+                "no passwords in the catalog: put it in a file named by password_file "
+                "(readable only by el-monitor) or in $EL_MONITOR_SMTP_PASSWORD",
+            )
+        self.unknown_keys({k: v for k, v in table.items() if k != "password"}, ("smtp",), SMTP_KEYS)
+        out: dict[str, Any] = {}
+        host = self.setting(
+            table,
+            ("smtp", "host"),
+            lambda v: isinstance(v, str) and bool(HOST_RE.fullmatch(v)),
+            "a host name or address such as mail.example.org",
+        )
+        if host is not None:
+            out["host"] = host
+        port = self.setting(
+            table,
+            ("smtp", "port"),
+            lambda v: _is_int(v) and 1 <= v <= 65535,
+            "a port number 1..65535 (25, 587 with starttls, 465 with tls)",
+        )
+        if port is not None:
+            out["port"] = port
+        security = self.setting(
+            table,
+            ("smtp", "security"),
+            lambda v: v in SMTP_SECURITY,
+            f"one of {', '.join(map(repr, SMTP_SECURITY))}",
+        )
+        if security is not None:
+            out["security"] = security
+        user = self.setting(
+            table,
+            ("smtp", "user"),
+            lambda v: isinstance(v, str) and bool(v.strip()),
+            "a user name (a non-empty string)",
+        )
+        if user is not None:
+            out["user"] = user
+        if "password_file" in table:
+            out["password_file"] = self.file_name(table, "password_file", ("smtp",))
+        sender = self.setting(
+            table,
+            ("smtp", "mail_from"),
+            lambda v: isinstance(v, str) and bool(EMAIL_RE.fullmatch(v)),
+            "an email address like el-monitor@example.org",
+        )
+        if sender is not None:
+            out["mail_from"] = sender
+        timeout = self.setting(
+            table, ("smtp", "timeout"), _is_positive, "a positive number of seconds"
+        )
+        if timeout is not None:
+            out["timeout"] = float(timeout)  # type: ignore[arg-type]
+        return SmtpSettings(**out)
+
+    def alerts(self, value: object, ops: tuple[str, ...]) -> AlertSettings:
+        """``[alerts]``: Graphite, runbook, repeat and flapping rules, the report's recipients."""
+        table = self.table(value, "alerts")
+        self.unknown_keys(table, ("alerts",), ALERT_KEYS)
+        out: dict[str, Any] = {}
+        for key in ("graphite_url", "graphite_link"):
+            url = self.setting(
+                table,
+                ("alerts", key),
+                lambda v: isinstance(v, str) and bool(URL_RE.fullmatch(v)),
+                "an http:// or https:// URL such as http://graphite.example.org",
+            )
+            if url is not None:
+                out[key] = str(url).rstrip("/")
+        prefix = self.setting(
+            table,
+            ("alerts", "graphite_prefix"),
+            lambda v: isinstance(v, str) and bool(GRAPHITE_PATH_RE.fullmatch(v)),
+            "a Graphite path such as eventlogging",
+        )
+        if prefix is not None:
+            out["graphite_prefix"] = prefix
+        runbook = self.setting(
+            table,
+            ("alerts", "runbook_url"),
+            lambda v: isinstance(v, str) and bool(URL_RE.fullmatch(v)),
+            "an http:// or https:// URL, optionally with {schema}, {service} or {host}",
+        )
+        if runbook is not None:
+            unknown = _format_fields(str(runbook)) - RUNBOOK_FIELDS
+            if "" in unknown:
+                self.problem(
+                    ("alerts", "runbook_url"),
+                    "a { or } that is not a placeholder; write {{ or }} for a literal brace",
+                )
+            elif unknown:
+                self.problem(
+                    ("alerts", "runbook_url"),
+                    f"unknown placeholder {{{sorted(unknown)[0]}}}; "
+                    "use {schema}, {service} or {host}",
+                )
+            else:
+                out["runbook_url"] = runbook
+        seconds = [
+            ("repeat_interval", lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"),
+            ("flap_window", _is_positive, "a positive number of seconds"),
+            ("graph_hours", lambda v: _is_positive(v) and v <= 24 * 90, "hours, 0 < h <= 2160"),
+        ]
+        for key, ok, what in seconds:
+            found = self.setting(table, ("alerts", key), ok, what)
+            if found is not None:
+                out[key] = float(found)  # type: ignore[arg-type]
+        changes = self.setting(
+            table,
+            ("alerts", "flap_changes"),
+            lambda v: _is_int(v) and v >= 1,
+            "an integer >= 1 (state changes in flap_window before a service is flapping)",
+        )
+        if changes is not None:
+            out["flap_changes"] = changes
+        if "state_file" in table:
+            state_file = self.file_name(table, "state_file", ("alerts",))
+            if state_file is not None:
+                out["state_file"] = state_file
+        else:
+            # Relative to the catalog, like every file it names.
+            out["state_file"] = str(self.file.absolute().parent / AlertSettings.state_file)
+        recipients = self.emails(table, ("alerts", "report_recipients"))
+        out["report_recipients"] = recipients or ops
+        return AlertSettings(**out)
 
     def check_name(self, name: str, path: Path_) -> bool:
         """Whether ``name`` is a schema the registry knows (so its fields can be checked)."""
@@ -434,12 +670,12 @@ class _Checker:
                 )
         return policy
 
-    def file_name(self, data: dict, key: str) -> str | None:
+    def file_name(self, data: dict, key: str, table: Path_ = ()) -> str | None:
         value = data.get(key)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.problem((key,), "must be a file name (a non-empty string)")
+            self.problem((*table, key), "must be a file name (a non-empty string)")
             return None
         # Relative to the catalog, not to wherever the service happens to start.
         return str(self.file.absolute().parent / Path(value).expanduser())
@@ -641,6 +877,18 @@ class _Checker:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _format_fields(text: str) -> set[str]:
+    """The ``{name}`` placeholders of a format string; ``{`` that is not one counts as ``""``."""
+    try:
+        return {name or "" for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {""}
 
 
 def _is_positive(value: object) -> bool:

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from el_monitor import __version__, cli_catalog, cli_optout
+from el_monitor import __version__, cli_alerts, cli_catalog, cli_optout, cli_report
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_forward(commands)
     cli_catalog.register(commands)
     cli_optout.register(commands)
+    cli_report.register(commands)
+    cli_alerts.register(commands)
     return parser
 
 

@@ -63,9 +63,7 @@ def period_of(when: datetime.datetime | float) -> str:
 
 def counts_tables_sql(quote: Callable[[str], str], mysql: bool) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` statements for both tables, for one engine."""
-    key = (
-        "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
-    )
+    key = "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
     suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" if mysql else ""
     unique = "UNIQUE KEY {name} ({columns})" if mysql else "UNIQUE ({columns})"
 
