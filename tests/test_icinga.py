@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from harness.icinga import IcingaDaemon, constants_from_example, missing_reason
+from harness.smtp import FreePortController, Inbox, smtp_server
 from helpers import SCHEMAS, example_capsules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,12 +158,13 @@ def test_validate_catches_a_missing_constant(tmp_path: Path) -> None:
 # --- 2. end to end --------------------------------------------------------------------------
 
 
-def write_bin_dir(directory: Path, notify_log: Path) -> Path:
+def write_bin_dir(directory: Path, notify_log: Path, notify_options: list[str]) -> Path:
     """ElMonitorBin for the end-to-end test: the real plugins and a recording `el-monitor`.
 
     A plugin is the venv's console script when installed, else a wrapper running its module
     with this Python. `el-monitor` (the notification command's target) records its arguments
-    and EL_NOTIFY_* environment as one JSON line in notify_log, and sends nothing.
+    and EL_NOTIFY_* environment as one JSON line in notify_log, then runs the real
+    `el-monitor notify` with ``notify_options`` (SMTP server, catalog, state file) added.
     """
     directory.mkdir(parents=True, exist_ok=True)
     for script, module in PLUGINS.values():
@@ -181,6 +183,8 @@ record = {{
 }}
 with open({str(notify_log)!r}, "a") as f:
     f.write(json.dumps(record) + "\\n")
+argv = [{str(VENV_BIN / "el-monitor")!r}, sys.argv[1], *{notify_options!r}, *sys.argv[2:]]
+os.execv(argv[0], argv)
 """
     )
     for path in directory.iterdir():
@@ -301,6 +305,13 @@ class E2E:
     instance: str
     window: int  # seconds: every check's --from
     notify_log: Path
+    inbox: Inbox  # what `el-monitor notify` mailed
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[FreePortController]:
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -318,7 +329,13 @@ def e2e(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[E2E]:
     # theirs, and still gets the project's storage schema for ^eventlogging\.
     prefix = f"eventlogging.e2e{secrets.token_hex(4)}"
     notify_log = tmp_path / "notifications.jsonl"
-    bin_dir = write_bin_dir(tmp_path / "bin", notify_log)
+    smtp = request.getfixturevalue("smtp_inbox")
+    notify_options = [
+        "--config", str(CATALOG), "--smtp", f"127.0.0.1:{smtp.port}",
+        "--state-file", str(tmp_path / "notify-state.json"), "--graphite", graphite_server.url,
+        "--mail-from", "el-monitor@example.org",
+    ]  # fmt: skip
+    bin_dir = write_bin_dir(tmp_path / "bin", notify_log, notify_options)
     froms = "".join(f'\tvars.{command}_from = "-{window}s"\n' for command in SERVICES.values())
     objects = f"""
 object Host "{host}" {{
@@ -342,7 +359,7 @@ object Host "{host}" {{
     ok, output = daemon.validate()
     assert ok, output
     with daemon:
-        yield E2E(daemon, graphite_server, host, prefix, "test1", window, notify_log)
+        yield E2E(daemon, graphite_server, host, prefix, "test1", window, notify_log, smtp.handler)
 
 
 @pytest.mark.e2e
@@ -400,6 +417,13 @@ def test_rate_burst_goes_critical_and_recovers(e2e: E2E) -> None:
         assert attrs["last_check_result"]["output"].startswith("EL_RATE OK")
         recovery = wait_for_notification(log, icinga, host, "el-rate", "RECOVERY", timeout=15)
         assert recovery["--state"] == "OK"
+        # The real `el-monitor notify` mailed NavigationTiming's owners a PROBLEM, then a
+        # RECOVERY (the example catalog: perf-team@example.org).
+        mails = wait_for_mails(e2e.inbox, ["PROBLEM", "RECOVERY"], timeout=20)
+        for kind, (recipients, message) in mails.items():
+            assert "perf-team@example.org" in recipients, (kind, recipients)
+            assert "NavigationTiming" in message["Subject"], message["Subject"]
+            assert message.get_body(("plain",)).get_content()
         assert feed.error is None, feed.error
     finally:
         feed.stop()
@@ -407,6 +431,25 @@ def test_rate_burst_goes_critical_and_recovers(e2e: E2E) -> None:
         f"burst to CRITICAL and back to OK in {time.time() - started:.1f} s "
         f"(icinga2 started in {icinga.startup_seconds:.1f} s)"
     )
+
+
+def wait_for_mails(
+    inbox: Inbox, kinds: list[str], timeout: float
+) -> dict[str, tuple[list[str], Any]]:
+    """The first mail about NavigationTiming whose subject names each kind (PROBLEM,
+    RECOVERY); an earlier UNKNOWN (no data yet) goes to ops and is not one of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, tuple[list[str], Any]] = {}
+        for recipients, message in inbox.messages():
+            for kind in kinds:
+                subject = message["Subject"]
+                if kind in subject and "NavigationTiming" in subject and kind not in found:
+                    found[kind] = (recipients, message)
+        if len(found) == len(kinds) or time.monotonic() > deadline:
+            assert len(found) == len(kinds), [m["Subject"] for _, m in inbox.messages()]
+            return found
+        time.sleep(0.25)
 
 
 def assert_sublist(part: list[str], whole: list[str]) -> None:

@@ -9,8 +9,6 @@ the redaction helpers the daily report shares, and which schemas a notification 
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import json
 import re
 import socket
@@ -22,9 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import harness.smtp
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from harness.smtp import FreePortController
 
 from el_monitor import cli_alerts
 from el_monitor.alerts import mail
@@ -51,38 +50,17 @@ OK_OUTPUT = (
 # --- servers ---------------------------------------------------------------------------------
 
 
-class Inbox:
-    """aiosmtpd handler keeping every envelope; optional AUTH check."""
+class Inbox(harness.smtp.Inbox):
+    """The shared inbox, with an AUTH check."""
 
     def __init__(self) -> None:
-        self.envelopes: list[tuple[str, list[str], bytes]] = []
+        super().__init__()
         self.logins: list[tuple[str, str]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         login = (auth_data.login.decode(), auth_data.password.decode())
         self.logins.append(login)
         return AuthResult(success=login == ("alerts", "s3cret-pass"), handled=False)
-
-    def take(self) -> list[tuple[list[str], EmailMessage]]:
-        """The messages received since the last call, parsed, with envelope recipients."""
-        out = [
-            (rcpt, email.message_from_bytes(raw, policy=email.policy.default))
-            for _, rcpt, raw in self.envelopes
-        ]
-        self.envelopes.clear()
-        return out  # type: ignore[return-value]
-
-
-class FreePortController(Controller):
-    """aiosmtpd's Controller on port 0: the real port is read back before the first probe."""
-
-    def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 @pytest.fixture(scope="module")

@@ -416,12 +416,7 @@ class Sink:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Sink, int]]:
     """A real SMTP server on 127.0.0.1 and a free port."""
-    from aiosmtpd.controller import Controller
-
-    class FreePortController(Controller):
-        def _trigger_server(self) -> None:  # port 0: learn the one the kernel chose first
-            self.port = self.server.sockets[0].getsockname()[1]
-            super()._trigger_server()
+    from harness.smtp import FreePortController
 
     sink = Sink()
     controller = FreePortController(
