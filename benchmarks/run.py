@@ -312,7 +312,9 @@ def bench_check_run(tmp: Path, runs: int = 20) -> list[Row]:
         args = [str(check), "--graphite", graphite.url, "--from", "-2min"]
         check_ms, output = _median_ms(args, runs)
         bare_ms, _ = _median_ms([sys.executable, "-c", "pass"], runs)
+        notify = bench_notify(graphite.url, tmp, runs=10)
     return [
+        notify,
         Row("python3 -c pass, start to exit", bare_ms, unit="ms"),
         Row(
             "check_el_rate run incl. render query",
@@ -323,6 +325,47 @@ def bench_check_run(tmp: Path, runs: int = 20) -> list[Row]:
             note="" if output.startswith("EL_RATE OK") else f"unexpected output: {output}",
         ),
     ]
+
+
+def bench_notify(graphite_url: str, tmp: Path, runs: int) -> Row:
+    """`el-monitor notify` as Icinga runs it, process start to exit: render query, graphs,
+    templates and the SMTP hand-off (two owner groups, so two graphs and two mails)."""
+    from harness.smtp import smtp_server
+
+    catalog = corpus.ROOT / "examples" / "el-monitor.toml"
+    output = (
+        "EL_RATE CRITICAL - 243 events/s over the last 10min (8 of 10 points above 200); "
+        "top: NavigationTiming 180/s, EditAttemptStep 40/s"
+    )
+    with smtp_server() as smtp:
+        times = []
+        for run in range(runs):
+            args = [
+                str(Path(sys.executable).with_name("el-monitor")), "notify",
+                "--config", str(catalog), "--smtp", f"127.0.0.1:{smtp.port}",
+                "--graphite", graphite_url, "--state-file", str(tmp / f"notify-{run}.json"),
+                "--mail-from", "el-monitor@example.org", "--type", "PROBLEM",
+                "--host", "eventlogging", "--service", "el-rate", "--state", "CRITICAL",
+                "--output", output, "--time", str(int(time.time())),
+                "--perfdata", "rate=243;150;200;0 NavigationTiming=180;;;0 EditAttemptStep=40;;;0",
+            ]  # fmt: skip
+            start = time.perf_counter()
+            done = subprocess.run(args, capture_output=True, text=True)
+            times.append((time.perf_counter() - start) * 1000)
+        mailed = len(smtp.handler.envelopes)
+    times.sort()
+    median = times[len(times) // 2]
+    note = (
+        ""
+        if done.returncode == 0 and mailed == 2 * runs
+        else (
+            f"exit {done.returncode}, {mailed} mails for {runs} runs: {done.stderr.strip()[-200:]}"
+        )
+    )
+    return Row(
+        "el-monitor notify, start to exit (2 mails)", median, unit="ms",
+        target="median <= 1,500 ms", ok=median <= 1500 and not note, note=note,
+    )  # fmt: skip
 
 
 def _median_ms(args: list[str], runs: int) -> tuple[float, str]:
