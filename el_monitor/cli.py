@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from el_monitor import __version__, cli_alerts, cli_catalog, cli_optout, cli_report
+from el_monitor.cli_common import positive_float, positive_int
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -67,20 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def _add_forward(commands: argparse._SubParsersAction) -> None:
     forward = commands.add_parser(
         "forward",
@@ -131,27 +118,27 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
     )
     forward.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=5000,
         metavar="N",
         help="rows per insert transaction (default 5000)",
     )
     forward.add_argument(
         "--flush-interval",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="S",
         help="longest a row waits before it is written (default 1 s)",
     )
     forward.add_argument(
         "--stats-interval",
-        type=_positive_float,
+        type=positive_float,
         metavar="S",
         help="log the counters every S seconds",
     )
     forward.add_argument(
         "--max-event-bytes",
-        type=_positive_int,
+        type=positive_int,
         default=65536,
         metavar="N",
         help="longer raw events are parse errors (default 65536)",
@@ -185,7 +172,7 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
     )
     forward.add_argument(
         "--graphite-interval",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         metavar="S",
         help="seconds between metric flushes (default 10)",

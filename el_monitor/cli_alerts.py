@@ -19,6 +19,7 @@ import sys
 from dataclasses import replace
 
 from el_monitor.catalog import EMAIL_RE, URL_RE, CatalogError, empty_catalog, load_catalog
+from el_monitor.cli_common import add_config_option
 from el_monitor.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     facts.add_argument("--perfdata", metavar="TEXT", help="the plugin's performance data")
     facts.add_argument("--time", metavar="UNIX", help="when it happened, Unix seconds")
     where = notify.add_argument_group("overrides of the catalog's [smtp] and [alerts]")
-    where.add_argument(
-        "--config",
-        dest="config",
-        default=argparse.SUPPRESS,  # an absent subcommand --config must not hide the global one
-        metavar="FILE",
-        help="catalog TOML file (default: el-monitor.toml when it exists)",
-    )
+    add_config_option(where)
     where.add_argument("--smtp", metavar="HOST:PORT", type=_host_port, help="SMTP server")
     where.add_argument("--mail-from", metavar="ADDRESS", type=_address, help="sender address")
     where.add_argument(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.catalog import Catalog, CatalogError, load_catalog
+from el_monitor.cli_common import add_config_option, usage
 from el_monitor.errors import UserError
 from el_monitor.schemas import SchemaRegistry, open_registry
 
@@ -34,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="work with the catalog of per-schema policy (owners, sampling, retention)",
         description="The catalog (TOML, default el-monitor.toml) holds per-schema policy.",
     )
-    catalog.set_defaults(run=lambda _: _usage(catalog))
+    catalog.set_defaults(run=lambda _: usage(catalog))
     actions = catalog.add_subparsers(title="commands", metavar="COMMAND")
     check = actions.add_parser(
         "check",
@@ -64,14 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: an absent subcommand --config must not hide the top-level one.
-    parser.add_argument(
-        "--config",
-        dest="config",
-        default=argparse.SUPPRESS,
-        metavar="FILE",
-        help="catalog TOML file (default: el-monitor.toml when it exists)",
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--schemas",
         required=True,
@@ -85,11 +79,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=".el-monitor-schemas",
         help="on-disk cache for an HTTP schema repository",
     )
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _load(args: argparse.Namespace) -> tuple[SchemaRegistry, Catalog | None]:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from el_monitor.cli_common import add_config_option, positive_int, usage
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(HMAC-SHA256 with the site secret) of wiki and user id or token is recorded; "
         "forwarders drop matching events, and `optout purge` deletes those already stored.",
     )
-    optout.set_defaults(run=lambda _args: _usage(optout))
+    optout.set_defaults(run=lambda _args: usage(optout))
     actions = optout.add_subparsers(title="actions", metavar="ACTION")
 
     add = actions.add_parser(
@@ -87,28 +88,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     purge.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="rows scanned per batch (default 1000)",
     )
     _file_options(purge, secret=True)
     purge.set_defaults(run=_run_purge)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _identity_options(parser: argparse.ArgumentParser, *, allow_hash: bool) -> None:
@@ -137,10 +123,7 @@ def _file_options(parser: argparse.ArgumentParser, *, secret: bool) -> None:
             metavar="FILE",
             help="the site secret (default: the catalog's secret_file, else $EL_MONITOR_SECRET)",
         )
-    # Also a global option: SUPPRESS keeps a value given before the command.
-    parser.add_argument(
-        "--config", dest="config", default=argparse.SUPPRESS, metavar="FILE", help="catalog file"
-    )
+    add_config_option(parser)
 
 
 def _catalog(args: argparse.Namespace, registry: SchemaRegistry | None = None) -> Catalog:

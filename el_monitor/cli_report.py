@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.catalog import Catalog, CatalogError, load_catalog
+from el_monitor.cli_common import add_config_option, usage
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="reports on what was logged: the daily validity report",
         description="Reports built from the counts the forwarders record in the database.",
     )
-    report.set_defaults(run=lambda _args: _usage(report))
+    report.set_defaults(run=lambda _args: usage(report))
     kinds = report.add_subparsers(title="reports", metavar="REPORT")
     daily = kinds.add_parser(
         "daily",
@@ -57,13 +58,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help=f"database the forwarders record counts in: sqlite:///path or "
         f"mysql://user@host:port/db (default: {DEFAULT_DB})",
     )
-    # SUPPRESS: an absent subcommand --config must not hide the top-level one.
-    daily.add_argument(
-        "--config",
-        dest="config",
-        default=argparse.SUPPRESS,
-        metavar="FILE",
-        help="catalog TOML file: owners, ops list, SMTP (default: el-monitor.toml when it exists)",
+    add_config_option(
+        daily, "catalog TOML file: owners, ops list, SMTP (default: el-monitor.toml when it exists)"
     )
     daily.add_argument(
         "--output",
@@ -92,11 +88,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="sender address, overriding the catalog's [smtp] mail_from",
     )
     daily.set_defaults(run=_run_daily)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _day(text: str) -> datetime.date:
