@@ -16,7 +16,7 @@ from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
     from el_monitor.catalog import Catalog
-    from el_monitor.optout import PurgeSummary
+    from el_monitor.optout_purge import PurgeSummary
     from el_monitor.schemas import SchemaRegistry
 
 __all__ = ["register"]
@@ -193,13 +193,8 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_purge(args: argparse.Namespace) -> int:
-    from el_monitor.optout import (
-        OptOutList,
-        checkpoint_path,
-        purge,
-        resolve_optout_path,
-        resolve_secret,
-    )
+    from el_monitor.optout import OptOutList, resolve_optout_path, resolve_secret
+    from el_monitor.optout_purge import checkpoint_path, purge
     from el_monitor.progress import Progress
     from el_monitor.schemas import open_registry
     from el_monitor.store import StoreError, StoreUnavailable, open_store

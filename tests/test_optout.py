@@ -21,12 +21,11 @@ from el_monitor.optout import (
     OptOutList,
     OptOutMatcher,
     add_optout,
-    checkpoint_path,
     identity_hash,
-    purge,
     read_secret_file,
     resolve_secret,
 )
+from el_monitor.optout_purge import checkpoint_path, purge
 from el_monitor.progress import Progress
 from el_monitor.schemas import DirectoryRegistry
 from el_monitor.store import open_store
