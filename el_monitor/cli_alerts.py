@@ -104,7 +104,8 @@ def _url(text: str) -> str:
 
 def run_notify(args: argparse.Namespace) -> int:
     """The ``notify`` command; raises ``UserError`` (one line, exit 2) when SMTP fails."""
-    from el_monitor.alerts.notify import Notification, describe, known_schemas, notify
+    from el_monitor.alerts.content import describe
+    from el_monitor.alerts.notify import Notification, known_schemas, notify
 
     given = {
         name: getattr(args, name, None)
