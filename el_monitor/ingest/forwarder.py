@@ -34,6 +34,21 @@ MAX_EXAMPLES = 10_000  # error groups remembered between two counts writes
 POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
 
 
+class _Every:
+    """A periodic task of the run loop: due every ``interval`` seconds (never when None)."""
+
+    def __init__(self, interval: float | None) -> None:
+        self.interval = interval
+        self.at = time.monotonic() + interval if interval else math.inf
+
+    def due(self, now: bool = False) -> bool:
+        """Whether to run it now (``now`` forces it); when it is, the next run is scheduled."""
+        if self.interval is None or not now and time.monotonic() < self.at:
+            return False
+        self.at = time.monotonic() + self.interval
+        return True
+
+
 def _next_boundary(now: float, interval: float) -> float:
     """The next wall-clock multiple of ``interval`` (so every forwarder flushes in step)."""
     return (math.floor(now / interval) + 1) * interval
@@ -137,12 +152,11 @@ class Forwarder:
 
     def run(self, stop: threading.Event) -> ForwardResult:
         settings = self.settings
-        stats_at = time.monotonic() + settings.stats_interval if settings.stats_interval else None
-        stats_last = self.counters.snapshot()
-        metrics_last = counts_last = stats_last
-        counts_at = time.monotonic() + (settings.counts_interval or 0)
+        stats = _Every(settings.stats_interval)
+        counts = _Every(settings.counts_interval if self.recorder is not None else None)
+        policy_check = _Every(POLICY_CHECK_INTERVAL if self.policy_loader is not None else None)
+        stats_last = metrics_last = counts_last = self.counters.snapshot()
         metrics_at = _next_boundary(time.time(), self.metrics.interval) if self.metrics else None
-        next_policy_check = 0.0
         try:
             for chunk in self.source.chunks(stop):
                 if chunk.lines:
@@ -155,20 +169,15 @@ class Forwarder:
                     self._position = chunk.position
                 if self._flush_due():
                     self._flush(stop)
-                if self.policy_loader is not None and (
-                    self.reload.is_set() or time.monotonic() >= next_policy_check
-                ):
+                if policy_check.due(now=self.reload.is_set()):
                     self._maybe_reload()
-                    next_policy_check = time.monotonic() + POLICY_CHECK_INTERVAL
                 if metrics_at is not None and time.time() >= metrics_at:
                     metrics_last = self._emit(metrics_last, metrics_at)
                     metrics_at = _next_boundary(time.time(), self.metrics.interval)
-                if self.recorder is not None and time.monotonic() >= counts_at:
+                if counts.due():
                     counts_last = self._record_counts(counts_last)
-                    counts_at = time.monotonic() + settings.counts_interval
-                if stats_at is not None and time.monotonic() >= stats_at:
+                if stats.due():
                     stats_last = self._log_stats(stats_last)
-                    stats_at = time.monotonic() + settings.stats_interval
                 if stop.is_set():
                     break
             pending = self._flush(stop)
