@@ -630,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         share = sampled_share()
         rows.append(
             Row(
-                "kept share at 1 in 10 (100,000 events)",
+                f"kept share at 1 in 10 (100,000 events: {share:.3%})",
                 share * 100,
                 unit="%",
                 target="10 +- 0.5 %",
