@@ -8,14 +8,13 @@ report's recipients), exposed as ``Catalog.smtp`` and ``Catalog.alerts``.
 
 Loading collects *every* problem, each as ``FILE:LINE: key: what is wrong``, because an
 operator fixing a catalog wants the whole list at once rather than one error per run.
-``tomllib`` reports no positions for valid TOML, so ``_Lines`` finds the line of each key by
+``tomllib`` reports no positions for valid TOML, so ``KeyLines`` finds the line of each key by
 scanning the text.
 """
 
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
 import logging
 import math
@@ -32,6 +31,7 @@ from typing import Any
 
 from el_monitor.errors import SchemaError, UserError
 from el_monitor.schemas import HttpRegistry, SchemaRegistry
+from el_monitor.tomllines import KeyLines, KeyPath, did_you_mean, show_key
 
 __all__ = [
     "CAPSULE_FIELDS",
@@ -255,7 +255,7 @@ def load_catalog(path: str | os.PathLike | None, registry: SchemaRegistry | None
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError([_syntax_problem(label, str(exc))]) from None
-    checker = _Checker(label, file, _Lines(text), registry)
+    checker = _Checker(label, file, KeyLines(text), registry)
     catalog = checker.catalog(data)
     if checker.problems:
         checker.problems.sort(key=lambda item: item[0])
@@ -274,153 +274,6 @@ def _syntax_problem(label: str, message: str) -> str:
     return f"{label}: TOML syntax error: {message}"
 
 
-# --- where keys are --------------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_BASIC_KEY = re.compile(r'"(?:[^"\\]|\\.)*"')
-_LITERAL_KEY = re.compile(r"'[^']*'")
-
-Path_ = tuple[str | int, ...]  # a key path; ints index arrays of tables
-
-
-def _key_parts(text: str, pos: int) -> tuple[list[str], int] | None:
-    """A dotted TOML key starting at ``pos``: its parts and the position after it."""
-    parts = []
-    while True:
-        while pos < len(text) and text[pos] in " \t":
-            pos += 1
-        for pattern in (_BARE_KEY, _BASIC_KEY, _LITERAL_KEY):
-            found = pattern.match(text, pos)
-            if found:
-                break
-        else:
-            return None
-        raw = found[0]
-        if raw[0] == '"':
-            try:
-                raw = json.loads(raw)
-            except ValueError:
-                raw = raw[1:-1]
-        elif raw[0] == "'":
-            raw = raw[1:-1]
-        parts.append(raw)
-        pos = found.end()
-        while pos < len(text) and text[pos] in " \t":
-            pos += 1
-        if pos < len(text) and text[pos] == ".":
-            pos += 1
-            continue
-        return parts, pos
-
-
-def _scan(text: str, depth: int, open_string: str | None) -> tuple[int, str | None]:
-    """Bracket depth and open multi-line string after ``text``, skipping strings and comments.
-
-    Lets ``_Lines`` skip the continuation lines of multi-line arrays and strings, where a
-    ``[x]`` or ``key =`` is data, not structure.
-    """
-    i, end = 0, len(text)
-    while i < end:
-        if open_string is not None:
-            found = text.find(open_string, i)
-            if found < 0:
-                return depth, open_string
-            i, open_string = found + 3, None
-            continue
-        char = text[i]
-        if char == "#":
-            break
-        if text.startswith(('"""', "'''"), i):
-            open_string = text[i : i + 3]
-            i += 3
-            continue
-        if char == '"':
-            i += 1
-            while i < end and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif char == "'":
-            found = text.find("'", i + 1)
-            i = end if found < 0 else found
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        i += 1
-    return depth, open_string
-
-
-class _Lines:
-    """Line numbers of the table headers and keys of a (syntactically valid) TOML text.
-
-    Good enough for error messages: headers, dotted keys and arrays of tables are tracked, and
-    multi-line values skipped; keys inside inline tables share their parent key's line.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._where: dict[Path_, int] = {}
-        table: Path_ = ()
-        seen_arrays: dict[Path_, int] = {}
-        depth, open_string = 0, None
-        for number, line in enumerate(text.splitlines(), 1):
-            if depth > 0 or open_string is not None:  # inside a multi-line value
-                depth, open_string = _scan(line, depth, open_string)
-                continue
-            stripped = line.lstrip()
-            if stripped.startswith("[["):
-                parsed = _key_parts(stripped, 2)
-                if parsed and stripped.startswith("]]", parsed[1]):
-                    path = tuple(parsed[0])
-                    index = seen_arrays.get(path, 0)
-                    seen_arrays[path] = index + 1
-                    table = (*path, index)
-                    self._note(table, number)
-            elif stripped.startswith("["):
-                parsed = _key_parts(stripped, 1)
-                if parsed and stripped.startswith("]", parsed[1]):
-                    table = tuple(parsed[0])
-                    self._note(table, number)
-            else:
-                parsed = _key_parts(stripped, 0)
-                if parsed and stripped[parsed[1] : parsed[1] + 1] == "=":
-                    self._note((*table, *parsed[0]), number)
-                    depth, open_string = _scan(stripped[parsed[1] + 1 :], 0, None)
-
-    def _note(self, path: Path_, number: int) -> None:
-        for end in range(1, len(path) + 1):
-            self._where.setdefault(path[:end], number)
-
-    def line(self, path: Path_) -> int:
-        """The line of ``path``, or of its nearest enclosing table or key."""
-        while path:
-            found = self._where.get(path)
-            if found is not None:
-                return found
-            path = path[:-1]
-        return 1
-
-
-def _show(path: Path_) -> str:
-    """``schema.NavigationTiming.aggregate[0].name``; odd names quoted as TOML would."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
-            out += f".{text}" if out else text
-    return out
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    choices = sorted(choices)  # ties go to the same name on every run
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:  # names that differ only in case score low with difflib
-        lowered = {choice.lower(): choice for choice in choices}
-        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-        close = [lowered[c] for c in close]
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 # --- validation ------------------------------------------------------------------------------
 
 
@@ -428,7 +281,7 @@ class _Checker:
     """Walks the parsed TOML, building policies from what is valid and noting what is not."""
 
     def __init__(
-        self, label: str, file: Path, lines: _Lines, registry: SchemaRegistry | None
+        self, label: str, file: Path, lines: KeyLines, registry: SchemaRegistry | None
     ) -> None:
         self.label = label
         self.file = file
@@ -442,14 +295,14 @@ class _Checker:
             # An HTTP repository cannot be listed, so only a directory can say "no such schema".
             self._known = frozenset(name for name, _ in self._revisions)
 
-    def problem(self, path: Path_, message: str) -> None:
+    def problem(self, path: KeyPath, message: str) -> None:
         line = self.lines.line(path)
-        self.problems.append((line, f"{self.label}:{line}: {_show(path)}: {message}"))
+        self.problems.append((line, f"{self.label}:{line}: {show_key(path)}: {message}"))
 
-    def unknown_keys(self, table: Mapping, path: Path_, allowed: tuple[str, ...]) -> None:
+    def unknown_keys(self, table: Mapping, path: KeyPath, allowed: tuple[str, ...]) -> None:
         for key in table:
             if key not in allowed:
-                hint = _did_you_mean(key, allowed) or f"; expected one of: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed) or f"; expected one of: {', '.join(allowed)}"
                 self.problem((*path, key), f"unknown key {key!r}{hint}")
 
     def catalog(self, data: dict) -> Catalog:
@@ -472,10 +325,10 @@ class _Checker:
             self.problem(("schema",), "must be tables, one per schema: [schema.<Name>]")
             tables = {}
         for name, table in tables.items():
-            path: Path_ = ("schema", name)
+            path: KeyPath = ("schema", name)
             known = self.check_name(name, path)
             if not isinstance(table, dict):
-                self.problem(path, f"must be a table: write [schema.{_show((name,))}] and keys")
+                self.problem(path, f"must be a table: write [schema.{show_key((name,))}] and keys")
                 continue
             values = self.policy_values(table, path, name if known else None)
             schemas[name] = self.merged(name, raw_defaults, values, path)
@@ -498,7 +351,7 @@ class _Checker:
         return {}
 
     def setting(
-        self, table: dict, path: Path_, ok: Callable[[object], bool], what: str
+        self, table: dict, path: KeyPath, ok: Callable[[object], bool], what: str
     ) -> object | None:
         """``table[path[-1]]`` when present and valid; a problem when present and not."""
         key = path[-1]
@@ -641,7 +494,7 @@ class _Checker:
         out["report_recipients"] = recipients or ops
         return AlertSettings(**out)
 
-    def check_name(self, name: str, path: Path_) -> bool:
+    def check_name(self, name: str, path: KeyPath) -> bool:
         """Whether ``name`` is a schema the registry knows (so its fields can be checked)."""
         if not SCHEMA_NAME_RE.fullmatch(name):
             self.problem(path, "schema names are 1 to 63 of A-Z a-z 0-9 _ -")
@@ -650,12 +503,12 @@ class _Checker:
             return self.registry is not None
         if name not in self._known:
             self.problem(
-                path, f"no schema {name!r} in the registry{_did_you_mean(name, self._known)}"
+                path, f"no schema {name!r} in the registry{did_you_mean(name, self._known)}"
             )
             return False
         return True
 
-    def merged(self, name: str, defaults: dict, values: dict, path: Path_) -> SchemaPolicy:
+    def merged(self, name: str, defaults: dict, values: dict, path: KeyPath) -> SchemaPolicy:
         """The policy of ``values`` over ``defaults``; checks only what ``values`` sets itself."""
         settings = {**defaults, **values}
         settings.pop("_extensions_at", None)
@@ -670,7 +523,7 @@ class _Checker:
                 )
         return policy
 
-    def file_name(self, data: dict, key: str, table: Path_ = ()) -> str | None:
+    def file_name(self, data: dict, key: str, table: KeyPath = ()) -> str | None:
         value = data.get(key)
         if value is None:
             return None
@@ -680,7 +533,7 @@ class _Checker:
         # Relative to the catalog, not to wherever the service happens to start.
         return str(self.file.absolute().parent / Path(value).expanduser())
 
-    def policy_values(self, table: dict, path: Path_, schema: str | None) -> dict[str, Any]:
+    def policy_values(self, table: dict, path: KeyPath, schema: str | None) -> dict[str, Any]:
         """The valid keys of a ``[defaults]`` or ``[schema.X]`` table, as SchemaPolicy kwargs."""
         self.unknown_keys(table, path, POLICY_KEYS)
         out: dict[str, Any] = {}
@@ -708,13 +561,13 @@ class _Checker:
             out["_extensions_at"] = placed  # for merged(), which knows the final retention
         return out
 
-    def strings(self, value: object, path: Path_) -> tuple[str, ...] | None:
+    def strings(self, value: object, path: KeyPath) -> tuple[str, ...] | None:
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
         self.problem(path, f'must be a list of strings such as ["a", "b"], not {_repr(value)}')
         return None
 
-    def emails(self, table: Mapping, path: Path_) -> tuple[str, ...]:
+    def emails(self, table: Mapping, path: KeyPath) -> tuple[str, ...]:
         if path[-1] not in table:
             return ()
         values = self.strings(table[path[-1]], path)
@@ -726,7 +579,7 @@ class _Checker:
         return tuple(v for v in values if EMAIL_RE.fullmatch(v))
 
     def fields(
-        self, value: object, path: Path_, schema: str | None, capsule: bool
+        self, value: object, path: KeyPath, schema: str | None, capsule: bool
     ) -> tuple[str, ...]:
         values = self.strings(value, path)
         if values is None:
@@ -747,7 +600,7 @@ class _Checker:
                 self.problem(
                     path,
                     f"no field {item!r} in any revision of {schema}"
-                    f"{_did_you_mean(item, sorted(choices))}",
+                    f"{did_you_mean(item, sorted(choices))}",
                 )
             else:
                 good.append(item)
@@ -775,15 +628,15 @@ class _Checker:
             self._fields[schema] = frozenset(found) if readable else None
         return self._fields[schema]
 
-    def entries(self, value: object, path: Path_, what: str) -> list[tuple[Path_, dict]]:
+    def entries(self, value: object, path: KeyPath, what: str) -> list[tuple[KeyPath, dict]]:
         """Array-of-tables entries, each with its path; anything else is one problem."""
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            header = _show(path)
+            header = show_key(path)
             self.problem(path, f"must be an array of tables: one [[{header}]] per {what}")
             return []
         return [((*path, index), item) for index, item in enumerate(value)]
 
-    def required(self, entry: dict, path: Path_, ok: Callable[[object], bool], what: str) -> bool:
+    def required(self, entry: dict, path: KeyPath, ok: Callable[[object], bool], what: str) -> bool:
         """Whether ``entry[path[-1]]`` is there and passes ``ok``; a problem if not."""
         key = path[-1]
         if key not in entry:
@@ -794,7 +647,7 @@ class _Checker:
             return True
         return False
 
-    def aggregates(self, value: object, path: Path_, schema: str | None) -> tuple[Aggregate, ...]:
+    def aggregates(self, value: object, path: KeyPath, schema: str | None) -> tuple[Aggregate, ...]:
         out = []
         names: set[str] = set()
         for where, entry in self.entries(value, path, "rollup"):
@@ -833,8 +686,8 @@ class _Checker:
         return tuple(out)
 
     def extensions(
-        self, value: object, path: Path_, schema: str | None
-    ) -> tuple[tuple[Path_, Extension], ...]:
+        self, value: object, path: KeyPath, schema: str | None
+    ) -> tuple[tuple[KeyPath, Extension], ...]:
         """The valid extensions, each with where it is written."""
         out = []
         for where, entry in self.entries(value, path, "extension"):
