@@ -274,7 +274,8 @@ class Outage:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.down = threading.Event()
-        self.sockets: list[socket.socket] = []
+        self.sockets: list[socket.socket] = []  # the live ones, cut by cut()
+        self.opened: list[socket.socket] = []  # all of them, closed by close()
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -290,6 +291,7 @@ class Outage:
             upstream = socket.create_connection(self.target)
             with self.lock:
                 self.sockets += [client, upstream]
+                self.opened += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -319,6 +321,9 @@ class Outage:
     def close(self):
         self.cut()
         self.listener.close()
+        with self.lock:
+            for s in self.opened:
+                s.close()
 
 
 def test_server_going_away_mid_run_spools_then_drains(mysql_url, tmp_path):
