@@ -159,14 +159,17 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(tmp_path):
         assert conn.execute(duplicates).fetchall() == []
 
 
-def start_forwarder(tmp_path, input_uri: str, *extra: str) -> tuple[subprocess.Popen, Path]:
-    """``el-monitor forward`` in the background, into tmp_path/el.db."""
+def start_forwarder(
+    tmp_path, input_uri: str, *extra: str, options: tuple[str, ...] = (), env=None
+) -> tuple[subprocess.Popen, Path]:
+    """``el-monitor [options] forward ... [extra]`` in the background, into tmp_path/el.db."""
     db = tmp_path / "el.db"
     args = ["forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}", "--input", input_uri]
     proc = subprocess.Popen(
-        [*EL_MONITOR, *args, "--flush-interval", "0.2", *extra],
+        [*EL_MONITOR, *options, *args, "--flush-interval", "0.2", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
     )
     return proc, db
 

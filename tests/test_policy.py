@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from helpers import SCHEMAS, overall_counts
-from test_cli import rows, wait_for_rows
+from test_cli import rows, start_forwarder, wait_for_rows
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
 OPTED_OUT_ID = 987654321
@@ -153,26 +153,10 @@ def test_invalid_catalog_stops_the_forwarder_before_it_starts(tmp_path):
 def test_sighup_reload_under_load_counts_every_event_once(tmp_path):
     catalog = tmp_path / "el-monitor.toml"
     catalog.write_text("[schema.NavigationTiming]\nsample_rate = 1\n")
-    log, db = tmp_path / "events.log", tmp_path / "el.db"
+    log = tmp_path / "events.log"
     log.write_bytes(b"")
-    proc = subprocess.Popen(
-        [
-            *EL_MONITOR,
-            "-v",
-            "--config",
-            str(catalog),
-            "forward",
-            "--schemas",
-            str(SCHEMAS),
-            "--db",
-            f"sqlite:///{db}",
-            "--input",
-            f"file://{log}?follow=1",
-            "--flush-interval",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc, db = start_forwarder(
+        tmp_path, f"file://{log}?follow=1", options=("-v", "--config", str(catalog))
     )
     total = 0
 
@@ -226,26 +210,10 @@ def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
     catalog.write_text(
         f'optout_file = "{optouts}"\n[schema.EditAttemptStep]\nuser_fields = ["user_id"]\n'
     )
-    log, db = tmp_path / "events.log", tmp_path / "el.db"
+    log = tmp_path / "events.log"
     log.write_bytes(b"\n".join(edit_lines(100)) + b"\n")
-    proc = subprocess.Popen(
-        [
-            *EL_MONITOR,
-            "--config",
-            str(catalog),
-            "forward",
-            "--schemas",
-            str(SCHEMAS),
-            "--db",
-            f"sqlite:///{db}",
-            "--input",
-            f"file://{log}?follow=1",
-            "--flush-interval",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
+    proc, db = start_forwarder(
+        tmp_path, f"file://{log}?follow=1", options=("--config", str(catalog)), env=env
     )
     assert wait_for_rows(db, 100) == 100  # nobody opted out yet
     el_monitor(
