@@ -18,13 +18,13 @@ from el_monitor.catalog import Catalog, CatalogError, load_catalog
 from el_monitor.cli_common import add_config_option, usage
 from el_monitor.errors import UserError
 from el_monitor.schemas import SchemaRegistry, open_registry
+from el_monitor.store.sql import SAMPLING_TABLE
 
 if TYPE_CHECKING:
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
-SAMPLING_TABLE = "el_monitor_sampling"
 OWNERS_WIDTH = 40  # owner cells longer than this are cut on a terminal
 
 
