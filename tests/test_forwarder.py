@@ -190,46 +190,40 @@ def test_batches_are_bounded_by_rows(sqlite_url):
 # --- the database going away -------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def admin_cursor(mysql_url: str):
+    """A cursor on the server behind ``mysql_url``, outside the forwarder's connection."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mysql_url)
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    try:
+        with admin.cursor() as cursor:
+            yield cursor
+    finally:
+        admin.close()
+
+
 def mysql_connection_ids(mysql_url: str) -> list[int]:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(mysql_url)
-    admin = pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s",
-                (parts.path.lstrip("/"),),
-            )
-            return [row[0] for row in cursor.fetchall()]
-    finally:
-        admin.close()
+    with admin_cursor(mysql_url) as cursor:
+        database = urlsplit(mysql_url).path.lstrip("/")
+        cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", (database,))
+        return [row[0] for row in cursor.fetchall()]
 
 
 def kill_connections(mysql_url: str) -> int:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(mysql_url)
     ids = mysql_connection_ids(mysql_url)
-    admin = pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
-    try:
-        with admin.cursor() as cursor:
-            for ident in ids:
-                cursor.execute(f"KILL CONNECTION {int(ident)}")
-    finally:
-        admin.close()
+    with admin_cursor(mysql_url) as cursor:
+        for ident in ids:
+            cursor.execute(f"KILL CONNECTION {int(ident)}")
     return len(ids)
 
 
@@ -269,10 +263,17 @@ def test_killed_connection_spools_and_recovers_exactly(mysql_url, tmp_path):
 class Outage:
     """A TCP proxy in front of MariaDB that can drop every connection and refuse new ones."""
 
-    def __init__(self, target: tuple[str, int]):
-        self.target = target
+    def __init__(self, mysql_url: str):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(mysql_url)
+        self.target = (parts.hostname, parts.port or 3306)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
+        # The same database, reached through this proxy.
+        self.url = parts._replace(
+            netloc=f"{parts.username or 'root'}@127.0.0.1:{self.port}"
+        ).geturl()
         self.down = threading.Event()
         self.sockets: list[socket.socket] = []  # the live ones, cut by cut()
         self.opened: list[socket.socket] = []  # all of them, closed by close()
@@ -327,11 +328,8 @@ class Outage:
 
 
 def test_server_going_away_mid_run_spools_then_drains(mysql_url, tmp_path):
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(mysql_url)
-    proxy = Outage((parts.hostname, parts.port or 3306))
-    proxied = parts._replace(netloc=f"{parts.username or 'root'}@127.0.0.1:{proxy.port}").geturl()
+    proxy = Outage(mysql_url)
+    proxied = proxy.url
     pause = threading.Event()
     lines = valid_lines(4000)
     source = ListSource(lines, chunk=100, pause=pause)
@@ -378,11 +376,8 @@ class _Slow:
 
 
 def test_without_spool_the_forwarder_waits_for_the_database(mysql_url):
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(mysql_url)
-    proxy = Outage((parts.hostname, parts.port or 3306))
-    proxied = parts._replace(netloc=f"{parts.username or 'root'}@127.0.0.1:{proxy.port}").geturl()
+    proxy = Outage(mysql_url)
+    proxied = proxy.url
     store = open_store(proxied)  # connect while the server is there
     proxy.cut()
     threading.Timer(1.5, proxy.restore).start()

@@ -45,6 +45,11 @@ OK_OUTPUT = (
     "EL_RATE OK - 80 events/s over the last 10min (0 of 10 points above 150); "
     "top: NavigationTiming 60/s, HelpPanel 5/s"
 )
+# A PROBLEM for the rate burst above, as notify's command-line flags.
+PROBLEM_FLAGS = [
+    "--type", "PROBLEM", "--host", "eventlogging", "--service", "el-rate",
+    "--state", "CRITICAL", "--output", RATE_OUTPUT, "--perfdata", RATE_PERF,
+]  # fmt: skip
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -476,20 +481,7 @@ def closed_port() -> int:
 
 
 def test_smtp_down_is_one_clear_line_and_nothing_is_recorded(catalog_path, inbox, smtp, capsys):
-    flags = [
-        "--type",
-        "PROBLEM",
-        "--host",
-        "eventlogging",
-        "--service",
-        "el-rate",
-        "--state",
-        "CRITICAL",
-        "--output",
-        RATE_OUTPUT,
-        "--perfdata",
-        RATE_PERF,
-    ]
+    flags = PROBLEM_FLAGS
     port = closed_port()
     status = run_cli("notify", "--config", str(catalog_path), "--smtp", f"127.0.0.1:{port}", *flags)
     err = capsys.readouterr().err.strip().splitlines()
@@ -726,20 +718,7 @@ def test_unusable_or_corrupt_state_file_never_stops_the_alert(
 ):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    flags = [
-        "--type",
-        "PROBLEM",
-        "--host",
-        "eventlogging",
-        "--service",
-        "el-rate",
-        "--state",
-        "CRITICAL",
-        "--output",
-        RATE_OUTPUT,
-        "--perfdata",
-        RATE_PERF,
-    ]
+    flags = PROBLEM_FLAGS
     status = run_cli(
         "notify", "--config", str(catalog_path), "--state-file", str(blocker / "state.json"), *flags
     )

@@ -65,6 +65,11 @@ def el_monitor(*args: str, env: dict, stdin: bytes = b"") -> subprocess.Complete
     return done
 
 
+def opt_out(catalog: Path, env: dict, *identity: str) -> None:
+    """``el-monitor optout add --wiki enwiki <identity>`` with this catalog."""
+    el_monitor("--config", str(catalog), "optout", "add", "--wiki", "enwiki", *identity, env=env)
+
+
 def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
     env = dict(os.environ, EL_MONITOR_SECRET="site-secret-for-tests")
     optouts = tmp_path / "optout.jsonl"
@@ -75,28 +80,8 @@ def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
         'owners = ["editing@example.org"]\n'
         'user_fields = ["user_id", "session_token"]\n'
     )
-    el_monitor(
-        "--config",
-        str(catalog),
-        "optout",
-        "add",
-        "--wiki",
-        "enwiki",
-        "--user-id",
-        str(OPTED_OUT_ID),
-        env=env,
-    )
-    el_monitor(
-        "--config",
-        str(catalog),
-        "optout",
-        "add",
-        "--wiki",
-        "enwiki",
-        "--token",
-        OPTED_OUT_TOKEN,
-        env=env,
-    )
+    opt_out(catalog, env, "--user-id", str(OPTED_OUT_ID))
+    opt_out(catalog, env, "--token", OPTED_OUT_TOKEN)
     listed = el_monitor("--config", str(catalog), "optout", "list", env=env).stdout.decode()
     assert len(listed.strip().splitlines()) >= 2
     assert str(OPTED_OUT_ID) not in listed and OPTED_OUT_TOKEN not in listed
@@ -216,17 +201,7 @@ def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
         tmp_path, f"file://{log}?follow=1", options=("--config", str(catalog)), env=env
     )
     assert wait_for_rows(db, 100) == 100  # nobody opted out yet
-    el_monitor(
-        "--config",
-        str(catalog),
-        "optout",
-        "add",
-        "--wiki",
-        "enwiki",
-        "--user-id",
-        str(OPTED_OUT_ID),
-        env=env,
-    )
+    opt_out(catalog, env, "--user-id", str(OPTED_OUT_ID))
     time.sleep(2.0)  # the forwarder notices the new file within a second
     with open(log, "ab") as out:
         out.write(b"\n".join(edit_lines(100, start=100)) + b"\n")
