@@ -34,6 +34,7 @@ from pathlib import Path
 
 from el_monitor.catalog import SmtpSettings
 from el_monitor.errors import UserError
+from el_monitor.hostport import parse_host_port
 
 __all__ = [
     "ENV_PASSWORD",
@@ -109,28 +110,10 @@ def _domain(sender: str) -> str:
 
 def parse_smtp_address(text: str) -> tuple[str, int | None]:
     """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) from ``--smtp``; the port None when absent."""
-    host, port = text, None
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"{text!r}: unclosed [ in an IPv6 address; write [::1]:25")
-        host, rest = text[1:end], text[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{text!r} is not HOST:PORT")
-            port = _port(rest[1:], text)
-    elif text.count(":") == 1:
-        host, raw = text.split(":")
-        port = _port(raw, text)
-    if not host:
-        raise ValueError(f"{text!r} names no host; write HOST:PORT such as localhost:25")
-    return host, port
-
-
-def _port(raw: str, text: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ValueError(f"{text!r}: port must be 1..65535")
-    return int(raw)
+    try:
+        return parse_host_port(text, None)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}; write HOST:PORT such as localhost:25") from None
 
 
 def smtp_password(settings: SmtpSettings, env: Mapping[str, str] | None = None) -> str | None:

@@ -27,6 +27,7 @@ import graphitesend
 
 from el_monitor.counters import MEASURES, OVERALL, Interval
 from el_monitor.errors import UserError
+from el_monitor.hostport import parse_host_port
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ MAX_SCOPE_NAMES = 10_000  # the name cache is rebuilt past this many scopes
 _NODE_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _PREFIX = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-_HOST = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def node(text: str) -> str:
@@ -110,32 +110,13 @@ class GraphiteSettings:
 
 def parse_address(text: str) -> tuple[str, int]:
     """``host:port``, ``host`` (port 2003) or ``[ipv6]:port`` → ``(host, port)``."""
-    spec = text.strip()
-
-    def bad(why: str) -> UserError:
-        return UserError(
-            f"Graphite address {text!r}: {why}; "
+    try:
+        return parse_host_port(text, DEFAULT_PORT)  # type: ignore[return-value]
+    except ValueError as exc:
+        raise UserError(
+            f"Graphite address {text!r}: {exc}; "
             "expected HOST[:PORT], e.g. graphite.example.org:2003 or [::1]:2003"
-        )
-
-    if "://" in spec:
-        raise bad("give carbon's host and plaintext port, not a URL")
-    bracketed = re.fullmatch(r"\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\](?::(.*))?", spec)
-    if bracketed:
-        host, port_text = bracketed.group(1), bracketed.group(2)
-    elif spec.count(":") > 1:
-        raise bad("write an IPv6 address in brackets")
-    else:
-        host, colon, port_text = spec.partition(":")
-        if not colon:
-            port_text = None
-        if not _HOST.fullmatch(host):
-            raise bad("missing or malformed host name")
-    if port_text is None:
-        return host, DEFAULT_PORT
-    if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
-        raise bad(f"port {port_text!r} is not a number between 1 and 65535")
-    return host, int(port_text)
+        ) from None
 
 
 class _Names:
