@@ -150,7 +150,9 @@ class Pipeline:
             compiled = None
         if compiled is None:
             if self._unknown >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: keep it bounded
-                self._schemas = {k: v for k, v in self._schemas.items() if v is not None}
+                # In place: process() holds this dict in a local for the whole chunk.
+                for unknown in [k for k, v in self._schemas.items() if v is None]:
+                    del self._schemas[unknown]
                 self._unknown = 0
             self._unknown += 1
             self._schemas[key] = None
