@@ -143,11 +143,12 @@ class OptOutEntry(NamedTuple):
     added: str  # ISO 8601 UTC, e.g. 2026-11-28T05:00:00Z
 
 
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
-    """What changes whenever the file is rewritten (os.replace gives a new inode)."""
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the file is rewritten (os.replace gives a new inode); None when
+    it is not there."""
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except OSError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
 
@@ -199,7 +200,7 @@ class OptOutList:
 
     def changed(self) -> bool:
         """Whether the file on disk is no longer the one this list was read from."""
-        return _file_stamp(self.path) != self.stamp
+        return file_stamp(self.path) != self.stamp
 
     def save(self) -> OptOutList:
         """Write atomically (readers see the old or the new list, never half of one)."""

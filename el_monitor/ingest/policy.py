@@ -14,21 +14,19 @@ from pathlib import Path
 from el_monitor.catalog import DEFAULT_PATH, Catalog, load_catalog
 from el_monitor.errors import UserError
 from el_monitor.ingest.pipeline import Policy
-from el_monitor.optout import OptOutList, OptOutMatcher, resolve_optout_path, resolve_secret
+from el_monitor.optout import (
+    OptOutList,
+    OptOutMatcher,
+    file_stamp,
+    resolve_optout_path,
+    resolve_secret,
+)
 from el_monitor.sampling import Sampler
 from el_monitor.schemas import SchemaRegistry
 
 log = logging.getLogger(__name__)
 
 Stamp = tuple[int, int, int] | None
-
-
-def _stamp(path: Path) -> Stamp:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def samplers(catalog: Catalog) -> Callable[[str], Sampler | None]:
@@ -74,10 +72,10 @@ class PolicyLoader:
 
     def load(self) -> Policy:
         """Read the catalog and the opt-out list; raises UserError when either is invalid."""
-        catalog_stamp = _stamp(self.catalog_path)  # taken before reading: no change is missed
+        catalog_stamp = file_stamp(self.catalog_path)  # taken before reading: no change is missed
         catalog = load_catalog(self.config, self.registry)
         optout_path = resolve_optout_path(self.optout_file, catalog)
-        optout_stamp = _stamp(optout_path)
+        optout_stamp = file_stamp(optout_path)
         optouts = OptOutList.load(optout_path)
         policy = Policy(samplers(catalog))
         if optouts.hashes:
@@ -95,8 +93,8 @@ class PolicyLoader:
         return policy
 
     def _current_stamps(self) -> tuple[Stamp, Stamp]:
-        optout = _stamp(self._optout_path) if self._optout_path is not None else None
-        return _stamp(self.catalog_path), optout
+        optout = file_stamp(self._optout_path) if self._optout_path is not None else None
+        return file_stamp(self.catalog_path), optout
 
     def changed(self) -> bool:
         """Whether the catalog or the opt-out list on disk differs from the loaded ones."""
