@@ -19,13 +19,13 @@ import logging
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from el_monitor import atomic
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -209,34 +209,12 @@ class OptOutList:
         return OptOutList.load(self.path)
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """tmp file + fsync + os.replace + fsync of the directory; keeps an existing file's mode."""
-    directory = path.parent if str(path.parent) else Path(".")
-    with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(path.stat().st_mode)
+def write_atomically(path: Path, data: bytes) -> None:
+    """The list (or a purge checkpoint) replaced whole; a failure is a one-line UserError."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        atomic.write_atomically(path, data)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fchmod(file.fileno(), mode)
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UserError(f"cannot write {path}: {exc.strerror}") from None
-        raise
-    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 @contextlib.contextmanager

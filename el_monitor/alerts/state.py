@@ -33,12 +33,12 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -243,17 +243,7 @@ class StateFile:
         data["version"] = VERSION
         text = json.dumps(data, indent=1, sort_keys=True)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomically(self.path, text.encode())
         except OSError as exc:
             raise StateError(self.path, f"cannot write: {exc.strerror}") from None
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
 from el_monitor.ingest.chunk import IDLE, Chunk
 from el_monitor.ingest.sources import READ_BYTES, LineSplitter
@@ -132,7 +133,7 @@ class FileSource:
             if pos == self._committed:
                 return
             record = {"path": self.path, "dev": pos.dev, "inode": pos.inode, "offset": pos.offset}
-            _write_atomically(self.checkpoint_path, json.dumps(record).encode())
+            write_atomically(self.checkpoint_path, json.dumps(record).encode())
             self._committed = pos
 
     def close(self) -> None:
@@ -290,20 +291,3 @@ def _open_readable(name: str, path: str) -> int:
         os.close(fd)
         raise UserError(f"{name}: {path} is not a regular file; name a log file")
     return fd
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """tmp file + fsync + rename + directory fsync: readers see the old or the new content."""
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

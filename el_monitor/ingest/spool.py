@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from el_monitor.atomic import fsync_directory, write_atomically
 from el_monitor.errors import UserError
 
 
@@ -35,13 +36,7 @@ class Spool:
         self._sequence += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}.jsonl"
         final = self.directory / name
-        tmp = final.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            out.write(b"".join(orjson.dumps(c) + b"\n" for c in capsules))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(self.directory)
+        write_atomically(final, b"".join(orjson.dumps(c) + b"\n" for c in capsules))
         return final
 
     def files(self) -> list[Path]:
@@ -58,12 +53,4 @@ class Spool:
 
     def done(self, path: Path) -> None:
         path.unlink(missing_ok=True)
-        _fsync_dir(self.directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_directory(self.directory)
