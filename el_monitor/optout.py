@@ -5,7 +5,7 @@ An entry is ``HMAC-SHA256(secret, "<wiki>\\x1f<kind>\\x1f<value>")`` in hex, ``k
 site secret the list says nothing about who opted out, and an id is never stored, logged or
 printed.  The matcher answers "is this capsule from an opted-out user?" for every event before
 anything is stored or logged, so it is built for the hot path: constant-false when the list is
-empty, per-schema field plans, precomputed HMAC states and a bounded cache of answers.
+empty, per-schema checks built once, precomputed HMAC states.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,6 +239,8 @@ def _check_identity(wiki: str, kind: str, value: str) -> str:
     if kind == USER_ID:
         if not (value.isascii() and value.isdigit()):
             raise UserError("--user-id must be a decimal user id (digits only)")
+        if not int(value):
+            raise UserError("--user-id 0 is every logged-out user, not one user")
         return str(int(value))
     if kind != TOKEN:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -286,136 +288,90 @@ def hash_for(secret: bytes, wiki: str, kind: str, value: str) -> str:
 
 # --- the matcher ---------------------------------------------------------------------------
 
-
-class _Field(NamedTuple):
-    first: str  # top-level event key
-    rest: tuple[str, ...]  # deeper keys, for dotted paths
-    id_by_name: bool  # digit strings here are user ids
+OptOutCheck = Callable[[dict], bool]  # capsule → whether its user opted out
+Lookup = Callable[[str, object, bool], bool]  # (wiki, value, named like a user id) → on list
 
 
 def _never(capsule: dict) -> bool:
     return False
 
 
-class OptOutMatcher:
-    """``matches(capsule)``: is this event from a user on the list?  Built for the hot path.
+def _lookup(secret: bytes, digests: frozenset[bytes]) -> Lookup:
+    """``lookup(wiki, value, id_by_name)``: one keyed hash and a set lookup.
 
-    Answers are cached per wiki and value, so a user's second event costs two dict lookups
-    rather than an HMAC; the cache (and the per-schema field plans, whose keys come from
-    untrusted events) is cleared when it outgrows its bound.  Build a new matcher when the
-    list, the secret or the catalog changes.  Not thread-safe: one per forwarder thread.
+    Ints are user ids; so are digit strings in fields named like a user id (``"042"`` and
+    ``42`` are one user); other non-empty strings are tokens; integral floats are ids too.
+    Booleans, null, lists and objects are nobody.  Nothing is cached: inside the forwarder a
+    probe of a large answer cache was measured to cost as much as the HMAC it saves, and
+    without one no memory grows with the values the wire sends.
     """
+    inner0, outer0 = _hmac_states(secret)
 
-    def __init__(
-        self,
-        secret: bytes,
-        hashes: frozenset[str],
-        catalog: Catalog,
-        *,
-        cache_size: int = 100_000,
-        schema_cache_size: int = 10_000,
-    ) -> None:
-        self.hashes = frozenset(hashes)
-        self._digests = frozenset(bytes.fromhex(h) for h in self.hashes)  # no hexdigest per event
-        self.active = bool(self.hashes)  # False: callers may skip the check altogether
-        self._catalog = catalog
-        self._inner, self._outer = _hmac_states(secret)
-        # wiki → (answers for other fields, answers for fields named like a user id), each
-        # keyed by the raw value: "42" is a token in one and user 42 in the other.
-        self._caches: dict[str, tuple[dict, dict]] = {}
-        self._cached = 0
-        self._cache_size = cache_size
-        self._plans: dict[str, tuple[_Field, ...]] = {}
-        self._schema_cache_size = schema_cache_size
-        if not self.active:
-            self.matches = _never  # type: ignore[method-assign]
-
-    @property
-    def cached(self) -> int:
-        """Answers held in the cache (bounded by ``cache_size``)."""
-        return self._cached
-
-    def _plan(self, schema: str) -> tuple[_Field, ...]:
-        plan = tuple(
-            _Field(keys[0], tuple(keys[1:]), names_user_id(path))
-            for path in self._catalog.policy(schema).user_fields
-            for keys in [path.split(".")]
-        )
-        if len(self._plans) >= self._schema_cache_size:
-            self._plans.clear()
-        self._plans[schema] = plan
-        return plan
-
-    def matches(self, capsule: dict) -> bool:
-        plan = self._plans.get(capsule["schema"])
-        if plan is None:
-            plan = self._plan(capsule["schema"])
-        if not plan:
-            return False
-        event = capsule["event"]
-        if event.__class__ is not dict:
-            return False
-        wiki = capsule["wiki"]
-        caches = self._caches.get(wiki)
-        for first, rest, id_by_name in plan:
-            value = event.get(first)
-            if rest:
-                for key in rest:
-                    if value.__class__ is not dict:
-                        value = None
-                        break
-                    value = value.get(key)
-            if value is None:
-                continue
-            cls = value.__class__
-            if caches is not None and (cls is str or cls is int):
-                hit = caches[id_by_name].get(value)
-                if hit is None:
-                    hit = self._answer(wiki, value, id_by_name)
+    def lookup(wiki: str, value: object, id_by_name: bool) -> bool:
+        cls = value.__class__
+        if cls is str:
+            if id_by_name and value.isascii() and value.isdigit():  # type: ignore[attr-defined]
+                message = f"{wiki}\x1fuser-id\x1f{int(value)}"  # type: ignore[call-overload]
+            elif value:
+                message = f"{wiki}\x1ftoken\x1f{value}"
             else:
-                hit = self.value_matches(wiki, value, id_by_name)
-                caches = self._caches.get(wiki)
-            if hit:
+                return False
+        elif cls is int or (cls is float and value.is_integer()):  # type: ignore[attr-defined]
+            message = f"{wiki}\x1fuser-id\x1f{int(value)}"  # type: ignore[call-overload]
+        else:
+            return False
+        inner = inner0.copy()
+        inner.update(message.encode())
+        outer = outer0.copy()
+        outer.update(inner.digest())
+        return outer.digest() in digests
+
+    return lookup
+
+
+def _check(lookup: Lookup, user_fields: Sequence[str]) -> OptOutCheck:
+    """One schema's check, its field paths split once."""
+    fields = tuple(
+        (keys[0], tuple(keys[1:]), names_user_id(path))
+        for path in user_fields
+        for keys in [path.split(".")]
+    )
+
+    def check(capsule: dict) -> bool:
+        event = capsule["event"]
+        for first, rest, id_by_name in fields:
+            value = event.get(first)
+            for key in rest:
+                value = value.get(key) if value.__class__ is dict else None
+            if value is not None and lookup(capsule["wiki"], value, id_by_name):
                 return True
         return False
 
-    def value_matches(self, wiki: str, value: object, id_by_name: bool) -> bool:
-        """Whether one user-field value on ``wiki`` is on the list (purge uses this too)."""
-        cls = value.__class__
-        if cls is not str and cls is not int:
-            if cls is float and value.is_integer():  # type: ignore[attr-defined]
-                value = int(value)  # type: ignore[call-overload]
-            else:  # booleans, null, objects: nobody
-                return False
-        caches = self._caches.get(wiki)
-        hit = None if caches is None else caches[id_by_name].get(value)
-        return self._answer(wiki, value, id_by_name) if hit is None else hit
+    return check
 
-    def _answer(self, wiki: str, value: str | int, id_by_name: bool) -> bool:
-        """Hash, look up and cache one value (a str or an int, never a bool).
 
-        Ints are user ids; so are digit strings in fields named like a user id (``"042"``
-        and ``42`` are one user).  Other strings are tokens.
-        """
-        if value.__class__ is int:
-            message = f"{wiki}\x1fuser-id\x1f{value}"
-        elif id_by_name and value.isascii() and value.isdigit():  # type: ignore[union-attr]
-            message = f"{wiki}\x1fuser-id\x1f{int(value)}"
-        elif value:
-            message = f"{wiki}\x1ftoken\x1f{value}"
-        else:
-            return False
-        inner = self._inner.copy()
-        inner.update(message.encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        hit = outer.digest() in self._digests
-        if self._cached >= self._cache_size:
-            self._caches.clear()
-            self._cached = 0
-        caches = self._caches.get(wiki)
-        if caches is None:
-            caches = self._caches[wiki] = ({}, {})
-        caches[id_by_name][value] = hit
-        self._cached += 1
-        return hit
+class OptOutMatcher:
+    """Is this event from a user on the list?  Built for the forwarder's hot path.
+
+    ``check_for(user_fields)`` gives one schema's check, its field paths split once; a list
+    with no entries gives checks that cost one call.  Build a new matcher when the list, the
+    secret or the catalog changes.
+    """
+
+    def __init__(self, secret: bytes, hashes: frozenset[str], catalog: Catalog) -> None:
+        self.hashes = frozenset(hashes)
+        self.active = bool(self.hashes)  # False: callers may skip the check altogether
+        self._catalog = catalog
+        digests = frozenset(bytes.fromhex(h) for h in self.hashes)  # no hexdigest per event
+        self.value_matches = _lookup(secret, digests)
+
+    def check_for(self, user_fields: Sequence[str]) -> OptOutCheck | None:
+        """The check for events of a schema with these user fields; None when it has none."""
+        if not user_fields:
+            return None
+        return _check(self.value_matches, user_fields) if self.active else _never
+
+    def matches(self, capsule: dict) -> bool:
+        """The catalog's check for this capsule's schema (the forwarder keeps one per schema)."""
+        check = self.check_for(self._catalog.policy(capsule["schema"]).user_fields)
+        return check is not None and capsule["event"].__class__ is dict and check(capsule)

@@ -45,7 +45,7 @@ def opt_out_checks(
     """``opt_out_check_for(schema)``: only schemas that name user fields pay for the check."""
 
     def opt_out_check_for(schema: str) -> Callable[[dict], bool] | None:
-        return matcher.matches if catalog.policy(schema).user_fields else None
+        return matcher.check_for(catalog.policy(schema).user_fields)
 
     return opt_out_check_for
 
