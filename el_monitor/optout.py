@@ -71,6 +71,12 @@ def identity_hash(secret: bytes, wiki: str, kind: str, value: str | int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def _decimal(digits: str) -> str:
+    """ASCII digits as ``str(int(digits))`` would give them, at any length (``int()`` refuses
+    strings of over 4,300 digits, and one arrives from the wire as easily as any other)."""
+    return digits.lstrip("0") or "0"
+
+
 def names_user_id(path: str) -> bool:
     lower = path.lower()
     return "user_id" in lower or "userid" in lower
@@ -239,9 +245,9 @@ def _check_identity(wiki: str, kind: str, value: str) -> str:
     if kind == USER_ID:
         if not (value.isascii() and value.isdigit()):
             raise UserError("--user-id must be a decimal user id (digits only)")
-        if not int(value):
+        if _decimal(value) == "0":
             raise UserError("--user-id 0 is every logged-out user, not one user")
-        return str(int(value))
+        return _decimal(value)
     if kind != TOKEN:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if not value:
@@ -311,7 +317,7 @@ def _lookup(secret: bytes, digests: frozenset[bytes]) -> Lookup:
         cls = value.__class__
         if cls is str:
             if id_by_name and value.isascii() and value.isdigit():  # type: ignore[attr-defined]
-                message = f"{wiki}\x1fuser-id\x1f{int(value)}"  # type: ignore[call-overload]
+                message = f"{wiki}\x1fuser-id\x1f{_decimal(value)}"  # type: ignore[arg-type]
             elif value:
                 message = f"{wiki}\x1ftoken\x1f{value}"
             else:

@@ -178,6 +178,7 @@ def test_ids_can_come_from_stdin_and_bad_ids_are_refused(cwd, monkeypatch):
         run_cli("optout", "add", "--wiki", "enwiki", "--user-id", "12a")
     with pytest.raises(UserError, match="logged-out"):
         run_cli("optout", "add", "--wiki", "enwiki", "--user-id", "000")
+    assert run_cli("optout", "add", "--wiki", "enwiki", "--user-id", "9" * 5000) == 0
     with pytest.raises(UserError, match="--wiki"):
         run_cli("optout", "add", "--wiki", "en wiki", "--token", "t")
     with pytest.raises(SystemExit):  # argparse: exactly one of --user-id / --token
@@ -257,6 +258,14 @@ def test_matcher_finds_users_in_nested_fields_by_int_or_digit_string():
     assert not m.matches(capsule("Edit", {"userId": [42], "session": {"token": {"x": 1}}}))
     assert not m.matches(capsule("Other", {"userId": 42}))  # no user_fields: never matches
     assert not m.matches({"schema": "Edit", "wiki": "enwiki", "event": "garbage"})
+
+
+def test_matcher_takes_digit_strings_of_any_length():
+    hashes = frozenset({reference(SECRET, "enwiki", "user-id", "42")})
+    check = OptOutMatcher(SECRET, hashes, catalog(E=("user_id",))).check_for(("user_id",))
+    assert check(capsule("E", {"user_id": "0" * 5000 + "42"}))
+    assert not check(capsule("E", {"user_id": "1" * 5000}))  # int() would refuse it
+    assert not check(capsule("E", {"user_id": "000"}))
 
 
 def test_matcher_on_an_empty_list_is_constant_false():
