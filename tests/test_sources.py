@@ -444,12 +444,17 @@ def test_post_garbage_is_rejected_but_passed_down(beacon: HttpSource) -> None:
     assert (beacon.requests, beacon.rejected) == (2, 2)
 
 
+HUGE = "9" * 5000  # more digits than int() takes from a string
+
+
 @pytest.mark.parametrize(
     "method, path, body, headers, status",
     [
         ("POST", "/v1/events", b"[" + b"1," * 600 + b"1]", {}, 413),
         ("POST", "/v1/events", b"[]", {"Content-Length": "999999"}, 413),
         ("POST", "/v1/events", b"[]", {"Content-Length": "5000", "Expect": "100-continue"}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": HUGE}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": HUGE, "Expect": "100-continue"}, 413),
         ("POST", "/v1/events", None, {}, 411),
         ("POST", "/v1/events", b"[]", {"Transfer-Encoding": "chunked"}, 411),
         ("GET", "/nowhere", None, {}, 404),

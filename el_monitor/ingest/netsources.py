@@ -322,11 +322,8 @@ class _BeaconHandler(BaseHTTPRequestHandler):
         if length is None:
             self._reply(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
             return None
-        try:
-            size = int(length)
-            if size < 0:
-                raise ValueError(length)
-        except ValueError:
+        size = content_length(length)
+        if size is None:
             self._reply(HTTPStatus.BAD_REQUEST, "bad Content-Length")
             return None
         if size > limit:
@@ -362,8 +359,8 @@ class _BeaconHandler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         """Refuse an oversized body before the client sends it."""
-        length = self.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.server.source.max_body_bytes:
+        size = content_length(self.headers.get("Content-Length", ""))
+        if size is not None and size > self.server.source.max_body_bytes:
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
             return False
         return super().handle_expect_100()
@@ -394,6 +391,15 @@ class _BeaconHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Debug-level, and without the client address the base class would print."""
         logger.debug("%s: " + format, self.server.source.name, *args)
+
+
+def content_length(text: str) -> int | None:
+    """The declared body size, or None when it is not a decimal number.  Past 18 digits it
+    is simply huge: ``int()`` refuses over 4,300 digits, and a client may send that many."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 18 else 10**18
 
 
 def decode_beacon(query: str, max_line_bytes: int) -> bytes:
