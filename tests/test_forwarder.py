@@ -426,6 +426,21 @@ def test_value_too_long_for_its_column_is_a_store_error(mysql_url, tmp_path):
     assert json.loads(record["rawEvent"])["uuid"] == "e" * 32
 
 
+def test_a_batch_whose_only_event_of_a_table_is_refused_still_commits(sqlite_url):
+    # TemplateWizard's performer object allows more properties than its table has columns:
+    # the event is valid, the mapping refuses it, and the rest of the batch is committed.
+    wizard = json.loads((SCHEMAS.parent / "samples" / "TemplateWizard.jsonl").read_text())
+    wizard.update(wiki="enwiki", uuid="f" * 32, timestamp=1795842000)
+    wizard["event"]["performer"]["surprise"] = 1
+    lines = valid_lines(20) + [json.dumps(wizard).encode()]
+    lines = [line for line in lines if b'"TemplateWizard"' not in line or b"surprise" in line]
+    result = forward(ListSource(lines), sqlite_url)
+    assert result.counts.get(OVERALL, "valid") == len(lines)
+    assert result.counts.get(OVERALL, "inserted") == len(lines) - 1 == count_rows(sqlite_url)
+    assert result.counts.errors["TemplateWizard"] == {("store", None): 1}
+    assert result.pending == 0
+
+
 class RecordingSink:
     """A metrics sink that keeps what it is given."""
 

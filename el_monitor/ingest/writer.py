@@ -156,10 +156,12 @@ class StoreWriter:
             try:
                 if isinstance(layout, StoreError):
                     raise layout
-                rows[layout].append(layout.row(capsule))
-                kept[layout].append(capsule)
+                row = layout.row(capsule)  # before rows[layout]: a refusal must not add a table
             except StoreError as exc:
                 rejected.append((capsule, str(exc)))
+                continue
+            rows[layout].append(row)
+            kept[layout].append(capsule)
         result = self.store.insert(rows)
         rejected += [(kept[r.layout][r.index], r.message) for r in result.rejected]
         for capsule, message in rejected:
