@@ -44,6 +44,9 @@ class CapsuleError(ValueError):
         # against the schema whose producer is at fault.
         self.schema: str | None = None
         self.revision: str | None = None
+        # The object as parsed, when it is one: a broken event may still show an opted-out
+        # user, whose events must not reach even the invalid log.
+        self.capsule: dict | None = None
 
 
 def event_uuid(recv_from: object, seq_id: object, timestamp: object) -> str:
@@ -127,6 +130,7 @@ def build_capsule(
         return _build_capsule(obj, raw, defaults, received_at, host)
     except CapsuleError as exc:
         if type(obj) is dict:
+            exc.capsule = obj
             schema, revision = obj.get("schema"), obj.get("revision")
             if type(revision) is int:
                 revision = str(revision)

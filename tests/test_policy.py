@@ -95,6 +95,12 @@ def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
     assert len(listed.strip().splitlines()) >= 2
     assert str(OPTED_OUT_ID) not in listed and OPTED_OUT_TOKEN not in listed
 
+    # Broken capsules (an unreadable timestamp): the opted-out user's is dropped all the same,
+    # the other one is logged as invalid.
+    broken = [
+        json.dumps(dict(json.loads(line), timestamp="yesterday")).encode()
+        for line in edit_lines(2, start=203)  # 203 is the opted-out user, 204 is not
+    ]
     db, logs = tmp_path / "el.db", tmp_path / "logs"
     done = el_monitor(
         "--config",
@@ -107,11 +113,11 @@ def test_opted_out_users_are_dropped_and_appear_nowhere(tmp_path):
         "--log-dir",
         str(logs),
         env=env,
-        stdin=b"\n".join(edit_lines(200)) + b"\n",
+        stdin=b"\n".join([*edit_lines(200), *broken]) + b"\n",
     )
     counts = overall_counts(done.stdout)
     assert (counts["raw"], counts["valid"], counts["invalid"], counts["opted_out"]) == (
-        200, 160, 0, 40,
+        202, 160, 1, 41,
     )  # fmt: skip
     assert rows(db) == 160
     for path in tmp_path.rglob("*"):

@@ -92,7 +92,8 @@ class Pipeline:
                 self._invalid(line, str(exc), PARSE, None, None, None)
                 continue
             except CapsuleError as exc:
-                self._invalid(line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path)
+                if not self._opted_out_broken(exc):
+                    self._invalid(line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path)
                 continue
             key = (capsule["schema"], capsule["revision"])
             entry = schemas.get(key, False)
@@ -141,6 +142,24 @@ class Pipeline:
             counts = entry.counts if entry else self.counters.unattributed
             counts.raw += 1
             counts.opted_out += 1
+
+    def _opted_out_broken(self, exc: CapsuleError) -> bool:
+        """Whether a broken capsule still shows an opted-out user (a known schema, a string
+        wiki and an event object are enough to tell): counted, and logged nowhere."""
+        capsule = exc.capsule
+        if exc.schema is None or capsule is None:
+            return False
+        if type(capsule.get("wiki")) is not str or type(capsule.get("event")) is not dict:
+            return False
+        key = (exc.schema, exc.revision)
+        entry = self._schemas.get(key, False)
+        if entry is False:
+            entry = self._lookup(key)
+        if entry is None or entry.opted_out is None or not entry.opted_out(capsule):
+            return False
+        entry.counts.raw += 1
+        entry.counts.opted_out += 1
+        return True
 
     def _lookup(self, key: tuple[str, str]) -> _Entry | None:
         try:
