@@ -20,7 +20,7 @@ from el_monitor.errors import EventError
 from el_monitor.ingest.eventlog import EventLogs
 from el_monitor.ingest.pipeline import Pipeline, Policy
 from el_monitor.ingest.policy import PolicyLoader
-from el_monitor.ingest.recorder import EXAMPLE_LIMIT, CountsRecorder, ErrorKey
+from el_monitor.ingest.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
 from el_monitor.ingest.source import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -147,7 +147,7 @@ class Forwarder:
             schema = error.schema if error.schema and self.counters.known(error.schema) else "-"
             key = (schema, error.code, error.path or "")
             if key not in self._examples:
-                self._examples[key] = (error.message, error.raw_event[:EXAMPLE_LIMIT])
+                self._examples[key] = (error.message[:TEXT_LIMIT], error.raw_event[:TEXT_LIMIT])
         log.debug("invalid event (%s): %s", error.code, error.message)
 
     def run(self, stop: threading.Event) -> ForwardResult:

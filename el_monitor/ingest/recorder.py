@@ -25,7 +25,7 @@ from el_monitor.store import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-EXAMPLE_LIMIT = 4096  # characters of a raw example kept per error group
+TEXT_LIMIT = 4096  # characters of a message or raw example kept per error group (TEXT: 64 KB)
 ErrorKey = tuple[str, str, str]  # (schema or "-", code, path or "")
 
 
@@ -38,23 +38,35 @@ class CountsRecorder:
     def write(
         self, before: Snapshot, after: Snapshot, examples: Mapping[ErrorKey, tuple[str, str]]
     ) -> bool:
-        """Add what changed between the snapshots; False (logged) when the store is away."""
+        """Add what changed between the snapshots, in one transaction (a failure leaves
+        nothing half added, so the retry adds it once); False (logged) when it failed."""
         period = period_of((before.at + after.at) / 2)
+        statements = [
+            self._upsert(COUNTS_TABLE, self._keys(period, schema), dict(values), {})
+            for schema, values in _count_deltas(before, after).items()
+        ]
+        for (schema, code, path), count in _error_deltas(before, after).items():
+            message, example = examples.get((schema, code, path), ("", ""))
+            keys = {**self._keys(period, schema), "code": code, "path": path[:PATH_LENGTH]}
+            first_seen = {"message": message[:TEXT_LIMIT], "example": example[:TEXT_LIMIT]}
+            statements.append(self._upsert(ERRORS_TABLE, keys, {"count": count}, first_seen))
         try:
             if not self._ready:
                 create_counts_tables(self.store)
                 self._ready = True
-            for schema, values in _count_deltas(before, after).items():
-                self._add_counts(period, schema, values)
-            for key, count in _error_deltas(before, after).items():
-                message, example = examples.get(key, ("", ""))
-                self._add_errors(period, key, count, message, example[:EXAMPLE_LIMIT])
+            if statements:
+                self.store.execute_all(statements)
         except (StoreUnavailable, StoreError) as exc:
             log.warning("counts not recorded this time (%s); they will be added next time", exc)
             return False
         return True
 
-    def _upsert(self, table: str, keys: dict, additive: dict, first_only: dict) -> None:
+    def _keys(self, period: str, schema: str) -> dict[str, str]:
+        return {"period": period, "instance": self.instance, "schema_name": schema}
+
+    def _upsert(
+        self, table: str, keys: dict, additive: dict, first_only: dict
+    ) -> tuple[str, tuple]:
         store, mark = self.store, self.store.placeholder
         columns = {**keys, **additive, **first_only}
         names = ", ".join(map(store.quote, columns))
@@ -69,23 +81,8 @@ class CountsRecorder:
                 f"{store.quote(c)} = {store.quote(c)} + excluded.{store.quote(c)}" for c in additive
             )
             conflict = f"ON CONFLICT ({', '.join(map(store.quote, keys))}) DO UPDATE SET {update}"
-        store.execute(
-            f"INSERT INTO {store.quote(table)} ({names}) VALUES ({values}) {conflict}",
-            tuple(columns.values()),
-        )
-
-    def _add_counts(self, period: str, schema: str, values: Mapping[str, int]) -> None:
-        keys = {"period": period, "instance": self.instance, "schema_name": schema}
-        self._upsert(COUNTS_TABLE, keys, dict(values), {})
-
-    def _add_errors(
-        self, period: str, key: ErrorKey, count: int, message: str, example: str
-    ) -> None:
-        schema, code, path = key
-        keys = {"period": period, "instance": self.instance, "schema_name": schema,
-                "code": code, "path": path[:PATH_LENGTH]}  # fmt: skip
-        self._upsert(ERRORS_TABLE, keys, {"count": count},
-                     {"message": message, "example": example})  # fmt: skip
+        sql = f"INSERT INTO {store.quote(table)} ({names}) VALUES ({values}) {conflict}"
+        return sql, tuple(columns.values())
 
 
 def _count_deltas(before: Snapshot, after: Snapshot) -> dict[str, dict[str, int]]:

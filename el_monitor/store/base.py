@@ -92,9 +92,14 @@ class Store(ABC):
     def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """Run a read-only query (tests, reports, ``schemas`` listing)."""
 
-    @abstractmethod
     def execute(self, sql: str, params: Sequence = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
+        return self.execute_all([(sql, params)])[0]
+
+    @abstractmethod
+    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
+        """Run write statements in one transaction, so that all of them take effect or none
+        does (no DDL: MySQL commits it at once); returns the rows each changed."""
 
     def record_sample_rate(self, schema: str, revision: str, rate: int) -> int | None:
         """Record the rate in force for a revision; returns the previous one if it changed."""

@@ -154,12 +154,12 @@ class MySQLStore(Store):
     def quote(self, identifier: str) -> str:
         return quote_mysql(identifier)
 
-    def execute(self, sql: str, params: Sequence = ()) -> int:
+    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
         with self._errors():
             conn = self._connection()
             try:
                 with conn.cursor() as cursor:
-                    changed = cursor.execute(sql, tuple(params) or None)
+                    changed = [cursor.execute(sql, tuple(p) or None) for sql, p in statements]
                 conn.commit()
             except BaseException:
                 _rollback(conn)

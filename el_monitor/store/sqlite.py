@@ -98,11 +98,11 @@ class SQLiteStore(Store):
         with _errors():
             return self._db.execute(sql, params).fetchall()
 
-    def execute(self, sql: str, params: Sequence = ()) -> int:
+    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
         with _errors():
             self._db.execute("BEGIN")
             try:
-                changed = self._db.execute(sql, params).rowcount
+                changed = [self._db.execute(sql, params).rowcount for sql, params in statements]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -1,0 +1,49 @@
+"""The counts the forwarder keeps in the store for the daily report: one transaction a write."""
+
+from __future__ import annotations
+
+import pytest
+
+from el_monitor.alerts.counts_schema import COUNTS_TABLE, ERRORS_TABLE, create_counts_tables
+from el_monitor.counters import Counters
+from el_monitor.ingest.recorder import TEXT_LIMIT, CountsRecorder
+from el_monitor.store import open_store
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/el.db"
+    if request.param == "mysql":
+        url = request.getfixturevalue("mysql_url")
+    opened = open_store(url)
+    yield opened
+    opened.close()
+
+
+def total(store, sql: str) -> int:
+    return int(store.query(sql)[0][0] or 0)
+
+
+def test_a_failed_write_adds_nothing_and_the_retry_adds_it_once(store):
+    counters = Counters(clock=lambda: 1795842000.0)
+    recorder = CountsRecorder(store, "fwd1")
+    before = counters.snapshot()
+    nav = counters.schema("NavigationTiming")
+    nav.raw, nav.invalid = 5, 2
+    nav.errors[("validation", "$.isAnon")] = 2
+    after = counters.snapshot()
+    examples = {("NavigationTiming", "validation", "$.isAnon"): ("m" * 70_000, "x")}
+
+    create_counts_tables(store)
+    store.execute(f"DROP TABLE {ERRORS_TABLE}")  # the counts row would go in, the errors not
+    recorder._ready = True
+    assert not recorder.write(before, after, examples)
+    assert total(store, f"SELECT SUM(raw) FROM {COUNTS_TABLE}") == 0
+
+    create_counts_tables(store)
+    assert recorder.write(before, after, examples)
+    assert total(store, f"SELECT SUM(raw) FROM {COUNTS_TABLE}") == 5
+    assert total(store, f"SELECT SUM(invalid) FROM {COUNTS_TABLE}") == 2
+    assert total(store, f"SELECT SUM(count) FROM {ERRORS_TABLE}") == 2
+    (message,) = store.query(f"SELECT message FROM {ERRORS_TABLE}")[0]
+    assert message == "m" * TEXT_LIMIT  # a long message is cut, not a refused write
