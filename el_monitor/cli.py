@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from el_monitor import __version__, cli_alerts, cli_catalog, cli_optout, cli_report
-from el_monitor.cli_common import positive_float, positive_int
+from el_monitor.cli_common import instance_name, positive_float, positive_int
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -167,6 +167,7 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
     )
     forward.add_argument(
         "--instance",
+        type=instance_name,
         metavar="NAME",
         help="this forwarder's node in metric names (default: the short host name)",
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
+
+_INSTANCE = re.compile(r"[A-Za-z0-9_-]{1,63}")
 
 
 def positive_int(text: str) -> int:
@@ -13,6 +16,13 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def instance_name(text: str) -> str:
+    """A forwarder's name: one Graphite node, and a key of the report's counts (63 at most)."""
+    if not _INSTANCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 1-63 of A-Z a-z 0-9 _ -, got {text[:80]!r}")
+    return text
 
 
 def positive_float(text: str) -> float:

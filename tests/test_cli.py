@@ -69,6 +69,8 @@ def test_stdin_to_sqlite_prints_the_summary(tmp_path):
         (["forward", "--schemas", str(SCHEMAS), "--input", "ftp://x"], "ftp://x"),
         (["forward", "--schemas", str(SCHEMAS), "--format", "%q %x"], "unknown specifier"),
         (["forward", "--schemas", str(SCHEMAS), "--batch-size", "0"], "positive"),
+        (["forward", "--schemas", str(SCHEMAS), "--instance", "x" * 64], "1-63"),
+        (["forward", "--schemas", str(SCHEMAS), "--instance", "a.b"], "1-63"),
     ],
 )
 def test_user_errors_are_one_clear_line(args, fragment, tmp_path):
