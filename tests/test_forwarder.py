@@ -410,6 +410,28 @@ def test_spool_left_by_an_earlier_run_is_drained_at_start(tmp_path, sqlite_url):
     assert Path(tmp_path / "spool").is_dir() and not list((tmp_path / "spool").glob("*.jsonl"))
 
 
+def test_an_unreadable_spool_file_is_set_aside_and_the_rest_drained(tmp_path, sqlite_url, caplog):
+    from el_monitor.ingest.spool import Spool
+    from el_monitor.parse import make_parser
+
+    parse = make_parser("json", "t")
+    spool = Spool(tmp_path / "spool")
+    spool.put([parse(line, None) for line in valid_lines(30)])
+    truncated = spool.put([parse(line, None) for line in valid_lines(5, start=100)])
+    truncated.write_bytes(truncated.read_bytes()[:-40])  # a torn or edited file
+    foreign = spool.put([{"schema": "NavigationTiming"}])  # JSON, but no capsule
+    spool.put([parse(line, None) for line in valid_lines(20, start=200)])
+    more = ListSource(valid_lines(10, start=1000))
+    result = forward(more, sqlite_url, spool_dir=str(spool.directory))
+    assert result.counts.get(OVERALL, "inserted") == 60 == count_rows(sqlite_url)
+    assert result.pending == 0
+    assert not spool.files()
+    assert {p.name for p in spool.directory.glob("*.corrupt")} == {
+        truncated.with_suffix(".corrupt").name, foreign.with_suffix(".corrupt").name,
+    }  # fmt: skip
+    assert "unreadable" in caplog.text
+
+
 def test_value_too_long_for_its_column_is_a_store_error(mysql_url, tmp_path):
     nav = {"schema": "NavigationTiming", "revision": "1.7.0", "wiki": "enwiki"}
     too_long = json.dumps(dict(nav, uuid="e" * 32, event={"isAnon": True, "skin": "x" * 300}))

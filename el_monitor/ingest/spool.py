@@ -7,6 +7,7 @@ rows are committed; a crash in between replays the file, which the uuid key make
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -15,7 +16,10 @@ from pathlib import Path
 import orjson
 
 from el_monitor.atomic import fsync_directory, write_atomically
+from el_monitor.capsule import REQUIRED
 from el_monitor.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class Spool:
@@ -46,10 +50,32 @@ class Spool:
         return len(self.files())
 
     def batches(self) -> Iterator[tuple[Path, list[dict]]]:
-        """Spooled batches, oldest first; call ``done`` on each once it is committed."""
+        """Spooled batches, oldest first; call ``done`` on each once it is committed.
+
+        A file that cannot be read back is renamed ``*.corrupt`` and logged, not retried: it
+        would stop the drain (and every restart) for good.
+        """
         for path in self.files():
-            with open(path, "rb") as spooled:
-                yield path, [orjson.loads(line) for line in spooled if line.strip()]
+            try:
+                with open(path, "rb") as spooled:
+                    capsules = [orjson.loads(line) for line in spooled if line.strip()]
+                if not all(type(c) is dict and c.keys() >= REQUIRED for c in capsules):
+                    raise ValueError("a line is not a capsule")
+            except (OSError, ValueError) as exc:
+                self._set_aside(path, exc)
+                continue
+            yield path, capsules
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        corrupt = path.with_suffix(".corrupt")
+        try:
+            path.rename(corrupt)
+        except OSError as rename_failed:
+            log.error("spooled batch %s is unreadable (%s) and cannot be set aside: %s",
+                      path, exc, rename_failed)  # fmt: skip
+            return
+        log.error("spooled batch %s is unreadable (%s); kept as %s, its events are not stored",
+                  path.name, exc, corrupt.name)  # fmt: skip
 
     def done(self, path: Path) -> None:
         path.unlink(missing_ok=True)

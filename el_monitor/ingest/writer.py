@@ -139,8 +139,8 @@ class StoreWriter:
                 self._unavailable(exc)
                 return
             self.spool.done(path)
-            self.backlog -= 1
             log.info("drained %d spooled events from %s", len(capsules), path.name)
+        self.backlog = len(self.spool)  # what is left on disk: set-aside files are not
 
     def _commit(self, capsules: list[dict]) -> None:
         """Insert in one transaction, counting per schema.  Raises StoreUnavailable."""
