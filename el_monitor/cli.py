@@ -206,6 +206,7 @@ def _run_forward(args: argparse.Namespace) -> int:
         flush_interval=args.flush_interval,
         stats_interval=args.stats_interval,
         max_event_bytes=args.max_event_bytes,
+        instance=args.instance or "",
     )
     source = open_source(
         args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes

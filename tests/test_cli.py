@@ -56,6 +56,16 @@ def test_stdin_to_sqlite_prints_the_summary(tmp_path):
     assert rows(db) == 300
 
 
+def test_instance_names_the_forwarder_in_the_reports_counts(tmp_path):
+    db = tmp_path / "el.db"
+    args = ("forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}", "--instance", "fw-7")
+    done = run(*args, stdin=b"\n".join(valid_lines(40)) + b"\n")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        counted = conn.execute("SELECT instance, SUM(raw) FROM el_monitor_counts GROUP BY 1")
+        assert counted.fetchall() == [("fw-7", 40)]
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
