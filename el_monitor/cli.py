@@ -197,7 +197,13 @@ def _run_forward(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.db)
     except StoreUnavailable as exc:
-        raise UserError(f"{exc} (is the database running? check --db)") from None
+        if not args.spool_dir:
+            raise UserError(
+                f"{exc} (is the database running? check --db; with --spool-dir the forwarder "
+                "starts anyway and spools until it answers)"
+            ) from None
+        log.warning("%s: starting anyway, spooling to %s until it answers", exc, args.spool_dir)
+        store = open_store(args.db, connect_now=False)
     settings = ForwarderSettings(
         format=args.format,
         log_dir=args.log_dir,

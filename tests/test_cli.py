@@ -56,6 +56,33 @@ def test_stdin_to_sqlite_prints_the_summary(tmp_path):
     assert rows(db) == 300
 
 
+def test_with_a_spool_the_forwarder_starts_while_the_database_is_down(tmp_path):
+    import signal
+    import time
+
+    spool, lines, events = tmp_path / "spool", valid_lines(120), tmp_path / "events.log"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    proc = subprocess.Popen(
+        [*EL_MONITOR, "forward", "--schemas", str(SCHEMAS), "--db", "mysql://root@127.0.0.1:1/x",
+         "--input", f"file://{events}", "--spool-dir", str(spool), "--flush-interval", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while sum(len(f.read_bytes().splitlines()) for f in spool.glob("*.jsonl")) < len(lines):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # it would wait for the database to drain the spool
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert "starting anyway" in err.decode()
+    assert overall_counts(out)["spooled"] == len(lines)
+    # The next run, with a database that answers, stores them all.
+    db = tmp_path / "el.db"
+    args = ("forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}", "--spool-dir")
+    assert run(*args, str(spool)).returncode == 0
+    assert rows(db) == len(lines) and not list(spool.glob("*.jsonl"))
+
+
 def test_instance_names_the_forwarder_in_the_reports_counts(tmp_path):
     db = tmp_path / "el.db"
     args = ("forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}", "--instance", "fw-7")

@@ -19,10 +19,11 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, connect_now: bool = True) -> Store:
     """``sqlite:///path`` (relative) or ``sqlite:////abs/path``, or ``mysql://user@host/db``.
 
-    Raises StoreUnavailable when a server does not answer, UserError for a bad URL.
+    Raises StoreUnavailable when a server does not answer (unless ``connect_now`` is False:
+    then the first use connects), UserError for a bad URL.
     """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
@@ -37,5 +38,5 @@ def open_store(url: str) -> Store:
     if scheme == "mysql":
         from el_monitor.store.mysql import MySQLStore
 
-        return MySQLStore(url)
+        return MySQLStore(url, connect_now=connect_now)
     raise UserError(f"unknown database URL {url!r}: use sqlite:///path or mysql://user@host/db")

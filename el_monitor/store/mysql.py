@@ -25,14 +25,21 @@ _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by defa
 
 
 class MySQLStore(Store):
-    def __init__(self, url: str, connect_timeout: float = 10, io_timeout: float = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        connect_timeout: float = 10,
+        io_timeout: float = 60,
+        connect_now: bool = True,
+    ) -> None:
         super().__init__()
         self.url = url
         self._params = _connect_params(url, connect_timeout, io_timeout)
         self._conn: pymysql.connections.Connection | None = None
         self._prefix: dict[str, str] = {}
-        with self._errors():
-            self._connection()
+        if connect_now:
+            with self._errors():
+                self._connection()
 
     def _connection(self) -> pymysql.connections.Connection:
         if self._conn is None:
