@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_REVISION = re.compile(r"[0-9][0-9_]*")  # a revision in a table name: 17325565, 1_7_0
 IN_LIMIT = 1000  # ids per DELETE … IN (…): far below every engine's parameter limit
 CHECKPOINT_SECONDS = 1.0  # a lost checkpoint only means re-scanning this much
 
@@ -87,19 +89,35 @@ def _table_columns(store: Store, sql: _Dialect, table: str) -> dict[str, tuple[s
     return {name.lower(): (name, kind.lower()) for name, kind in rows}
 
 
+def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[str, str]:
+    """table → schema, for the registry's revisions and for tables in the database of
+    revisions it no longer lists: an old revision's rows are the user's too.  A table's
+    schema is the longest known name it starts with, followed by a revision's digits."""
+    tables: dict[str, str] = {}
+    for schema, revision in registry.revisions():
+        try:
+            tables[table_name(schema, revision)] = schema
+        except StoreError as exc:
+            log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
+    names = sorted({*tables.values(), *catalog.schemas}, key=len, reverse=True)
+    for table in store.tables():
+        if table in tables:
+            continue
+        for name in names:
+            if table.startswith(name + "_") and _REVISION.fullmatch(table[len(name) + 1 :]):
+                tables[table] = name
+                break
+    return tables
+
+
 def _targets(
     store: Store, sql: _Dialect, catalog: Catalog, registry: SchemaRegistry
 ) -> list[_Target]:
     """Every existing table of a schema whose policy names user fields it has columns for."""
     targets = []
-    for schema, revision in registry.revisions():
+    for table, schema in _tables(store, catalog, registry).items():
         fields = catalog.policy(schema).user_fields
         if not fields:
-            continue
-        try:
-            table = table_name(schema, revision)
-        except StoreError as exc:
-            log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
             continue
         have = _table_columns(store, sql, table)
         if not have:

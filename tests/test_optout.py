@@ -428,6 +428,17 @@ def test_purge_deletes_exactly_the_opted_out_rows(setup):
     assert again.deleted == 0
 
 
+def test_purge_reaches_tables_of_revisions_the_registry_no_longer_lists(setup, tmp_path):
+    store, cat, _, optouts = setup
+    fewer = tmp_path / "fewer" / "Edit"  # Edit/2 is gone from the repository; its table is not
+    fewer.mkdir(parents=True)
+    (fewer / "1.json").write_text(json.dumps(EDIT_SCHEMA))
+    summary = purge(store, cat, DirectoryRegistry(fewer.parent), optouts, SECRET)
+    assert {t.table: t.deleted for t in summary.tables} == EXPECTED
+    assert remaining_opted_out(store, "Edit_2", EDIT2_FIELDS) == 0
+    assert count(store, "Other_1") == 20
+
+
 class Interrupt(Exception):
     pass
 
