@@ -47,19 +47,28 @@ class Sampler:
         """What the decision hashes: the sample_key values, or the uuid when they are absent."""
         if self.paths:
             event = capsule["event"]
-            values = [field_value(event, path) for path in self.paths]
+            values = [_text(field_value(event, path)) for path in self.paths]
             if any(v is not None for v in values):
-                return _SEPARATOR.join("" if v is None else str(v) for v in values)
+                return _SEPARATOR.join("" if v is None else v for v in values)
         return capsule["uuid"]
+
+
+def _text(value: object) -> str | None:
+    """A key value as text; an object or array counts as absent: it is no key, and its text
+    would cost a walk of whatever the wire sent (one nested 1,000 deep stops ``str()``)."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[return-value]
+    if cls is int or cls is float or cls is bool:
+        return str(value)
+    return None
 
 
 def _keep_by_field(name: str, rate: int) -> Callable[[dict], bool]:
     def keep(capsule: dict) -> bool:
         value = capsule["event"].get(name)
-        if value is None:
-            value = capsule["uuid"]
-        elif type(value) is not str:
-            value = str(value)
+        if value.__class__ is not str:
+            value = _text(value) or capsule["uuid"]
         return crc32(value.encode()) % rate == 0
 
     return keep

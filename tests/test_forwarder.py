@@ -432,6 +432,24 @@ def test_an_unreadable_spool_file_is_set_aside_and_the_rest_drained(tmp_path, sq
     assert "unreadable" in caplog.text
 
 
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_a_valid_event_nested_too_deep_to_write_is_refused_not_a_crash(depth, tmp_path, sqlite_url):
+    # InukaPageView's test entries allow extra properties: anything validates there.
+    inuka = json.loads((SCHEMAS.parent / "samples" / "InukaPageView.jsonl").read_text())
+    inuka.update(wiki="enwiki", uuid="d" * 32, timestamp=1795842000)
+    inuka["event"]["tests"] = [{"name": "n", "group": "g", "extra": "DEEP"}]
+    deep = json.dumps(inuka).encode().replace(b'"DEEP"', b"[" * depth + b"]" * depth)
+    lines = [*valid_lines(20), deep]
+    logs = tmp_path / "logs"
+    result = forward(ListSource(lines), sqlite_url, log_dir=str(logs))
+    assert result.counts.get(OVERALL, "valid") == 21
+    assert result.counts.get(OVERALL, "inserted") == 20 == count_rows(sqlite_url)
+    assert result.counts.errors["InukaPageView"] == {("store", None): 1}
+    (valid_log,) = logs.glob("valid-*.jsonl")
+    kept = json.loads(valid_log.read_text().splitlines()[-1])
+    assert kept["uuid"] == "d" * 32  # written out whole where the standard library can
+
+
 def test_value_too_long_for_its_column_is_a_store_error(mysql_url, tmp_path):
     nav = {"schema": "NavigationTiming", "revision": "1.7.0", "wiki": "enwiki"}
     too_long = json.dumps(dict(nav, uuid="e" * 32, event={"isAnon": True, "skin": "x" * 300}))

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 
+import orjson
 from helpers import SCHEMAS, ListSource
 
 from el_monitor.counters import Counters
@@ -79,6 +80,16 @@ def test_missing_sample_key_falls_back_to_the_uuid():
     capsule = {"uuid": "a" * 32, "event": {"isAnon": True}}
     assert sampler.key(capsule) == "a" * 32
     assert sampler.key({"uuid": "b" * 32, "event": {"pageviewToken": "x"}}) == "x"
+
+
+def test_an_object_or_array_as_sample_key_counts_as_absent():
+    deep = orjson.loads(b"[" * 1000 + b"]" * 1000)  # str() of it raises RecursionError
+    by_uuid = Sampler(7)
+    for sampler in (Sampler(7, ["pageviewToken"]), Sampler(7, ["pageviewToken", "a.b"])):
+        for value in (deep, {"k": 1}, [1, 2]):
+            capsules = [{"uuid": f"{i:032x}", "event": {"pageviewToken": value}} for i in range(50)]
+            assert [sampler.keep(c) for c in capsules] == [by_uuid.keep(c) for c in capsules]
+    assert Sampler(7, ["n"]).key({"uuid": "u", "event": {"n": 5}}) == "5"
 
 
 def test_nested_sample_keys():

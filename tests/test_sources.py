@@ -444,6 +444,12 @@ def test_post_garbage_is_rejected_but_passed_down(beacon: HttpSource) -> None:
     assert (beacon.requests, beacon.rejected) == (2, 2)
 
 
+def test_post_of_an_event_nested_deeper_than_orjson_writes_is_passed_down(beacon):
+    body = b'[{"a": ' + b"[" * 300 + b"]" * 300 + b"}]"  # orjson reads it, cannot write it
+    assert request(beacon, "POST", "/v1/events", body)[0] == 400
+    assert Reader(beacon).lines(1) == [body]
+
+
 HUGE = "9" * 5000  # more digits than int() takes from a string
 
 

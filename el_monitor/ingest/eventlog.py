@@ -14,6 +14,7 @@ from typing import BinaryIO
 import orjson
 
 from el_monitor.errors import EventError, UserError
+from el_monitor.jsontext import capsule_json
 
 KINDS = ("all", "valid", "invalid")
 _BUFFER = 1 << 20
@@ -47,7 +48,7 @@ class EventLogs:
         self._files["all"].write(line + b"\n")
 
     def valid(self, capsule: dict) -> None:
-        self._files["valid"].write(orjson.dumps(capsule) + b"\n")
+        self._files["valid"].write(capsule_json(capsule) + b"\n")
 
     def invalid(self, error: EventError) -> None:
         self._files["invalid"].write(orjson.dumps(error.to_record()) + b"\n")

@@ -422,4 +422,7 @@ def decode_events(body: bytes, max_line_bytes: int) -> list[bytes] | None:
         value = [value]
     if not isinstance(value, list):
         return None
-    return [clean_line(orjson.dumps(event), max_line_bytes) for event in value]
+    try:
+        return [clean_line(orjson.dumps(event), max_line_bytes) for event in value]
+    except TypeError:  # an event nested deeper than orjson writes: the body is unreadable
+        return None

@@ -18,6 +18,7 @@ import orjson
 from el_monitor.atomic import fsync_directory, write_atomically
 from el_monitor.capsule import REQUIRED
 from el_monitor.errors import UserError
+from el_monitor.jsontext import capsule_json
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Spool:
         self._sequence += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}.jsonl"
         final = self.directory / name
-        write_atomically(final, b"".join(orjson.dumps(c) + b"\n" for c in capsules))
+        write_atomically(final, b"".join(capsule_json(c) + b"\n" for c in capsules))
         return final
 
     def files(self) -> list[Path]:

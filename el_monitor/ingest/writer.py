@@ -14,11 +14,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-import orjson
-
 from el_monitor.counters import Counters
 from el_monitor.errors import STORE, EventError
 from el_monitor.ingest.spool import Spool
+from el_monitor.jsontext import capsule_json
 from el_monitor.schemas import SchemaRegistry
 from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
 
@@ -205,5 +204,5 @@ class StoreWriter:
     def _reject(self, capsule: dict, message: str) -> None:
         counts = self.counters.schema(capsule["schema"])
         counts.errors[(STORE, None)] += 1
-        raw = orjson.dumps(capsule).decode()
+        raw = capsule_json(capsule).decode()
         self.on_error(EventError(raw, message, STORE, capsule["schema"], capsule["revision"]))

@@ -162,7 +162,10 @@ class TableLayout:
             position = position_of.get(name)
             if position is not None:
                 if value.__class__ in (dict, list) or name in self._json:
-                    value = orjson.dumps(value).decode()
+                    try:
+                        value = orjson.dumps(value).decode()
+                    except TypeError:  # orjson writes 254 levels at most
+                        raise StoreError(f"{name} nests too deep to store as JSON") from None
                 values[position] = value
             elif value.__class__ is dict and name in self._nested:
                 self._fill(value, name + "_", values)
