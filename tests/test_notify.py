@@ -28,7 +28,7 @@ from harness.smtp import FreePortController
 from el_monitor import cli_alerts
 from el_monitor.alerts import mail
 from el_monitor.alerts.notify import Notification, culprits, notify, parse_perfdata
-from el_monitor.alerts.redact import REDACTED, redact_event, safe_text, scrub
+from el_monitor.alerts.redact import NESTED, REDACTED, redact_event, safe_text, scrub
 from el_monitor.catalog import CatalogError, load_catalog
 from el_monitor.errors import UserError
 
@@ -710,6 +710,10 @@ def test_redact_event_and_safe_text():
     raw = "?%7B%22event%22%3A%7B%22userId%22%3A5%7D%7D; cp1 12 2020-01-01 198.51.100.4 Mozilla/5"
     assert redact_event(raw) == '{"event":{"userId":"[redacted]"}}'
     assert safe_text("a\nb\x00c " + "x" * 50, 10) == "a bc xxxx…"
+    # Examples from the wire nest as deep as they like: cut, never a RecursionError.
+    assert redact_event("[" * 4096).startswith("[unparseable event")
+    deep = json.loads(redact_event('{"event": {"a": ' + "[" * 900 + "]" * 900 + "}}"))
+    assert json.dumps(deep).count("[") < 20 and NESTED in json.dumps(deep)
     assert scrub("seen 10.0.0.1 at 13:55:10") == f"seen {REDACTED} at 13:55:10"
 
 

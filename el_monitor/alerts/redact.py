@@ -26,9 +26,11 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
-__all__ = ["REDACTED", "is_sensitive_key", "redact_event", "safe_text", "scrub"]
+__all__ = ["NESTED", "REDACTED", "is_sensitive_key", "redact_event", "safe_text", "scrub"]
 
 REDACTED = "[redacted]"
+NESTED = "[nested deeper than shown]"
+MAX_DEPTH = 16  # levels of an example shown; deeper ones are replaced by NESTED
 
 # Capsule fields that identify a client, whatever the schema says.
 _CAPSULE_PRIVATE = frozenset({"useragent", "recvfrom", "seqid"})
@@ -148,11 +150,11 @@ def _parse(text: str) -> object | None:
             stripped = stripped[start:]
     try:
         return json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # an example cut mid-way, or nested past the stack
         return None
 
 
-def _mask(value: object, top: bool = False) -> dict:
+def _mask(value: object, top: bool = False, depth: int = 0) -> dict:
     """A copy of a JSON object with sensitive keys masked and strings scrubbed, recursively."""
     assert isinstance(value, dict)
     out: dict = {}
@@ -161,15 +163,17 @@ def _mask(value: object, top: bool = False) -> dict:
         if (top and _norm(name) in _CAPSULE_PRIVATE) or is_sensitive_key(name):
             out[name] = REDACTED
         else:
-            out[name] = _copy(item)
+            out[name] = _copy(item, depth + 1)
     return out
 
 
-def _copy(item: object) -> object:
+def _copy(item: object, depth: int) -> object:
+    if isinstance(item, dict | list) and depth >= MAX_DEPTH:
+        return NESTED
     if isinstance(item, dict):
-        return _mask(item)
+        return _mask(item, depth=depth)
     if isinstance(item, list):
-        return [_copy(x) for x in item]
+        return [_copy(x, depth + 1) for x in item]
     if isinstance(item, str):
         return scrub(item)
     return item
