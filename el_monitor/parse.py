@@ -3,7 +3,8 @@
 A format string such as ``'%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i'`` is compiled once
 into a single bytes regex; each specifier contributes a named group and a decoder.  Spaces in
 the format match ``\\s+``.  The client IP (``%h``) is matched and thrown away here: it never
-reaches a capsule, a log or a table.
+reaches a capsule or a table, and ``make_line_redactor`` takes it out of the raw lines that
+logs keep.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 
 from el_monitor.capsule import ALLOWED, CapsuleError, build_capsule, parse_timestamp
 from el_monitor.errors import UserError
+from el_monitor.ipmask import mask_ips
 
 JSON_FORMAT = "json"
 MAX_EVENT_BYTES = 65536
@@ -127,6 +129,32 @@ def compile_format(fmt: str) -> tuple[re.Pattern[bytes], tuple[_Field, ...]]:
             "%{name}d %{name}s %{name}i"
         )
     return re.compile(b"".join(pattern), re.DOTALL), tuple(fields)
+
+
+def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
+    """``redact(line)``: a raw line as logs may keep it, its client IP (``%h``) replaced by
+    ``-``; a line the format does not match has everything address-shaped masked instead.
+    None when the format carries no client IP (JSON lines): there is nothing to take out."""
+    if fmt == JSON_FORMAT:
+        return None
+    groups = [f"f{i}" for i, m in enumerate(_SPECIFIER.finditer(fmt)) if m.group(3) == "h"]
+    if not groups:
+        return None
+    match_line = compile_format(fmt)[0].match
+
+    def redact(line: bytes) -> bytes:
+        match = match_line(line)
+        if match is None:
+            return mask_ips(line)
+        pieces, last = [], 0
+        for group in groups:
+            start, end = match.span(group)
+            pieces += (line[last:start], b"-")
+            last = end
+        pieces.append(line[last:])
+        return b"".join(pieces)
+
+    return redact
 
 
 def _literal(text: str) -> bytes:

@@ -158,7 +158,7 @@ def test_bad_lines_are_counted_exactly_and_good_ones_all_stored(tmp_path, sqlite
     assert len(all_log.read_bytes().splitlines()) == expected["raw"]
 
 
-def test_format_string_input(sqlite_url):
+def test_format_string_input(sqlite_url, tmp_path):
     from urllib.parse import quote_plus
 
     capsules = example_capsules()
@@ -167,8 +167,17 @@ def test_format_string_input(sqlite_url):
         f"Mozilla/5.0 (X11; Linux)".encode()
         for i, c in enumerate(capsules)
     ]
+    broken = [
+        b"?%7B%22schema%22%3A%22Nope%22%7D; cp1052 1 2026-11-28T05:00:00 10.0.0.251 UA",
+        b"?%7Bnot-json; cp1052 2 2026-11-28T05:00:00 2001:db8::7 UA",  # parses, event does not
+        b"garbage from 10.0.0.252 that matches no format",
+    ]
     fmt = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
-    result = forward(ListSource(lines + lines), sqlite_url, format=fmt)
+    logs = tmp_path / "logs"
+    result = forward(ListSource(lines + lines + broken), sqlite_url, format=fmt, log_dir=str(logs))
+    for log_file in logs.iterdir():  # the client IP is kept by no log, valid or not
+        assert b"10.0.0." not in log_file.read_bytes() and b"2001:db8" not in log_file.read_bytes()
+    assert len((next(logs.glob("all-*"))).read_bytes().splitlines()) == 2 * len(lines) + 3
     assert result.counts.get(OVERALL, "valid") == 2 * len(lines)
     assert result.counts.get(OVERALL, "inserted") == len(lines)  # the replay half is idempotent
     store = open_store(sqlite_url)

@@ -10,7 +10,7 @@ import pytest
 
 from el_monitor.capsule import CapsuleError, event_uuid, mediawiki_timestamp, parse_timestamp
 from el_monitor.errors import UserError
-from el_monitor.parse import ParseError, compile_format, make_parser
+from el_monitor.parse import ParseError, compile_format, make_line_redactor, make_parser
 
 VARNISH = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
 SERVER = "%{seqId}d EventLogging %j"
@@ -205,3 +205,13 @@ def test_fast_unquote_agrees_with_the_stdlib():
         if rnd.random() < 0.5:
             value = quote_plus(value.decode("latin-1")).encode()
         assert unquote_plus_bytes(value) == unquote_to_bytes(value.replace(b"+", b" ")), value
+
+
+def test_line_redactor_takes_the_client_ip_out_of_raw_lines():
+    redact = make_line_redactor("%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i")
+    line = b"?%7B%7D; cp1 7 2026-11-28T05:00:00 10.1.2.3 Mozilla/5.0 Chrome/131.0.0.0"
+    assert redact(line) == b"?%7B%7D; cp1 7 2026-11-28T05:00:00 - Mozilla/5.0 Chrome/131.0.0.0"
+    # A line the format does not match: anything shaped like an address goes.
+    assert redact(b"junk 10.1.2.3 and fe80::1 at 13:55:10") == b"junk - and - at 13:55:10"
+    assert make_line_redactor("json") is None
+    assert make_line_redactor("%q %{recvFrom}s") is None  # no %h: nothing to take out

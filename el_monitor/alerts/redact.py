@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
+from el_monitor.ipmask import IPV4, IPV6
+
 __all__ = ["NESTED", "REDACTED", "is_sensitive_key", "redact_event", "safe_text", "scrub"]
 
 REDACTED = "[redacted]"
@@ -40,14 +42,6 @@ _PRIVATE_EXACT = frozenset(
 )
 _PRIVATE_PARTS = ("token", "userid", "session", "password", "secret", "useragent", "clientip")
 
-_IPV4 = r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
-# Any run of hex groups with at least two colons (covers ::1, fe80::1%eth0, full forms);
-# a time of day such as 13:55:10 is excluded by requiring a hex letter or a double colon.
-_IPV6 = (
-    r"(?<![\w:])(?=[0-9A-Fa-f:]*(?:::|[A-Fa-f]))"
-    r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
-    r"(?:%[\w.]+)?(?![\w:])"
-)
 # 16+ hex digits, or 24+ characters of base64/url-safe alphabet mixing letters and digits.
 _TOKEN = (
     r"\b[0-9A-Fa-f]{16,}\b|\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b"
@@ -67,7 +61,7 @@ _USER_AGENT = re.compile(
     r"\b(?:Mozilla|Opera|Dalvik|AppleWebKit|curl|Wget|python-requests|okhttp|"
     r"WikipediaApp|Googlebot|bingbot)/[^\s]+(?:\s+(?:\([^)]*\)|[A-Za-z][\w.-]*/[^\s]+))*",
 )
-_SHAPES = re.compile(rf"{_IPV4}|{_IPV6}|{_TOKEN}")
+_SHAPES = re.compile(rf"{IPV4}|{IPV6}|{_TOKEN}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e]")
 
 

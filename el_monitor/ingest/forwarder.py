@@ -24,7 +24,7 @@ from el_monitor.ingest.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
 from el_monitor.ingest.source import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
-from el_monitor.parse import JSON_FORMAT, MAX_EVENT_BYTES, make_parser
+from el_monitor.parse import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
 from el_monitor.schemas import SchemaRegistry
 from el_monitor.store import Store
 
@@ -121,6 +121,7 @@ class Forwarder:
             accept=self._accepted,
             reject=self._rejected,
             log_raw=self.logs.raw if self.logs else None,
+            redact_line=make_line_redactor(settings.format),
         )
         self._position: object | None = None
         self._position_since = 0.0

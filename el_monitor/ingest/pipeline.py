@@ -58,6 +58,7 @@ class Pipeline:
         reject: Callable[[EventError], None],
         log_raw: Callable[[bytes], None] | None = None,
         policy: Policy | None = None,
+        redact_line: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.parser = parser
         self.registry = registry
@@ -65,6 +66,8 @@ class Pipeline:
         self.accept = accept
         self.reject = reject
         self.log_raw = log_raw
+        # Raw lines go to logs and error records only through this (client IPs taken out).
+        self.redact_line = redact_line
         self.policy = policy or Policy()
         # (schema, revision) → entry; None marks an unknown pair.
         self._schemas: dict[tuple[str, str], _Entry | None] = {}
@@ -109,7 +112,7 @@ class Pipeline:
                 counts.opted_out += 1
                 continue
             if log_raw is not None:
-                log_raw(line)
+                log_raw(self._kept(line))
             sampler = entry.sampler
             if sampler is not None and not sampler.keep(capsule):
                 counts.sampled_out += 1
@@ -123,7 +126,7 @@ class Pipeline:
                 counts.errors[(VALIDATION, failure.path)] += 1
                 self.reject(
                     EventError(
-                        _raw_text(line), failure.message, VALIDATION, key[0], key[1], failure.path
+                        self._raw_text(line), failure.message, VALIDATION, *key, failure.path
                     )
                 )
 
@@ -188,13 +191,13 @@ class Pipeline:
     def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:
         """Counted overall only: arbitrary names from the wire must not grow the counters."""
         if self.log_raw is not None:
-            self.log_raw(line)
+            self.log_raw(self._kept(line))
         counts = self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(UNKNOWN_SCHEMA, None)] += 1
         message = f"unknown schema {key[0]} revision {key[1]}"
-        self.reject(EventError(_raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1]))
+        self.reject(EventError(self._raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1]))
 
     def _invalid(
         self,
@@ -207,7 +210,7 @@ class Pipeline:
     ) -> None:
         """Count an event that failed before schema validation, against its schema if known."""
         if self.log_raw is not None:
-            self.log_raw(line)
+            self.log_raw(self._kept(line))
         entry = self._schemas.get((schema, revision)) if schema is not None else None
         if entry is None and schema is not None and (schema, revision) not in self._schemas:
             entry = self._lookup((schema, revision))
@@ -215,10 +218,15 @@ class Pipeline:
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(code, path)] += 1
-        self.reject(EventError(_raw_text(line), message, code, schema, revision, path))
+        self.reject(EventError(self._raw_text(line), message, code, schema, revision, path))
 
+    def _kept(self, line: bytes) -> bytes:
+        """The line as a log may keep it."""
+        return line if self.redact_line is None else self.redact_line(line)
 
-def _raw_text(line: bytes) -> str:
-    """The line as text for the invalid log: undecodable bytes replaced, size bounded."""
-    text = line[:RAW_EVENT_LIMIT].decode("utf-8", "replace")
-    return text if len(line) <= RAW_EVENT_LIMIT else text + "…[truncated]"
+    def _raw_text(self, line: bytes) -> str:
+        """The line as text for the invalid log: redacted, undecodable bytes replaced, size
+        bounded."""
+        line = self._kept(line)
+        text = line[:RAW_EVENT_LIMIT].decode("utf-8", "replace")
+        return text if len(line) <= RAW_EVENT_LIMIT else text + "…[truncated]"
