@@ -227,8 +227,20 @@ def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
     with open(log, "ab") as out:
         out.write(b"\n".join(edit_lines(100, start=100)) + b"\n")
     assert wait_for_rows(db, 190) == 190
+
+    def append_after_reload(start: int) -> None:
+        time.sleep(2.0)  # the forwarder notices the change within a second
+        with open(log, "ab") as out:
+            out.write(b"\n".join(edit_lines(100, start=start)) + b"\n")
+
+    optouts.unlink()  # by mistake: the users on it stay opted out
+    append_after_reload(200)
+    assert wait_for_rows(db, 280) == 280
+    optouts.write_bytes(b"")  # on purpose: the list is cleared
+    append_after_reload(300)
+    assert wait_for_rows(db, 380) == 380
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
-    assert rows(db) == 190
-    assert overall_counts(out)["opted_out"] == 10
-    assert Path(optouts).exists()
+    out, err = proc.communicate(timeout=30)
+    assert rows(db) == 380
+    assert overall_counts(out)["opted_out"] == 20
+    assert "is gone, with 1 entries in force" in err.decode()

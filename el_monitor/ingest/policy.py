@@ -65,6 +65,7 @@ class PolicyLoader:
         self.catalog: Catalog | None = None
         self._optout_path: Path | None = None
         self._stamps: tuple[Stamp, Stamp] = (None, None)  # catalog, opt-out list
+        self._opted_out = 0  # users on the list in force
 
     @property
     def catalog_path(self) -> Path:
@@ -77,12 +78,20 @@ class PolicyLoader:
         optout_path = resolve_optout_path(self.optout_file, catalog)
         optout_stamp = file_stamp(optout_path)
         optouts = OptOutList.load(optout_path)
+        if optouts.mtime is None and self._opted_out and optout_path == self._optout_path:
+            # A list that vanishes while users are on it is a mistake far more often than a
+            # wish to store their events again: that takes an empty file.
+            raise UserError(
+                f"opt-out list {optout_path} is gone, with {self._opted_out} entries in force; "
+                "their events stay dropped (restore it, or write an empty file to clear it)"
+            )
         policy = Policy(samplers(catalog))
         if optouts.hashes:
             secret = resolve_secret(self.secret_file, catalog)
             matcher = OptOutMatcher(secret, optouts.hashes, catalog)
             policy = policy._replace(opt_out_check_for=opt_out_checks(catalog, matcher))
         self.catalog, self._optout_path = catalog, optout_path
+        self._opted_out = len(optouts.hashes)
         self._stamps = (catalog_stamp, optout_stamp)
         log.info(
             "catalog %s: %d schemas configured, %d users opted out",
