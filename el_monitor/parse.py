@@ -83,7 +83,9 @@ _SIMPLE = {
     "q": (rb"\?\S*", _decode_query_json),
     "j": (rb"\S+", _decode_json),
     "t": (rb"\[[^\]]*\]|\S+", _decode_timestamp),
-    "h": (rb"\S+", None),
+    # An address (IPv4, IPv6) or "-": a line whose %h is anything else is misaligned, and
+    # its client IP may sit in another field, so it must not parse.
+    "h": (rb"[0-9A-Fa-f:.]{2,45}|-", None),
     "o": (rb"\S+", None),
 }
 _NAMED = {

@@ -213,5 +213,11 @@ def test_line_redactor_takes_the_client_ip_out_of_raw_lines():
     assert redact(line) == b"?%7B%7D; cp1 7 2026-11-28T05:00:00 - Mozilla/5.0 Chrome/131.0.0.0"
     # A line the format does not match: anything shaped like an address goes.
     assert redact(b"junk 10.1.2.3 and fe80::1 at 13:55:10") == b"junk - and - at 13:55:10"
+    # A line whose %h is no address is misaligned (its IP may sit in another field): it
+    # does not parse, and as a non-matching line it is masked whole.
+    shifted = b"?%7B%7D; cp1 7 2026-11-28T05:00:00 Mozilla/5.0 10.1.2.3 Chrome/131"
+    with pytest.raises(ParseError):
+        make_parser(VARNISH, "h")(shifted, None)
+    assert b"10.1.2.3" not in redact(shifted)
     assert make_line_redactor("json") is None
     assert make_line_redactor("%q %{recvFrom}s") is None  # no %h: nothing to take out
