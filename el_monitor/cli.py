@@ -114,7 +114,10 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
         "--log-dir", metavar="DIR", help="write all/valid/invalid JSON-lines logs, one file per day"
     )
     forward.add_argument(
-        "--spool-dir", metavar="DIR", help="keep batches here while the database is unavailable"
+        "--spool-dir",
+        metavar="DIR",
+        help="keep batches here while the database is unavailable (also lets the forwarder "
+        "start while it is down)",
     )
     forward.add_argument(
         "--batch-size",
