@@ -172,7 +172,8 @@ def _add_forward(commands: argparse._SubParsersAction) -> None:
         "--instance",
         type=instance_name,
         metavar="NAME",
-        help="this forwarder's node in metric names (default: the short host name)",
+        help="this forwarder's name in metric names and the report's counts "
+        "(1-63 of A-Z a-z 0-9 _ -; default: the short host name)",
     )
     forward.add_argument(
         "--graphite-interval",
