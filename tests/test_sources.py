@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -497,6 +498,30 @@ def test_full_queue_answers_503(beacon: HttpSource) -> None:
         assert Reader(small).lines(2) == [b"1", b"2"]
         assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
     finally:
+        small.close()
+
+
+def test_connections_past_the_limit_are_answered_503_at_once() -> None:
+    import socket
+
+    small = HttpSource("http://few", "127.0.0.1", 0, idle_interval=IDLE, max_connections=2)
+    idle = [socket.create_connection(small.address, timeout=5) for _ in range(2)]  # sending nothing
+    try:
+        deadline = time.monotonic() + 5
+        while len(small._server._connections) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The answer is sent before the request is read: a reset may overtake it.
+        with contextlib.suppress(ConnectionError):
+            assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 503
+        assert small.busy == 1 and Reader(small).quiet(0.1) == []
+        idle.pop().close()
+        deadline = time.monotonic() + 5
+        while len(small._server._connections) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
+    finally:
+        for conn in idle:
+            conn.close()
         small.close()
 
 

@@ -29,6 +29,11 @@ from el_monitor.ingest.sources import ChunkBuffer, clean_line, split_lines
 logger = logging.getLogger(__name__)
 
 QUEUE_LINES = 100_000
+MAX_CONNECTIONS = 512  # open beacon connections, a thread each; more are answered 503
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
 RCVBUF_BYTES = 8 * 1024 * 1024
 POLL_SECONDS = 0.1
 """How often receiver threads look at the closing flag."""
@@ -162,10 +167,12 @@ class HttpSource(_BufferedSource):
         max_line_bytes: int = 65536,
         max_body_bytes: int = 65536,
         queue_lines: int = QUEUE_LINES,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         super().__init__(name, idle_interval, queue_lines)
         self.max_line_bytes = max_line_bytes
         self.max_body_bytes = max_body_bytes
+        self.max_connections = max_connections
         self.hostname = socket.gethostname().split(".")[0]
         self.requests = 0
         self.rejected = 0
@@ -230,11 +237,22 @@ class _BeaconServer(HTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
+        """A thread for the connection, unless ``max_connections`` are open: then a 503 at
+        once (best effort: the request is not read, so a reset may reach the client first),
+        so that clients holding connections open cannot take every thread there is."""
         thread = threading.Thread(
             target=self._serve, args=(request, client_address), name=self.source.name, daemon=True
         )
         with self._connections_lock:
-            self._connections[request] = thread
+            full = len(self._connections) >= self.source.max_connections
+            if not full:
+                self._connections[request] = thread
+        if full:
+            self.source.count(HTTPStatus.SERVICE_UNAVAILABLE)
+            with contextlib.suppress(OSError):
+                request.sendall(_BUSY)
+            self.shutdown_request(request)
+            return
         thread.start()
 
     def _serve(self, request: socket.socket, client_address: object) -> None:
