@@ -27,6 +27,7 @@ from typing import NamedTuple
 import nagiosplugin
 from nagiosplugin import Range
 
+from el_monitor.cli_common import instance_name
 from el_monitor.graphite.render import RenderError
 from el_monitor.icinga import common
 
@@ -236,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--instance",
-        type=common.instance_name,
+        type=instance_name,
         metavar="NAME",
         help="check only this forwarder instance (default: every one Graphite knows)",
     )

@@ -163,12 +163,6 @@ def schema_name(text: str) -> str:
     return text
 
 
-def instance_name(text: str) -> str:
-    if not SCHEMA_RE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a forwarder instance name")
-    return text
-
-
 def plugin_parser(
     prog: str,
     description: str,

@@ -65,9 +65,12 @@ class Pipeline:
         self.counters = counters
         self.accept = accept
         self.reject = reject
-        self.log_raw = log_raw
-        # Raw lines go to logs and error records only through this (client IPs taken out).
+        # Raw lines reach logs and error records only redacted (client IPs taken out).
         self.redact_line = redact_line
+        if log_raw is not None and redact_line is not None:
+            self.log_raw: Callable[[bytes], None] | None = lambda line: log_raw(redact_line(line))
+        else:
+            self.log_raw = log_raw
         self.policy = policy or Policy()
         # (schema, revision) → entry; None marks an unknown pair.
         self._schemas: dict[tuple[str, str], _Entry | None] = {}
@@ -112,7 +115,7 @@ class Pipeline:
                 counts.opted_out += 1
                 continue
             if log_raw is not None:
-                log_raw(self._kept(line))
+                log_raw(line)
             sampler = entry.sampler
             if sampler is not None and not sampler.keep(capsule):
                 counts.sampled_out += 1
@@ -136,10 +139,7 @@ class Pipeline:
             entry = None
             try:
                 capsule = self.parser(line, chunk.defaults)
-                key = (capsule["schema"], capsule["revision"])
-                entry = self._schemas.get(key, False)
-                if entry is False:
-                    entry = self._lookup(key)
+                entry = self._entry((capsule["schema"], capsule["revision"]))
             except (ParseError, CapsuleError):
                 pass
             counts = entry.counts if entry else self.counters.unattributed
@@ -154,15 +154,18 @@ class Pipeline:
             return False
         if type(capsule.get("wiki")) is not str or type(capsule.get("event")) is not dict:
             return False
-        key = (exc.schema, exc.revision)
-        entry = self._schemas.get(key, False)
-        if entry is False:
-            entry = self._lookup(key)
+        entry = self._entry((exc.schema, exc.revision))
         if entry is None or entry.opted_out is None or not entry.opted_out(capsule):
             return False
         entry.counts.raw += 1
         entry.counts.opted_out += 1
         return True
+
+    def _entry(self, key: tuple[str, str]) -> _Entry | None:
+        """The cached entry of a (schema, revision), looked up on first sight; None: unknown.
+        (``process`` inlines this for the hot path.)"""
+        entry = self._schemas.get(key, False)
+        return self._lookup(key) if entry is False else entry
 
     def _lookup(self, key: tuple[str, str]) -> _Entry | None:
         try:
@@ -191,7 +194,7 @@ class Pipeline:
     def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:
         """Counted overall only: arbitrary names from the wire must not grow the counters."""
         if self.log_raw is not None:
-            self.log_raw(self._kept(line))
+            self.log_raw(line)
         counts = self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
@@ -210,23 +213,18 @@ class Pipeline:
     ) -> None:
         """Count an event that failed before schema validation, against its schema if known."""
         if self.log_raw is not None:
-            self.log_raw(self._kept(line))
-        entry = self._schemas.get((schema, revision)) if schema is not None else None
-        if entry is None and schema is not None and (schema, revision) not in self._schemas:
-            entry = self._lookup((schema, revision))
+            self.log_raw(line)
+        entry = self._entry((schema, revision)) if schema is not None else None
         counts = entry.counts if entry else self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(code, path)] += 1
         self.reject(EventError(self._raw_text(line), message, code, schema, revision, path))
 
-    def _kept(self, line: bytes) -> bytes:
-        """The line as a log may keep it."""
-        return line if self.redact_line is None else self.redact_line(line)
-
     def _raw_text(self, line: bytes) -> str:
         """The line as text for the invalid log: redacted, undecodable bytes replaced, size
         bounded."""
-        line = self._kept(line)
+        if self.redact_line is not None:
+            line = self.redact_line(line)
         text = line[:RAW_EVENT_LIMIT].decode("utf-8", "replace")
         return text if len(line) <= RAW_EVENT_LIMIT else text + "…[truncated]"
