@@ -479,9 +479,9 @@ def generate(
 def check(labelled: Sequence[tuple[bytes, str | None]], fmt: str) -> Counter:
     """Run every line through the project's parser and registry; raise if a line labelled
     valid fails or one labelled invalid passes.  Returns the count of lines per label."""
-    from el_monitor.capsule import CapsuleError
-    from el_monitor.parse import ParseError, make_parser
-    from el_monitor.schemas import DirectoryRegistry
+    from el_monitor.event.capsule import CapsuleError
+    from el_monitor.event.formats import ParseError, make_parser
+    from el_monitor.schema.registry import DirectoryRegistry
 
     registry = DirectoryRegistry(SCHEMAS)
     parse = make_parser("json" if fmt == "json" else RAW_FORMAT, "corpus-check")

@@ -39,17 +39,17 @@ from urllib.parse import unquote, urlsplit
 
 import corpus
 
-from el_monitor.catalog import load_catalog
-from el_monitor.counters import Counters
+from el_monitor.catalog.load import load_catalog
+from el_monitor.counts.counters import Counters
+from el_monitor.event.formats import make_parser
 from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter
-from el_monitor.ingest.chunk import Chunk
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.pipeline import Pipeline, Policy
 from el_monitor.ingest.policy import opt_out_checks, samplers
-from el_monitor.optout import OptOutMatcher, identity_hash
-from el_monitor.parse import make_parser
-from el_monitor.sampling import Sampler
-from el_monitor.schemas import SchemaRegistry, open_registry
+from el_monitor.ingest.sampling import Sampler
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.optout.matcher import OptOutMatcher, identity_hash
+from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store import open_store
 
 CHUNK_LINES = 1000
@@ -424,13 +424,13 @@ def bench_report(tmp: Path, schemas: int = 55, days: int = 30) -> Row:
     import datetime
     import random
 
-    from el_monitor.alerts.counts_schema import (
+    from el_monitor.report.report import Templates, collect, make_charts, report_message
+    from el_monitor.store.counts import (
         COUNTS_TABLE,
         ERRORS_TABLE,
         MEASURES,
         create_counts_tables,
     )
-    from el_monitor.alerts.report import Templates, collect, make_charts, report_message
 
     names = sorted(path.name for path in corpus.SCHEMAS.iterdir())[:schemas]
     day = datetime.date(2026, 11, 27)

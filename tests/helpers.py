@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from el_monitor.ingest.chunk import IDLE, Chunk
+from el_monitor.ingest.sources.base import IDLE, Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "examples" / "schemas"
@@ -75,7 +75,7 @@ class ListSource:
 
 def overall_counts(summary: bytes) -> dict[str, int]:
     """The ``overall`` row of ``el-monitor forward``'s summary table, by measure."""
-    from el_monitor.counters import MEASURES
+    from el_monitor.counts.counters import MEASURES
 
     (row,) = [line for line in summary.decode().splitlines() if line.startswith("overall")]
     return dict(zip(MEASURES, map(int, row.split()[1:]), strict=True))

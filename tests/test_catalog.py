@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, SCHEMAS
 
-from el_monitor import cli_catalog
-from el_monitor.catalog import (
+from el_monitor.catalog.load import (
     Aggregate,
     CatalogError,
     Extension,
@@ -20,8 +19,9 @@ from el_monitor.catalog import (
     empty_catalog,
     load_catalog,
 )
+from el_monitor.cli import catalog as cli_catalog
 from el_monitor.errors import UserError
-from el_monitor.schemas import open_registry
+from el_monitor.schema.registry import open_registry
 from el_monitor.store import open_store
 
 EXAMPLE = ROOT / "examples" / "el-monitor.toml"
@@ -616,7 +616,7 @@ def _iso(seconds: int) -> str:
 
 
 def test_http_registry_cannot_list_schemas_so_names_are_not_refused(tmp_path):
-    from el_monitor.schemas import HttpRegistry
+    from el_monitor.schema.registry import HttpRegistry
 
     cache = tmp_path / "cache"
     (cache / "NavigationTiming").mkdir(parents=True)

@@ -27,14 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 import nagiosplugin
 import pytest
 
-from el_monitor.icinga import (
-    check_inserted,
-    check_invalid,
-    check_rate,
-    check_schema_rate,
-    check_silence,
-    common,
-)
+from el_monitor.checks import common
+from el_monitor.checks import inserted as check_inserted
+from el_monitor.checks import invalid as check_invalid
+from el_monitor.checks import rate as check_rate
+from el_monitor.checks import schema_rate as check_schema_rate
+from el_monitor.checks import silence as check_silence
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 10
@@ -868,30 +866,29 @@ def _run_process(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_process_exit_codes(graphite: Stub) -> None:
     rate_data(graphite, const(243.1))
-    done = _run_process("el_monitor.icinga.check_rate", "--graphite", graphite.url)
+    done = _run_process("el_monitor.checks.rate", "--graphite", graphite.url)
     assert done.returncode == 2
     assert done.stdout.startswith("EL_RATE CRITICAL - 243.1 events/s over the last 10min")
     assert done.stderr == ""
-    done = _run_process("el_monitor.icinga.check_rate", "--graphite", graphite.url, "-c", "300")
+    done = _run_process("el_monitor.checks.rate", "--graphite", graphite.url, "-c", "300")
     assert (done.returncode, done.stdout[:16]) == (1, "EL_RATE WARNING ")
     graphite.mode = "500"
-    done = _run_process("el_monitor.icinga.check_invalid", "--graphite", graphite.url)
+    done = _run_process("el_monitor.checks.invalid", "--graphite", graphite.url)
     assert done.returncode == 3
     assert done.stdout.startswith("EL_INVALID UNKNOWN - Graphite ")
-    done = _run_process("el_monitor.icinga.check_silence", "--bogus")
+    done = _run_process("el_monitor.checks.silence", "--bogus")
     assert done.returncode == 3
     assert done.stdout.startswith("EL_SILENCE UNKNOWN - usage: unrecognized arguments: --bogus")
 
 
-PLUGINS = ["check_rate", "check_schema_rate", "check_invalid", "check_inserted", "check_silence"]
+PLUGINS = ["rate", "schema_rate", "invalid", "inserted", "silence"]
 HEAVY = [
     "matplotlib",
     "jinja2",
     "pymysql",
     "orjson",
     "el_monitor.store",
-    "el_monitor.schemas",
-    "el_monitor.validator",
+    "el_monitor.schema",
     "el_monitor.catalog",
     "requests",
 ]
@@ -900,7 +897,7 @@ HEAVY = [
 @pytest.mark.parametrize("plugin", PLUGINS)
 def test_importing_a_plugin_stays_light(plugin: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import el_monitor.icinga.{plugin}"],
+        [sys.executable, "-X", "importtime", "-c", f"import el_monitor.checks.{plugin}"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -908,6 +905,6 @@ def test_importing_a_plugin_stays_light(plugin: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if "|" in line}
-    assert f"el_monitor.icinga.{plugin}" in imported
+    assert f"el_monitor.checks.{plugin}" in imported
     heavy = sorted(m for m in imported if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert not heavy, f"importing {plugin} pulls in {heavy}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from el_monitor.counters import OVERALL, Counters, difference, format_errors, format_table
+from el_monitor.counts.counters import OVERALL, Counters, difference, format_errors, format_table
 
 
 def make_counts() -> Counters:
@@ -79,7 +79,7 @@ def test_error_groups_name_schema_code_and_path():
 
 
 def test_error_difference_reports_only_what_grew():
-    from el_monitor.counters import error_difference
+    from el_monitor.counts.counters import error_difference
 
     counters = make_counts()
     before = counters.snapshot()

@@ -13,11 +13,11 @@ import pymysql
 import pytest
 from helpers import SCHEMAS, ListSource, example_capsules, valid_lines
 
-from el_monitor.counters import OVERALL
-from el_monitor.ingest.chunk import IDLE
+from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.sources import open_source
-from el_monitor.schemas import DirectoryRegistry
+from el_monitor.ingest.sources.base import IDLE
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 
 
@@ -406,8 +406,8 @@ def test_without_spool_the_forwarder_waits_for_the_database(mysql_url):
 
 
 def test_spool_left_by_an_earlier_run_is_drained_at_start(tmp_path, sqlite_url):
+    from el_monitor.event.formats import make_parser
     from el_monitor.ingest.spool import Spool
-    from el_monitor.parse import make_parser
 
     parse = make_parser("json", "t")
     Spool(tmp_path / "spool").put([parse(line, None) for line in valid_lines(50)])
@@ -420,8 +420,8 @@ def test_spool_left_by_an_earlier_run_is_drained_at_start(tmp_path, sqlite_url):
 
 
 def test_an_unreadable_spool_file_is_set_aside_and_the_rest_drained(tmp_path, sqlite_url, caplog):
+    from el_monitor.event.formats import make_parser
     from el_monitor.ingest.spool import Spool
-    from el_monitor.parse import make_parser
 
     parse = make_parser("json", "t")
     spool = Spool(tmp_path / "spool")

@@ -18,12 +18,12 @@ import pytest
 from helpers import ROOT, SCHEMAS, ListSource, example_capsules
 from test_forwarder import count_rows
 
-from el_monitor.catalog import load_catalog
-from el_monitor.counters import OVERALL
+from el_monitor.catalog.load import load_catalog
+from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.policy import PolicyLoader
-from el_monitor.optout import add_optout
-from el_monitor.schemas import DirectoryRegistry
+from el_monitor.optout.matcher import add_optout
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 
 SECRET = b"fuzz-secret"

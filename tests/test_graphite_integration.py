@@ -23,7 +23,7 @@ import pytest
 from harness.graphite import GraphiteServer, points
 from helpers import SCHEMAS, ListSource, valid_lines
 
-from el_monitor.counters import MEASURES, OVERALL, Counters, difference, error_difference
+from el_monitor.counts.counters import MEASURES, OVERALL, Counters, difference, error_difference
 
 PREFIX = "eventlogging"
 Series = list[dict[str, Any]]
@@ -180,7 +180,7 @@ def test_emitter_interval_comes_back_with_the_design_names(graphite_server):
 def test_a_forwarder_run_sends_its_counts_to_graphite(graphite_server, tmp_path):
     from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
-    from el_monitor.schemas import DirectoryRegistry
+    from el_monitor.schema.registry import DirectoryRegistry
     from el_monitor.store import open_store
 
     instance = unique("fwd")

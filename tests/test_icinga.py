@@ -46,11 +46,11 @@ CATALOG = ROOT / "examples" / "el-monitor.toml"
 VENV_BIN = Path(sysconfig.get_path("scripts"))
 # CheckCommand -> (console script, module with main(argv))
 PLUGINS = {
-    "el_rate": ("check_el_rate", "el_monitor.icinga.check_rate"),
-    "el_schema_rate": ("check_el_schema_rate", "el_monitor.icinga.check_schema_rate"),
-    "el_invalid": ("check_el_invalid", "el_monitor.icinga.check_invalid"),
-    "el_inserted": ("check_el_inserted", "el_monitor.icinga.check_inserted"),
-    "el_silence": ("check_el_silence", "el_monitor.icinga.check_silence"),
+    "el_rate": ("check_el_rate", "el_monitor.checks.rate"),
+    "el_schema_rate": ("check_el_schema_rate", "el_monitor.checks.schema_rate"),
+    "el_invalid": ("check_el_invalid", "el_monitor.checks.invalid"),
+    "el_inserted": ("check_el_inserted", "el_monitor.checks.inserted"),
+    "el_silence": ("check_el_silence", "el_monitor.checks.silence"),
 }
 SERVICES = {  # service (services.conf) -> CheckCommand
     "el-rate": "el_rate",

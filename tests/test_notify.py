@@ -25,12 +25,12 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from harness.smtp import FreePortController
 
-from el_monitor import cli_alerts
-from el_monitor.alerts import mail
-from el_monitor.alerts.notify import Notification, culprits, notify, parse_perfdata
-from el_monitor.alerts.redact import NESTED, REDACTED, redact_event, safe_text, scrub
-from el_monitor.catalog import CatalogError, load_catalog
+from el_monitor.catalog.load import CatalogError, load_catalog
+from el_monitor.cli import notify as cli_alerts
 from el_monitor.errors import UserError
+from el_monitor.mail import smtp as mail
+from el_monitor.mail.redact import NESTED, REDACTED, redact_event, safe_text, scrub
+from el_monitor.notify.notify import Notification, culprits, notify, parse_perfdata
 
 T0 = 1_800_000_000.0  # the controlled clock starts here
 HOUR = 3600.0

@@ -13,10 +13,10 @@ from types import MappingProxyType
 
 import pytest
 
-from el_monitor.catalog import Catalog, SchemaPolicy
-from el_monitor.cli_optout import register
+from el_monitor.catalog.load import Catalog, SchemaPolicy
+from el_monitor.cli.optout import register
 from el_monitor.errors import UserError
-from el_monitor.optout import (
+from el_monitor.optout.matcher import (
     SECRET_ENV,
     OptOutList,
     OptOutMatcher,
@@ -25,9 +25,9 @@ from el_monitor.optout import (
     read_secret_file,
     resolve_secret,
 )
-from el_monitor.optout_purge import checkpoint_path, purge
+from el_monitor.optout.purge import checkpoint_path, purge
 from el_monitor.progress import Progress
-from el_monitor.schemas import DirectoryRegistry
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 
 SECRET = b"site-secret-for-tests"

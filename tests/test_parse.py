@@ -8,9 +8,9 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from el_monitor.capsule import CapsuleError, event_uuid, mediawiki_timestamp, parse_timestamp
 from el_monitor.errors import UserError
-from el_monitor.parse import ParseError, compile_format, make_line_redactor, make_parser
+from el_monitor.event.capsule import CapsuleError, event_uuid, mediawiki_timestamp, parse_timestamp
+from el_monitor.event.formats import ParseError, compile_format, make_line_redactor, make_parser
 
 VARNISH = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
 SERVER = "%{seqId}d EventLogging %j"
@@ -196,7 +196,7 @@ def test_fast_unquote_agrees_with_the_stdlib():
     import random
     from urllib.parse import unquote_to_bytes
 
-    from el_monitor.parse import unquote_plus_bytes
+    from el_monitor.event.formats import unquote_plus_bytes
 
     rnd = random.Random(7)
     alphabet = b"%=+ \t\r\n_abcAF019xyz\x00\xff?&;"

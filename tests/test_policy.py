@@ -15,7 +15,7 @@ from pathlib import Path
 from helpers import SCHEMAS, overall_counts
 from test_cli import rows, start_forwarder, wait_for_rows
 
-from el_monitor.sampling import Sampler
+from el_monitor.ingest.sampling import Sampler
 from el_monitor.store.mapping import table_name
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]

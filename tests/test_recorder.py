@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from el_monitor.alerts.counts_schema import COUNTS_TABLE, ERRORS_TABLE, create_counts_tables
-from el_monitor.counters import Counters
-from el_monitor.ingest.recorder import TEXT_LIMIT, CountsRecorder
+from el_monitor.counts.counters import Counters
+from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder
 from el_monitor.store import open_store
+from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE, create_counts_tables
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

@@ -29,16 +29,10 @@ from urllib.parse import quote
 
 import pytest
 
-from el_monitor import cli, cli_report
-from el_monitor.alerts.counts_schema import (
-    COUNTS_TABLE,
-    ERRORS_TABLE,
-    MEASURES,
-    counts_tables_sql,
-    create_counts_tables,
-    period_of,
-)
-from el_monitor.alerts.report import (
+from el_monitor.catalog.load import load_catalog
+from el_monitor.cli import main as cli
+from el_monitor.cli import report as cli_report
+from el_monitor.report.report import (
     ReportData,
     Tally,
     collect,
@@ -48,8 +42,15 @@ from el_monitor.alerts.report import (
     render_text,
     standalone_html,
 )
-from el_monitor.catalog import load_catalog
 from el_monitor.store import Store, open_store
+from el_monitor.store.counts import (
+    COUNTS_TABLE,
+    ERRORS_TABLE,
+    MEASURES,
+    counts_tables_sql,
+    create_counts_tables,
+    period_of,
+)
 
 DAY = datetime.date(2024, 5, 30)
 DOWN = DAY - datetime.timedelta(days=3)  # no forwarder ran: no rows at all that day
@@ -335,7 +336,7 @@ def test_html_escapes_and_redacts(sqlite_url: str, catalog_file: Path) -> None:
 
 
 def test_a_failed_chart_does_not_stop_the_report(sqlite_url, catalog_file, monkeypatch) -> None:
-    from el_monitor.alerts import charts
+    from el_monitor.report import charts
 
     def broken(*_args):
         raise RuntimeError("no renderer")

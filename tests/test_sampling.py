@@ -9,13 +9,13 @@ import threading
 import orjson
 from helpers import SCHEMAS, ListSource
 
-from el_monitor.counters import Counters
-from el_monitor.ingest.chunk import Chunk
+from el_monitor.counts.counters import Counters
+from el_monitor.event.formats import make_parser
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.pipeline import Pipeline, Policy
-from el_monitor.parse import make_parser
-from el_monitor.sampling import Sampler
-from el_monitor.schemas import DirectoryRegistry
+from el_monitor.ingest.sampling import Sampler
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from el_monitor.errors import SchemaError, UserError
-from el_monitor.schemas import (
+from el_monitor.schema.registry import (
     DRAFT7_URI,
     CompiledSchema,
     DirectoryRegistry,
@@ -220,7 +220,7 @@ def test_http_registry_unknown_and_broken(tmp_path, repository, caplog):
         registry.get("Bad", "1")
     assert not (tmp_path / "Bad" / "1.json").exists()  # never cache what does not compile
     repository.stop()
-    with caplog.at_level(logging.WARNING, logger="el_monitor.schemas"):
+    with caplog.at_level(logging.WARNING, logger="el_monitor.schema.registry"):
         assert registry.get("Edit", "1.0.0") is None  # unreachable: None and a warning
     assert "unreachable" in caplog.text
 

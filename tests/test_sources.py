@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from el_monitor.errors import UserError
-from el_monitor.ingest.chunk import Chunk
-from el_monitor.ingest.filesource import FilePosition
-from el_monitor.ingest.netsources import HttpSource, UdpSource, decode_beacon
 from el_monitor.ingest.sources import MAX_CHUNK_LINES, LineSplitter, open_source
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.file import FilePosition
+from el_monitor.ingest.sources.net import HttpSource, UdpSource, decode_beacon
 
 IDLE = 0.05
 

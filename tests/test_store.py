@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from el_monitor.parse import make_parser
+from el_monitor.event.formats import make_parser
 from el_monitor.store import StoreError, open_store
 from el_monitor.store.mapping import event_columns, table_name
 from el_monitor.store.sql import create_table_sql, quote_mysql, quote_sqlite

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from el_monitor.schemas import compile_schema, effective_schema
-from el_monitor.validator import compile_validator, path_step
+from el_monitor.schema.generator import compile_validator, path_step
+from el_monitor.schema.registry import compile_schema, effective_schema
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import socket
 import threading
 import time
@@ -25,8 +24,15 @@ from dataclasses import dataclass
 
 import graphitesend
 
-from el_monitor.counters import MEASURES, OVERALL, Interval
+from el_monitor.counts.counters import Interval
 from el_monitor.errors import UserError
+from el_monitor.graphite.names import (
+    DEFAULT_PREFIX,
+    PREFIX,
+    MetricNames,
+    default_instance,
+    node,
+)
 from el_monitor.hostport import parse_host_port
 
 log = logging.getLogger(__name__)
@@ -37,38 +43,6 @@ ErrorDeltas = Mapping[str, Mapping[tuple[str, str | None], int]]
 DEFAULT_PORT = 2003
 BATCH_POINTS = 1000  # points per write (one interval of 55 schemas is ~800): a short lock hold
 DROP_LOG_INTERVAL = 60.0  # seconds between "points dropped" warnings
-MAX_SCOPE_NAMES = 10_000  # the name cache is rebuilt past this many scopes
-
-_NODE_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
-_PREFIX = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-
-
-def node(text: str) -> str:
-    """One Graphite path node: characters outside ``[A-Za-z0-9_-]`` (dots too) become ``_``."""
-    return _NODE_UNSAFE.sub("_", text) or "_"
-
-
-def scope_node(scope: str) -> str:
-    """``overall`` or ``schema.<Schema>``: the scope part of a metric name."""
-    return OVERALL if scope == OVERALL else f"schema.{node(scope)}"
-
-
-def path_node(path: str | None) -> str:
-    """A validation error's JSON path as one node: ``$.a.b[2].c`` → ``a_b_2__c``."""
-    if path is None:
-        return "none"
-    path = path.removeprefix("$").removeprefix(".")
-    return _PATH_UNSAFE.sub("_", path)[:200] if path else "root"
-
-
-def code_node(code: str) -> str:
-    """An error code as one node: ``unknown-schema`` → ``unknown_schema``."""
-    return _PATH_UNSAFE.sub("_", code) or "_"
-
-
-def short_hostname() -> str:
-    return socket.gethostname().split(".")[0] or "localhost"
 
 
 @dataclass(frozen=True)
@@ -77,7 +51,7 @@ class GraphiteSettings:
 
     host: str
     port: int = DEFAULT_PORT
-    prefix: str = "eventlogging"
+    prefix: str = DEFAULT_PREFIX
     instance: str = ""  # "" → the short host name
     interval: float = 10.0  # seconds between flushes (the forwarder calls submit at this pace)
     buffer_points: int = 100_000  # points waiting for carbon; the oldest go first past this
@@ -91,7 +65,7 @@ class GraphiteSettings:
             raise UserError("Graphite host is empty; give --graphite HOST[:PORT]")
         if not 0 < self.port < 65536:
             raise UserError(f"Graphite port {self.port} is not between 1 and 65535")
-        if not _PREFIX.fullmatch(self.prefix):
+        if not PREFIX.fullmatch(self.prefix):
             raise UserError(
                 f"Graphite prefix {self.prefix!r} must be dot-separated nodes of "
                 "letters, digits, '_' and '-' (e.g. eventlogging)"
@@ -105,7 +79,7 @@ class GraphiteSettings:
 
     def instance_name(self) -> str:
         """This forwarder's node in metric names."""
-        return node(self.instance or short_hostname())
+        return node(self.instance or default_instance())
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -119,61 +93,6 @@ def parse_address(text: str) -> tuple[str, int]:
         ) from None
 
 
-class _Names:
-    """Metric names built once per scope: string formatting is most of what submit costs."""
-
-    def __init__(self, prefix: str, instance: str, max_error_names: int) -> None:
-        self.base = f"{prefix}.{node(instance)}."
-        self.max_error_names = max_error_names
-        self._measures: dict[str, tuple[tuple[str, str, str], ...]] = {}
-        self._errors: dict[tuple[str, str, str | None], str] = {}
-
-    def measures(self, scope: str) -> tuple[tuple[str, str, str], ...]:
-        """``(measure, count name, rate name)`` for every measure of a scope."""
-        names = self._measures.get(scope)
-        if names is None:
-            if len(self._measures) >= MAX_SCOPE_NAMES:
-                self._measures.clear()
-            head = self.base + scope_node(scope)
-            names = tuple((m, f"{head}.{m}.count", f"{head}.{m}.rate") for m in MEASURES)
-            self._measures[scope] = names
-        return names
-
-    def error(self, scope: str, code: str, path: str | None) -> str:
-        """The count name of an error group.  Paths come from the wire (array indexes, odd
-        keys), so past ``max_error_names`` distinct names new ones share ``<code>.other``:
-        each name is a whisper file on the Graphite host."""
-        key = (scope, code, path)
-        name = self._errors.get(key)
-        if name is None:
-            head = f"{self.base}{scope_node(scope)}.errors.{code_node(code)}"
-            if len(self._errors) >= self.max_error_names:
-                return f"{head}.other.count"
-            name = self._errors[key] = f"{head}.{path_node(path)}.count"
-        return name
-
-    def points(self, interval: Interval, errors: ErrorDeltas | None, timestamp: int) -> list[Point]:
-        seconds = interval.seconds
-        out: list[Point] = []
-        append = out.append
-        for scope, values in interval.counts.items():
-            for measure, count_name, rate_name in self.measures(scope):
-                count = values.get(measure, 0)
-                append((count_name, count, timestamp))
-                append((rate_name, count / seconds, timestamp))
-        if errors:
-            # Summed by name: two paths may sanitise to one node, and carbon would keep only
-            # the last of two points with the same name and timestamp.
-            totals: dict[str, int] = {}
-            for scope, groups in errors.items():
-                for (code, path), delta in groups.items():
-                    if delta > 0:  # counts only grow; a negative delta is a counter reset
-                        name = self.error(scope, code, path)
-                        totals[name] = totals.get(name, 0) + delta
-            out.extend((name, total, timestamp) for name, total in totals.items())
-        return out
-
-
 def metric_points(
     interval: Interval,
     snapshot_errors: ErrorDeltas | None,
@@ -184,8 +103,32 @@ def metric_points(
     """Every point of one interval: count and rate of each measure for every scope present
     (zeros included, so "no events" is 0 and only a silent forwarder leaves a gap), plus the
     error groups that grew (``snapshot_errors`` holds per-scope deltas, not cumulative counts)."""
-    names = _Names(prefix, instance, max_error_names=1 << 30)
-    return names.points(interval, snapshot_errors, timestamp)
+    names = MetricNames(prefix, instance, max_error_names=1 << 30)
+    return _points(names, interval, snapshot_errors, timestamp)
+
+
+def _points(
+    names: MetricNames, interval: Interval, errors: ErrorDeltas | None, timestamp: int
+) -> list[Point]:
+    seconds = interval.seconds
+    out: list[Point] = []
+    append = out.append
+    for scope, values in interval.counts.items():
+        for measure, count_name, rate_name in names.measures(scope):
+            count = values.get(measure, 0)
+            append((count_name, count, timestamp))
+            append((rate_name, count / seconds, timestamp))
+    if errors:
+        # Summed by name: two paths may sanitise to one node, and carbon would keep only
+        # the last of two points with the same name and timestamp.
+        totals: dict[str, int] = {}
+        for scope, groups in errors.items():
+            for (code, path), delta in groups.items():
+                if delta > 0:  # counts only grow; a negative delta is a counter reset
+                    name = names.error(scope, code, path)
+                    totals[name] = totals.get(name, 0) + delta
+        out.extend((name, total, timestamp) for name, total in totals.items())
+    return out
 
 
 def plaintext_line(name: str, value: float, timestamp: float | None) -> str:
@@ -326,7 +269,7 @@ class MetricEmitter:
         self.instance = settings.instance_name()
         self.sent = 0  # points written to carbon's socket
         self.dropped = 0  # points lost: buffer full, or still buffered at close
-        self._names = _Names(settings.prefix, self.instance, settings.max_error_names)
+        self._names = MetricNames(settings.prefix, self.instance, settings.max_error_names)
         self._buffer: deque[Point] = deque(maxlen=settings.buffer_points)
         self._lock = threading.Lock()  # guards _buffer, dropped, _closed
         self._wake = threading.Event()  # points arrived, or closing
@@ -344,7 +287,7 @@ class MetricEmitter:
     def submit(self, interval: Interval, errors: ErrorDeltas | None = None) -> None:
         """Queue one interval's points; past the buffer's bound the oldest points are dropped."""
         try:
-            points = self._names.points(interval, errors, int(interval.end))
+            points = _points(self._names, interval, errors, int(interval.end))
             with self._lock:
                 if self._closed:
                     self.dropped += len(points)

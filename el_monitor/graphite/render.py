@@ -65,11 +65,6 @@ class GraphiteBadResponse(RenderError):
     """The answer was not render JSON (a proxy's page, a truncated body, a wrong shape)."""
 
 
-def sum_series(prefix: str, scope: str, measure: str, kind: str = "rate") -> str:
-    """The target that adds one metric up across every forwarder instance."""
-    return f"sumSeries({prefix}.*.{scope}.{measure}.{kind})"
-
-
 class RenderClient:
     """Reads series from graphite-web's ``/render`` endpoint as JSON."""
 

@@ -15,17 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from el_monitor.counters import Counters, Interval, Snapshot, difference, error_difference
+from el_monitor.counts.counters import Counters, Interval, Snapshot, difference, error_difference
+from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
 from el_monitor.errors import EventError
-from el_monitor.ingest.eventlog import EventLogs
+from el_monitor.event.formats import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
+from el_monitor.ingest.event_logs import EventLogs
 from el_monitor.ingest.pipeline import Pipeline, Policy
 from el_monitor.ingest.policy import PolicyLoader
-from el_monitor.ingest.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
-from el_monitor.ingest.source import Source
+from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
-from el_monitor.parse import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
-from el_monitor.schemas import SchemaRegistry
+from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store
 
 log = logging.getLogger(__name__)

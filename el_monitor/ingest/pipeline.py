@@ -12,13 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
-from el_monitor.capsule import CapsuleError
-from el_monitor.counters import Counters, SchemaCounts
+from el_monitor.counts.counters import Counters, SchemaCounts
 from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
-from el_monitor.ingest.chunk import Chunk
-from el_monitor.parse import LineParser, ParseError
-from el_monitor.sampling import Sampler
-from el_monitor.schemas import CompiledSchema, SchemaRegistry
+from el_monitor.event.capsule import CapsuleError
+from el_monitor.event.formats import LineParser, ParseError
+from el_monitor.ingest.sampling import Sampler
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.schema.registry import CompiledSchema, SchemaRegistry
 
 log = logging.getLogger(__name__)
 

@@ -11,18 +11,18 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from el_monitor.catalog import DEFAULT_PATH, Catalog, load_catalog
+from el_monitor.catalog.load import DEFAULT_PATH, Catalog, load_catalog
 from el_monitor.errors import UserError
 from el_monitor.ingest.pipeline import Policy
-from el_monitor.optout import (
+from el_monitor.ingest.sampling import Sampler
+from el_monitor.optout.matcher import (
     OptOutList,
     OptOutMatcher,
     file_stamp,
     resolve_optout_path,
     resolve_secret,
 )
-from el_monitor.sampling import Sampler
-from el_monitor.schemas import SchemaRegistry
+from el_monitor.schema.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 

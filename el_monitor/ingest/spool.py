@@ -16,9 +16,9 @@ from pathlib import Path
 import orjson
 
 from el_monitor.atomic import fsync_directory, write_atomically
-from el_monitor.capsule import REQUIRED
 from el_monitor.errors import UserError
-from el_monitor.jsontext import capsule_json
+from el_monitor.event.capsule import REQUIRED
+from el_monitor.event.jsontext import capsule_json
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from el_monitor.counters import Counters
+from el_monitor.counts.counters import Counters
 from el_monitor.errors import STORE, EventError
+from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.spool import Spool
-from el_monitor.jsontext import capsule_json
-from el_monitor.schemas import SchemaRegistry
+from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import orjson
 
-from el_monitor.capsule import mediawiki_timestamp
+from el_monitor.event.capsule import mediawiki_timestamp
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
 VARCHAR_LIMIT = 191  # longest utf8mb4 VARCHAR that InnoDB can index in its smallest row format

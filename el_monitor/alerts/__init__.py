@@ -1,1 +1,0 @@
-"""Alert emails with graphs, routed to schema owners, and the daily validity report."""

@@ -1,0 +1,45 @@
+"""Command-line value types shared by ``el-monitor`` and the ``check_el_*`` plugins.
+
+Each is an argparse ``type=``: it returns the value or raises ``ArgumentTypeError`` with a
+message naming what is expected, which argparse prints after the option's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from el_monitor.event.names import INSTANCE_NAME, SCHEMA_NAME
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def instance_name(text: str) -> str:
+    """A forwarder's name: one Graphite node, and a key of the report's counts (63 at most)."""
+    if not INSTANCE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 1-63 of A-Z a-z 0-9 _ -, got {text[:80]!r}")
+    return text
+
+
+def schema_name(text: str) -> str:
+    if not SCHEMA_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a schema name ([A-Za-z0-9_-]{{1,63}})")
+    return text

@@ -1,0 +1,273 @@
+"""check_el_inserted: do valid events reach the database?  The sink, not just the front door.
+
+Two findings, both from the forwarders' overall counters:
+
+* the window's ratio inserted / valid, against ``-w 0.9: -c 0.5:`` (warn under 90% inserted,
+  critical under 50%); inserts lag a little behind validation, so the ratio hovers near 1;
+* a stall: no insert at all for the last ``--stalled`` seconds (default 60) while valid events
+  keep arriving — the forwarder stopped writing or the database is stuck.  Always CRITICAL::
+
+    EL_INSERTED CRITICAL - nothing inserted for the last 90 s while 1234 valid events arrived:
+    the forwarder stopped writing or the database is stuck (1234 spooled)
+
+Fewer than ``--min-events`` valid events in the window are not judged.  Perfdata: ``ratio``
+with its thresholds, ``valid``/``inserted``/``spooled`` event counts and ``stalled`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import nagiosplugin
+from nagiosplugin import Range
+
+from el_monitor.checks import common
+from el_monitor.graphite import names
+from el_monitor.graphite.render import Series
+
+NAME = "EL_INSERTED"
+MEASURES = names.alternatives(["valid", "inserted", "spooled"])
+DEFAULT_STEP = 10  # seconds between points when a window has a single point
+
+
+class Stall(NamedTuple):
+    """The trailing run of points with valid events but nothing inserted."""
+
+    seconds: float
+    valid: float  # valid events that arrived during it
+    spooled: float  # of which spooled (the sink refused them)
+
+
+class Totals(NamedTuple):
+    valid: float
+    inserted: float
+    spooled: float
+
+
+def stall(valid: Series | None, inserted: Series | None, spooled: Series | None) -> Stall:
+    """How long, up to the last valid point, nothing was inserted while valid events came in.
+
+    A null insert count next to a valid one counts as nothing inserted; trailing points with
+    no valid count (not flushed yet) are ignored.
+    """
+    if valid is None:
+        return Stall(0, 0, 0)
+    inserted_at = {ts: v for v, ts in inserted.points} if inserted is not None else {}
+    spooled_at = {ts: v for v, ts in spooled.points} if spooled is not None else {}
+    points = [(ts, v) for v, ts in valid.points if v is not None]
+    stamps = [ts for _, ts in valid.points]
+    step = min((b - a for a, b in zip(stamps, stamps[1:], strict=False)), default=DEFAULT_STEP)
+    run: list[tuple[int, float]] = []
+    for ts, count in reversed(points):
+        if (inserted_at.get(ts) or 0) > 0:
+            break
+        run.append((ts, count))
+    arrived = sum(count for _, count in run)
+    if not run or arrived <= 0:
+        return Stall(0, 0, 0)
+    # The run starts at its oldest point that saw valid events: idle points before it do not
+    # make a stall longer.
+    while run and run[-1][1] <= 0:
+        run.pop()
+    seconds = run[0][0] - run[-1][0] + step
+    spooled_total = sum(spooled_at.get(ts) or 0 for ts, _ in run)
+    return Stall(seconds, arrived, spooled_total)
+
+
+class Inserted(nagiosplugin.Resource):
+    """Overall valid, inserted and spooled counts over the window, in one render request."""
+
+    def __init__(self, graphite: common.Graphite, prefix: str, min_events: float) -> None:
+        self.graphite = graphite
+        self.prefix = prefix
+        self.min_events = min_events
+
+    def probe(self) -> Iterator[nagiosplugin.Metric]:
+        frame = common.Frame(
+            self.graphite.render(
+                [names.summed(self.prefix, names.metric(names.OVERALL, MEASURES, names.COUNT))]
+            )
+        )
+        valid = frame.get("overall", "valid", "count")
+        if valid is None or not valid.values():
+            raise nagiosplugin.CheckError(
+                f"no data for {self.prefix}.*.overall.valid.count over "
+                f"{self.graphite.window.label()} in Graphite {self.graphite.url}: "
+                "is any forwarder sending metrics there?"
+            )
+        inserted = frame.get("overall", "inserted", "count")
+        if inserted is None:
+            raise nagiosplugin.CheckError(
+                f"Graphite {self.graphite.url} has valid counts but no "
+                f"{self.prefix}.*.overall.inserted.count: does any forwarder write to a database?"
+            )
+        spooled = frame.get("overall", "spooled", "count")
+        totals = Totals(
+            frame.total("overall", "valid", "count"),
+            frame.total("overall", "inserted", "count"),
+            frame.total("overall", "spooled", "count"),
+        )
+        judged = totals.valid >= self.min_events and totals.valid > 0
+        ratio = totals.inserted / totals.valid if totals.valid > 0 else None
+        yield nagiosplugin.Metric("ratio", ratio, min=0, context="ratio" if judged else "unjudged")
+        yield nagiosplugin.Metric("stalled", stall(valid, inserted, spooled), "s", context="stall")
+        for name, value in totals._asdict().items():
+            yield nagiosplugin.Metric(name, value, min=0, context="count")
+
+
+class RatioContext(nagiosplugin.Context):
+    def __init__(self, warning: Range | None, critical: Range | None) -> None:
+        super().__init__("ratio")
+        self.warning = warning
+        self.critical = critical
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        return nagiosplugin.Result(
+            common.judge_value(metric.value, self.warning, self.critical), None, metric
+        )
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return common.performance(
+            "ratio", metric.value, "", self.warning, self.critical, metric.min
+        )
+
+
+class StallContext(nagiosplugin.Context):
+    """CRITICAL once nothing has been inserted for ``limit`` seconds with valid events arriving."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__("stall")
+        self.limit = limit
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        stalled = metric.value.seconds >= self.limit
+        return nagiosplugin.Result(
+            nagiosplugin.Critical if stalled else nagiosplugin.Ok, None, metric
+        )
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return common.performance(
+            "stalled", metric.value.seconds, "s", None, Range(f"{common.perf_num(self.limit)}"), 0
+        )
+
+
+class InsertedSummary(nagiosplugin.Summary):
+    def __init__(self, window: str, min_events: float) -> None:
+        self.window = window
+        self.min_events = min_events
+
+    @staticmethod
+    def _get(results: nagiosplugin.Results, context: str) -> nagiosplugin.Result | None:
+        found = common.by_context(results, context)
+        return found[0] if found else None
+
+    def _ratio(self, results: nagiosplugin.Results) -> str:
+        ratio = self._get(results, "ratio")
+        counts = {r.metric.name: r.metric.value for r in common.by_context(results, "count")}
+        valid, inserted = counts.get("valid", 0), counts.get("inserted", 0)
+        if ratio is None:
+            return (
+                f"{common.num(valid)} valid events over {self.window}, fewer than --min-events "
+                f"{common.num(self.min_events)}: not judged"
+            )
+        text = (
+            f"{common.num(100 * ratio.metric.value)}% of valid events inserted over "
+            f"{self.window} ({common.num(inserted)} of {common.num(valid)})"
+        )
+        if counts.get("spooled"):
+            text += f", {common.num(counts['spooled'])} spooled"
+        return text
+
+    def ok(self, results: nagiosplugin.Results) -> str:
+        return self._ratio(results)
+
+    def problem(self, results: nagiosplugin.Results) -> str:
+        unknown = common.unknown_text(results)
+        if unknown:
+            return unknown
+        stalled = self._get(results, "stall")
+        if stalled is not None and stalled.state == nagiosplugin.Critical:
+            value = stalled.metric.value
+            text = (
+                f"nothing inserted for the last {common.num(value.seconds)} s while "
+                f"{common.num(value.valid)} valid events arrived: the forwarder stopped "
+                "writing or the database is stuck"
+            )
+            if value.spooled:
+                text += f" ({common.num(value.spooled)} spooled)"
+            return f"{text}; {self._ratio(results)}"
+        ratio = self._get(results, "ratio")
+        text = self._ratio(results)
+        if ratio is not None and ratio.state != nagiosplugin.Ok:
+            context = ratio.context
+            rng = context.critical if ratio.state == nagiosplugin.Critical else context.warning
+            text += f", ratio {common.num(ratio.metric.value)} "
+            text += common.compared(ratio.metric.value, rng)
+        return text
+
+    def verbose(self, results: nagiosplugin.Results) -> list[str]:
+        lines = [
+            f"{r.metric.name}: {common.num(r.metric.value)} events"
+            for r in common.by_context(results, "count")
+        ]
+        stalled = self._get(results, "stall")
+        if stalled is not None and stalled.metric.value.seconds:
+            value = stalled.metric.value
+            lines.append(
+                f"nothing inserted for {common.num(value.seconds)} s at the end of the window "
+                f"({common.num(value.valid)} valid events meanwhile)"
+            )
+        return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.plugin_parser(
+        "check_el_inserted",
+        "Valid events reaching the database: the ratio inserted / valid over the window, and "
+        "a stall (nothing inserted while valid events keep arriving) as CRITICAL.",
+        warning="0.9:",
+        critical="0.5:",
+        units="inserted / valid events (0.9: means under 90%% inserted)",
+    )
+    parser.add_argument(
+        "--stalled",
+        type=common.positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="CRITICAL when nothing was inserted for this long at the end of the window "
+        "while valid events arrived (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--min-events",
+        type=float,
+        default=10,
+        metavar="N",
+        help="judge the ratio only with at least N valid events in the window "
+        "(default: %(default)g)",
+    )
+    return parser
+
+
+def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+    return nagiosplugin.Check(
+        Inserted(graphite, args.prefix, args.min_events),
+        RatioContext(args.warning, args.critical),
+        StallContext(args.stalled),
+        common.PerfContext("count"),
+        common.PerfContext("unjudged"),
+        InsertedSummary(graphite.window.label(), args.min_events),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run(NAME, build_parser(), build_check, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

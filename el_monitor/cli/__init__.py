@@ -1,0 +1,1 @@
+"""The el-monitor command line: one module per command."""

@@ -1,0 +1,262 @@
+"""``el-monitor optout add|remove|list|purge``: the user opt-out list and its purge.
+
+Ids and tokens are taken from argv (or stdin with ``-``, which keeps them out of shell history
+and ``ps``) and turned into keyed hashes at once; nothing here prints or logs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from el_monitor.argtypes import positive_int
+from el_monitor.cli.options import add_config_option, usage
+from el_monitor.errors import UserError
+
+if TYPE_CHECKING:
+    from el_monitor.catalog.load import Catalog
+    from el_monitor.optout.purge import PurgeSummary
+    from el_monitor.schema.registry import SchemaRegistry
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``optout`` command and its actions to the top-level subparsers."""
+    optout = commands.add_parser(
+        "optout",
+        help="users who opted out: add, remove, list, purge their stored events",
+        description="Keep the list of users who opted out of event logging. Only a keyed hash "
+        "(HMAC-SHA256 with the site secret) of wiki and user id or token is recorded; "
+        "forwarders drop matching events, and `optout purge` deletes those already stored.",
+    )
+    optout.set_defaults(run=lambda _args: usage(optout))
+    actions = optout.add_subparsers(title="actions", metavar="ACTION")
+
+    add = actions.add_parser(
+        "add",
+        help="record a user's opt-out",
+        description="Record a user's opt-out on one wiki. Adding an entry twice changes nothing.",
+    )
+    _identity_options(add, allow_hash=False)
+    _file_options(add, secret=True)
+    add.set_defaults(run=_run_add)
+
+    remove = actions.add_parser(
+        "remove",
+        help="withdraw a user's opt-out",
+        description="Withdraw an opt-out, named by wiki and user id or token, or by its hash "
+        "as `optout list` shows it.",
+    )
+    _identity_options(remove, allow_hash=True)
+    _file_options(remove, secret=True)
+    remove.set_defaults(run=_run_remove)
+
+    listing = actions.add_parser(
+        "list",
+        help="show the recorded opt-outs (hashes and dates only)",
+        description="Show every opt-out entry: its hash and when it was added.",
+    )
+    listing.add_argument("--json", action="store_true", help="a JSON array, for scripts")
+    _file_options(listing, secret=False)
+    listing.set_defaults(run=_run_list)
+
+    purge = actions.add_parser(
+        "purge",
+        help="delete stored events of opted-out users",
+        description="Delete the rows already stored for opted-out users from every table of a "
+        "schema whose catalog policy names user_fields. Works in batches with a progress "
+        "report; an interrupted run resumes from its checkpoint (next to the opt-out file).",
+    )
+    purge.add_argument("--db", required=True, metavar="URL", help="sqlite:///path or mysql://…")
+    purge.add_argument(
+        "--schemas",
+        required=True,
+        metavar="DIR|URL",
+        help="schema registry: which schema revisions (tables) exist",
+    )
+    purge.add_argument(
+        "--schema-cache",
+        metavar="DIR",
+        default=".el-monitor-schemas",
+        help="on-disk cache for an HTTP schema repository",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count the rows, delete nothing")
+    purge.add_argument(
+        "--restart", action="store_true", help="ignore the checkpoint of an interrupted run"
+    )
+    purge.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="rows scanned per batch (default 1000)",
+    )
+    _file_options(purge, secret=True)
+    purge.set_defaults(run=_run_purge)
+
+
+def _identity_options(parser: argparse.ArgumentParser, *, allow_hash: bool) -> None:
+    parser.add_argument(
+        "--wiki", required=not allow_hash, metavar="WIKI", help="wiki database name (enwiki)"
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--user-id", metavar="N", help="the user's numeric id on that wiki ('-': read from stdin)"
+    )
+    who.add_argument("--token", metavar="T", help="a user or app install token ('-': stdin)")
+    if allow_hash:
+        who.add_argument("--hash", metavar="H", help="the entry's hash, as `optout list` shows")
+
+
+def _file_options(parser: argparse.ArgumentParser, *, secret: bool) -> None:
+    parser.add_argument(
+        "--optout-file",
+        metavar="FILE",
+        help="the opt-out list (default: the catalog's optout_file, else "
+        "./el-monitor-optout.jsonl)",
+    )
+    if secret:
+        parser.add_argument(
+            "--secret-file",
+            metavar="FILE",
+            help="the site secret (default: the catalog's secret_file, else $EL_MONITOR_SECRET)",
+        )
+    add_config_option(parser)
+
+
+def _catalog(args: argparse.Namespace, registry: SchemaRegistry | None = None) -> Catalog:
+    from el_monitor.catalog.load import load_catalog
+
+    return load_catalog(getattr(args, "config", None), registry)
+
+
+def _identity(args: argparse.Namespace) -> tuple[str, str]:
+    """(kind, value) from --user-id / --token; ``-`` reads the value from stdin."""
+    from el_monitor.optout.matcher import TOKEN, USER_ID
+
+    kind, value = (USER_ID, args.user_id) if args.user_id is not None else (TOKEN, args.token)
+    if value == "-":
+        value = sys.stdin.readline().rstrip("\r\n")
+    return kind, value
+
+
+def _run_add(args: argparse.Namespace) -> int:
+    from el_monitor.optout.matcher import add_optout, resolve_optout_path, resolve_secret
+
+    catalog = _catalog(args)
+    secret = resolve_secret(args.secret_file, catalog)
+    path = resolve_optout_path(args.optout_file, catalog)
+    kind, value = _identity(args)
+    digest, new = add_optout(path, secret, args.wiki, kind, value)
+    if new:
+        print(f"added {digest} ({kind} on {args.wiki}) to {path}")
+        print("forwarders drop this user's events once they see the change; run `el-monitor")
+        print("optout purge` to delete the events already stored")
+    else:
+        print(f"already present: {digest} ({kind} on {args.wiki}) in {path}")
+    return 0
+
+
+def _run_remove(args: argparse.Namespace) -> int:
+    from el_monitor.optout.matcher import (
+        hash_for,
+        remove_optout,
+        resolve_optout_path,
+        resolve_secret,
+    )
+
+    catalog = _catalog(args)
+    path = resolve_optout_path(args.optout_file, catalog)
+    if args.hash is not None:
+        digest = args.hash.strip().lower()
+    else:
+        if not args.wiki:
+            raise UserError("optout remove: --wiki is required with --user-id or --token")
+        kind, value = _identity(args)
+        digest = hash_for(resolve_secret(args.secret_file, catalog), args.wiki, kind, value)
+    if remove_optout(path, digest):
+        print(f"removed {digest} from {path}")
+    else:
+        print(f"not in {path}: {digest} (nothing removed)")
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from el_monitor.optout.matcher import OptOutList, resolve_optout_path
+
+    optouts = OptOutList.load(resolve_optout_path(args.optout_file, _catalog(args)))
+    if args.json:
+        print(json.dumps([{"hash": e.hash, "added": e.added} for e in optouts.entries], indent=1))
+        return 0
+    if not optouts.entries:
+        print(f"no opt-outs in {optouts.path}", file=sys.stderr)
+    for entry in optouts.entries:
+        print(f"{entry.hash}  {entry.added}")
+    return 0
+
+
+def _run_purge(args: argparse.Namespace) -> int:
+    from el_monitor.optout.matcher import OptOutList, resolve_optout_path, resolve_secret
+    from el_monitor.optout.purge import checkpoint_path, purge
+    from el_monitor.progress import Progress
+    from el_monitor.schema.registry import open_registry
+    from el_monitor.store import StoreError, StoreUnavailable, open_store
+
+    registry = open_registry(args.schemas, args.schema_cache)
+    catalog = _catalog(args, registry)
+    if not catalog.defaults.user_fields and not any(
+        p.user_fields for p in catalog.schemas.values()
+    ):
+        where = catalog.path or "the catalog (none found; pass --config FILE)"
+        print(f"no schema in {where} has user_fields: nothing to purge")
+        return 0
+    optouts = OptOutList.load(resolve_optout_path(args.optout_file, catalog))
+    if not optouts.hashes:
+        print(f"opt-out list {optouts.path} is empty: nothing to purge")
+        return 0
+    secret = resolve_secret(args.secret_file, catalog)
+    try:
+        store = open_store(args.db)
+    except StoreUnavailable as exc:
+        raise UserError(f"{exc} (is the database running? check --db)") from None
+    label = "optout purge (dry run)" if args.dry_run else "optout purge"
+    try:
+        with Progress(label, unit="rows") as progress:
+            summary = purge(
+                store,
+                catalog,
+                registry,
+                optouts,
+                secret,
+                dry_run=args.dry_run,
+                batch_size=args.batch_size,
+                progress=progress,
+                restart=args.restart,
+            )
+    except (StoreUnavailable, StoreError) as exc:
+        resume = (
+            "" if args.dry_run else f"; run again to resume from {checkpoint_path(optouts.path)}"
+        )
+        raise UserError(f"optout purge stopped: {exc}{resume}") from None
+    finally:
+        store.close()
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: PurgeSummary) -> None:
+    verb = "would delete" if summary.dry_run else "deleted"
+    if not summary.tables:
+        print("no table has a column for a catalog user field: nothing to purge")
+        return
+    rows = [(t.table, str(t.scanned), str(t.deleted)) for t in summary.tables]
+    rows.append(("total", str(summary.scanned), str(summary.deleted)))
+    header = ("table", "scanned", verb)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}")
+    if summary.resumed:
+        print("(resumed from a checkpoint: rows scanned by the interrupted run are not counted)")

@@ -1,0 +1,213 @@
+"""``el-monitor report daily``: the daily validity report, printed, written or mailed.
+
+Kept apart from ``cli.py`` like the catalog commands; ``register`` adds ``report`` to the
+top-level subparsers.  Without ``--send`` or ``--output`` the text rendering goes to stdout, so
+an operator can look at a day's report without mailing anyone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from el_monitor.catalog.load import Catalog, CatalogError, load_catalog
+from el_monitor.cli.options import add_config_option, usage
+from el_monitor.errors import UserError
+
+if TYPE_CHECKING:
+    from el_monitor.report.report import Chart, ReportData, Templates
+
+__all__ = ["register"]
+
+DEFAULT_DB = "sqlite:///el-monitor.db"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``report`` (with ``daily``) to the ``el-monitor`` subcommands."""
+    report = commands.add_parser(
+        "report",
+        help="reports on what was logged: the daily validity report",
+        description="Reports built from the counts the forwarders record in the database.",
+    )
+    report.set_defaults(run=lambda _args: usage(report))
+    kinds = report.add_subparsers(title="reports", metavar="REPORT")
+    daily = kinds.add_parser(
+        "daily",
+        help="valid and invalid events per schema for one UTC day",
+        description="Per schema for one UTC day: valid and invalid events, the invalid share, "
+        "the change against the day before and the 7-day average, sampled-out and opted-out "
+        "events, the most common validation errors with a redacted example, schemas without "
+        "an owner, and charts. Prints the text version unless --output or --send is given; "
+        "--send mails it to the ops list (alerts.report_recipients, else ops) and, with "
+        "--owners, each owner their schemas' part.",
+    )
+    daily.add_argument(
+        "--date",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the UTC day to report on (default: yesterday, UTC)",
+    )
+    daily.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="URL",
+        help=f"database the forwarders record counts in: sqlite:///path or "
+        f"mysql://user@host:port/db (default: {DEFAULT_DB})",
+    )
+    add_config_option(
+        daily, "catalog TOML file: owners, ops list, SMTP (default: el-monitor.toml when it exists)"
+    )
+    daily.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE.html",
+        help="write the report as one self-contained HTML file (charts embedded)",
+    )
+    daily.add_argument(
+        "--send", action="store_true", help="mail the report to the ops list (and owners)"
+    )
+    daily.add_argument(
+        "--owners",
+        action="store_true",
+        help="with --send, also mail each owner the part about their schemas",
+    )
+    daily.add_argument(
+        "--smtp",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="SMTP server ([v6]:PORT for IPv6), overriding the catalog's [smtp] host and "
+        "port; without :PORT the catalog's port",
+    )
+    daily.add_argument(
+        "--mail-from",
+        metavar="ADDR",
+        help="sender address, overriding the catalog's [smtp] mail_from",
+    )
+    daily.set_defaults(run=_run_daily)
+
+
+def _day(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None
+
+
+def _host_port(text: str) -> tuple[str, int | None]:
+    from el_monitor.mail.smtp import parse_smtp_address
+
+    try:
+        return parse_smtp_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _run_daily(args: argparse.Namespace) -> int:
+    from el_monitor.report.report import Templates, make_charts, render_text, standalone_html
+
+    today = datetime.datetime.now(datetime.UTC).date()
+    day = args.date or today - datetime.timedelta(days=1)
+    if day > today:
+        raise UserError(f"--date {day} is in the future (today is {today} UTC)")
+    try:
+        catalog = load_catalog(getattr(args, "config", None))
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    report = _collect(args.db, catalog, day)
+    templates = Templates()
+    charts = make_charts(report)
+    for chart in charts:
+        if chart.error:
+            print(f"el-monitor: chart {chart.name!r} not drawn: {chart.error}", file=sys.stderr)
+    if args.output:
+        try:
+            args.output.write_text(standalone_html(report, charts, templates), encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror}; check --output") from None
+        print(f"wrote the report for {day} to {args.output}")
+    if args.send:
+        return _send(args, catalog, report, charts, templates)
+    if args.owners:
+        for owner, part in _owner_parts(report):
+            names = [s.label for s in part.schemas] or [s.name for s in part.silent]
+            print(f"not sent without --send: {owner}: {', '.join(names)}", file=sys.stderr)
+    if not args.output:
+        sys.stdout.write(render_text(report, charts, templates))
+    return 0
+
+
+def _collect(url: str, catalog: Catalog, day: datetime.date) -> ReportData:
+    from el_monitor.report.report import collect
+    from el_monitor.store import StoreError, StoreUnavailable, open_store
+
+    lite = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
+    if lite and lite != ":memory:" and not Path(lite).is_file():
+        # Opening would create an empty database: say so instead of reporting nothing.
+        raise UserError(f"database {lite} does not exist; check --db")
+    try:
+        store = open_store(url)
+    except StoreUnavailable as exc:
+        raise UserError(f"{exc} (is the database running? check --db)") from None
+    try:
+        return collect(store, catalog, day)
+    except StoreUnavailable as exc:
+        raise UserError(f"{exc} (is the database running? check --db)") from None
+    except StoreError as exc:
+        raise UserError(f"cannot read the counts: {exc}") from None
+    finally:
+        store.close()
+
+
+def _owner_parts(report: ReportData) -> list[tuple[str, ReportData]]:
+    from el_monitor.report.report import owner_slices
+
+    return list(owner_slices(report).items())
+
+
+def _send(
+    args: argparse.Namespace,
+    catalog: Catalog,
+    report: ReportData,
+    charts: tuple[Chart, ...],
+    templates: Templates,
+) -> int:
+    """Mail the ops report, then each owner's part; one failed owner does not stop the rest."""
+    from el_monitor.mail.smtp import send
+    from el_monitor.report.report import report_message
+
+    settings = catalog.smtp
+    if args.smtp:
+        host, port = args.smtp
+        settings = replace(settings, host=host, port=settings.port if port is None else port)
+    if args.mail_from:
+        settings = replace(settings, mail_from=args.mail_from)
+    sender = settings.sender()
+    recipients = tuple(catalog.alerts.report_recipients or catalog.ops)
+    if not recipients:
+        raise UserError(
+            "nobody to send the report to: set ops (or report_recipients in [alerts]) in the "
+            "catalog"
+        )
+    # The ops report first: if the server refuses it, the error ends the run (MailError).
+    send(settings, [report_message(report, sender, recipients, charts, templates)])
+    print(f"sent the report for {report.day} to {', '.join(recipients)}")
+    if not args.owners:
+        return 0
+    failed = 0
+    # One connection per owner, so one refused address costs only its own mail.
+    for owner, part in _owner_parts(report):  # each part: its own schemas, its own charts
+        try:
+            send(settings, [report_message(part, sender, [owner], templates=templates)])
+        except UserError as exc:
+            print(f"el-monitor: report for {owner} not sent: {exc}", file=sys.stderr)
+            failed += 1
+        else:
+            names = [s.label for s in part.schemas] or [s.name for s in part.silent]
+            print(f"sent {owner} the part about {', '.join(names)}")
+    return 1 if failed else 0

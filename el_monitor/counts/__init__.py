@@ -1,0 +1,1 @@
+"""The observability core: per-schema counters, and what is recorded of them."""

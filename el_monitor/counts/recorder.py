@@ -1,0 +1,139 @@
+"""Counts kept in the store, per UTC hour, instance and schema, for the daily report.
+
+Graphite holds rates for graphs and alerts; the report needs exact daily sums that survive
+Graphite's rollups, so the forwarder also adds its counts to ``el_monitor_counts`` (and error
+groups, with the first message and example seen, to ``el_monitor_errors``) about once a
+minute.  Writes are additive upserts of the difference since the last successful write, so a
+failed write is simply carried into the next one and several forwarders share the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from el_monitor.counts.counters import MEASURES, OVERALL, Snapshot
+from el_monitor.store import Store, StoreError, StoreUnavailable
+from el_monitor.store.counts import (
+    COUNTS_TABLE,
+    ERRORS_TABLE,
+    NO_SCHEMA,
+    PATH_LENGTH,
+    create_counts_tables,
+    period_of,
+)
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096  # characters of a message or raw example kept per error group (TEXT: 64 KB)
+ErrorKey = tuple[str, str, str]  # (schema or "-", code, path or "")
+
+
+class CountsRecorder:
+    def __init__(self, store: Store, instance: str) -> None:
+        self.store = store
+        self.instance = instance
+        self._ready = False
+
+    def write(
+        self, before: Snapshot, after: Snapshot, examples: Mapping[ErrorKey, tuple[str, str]]
+    ) -> bool:
+        """Add what changed between the snapshots, in one transaction (a failure leaves
+        nothing half added, so the retry adds it once); False (logged) when it failed."""
+        period = period_of((before.at + after.at) / 2)
+        statements = [
+            self._upsert(COUNTS_TABLE, self._keys(period, schema), dict(values), {})
+            for schema, values in _count_deltas(before, after).items()
+        ]
+        for (schema, code, path), count in _error_deltas(before, after).items():
+            message, example = examples.get((schema, code, path), ("", ""))
+            keys = {**self._keys(period, schema), "code": code, "path": path[:PATH_LENGTH]}
+            first_seen = {"message": message[:TEXT_LIMIT], "example": example[:TEXT_LIMIT]}
+            statements.append(self._upsert(ERRORS_TABLE, keys, {"count": count}, first_seen))
+        try:
+            if not self._ready:
+                create_counts_tables(self.store)
+                self._ready = True
+            if statements:
+                self.store.execute_all(statements)
+        except (StoreUnavailable, StoreError) as exc:
+            log.warning("counts not recorded this time (%s); they will be added next time", exc)
+            return False
+        return True
+
+    def _keys(self, period: str, schema: str) -> dict[str, str]:
+        return {"period": period, "instance": self.instance, "schema_name": schema}
+
+    def _upsert(
+        self, table: str, keys: dict, additive: dict, first_only: dict
+    ) -> tuple[str, tuple]:
+        store, mark = self.store, self.store.placeholder
+        columns = {**keys, **additive, **first_only}
+        names = ", ".join(map(store.quote, columns))
+        values = ", ".join([mark] * len(columns))
+        if mark == "%s":  # MySQL
+            update = ", ".join(
+                f"{store.quote(c)} = {store.quote(c)} + VALUES({store.quote(c)})" for c in additive
+            )
+            conflict = f"ON DUPLICATE KEY UPDATE {update}"
+        else:
+            update = ", ".join(
+                f"{store.quote(c)} = {store.quote(c)} + excluded.{store.quote(c)}" for c in additive
+            )
+            conflict = f"ON CONFLICT ({', '.join(map(store.quote, keys))}) DO UPDATE SET {update}"
+        sql = f"INSERT INTO {store.quote(table)} ({names}) VALUES ({values}) {conflict}"
+        return sql, tuple(columns.values())
+
+
+def _count_deltas(before: Snapshot, after: Snapshot) -> dict[str, dict[str, int]]:
+    """Per schema (and "-" for unattributed lines), the measures that moved."""
+    deltas: dict[str, dict[str, int]] = {}
+    attributed = dict.fromkeys(MEASURES, 0)
+    for scope in after.scopes:
+        if scope == OVERALL:
+            continue
+        delta = {m: after.get(scope, m) - before.get(scope, m) for m in MEASURES}
+        for measure in MEASURES:
+            attributed[measure] += after.get(scope, measure)
+        if any(delta.values()):
+            deltas[scope] = delta
+    unattributed_before = _unattributed(before)
+    unattributed = {
+        m: after.get(OVERALL, m) - attributed[m] - unattributed_before[m] for m in MEASURES
+    }
+    if any(unattributed.values()):
+        deltas[NO_SCHEMA] = unattributed
+    return deltas
+
+
+def _unattributed(snapshot: Snapshot) -> dict[str, int]:
+    return {
+        m: snapshot.get(OVERALL, m)
+        - sum(snapshot.get(s, m) for s in snapshot.scopes if s != OVERALL)
+        for m in MEASURES
+    }
+
+
+def _error_deltas(before: Snapshot, after: Snapshot) -> dict[ErrorKey, int]:
+    deltas: dict[ErrorKey, int] = {}
+    attributed: dict[tuple[str, str | None], int] = {}
+    attributed_before: dict[tuple[str, str | None], int] = {}
+    for scope, errors in after.errors.items():
+        if scope == OVERALL:
+            continue
+        old = before.errors.get(scope, {})
+        for (code, path), count in errors.items():
+            attributed[(code, path)] = attributed.get((code, path), 0) + count
+            attributed_before[(code, path)] = attributed_before.get((code, path), 0) + old.get(
+                (code, path), 0
+            )
+            if count - old.get((code, path), 0):
+                deltas[(scope, code, path or "")] = count - old.get((code, path), 0)
+    overall_before = before.errors.get(OVERALL, {})
+    for (code, path), count in after.errors.get(OVERALL, {}).items():
+        grown = (count - attributed.get((code, path), 0)) - (
+            overall_before.get((code, path), 0) - attributed_before.get((code, path), 0)
+        )
+        if grown:
+            deltas[(NO_SCHEMA, code, path or "")] = grown
+    return deltas

@@ -1,0 +1,1 @@
+"""The EventLogging contract: capsule, raw formats, names, IP masking, JSON text."""

@@ -1,0 +1,24 @@
+"""The names EventLogging gives things, each pattern written once.
+
+A schema name is 1 to 63 of ``A-Z a-z 0-9 _ -``; a revision may also hold dots (``1.7.0``).  A
+forwarder instance has the shape of a schema name: it is one Graphite node and a key of the
+report's counts table, whose columns are sized for schema names.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
+REVISION = re.compile(r"[A-Za-z0-9._-]{1,63}")
+INSTANCE_NAME = SCHEMA_NAME
+
+
+def is_schema_name(value: object) -> bool:
+    """Whether ``value`` (anything, from the wire or a file) is a well-formed schema name."""
+    return type(value) is str and SCHEMA_NAME.fullmatch(value) is not None
+
+
+def is_revision(value: object) -> bool:
+    """Whether ``value`` is a well-formed revision (``17325565``, ``1.7.0``)."""
+    return type(value) is str and REVISION.fullmatch(value) is not None

@@ -1,0 +1,43 @@
+"""What every input source provides, and the unit it hands to the pipeline."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple, Protocol
+
+
+class Chunk(NamedTuple):
+    """Raw lines read together, plus what the pipeline needs to know about them.
+
+    ``defaults`` are capsule fields the transport knows (an HTTP request's user agent, the
+    receive time) that fill in what a line leaves out.  ``position`` is an opaque checkpoint:
+    once everything in this chunk is durable (committed or spooled) the pipeline hands it back
+    to ``Source.commit`` so a restart resumes after it.  An empty ``lines`` list is an idle tick
+    that lets the pipeline flush by age while no input arrives.
+    """
+
+    lines: list[bytes]
+    defaults: Mapping[str, object] | None = None
+    position: object | None = None
+
+
+IDLE = Chunk([])
+
+
+class Source(Protocol):
+    """A producer of raw lines.
+
+    ``chunks`` yields until the input ends or ``stop`` is set, and yields an idle ``Chunk``
+    at least every ``idle_interval`` seconds while nothing arrives, so the pipeline can flush
+    by age and notice ``stop``.  ``commit`` receives a ``Chunk.position`` once everything up
+    to it is durable; sources without checkpoints ignore it.
+    """
+
+    name: str
+
+    def chunks(self, stop: threading.Event) -> Iterator[Chunk]: ...
+
+    def commit(self, position: object) -> None: ...
+
+    def close(self) -> None: ...

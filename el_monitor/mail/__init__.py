@@ -1,0 +1,1 @@
+"""Outbound mail shared by notify and report: SMTP, messages, redaction."""

@@ -1,0 +1,1 @@
+"""el-monitor notify: one Icinga notification turned into mails to schema owners."""

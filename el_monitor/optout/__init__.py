@@ -1,0 +1,1 @@
+"""User opt-out: identities, the hashed list file, the matcher, the purge."""

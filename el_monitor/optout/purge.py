@@ -1,0 +1,299 @@
+"""``el-monitor optout purge``: delete rows already stored for users on the opt-out list.
+
+Tables are scanned in primary-key order in batches; the keyed hash needs the site secret, so
+matching happens here, not in SQL.  Progress goes to a checkpoint so that an interrupted run
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from el_monitor.optout.matcher import OptOutList, OptOutMatcher, names_user_id, write_atomically
+from el_monitor.store.mapping import StoreError, table_name
+
+if TYPE_CHECKING:
+    from el_monitor.catalog.load import Catalog
+    from el_monitor.progress import ProgressSink
+    from el_monitor.schema.registry import SchemaRegistry
+    from el_monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+_REVISION = re.compile(r"[0-9][0-9_]*")  # a revision in a table name: 17325565, 1_7_0
+IN_LIMIT = 1000  # ids per DELETE … IN (…): far below every engine's parameter limit
+CHECKPOINT_SECONDS = 1.0  # a lost checkpoint only means re-scanning this much
+
+
+class TablePurge(NamedTuple):
+    table: str
+    columns: tuple[str, ...]  # the user-field columns checked
+    scanned: int
+    deleted: int  # rows deleted, or that would be with dry_run
+
+
+@dataclass(frozen=True)
+class PurgeSummary:
+    tables: tuple[TablePurge, ...]
+    dry_run: bool
+    resumed: bool  # started from a checkpoint of an interrupted run
+
+    @property
+    def scanned(self) -> int:
+        return sum(t.scanned for t in self.tables)
+
+    @property
+    def deleted(self) -> int:
+        return sum(t.deleted for t in self.tables)
+
+
+class _Dialect(NamedTuple):
+    quote: Callable[[str], str]
+    mark: str  # parameter placeholder
+    mysql: bool
+
+
+def _dialect(store: Store) -> _Dialect:
+    return _Dialect(store.quote, store.placeholder, store.placeholder == "%s")
+
+
+class _Target(NamedTuple):
+    table: str
+    id_column: str
+    wiki_column: str
+    columns: tuple[str, ...]  # user-field columns the table has
+    id_by_name: tuple[bool, ...]
+
+
+def _table_columns(store: Store, sql: _Dialect, table: str) -> dict[str, tuple[str, str]]:
+    """lower-case name → (name, SQL type) of the table's columns; empty when it is missing."""
+    if sql.mysql:
+        rows = store.query(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+    else:
+        rows = [r[1:3] for r in store.query(f"PRAGMA table_info({sql.quote(table)})")]
+    return {name.lower(): (name, kind.lower()) for name, kind in rows}
+
+
+def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[str, str]:
+    """table → schema, for the registry's revisions and for tables in the database of
+    revisions it no longer lists: an old revision's rows are the user's too.  A table's
+    schema is the longest known name it starts with, followed by a revision's digits."""
+    tables: dict[str, str] = {}
+    for schema, revision in registry.revisions():
+        try:
+            tables[table_name(schema, revision)] = schema
+        except StoreError as exc:
+            log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
+    names = sorted({*tables.values(), *catalog.schemas}, key=len, reverse=True)
+    for table in store.tables():
+        if table in tables:
+            continue
+        for name in names:
+            if table.startswith(name + "_") and _REVISION.fullmatch(table[len(name) + 1 :]):
+                tables[table] = name
+                break
+    return tables
+
+
+def _targets(
+    store: Store, sql: _Dialect, catalog: Catalog, registry: SchemaRegistry
+) -> list[_Target]:
+    """Every existing table of a schema whose policy names user fields it has columns for."""
+    targets = []
+    for table, schema in _tables(store, catalog, registry).items():
+        fields = catalog.policy(schema).user_fields
+        if not fields:
+            continue
+        have = _table_columns(store, sql, table)
+        if not have:
+            log.debug("optout purge: no table %s", table)
+            continue
+        if "id" not in have or "wiki" not in have:
+            log.warning("optout purge: %s lacks id/wiki: not an EventLogging table", table)
+            continue
+        columns, by_name = [], []
+        for path in fields:
+            column, kind = have.get(("event_" + path.replace(".", "_")).lower(), (None, ""))
+            if column is None:
+                log.info("optout purge: %s has no column for user field %s", table, path)
+            elif kind in ("boolean", "tinyint"):  # reads back as 0/1: never user 0 or 1
+                log.warning("optout purge: %s.%s is boolean, not a user field", table, column)
+            elif column not in columns:
+                columns.append(column)
+                by_name.append(names_user_id(path))
+        if columns:
+            targets.append(
+                _Target(table, have["id"][0], have["wiki"][0], tuple(columns), tuple(by_name))
+            )
+    return targets
+
+
+def checkpoint_path(optout_path: str | os.PathLike) -> Path:
+    """Where an interrupted purge keeps its place: next to the opt-out list."""
+    path = Path(optout_path)
+    return path.with_name(path.name + ".purge-checkpoint")
+
+
+def _fingerprint(secret: bytes, store: Store, hashes: frozenset[str], targets: list) -> str:
+    """What a checkpoint is valid for: the database, the list, the secret and the columns.
+
+    A checkpoint from another database or an older list would skip rows never checked
+    against the current list, so any difference means starting over.  Keyed, so the file
+    reveals nothing about the URL or the list.
+    """
+    basis = json.dumps(
+        {
+            "db": store.url,
+            "hashes": sorted(hashes),
+            "tables": [[t.table, t.columns] for t in targets],
+        }
+    )
+    return hmac.new(secret, basis.encode(), hashlib.sha256).hexdigest()
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, int]:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("optout purge: ignoring unreadable checkpoint %s (%s)", path, exc)
+        return {}
+    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
+        log.warning(
+            "optout purge: checkpoint %s is for another database, list or catalog: starting over",
+            path,
+        )
+        return {}
+    tables = data.get("tables")
+    if not isinstance(tables, dict):
+        return {}
+    return {k: v for k, v in tables.items() if isinstance(k, str) and isinstance(v, int)}
+
+
+def _save_checkpoint(path: Path, fingerprint: str, done: Mapping[str, int]) -> None:
+    data = json.dumps({"fingerprint": fingerprint, "tables": dict(done)}, indent=1)
+    write_atomically(path, data.encode())
+
+
+def purge(
+    store: Store,
+    catalog: Catalog,
+    registry: SchemaRegistry,
+    optouts: OptOutList,
+    secret: bytes,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    progress: ProgressSink | None = None,
+    restart: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PurgeSummary:
+    """Delete stored rows of opted-out users from every table with user-field columns.
+
+    Tables are scanned in primary-key order, ``batch_size`` rows at a time; matches are found
+    in Python (the hash needs the secret) and deleted by id, one statement per batch.  The last
+    id done per table goes to a checkpoint file (``checkpoint``, by default next to the list),
+    so an interrupted run resumes where it stopped; ``restart`` ignores it and a finished run
+    removes it.  ``dry_run`` only counts, and neither reads nor writes the checkpoint.
+    """
+    if batch_size <= 0:
+        raise ValueError("batch_size must be positive")
+    sql = _dialect(store)
+    targets = _targets(store, sql, catalog, registry)
+    if not optouts.hashes:
+        return PurgeSummary(
+            tuple(TablePurge(t.table, t.columns, 0, 0) for t in targets), dry_run, False
+        )
+    cp_path = Path(checkpoint) if checkpoint is not None else checkpoint_path(optouts.path)
+    fingerprint = _fingerprint(secret, store, optouts.hashes, targets)
+    done = {} if dry_run or restart else _load_checkpoint(cp_path, fingerprint)
+    resumed = bool(done)
+    if resumed:
+        log.info("optout purge: resuming from %s", cp_path)
+    matcher = OptOutMatcher(secret, optouts.hashes, catalog)
+    q = sql.quote
+    if progress is not None:
+        total = 0
+        for t in targets:
+            rows = store.query(
+                f"SELECT COUNT(*) FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark}",
+                (done.get(t.table, 0),),
+            )
+            total += int(rows[0][0])
+        progress.set_total(total)
+    results = []
+    saved_at = clock()
+    dirty = False
+    try:
+        for t in targets:
+            last = done.get(t.table, 0)
+            scanned = deleted = 0
+            select = (
+                f"SELECT {q(t.id_column)}, {q(t.wiki_column)}, {', '.join(map(q, t.columns))} "
+                f"FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark} "
+                f"ORDER BY {q(t.id_column)} LIMIT {sql.mark}"
+            )
+            fields = tuple(enumerate(t.id_by_name, 2))
+            value_matches = matcher.value_matches
+            while True:
+                rows = store.query(select, (last, batch_size))
+                if not rows:
+                    break
+                hits = [
+                    row[0]
+                    for row in rows
+                    if row[1] is not None
+                    and any(
+                        row[i] is not None and value_matches(row[1], row[i], by_name)
+                        for i, by_name in fields
+                    )
+                ]
+                if hits and not dry_run:
+                    for start in range(0, len(hits), IN_LIMIT):
+                        chunk = hits[start : start + IN_LIMIT]
+                        marks = ", ".join([sql.mark] * len(chunk))
+                        deleted += store.execute(
+                            f"DELETE FROM {q(t.table)} WHERE {q(t.id_column)} IN ({marks})",
+                            chunk,
+                        )
+                elif hits:
+                    deleted += len(hits)
+                scanned += len(rows)
+                last = rows[-1][0]
+                if not dry_run:
+                    done[t.table] = last
+                    dirty = True
+                    if clock() - saved_at >= CHECKPOINT_SECONDS:
+                        _save_checkpoint(cp_path, fingerprint, done)
+                        saved_at, dirty = clock(), False
+                if progress is not None:
+                    progress.advance(len(rows), t.table)
+                if len(rows) < batch_size:
+                    break
+            results.append(TablePurge(t.table, t.columns, scanned, deleted))
+            log.info("optout purge: %s: %d scanned, %d deleted", t.table, scanned, deleted)
+    except BaseException:
+        if dirty:  # keep the committed progress for the next run
+            _save_checkpoint(cp_path, fingerprint, done)
+        raise
+    if not dry_run:
+        with contextlib.suppress(FileNotFoundError):
+            cp_path.unlink()
+    return PurgeSummary(tuple(results), dry_run, resumed)

@@ -1,0 +1,1 @@
+"""The daily validity report: collected, drawn, rendered and mailed."""

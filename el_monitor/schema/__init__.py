@@ -1,0 +1,1 @@
+"""Schema registries, draft translation and the compiled validators."""
