@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, SCHEMAS
 
-from el_monitor.catalog.load import (
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import (
     Aggregate,
     CatalogError,
     Extension,
     SchemaPolicy,
     empty_catalog,
-    load_catalog,
 )
 from el_monitor.cli import catalog as cli_catalog
 from el_monitor.errors import UserError

@@ -25,7 +25,8 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from harness.smtp import FreePortController
 
-from el_monitor.catalog.load import CatalogError, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import CatalogError
 from el_monitor.cli import notify as cli_alerts
 from el_monitor.errors import UserError
 from el_monitor.mail import smtp as mail

@@ -24,7 +24,7 @@ from el_monitor.checks import common
 from el_monitor.graphite import names
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
 
 NAME = "EL_SCHEMA_RATE"
 RAW_RATES = names.metric(names.schema_scope("*"), "raw", names.RATE)

@@ -11,7 +11,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from el_monitor.catalog.load import DEFAULT_PATH, Catalog, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import DEFAULT_PATH, Catalog
 from el_monitor.errors import UserError
 from el_monitor.ingest.pipeline import Policy
 from el_monitor.ingest.sampling import Sampler

@@ -24,7 +24,7 @@ from el_monitor.optout.matcher import OptOutList, OptOutMatcher, names_user_id, 
 from el_monitor.store.mapping import StoreError, table_name
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
     from el_monitor.progress import ProgressSink
     from el_monitor.schema.registry import SchemaRegistry
     from el_monitor.store import Store

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     import jinja2
 
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
     from el_monitor.store import Store
 
 __all__ = [
