@@ -138,7 +138,7 @@ class InsertedSummary(nagiosplugin.Summary):
         self.min_events = min_events
 
     def _ratio(self, results: nagiosplugin.Results) -> str:
-        ratio = output.first(results, "ratio")
+        ratio = output.worst(results, "ratio")
         counts = {r.metric.name: r.metric.value for r in output.by_context(results, "count")}
         valid, inserted = counts.get("valid", 0), counts.get("inserted", 0)
         if ratio is None:
@@ -161,7 +161,7 @@ class InsertedSummary(nagiosplugin.Summary):
         unknown = output.unknown_text(results)
         if unknown:
             return unknown
-        stalled = output.first(results, "stall")
+        stalled = output.worst(results, "stall")
         if stalled is not None and stalled.state == nagiosplugin.Critical:
             value = stalled.metric.value
             text = (
@@ -172,7 +172,7 @@ class InsertedSummary(nagiosplugin.Summary):
             if value.spooled:
                 text += f" ({output.num(value.spooled)} spooled)"
             return f"{text}; {self._ratio(results)}"
-        ratio = output.first(results, "ratio")
+        ratio = output.worst(results, "ratio")
         text = self._ratio(results)
         if ratio is not None and ratio.state != nagiosplugin.Ok:
             text += f", ratio {output.num(ratio.metric.value)} "
@@ -184,7 +184,7 @@ class InsertedSummary(nagiosplugin.Summary):
             f"{r.metric.name}: {output.num(r.metric.value)} events"
             for r in output.by_context(results, "count")
         ]
-        stalled = output.first(results, "stall")
+        stalled = output.worst(results, "stall")
         if stalled is not None and stalled.metric.value.seconds:
             value = stalled.metric.value
             lines.append(

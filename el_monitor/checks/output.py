@@ -71,8 +71,8 @@ def by_context(results: nagiosplugin.Results, context: str) -> list[nagiosplugin
     return [r for r in results if r.metric is not None and r.metric.context == context]
 
 
-def first(results: nagiosplugin.Results, context: str) -> nagiosplugin.Result | None:
-    """The (worst) result of one context, if it has any."""
+def worst(results: nagiosplugin.Results, context: str) -> nagiosplugin.Result | None:
+    """The worst result of one context (the only one, for most), if it has any."""
     found = by_context(results, context)
     return found[0] if found else None
 
