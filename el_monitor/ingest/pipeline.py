@@ -17,13 +17,12 @@ from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, Sch
 from el_monitor.event.capsule import CapsuleError
 from el_monitor.event.formats import LineParser, ParseError
 from el_monitor.ingest.sampling import Sampler
-from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.schema.registry import CompiledSchema, SchemaRegistry
 
 log = logging.getLogger(__name__)
 
 RAW_EVENT_LIMIT = 65536  # longest rawEvent kept in an EventError
-OPTOUT_FLAG = "_optout"  # set in Chunk.defaults by a transport that saw DNT / Sec-GPC
 _UNKNOWN_CACHE_LIMIT = 10_000
 
 

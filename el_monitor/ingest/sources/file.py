@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
-from el_monitor.ingest.sources import READ_BYTES, LineSplitter
 from el_monitor.ingest.sources.base import IDLE, Chunk
+from el_monitor.ingest.sources.lines import READ_BYTES, LineSplitter
 
 logger = logging.getLogger(__name__)
 
