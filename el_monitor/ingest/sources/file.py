@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import NamedTuple
 
 from el_monitor.atomic import write_atomically
@@ -169,7 +169,9 @@ class FileSource:
                     return
                 yield IDLE
 
-    def _drain(self, f: _OpenFile, stop: threading.Event, *, final: bool) -> Iterator[Chunk]:
+    def _drain(
+        self, f: _OpenFile, stop: threading.Event, *, final: bool
+    ) -> Generator[Chunk, None, bool]:
         """Yield chunks up to the current end of ``f``; return whether anything was read.
 
         With ``final`` the file will not grow any more, so its unfinished last line is a line.

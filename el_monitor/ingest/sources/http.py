@@ -14,6 +14,7 @@ import threading
 import uuid
 from http import HTTPStatus
 from http.server import HTTPServer
+from typing import Any
 
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.base import Chunk
@@ -29,6 +30,7 @@ from el_monitor.ingest.sources.network import (
 logger = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 512  # open beacon connections, a thread each; more are answered 503
+Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a server
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
     b"Content-Length: 0\r\n\r\n"
@@ -70,7 +72,8 @@ class HttpSource(BufferedSource):
             self._server = BeaconServer(family, address, self)
         except OSError as exc:
             raise listen_error(name, port, exc) from exc
-        self.address: tuple[str, int] = self._server.server_address[:2]
+        bound, bound_port = self._server.server_address[:2]
+        self.address: tuple[str, int] = (str(bound), bound_port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": POLL_SECONDS},
@@ -114,16 +117,17 @@ class BeaconServer(HTTPServer):
     def __init__(self, family: int, address: tuple, source: HttpSource) -> None:
         self.address_family = family
         self.source = source
-        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._connections: dict[Request, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         super().__init__(address, BeaconHandler)
 
     def server_bind(self) -> None:
         """Bind without ``HTTPServer``'s reverse DNS lookup of the host, which can stall."""
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)
 
-    def process_request(self, request: socket.socket, client_address: object) -> None:
+    def process_request(self, request: Request, client_address: Any) -> None:
         """A thread for the connection, unless ``max_connections`` are open: then a 503 at
         once (best effort: the request is not read, so a reset may reach the client first),
         so that clients holding connections open cannot take every thread there is."""
@@ -137,12 +141,12 @@ class BeaconServer(HTTPServer):
         if full:
             self.source.count(HTTPStatus.SERVICE_UNAVAILABLE)
             with contextlib.suppress(OSError):
-                request.sendall(_BUSY)
+                _socket(request).sendall(_BUSY)
             self.shutdown_request(request)
             return
         thread.start()
 
-    def _serve(self, request: socket.socket, client_address: object) -> None:
+    def _serve(self, request: Request, client_address: Any) -> None:
         try:
             self.finish_request(request, client_address)
         except Exception:
@@ -150,7 +154,7 @@ class BeaconServer(HTTPServer):
         finally:
             self.shutdown_request(request)
 
-    def shutdown_request(self, request: socket.socket) -> None:
+    def shutdown_request(self, request: Request) -> None:
         with self._connections_lock:
             self._connections.pop(request, None)
         super().shutdown_request(request)
@@ -161,7 +165,7 @@ class BeaconServer(HTTPServer):
             connections = list(self._connections.items())
         for conn, _ in connections:
             with contextlib.suppress(OSError):  # already closed by the client
-                conn.shutdown(socket.SHUT_RDWR)
+                _socket(conn).shutdown(socket.SHUT_RDWR)
         for _, thread in connections:
             thread.join(timeout=2)
             if thread.is_alive():
@@ -170,3 +174,8 @@ class BeaconServer(HTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that vanishes mid-request is routine, not a traceback on stderr."""
         logger.debug("%s: request failed", self.source.name, exc_info=True)
+
+
+def _socket(request: Request) -> socket.socket:
+    """The connection's socket (a stream server's request is the socket itself)."""
+    return request if isinstance(request, socket.socket) else request[1]
