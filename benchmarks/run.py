@@ -44,8 +44,8 @@ from el_monitor.counts.counters import Counters
 from el_monitor.event.formats import make_parser
 from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
-from el_monitor.ingest.pipeline import Pipeline, Policy
-from el_monitor.ingest.policy import opt_out_checks, samplers
+from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.policy import Policy, opt_out_checks, samplers
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.optout.matcher import OptOutMatcher, identity_hash

@@ -26,11 +26,11 @@ import graphitesend
 
 from el_monitor.counts.counters import Interval
 from el_monitor.errors import UserError
+from el_monitor.event.names import short_hostname
 from el_monitor.graphite.names import (
     DEFAULT_PREFIX,
     PREFIX,
     MetricNames,
-    default_instance,
     node,
 )
 from el_monitor.hostport import parse_host_port
@@ -79,7 +79,7 @@ class GraphiteSettings:
 
     def instance_name(self) -> str:
         """This forwarder's node in metric names."""
-        return node(self.instance or default_instance())
+        return node(self.instance or short_hostname())
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -9,7 +9,6 @@ them back summed over instances, so any number of forwarders can feed one Graphi
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Sequence
 
 from el_monitor.counts.counters import MEASURES, OVERALL
@@ -27,11 +26,6 @@ _PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 def node(text: str) -> str:
     """One Graphite path node: characters outside ``[A-Za-z0-9_-]`` (dots too) become ``_``."""
     return _NODE_UNSAFE.sub("_", text) or "_"
-
-
-def default_instance() -> str:
-    """A forwarder's instance when none is given: the short host name."""
-    return socket.gethostname().split(".")[0] or "localhost"
 
 
 def scope_node(scope: str) -> str:
