@@ -26,13 +26,8 @@ from typing import Protocol
 
 from el_monitor.errors import SchemaError, UserError
 from el_monitor.event.names import is_revision, is_schema_name
-from el_monitor.schema.generator import (
-    Unsupported,
-    ValidationFailure,
-    compile_validator,
-    path_step,
-    subschemas,
-)
+from el_monitor.schema.generator import Unsupported, compile_validator, subschemas
+from el_monitor.schema.runtime import ValidationFailure, path_step
 
 __all__ = [
     "CompiledSchema",
