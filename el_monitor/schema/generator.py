@@ -101,6 +101,7 @@ class _Generator(KeywordEmitters):
             raise Unsupported("$id")  # embedded $id changes what '#' means below it
 
     def entry(self) -> str:
+        """The public ``validate`` function: the root schema inline, and it never raises."""
         fn = Fn(entry=True)
         self.emit(fn, 2, self.root, "x", (), "#")
         body = fn.lines or ["        pass"]
@@ -168,6 +169,8 @@ class _Generator(KeywordEmitters):
     def type_check(
         self, fn: Fn, ind: int, schema: Schema, var: str, parts: Steps, where: str
     ) -> frozenset[str]:
+        """The ``type`` test; returns the types a value can have past it, so keyword groups
+        for other types are dropped and those for these types need no guard."""
         value = schema["type"]
         names = [value] if isinstance(value, str) else value
         if (
@@ -189,6 +192,7 @@ class _Generator(KeywordEmitters):
         return known | {"integer"} if "number" in known else known
 
     def ref(self, fn: Fn, ind: int, ref: object, var: str, parts: Steps, where: str) -> None:
+        """A local ``$ref``: a call of the function generated once per target."""
         if not isinstance(ref, str):
             raise SchemaError(f"{where}/$ref: must be a string")
         fname = self.refs.get(ref)

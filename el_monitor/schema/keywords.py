@@ -28,7 +28,7 @@ KEYWORD_CLASS = {
 }
 KEYWORDS = frozenset(KEYWORD_CLASS) | {"type", "$ref", "then", "else"}
 
-Schema = dict[str, object]
+Schema = dict[str, object]  # a (sub)schema object, as decoded from JSON
 
 
 class KeywordEmitters(CodeWriter):
