@@ -20,7 +20,8 @@ from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.optout.matcher import OptOutCheck
-from el_monitor.schema.registry import CompiledSchema, SchemaRegistry
+from el_monitor.schema.compiled import CompiledSchema
+from el_monitor.schema.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 
