@@ -458,7 +458,7 @@ def bench_report(tmp: Path, schemas: int = 55, days: int = 30) -> Row:
             (ERRORS_TABLE, ("period", "instance", "schema_name", "code", "path", "count",
                             "message", "example"), errors),
         ):  # fmt: skip
-            marks = "(" + ", ".join([store.placeholder] * len(columns)) + ")"
+            marks = "(" + ", ".join([store.dialect.mark] * len(columns)) + ")"
             for start in range(0, len(rows), 500):
                 part = rows[start : start + 500]
                 store.execute(
@@ -495,7 +495,8 @@ def event_rows(url: str) -> int:
     store = open_store(url)
     try:
         tables = [t for t in store.tables() if not t.startswith("el_monitor_")]
-        return sum(store.query(f"SELECT COUNT(*) FROM {store.quote(t)}")[0][0] for t in tables)
+        quote = store.dialect.quote
+        return sum(store.query(f"SELECT COUNT(*) FROM {quote(t)}")[0][0] for t in tables)
     finally:
         store.close()
 
