@@ -32,7 +32,7 @@ def scan_rows_after(
     """The next ``limit`` rows after key ``after``, in key order, with ``columns``."""
     q, mark = store.dialect.quote, store.dialect.mark
     rows = store.query(
-        f"SELECT {q(key)}, {store.dialect.names(columns)} FROM {q(table)} "
+        f"SELECT {store.dialect.names((key, *columns))} FROM {q(table)} "
         f"WHERE {q(key)} > {mark} ORDER BY {q(key)} LIMIT {mark}",
         (after, limit),
     )
