@@ -202,7 +202,7 @@ def daily_counts(store: Store, first: datetime.date, last: datetime.date) -> lis
         (first.isoformat(), (last + datetime.timedelta(days=1)).isoformat()),
     )
     return [
-        DailyCounts(as_text(when), as_text(name), Measures(*(int(v or 0) for v in values)))
+        DailyCounts(as_text(when), as_text(name), Measures._make([int(v or 0) for v in values]))
         for when, name, *values in rows
     ]
 
