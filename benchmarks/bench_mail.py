@@ -19,7 +19,13 @@ from el_monitor.catalog.load import load_catalog
 from el_monitor.report.report import Templates, collect, make_charts, report_message
 from el_monitor.store import open_store
 from el_monitor.store.base import Store
-from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE, MEASURES, create_counts_tables
+from el_monitor.store.counts import (
+    HourCounts,
+    HourErrors,
+    Measures,
+    add_counts,
+    create_counts_tables,
+)
 
 NOTIFY = Planned("el-monitor notify, start to exit (2 mails)", "ms", at_most(1500, "ms"))
 EXAMPLE_CATALOG = corpus_events.ROOT / "examples" / "el-monitor.toml"
@@ -89,31 +95,22 @@ def _fill_counts(store: Store, day: datetime.date, schemas: int, days: int) -> i
     the first ``schemas`` bundled schemas: how many rows were written."""
     names = sorted(path.name for path in corpus_events.SCHEMAS.iterdir())[:schemas]
     rng = random.Random(1)
-    counts, errors = [], []
+    counts: list[HourCounts] = []
+    errors: list[HourErrors] = []
     for back in range(days):
         for hour in range(24):
             period = f"{day - datetime.timedelta(days=back)}T{hour:02d}:00:00Z"
             for name in names:
                 valid, invalid = rng.randrange(100, 5000), rng.randrange(30)
-                counts.append(
-                    (period, "bench", name, valid + invalid, valid, invalid, 0, 0, valid, 0)
-                )
+                added = Measures(raw=valid + invalid, valid=valid, invalid=invalid, inserted=valid)
+                counts.append(HourCounts(period, "bench", name, added))
                 if hour % 6 == 0:
                     example = json.dumps({"schema": name, "event": {"token": "t" * 20}})
-                    errors.append((period, "bench", name, "validation", "$.action", invalid,
-                                   "'x' is not one of ['a', 'b']", example))  # fmt: skip
+                    message = "'x' is not one of ['a', 'b']"
+                    errors.append(
+                        HourErrors(period, "bench", name, "validation", "$.action", invalid,
+                                   message, example)
+                    )  # fmt: skip
     create_counts_tables(store)
-    for table, columns, rows in (
-        (COUNTS_TABLE, ("period", "instance", "schema_name", *MEASURES), counts),
-        (ERRORS_TABLE, ("period", "instance", "schema_name", "code", "path", "count",
-                        "message", "example"), errors),
-    ):  # fmt: skip
-        marks = "(" + ", ".join([store.placeholder] * len(columns)) + ")"
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            store.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                + ", ".join([marks] * len(part)),
-                [value for row in part for value in row],
-            )
+    add_counts(store, counts, errors)
     return len(counts) + len(errors)

@@ -20,6 +20,8 @@ from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.spool import Spool
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
+from el_monitor.store.catalogue import has_rows
+from el_monitor.store.sampling import record_sample_rate
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +193,11 @@ class StoreWriter:
         rate = self._sample_rate_for(schema)
         if self._recorded_rates.get((schema, revision)) == rate:
             return
-        previous = self.store.record_sample_rate(schema, revision, rate)
+        previous = record_sample_rate(self.store, schema, revision, rate)
         self._recorded_rates[(schema, revision)] = rate
         if previous is None:
             return
-        table = self.store.quote(layout.name)
-        if self.store.query(f"SELECT 1 FROM {table} LIMIT 1"):
+        if has_rows(self.store, layout.name):
             log.error(
                 "sample rate of %s/%s changed from 1 in %d to 1 in %d although its table already "
                 "has rows; the change is recorded in el_monitor_sampling (see `el-monitor "
