@@ -30,8 +30,12 @@ from el_monitor.catalog.model import CatalogError
 from el_monitor.cli import notify as cli_alerts
 from el_monitor.errors import UserError
 from el_monitor.mail import smtp as mail
+from el_monitor.mail.message import build_message
 from el_monitor.mail.redact import NESTED, REDACTED, redact_event, safe_text, scrub
-from el_monitor.notify.notify import Notification, culprits, notify, parse_perfdata
+from el_monitor.notify.culprits import culprits
+from el_monitor.notify.dispatch import notify
+from el_monitor.notify.notification import Notification
+from el_monitor.notify.perfdata import parse_perfdata
 
 T0 = 1_800_000_000.0  # the controlled clock starts here
 HOUR = 3600.0
@@ -576,7 +580,7 @@ def test_login_with_password_file_and_refused_login(smtp, tmp_path, render):
     path.write_text(text)
     catalog = load_catalog(path)
     assert catalog.smtp.password_file == str(secret)
-    message = mail.build_message("s", "a@example.org", ["b@example.org"], "t", "<p>h</p>", {})
+    message = build_message("s", "a@example.org", ["b@example.org"], "t", "<p>h</p>", {})
     smtp[1].envelopes.clear()
     mail.send(catalog.smtp, [message])
     assert smtp[1].logins[-1] == ("alerts", "s3cret-pass") and len(smtp[1].take()) == 1

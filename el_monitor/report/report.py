@@ -636,7 +636,7 @@ def report_message(
     templates: Templates | None = None,
 ) -> EmailMessage:
     """The report as one email: text part, and HTML with the charts inline by ``cid:``."""
-    from el_monitor.mail.smtp import build_message, new_cid
+    from el_monitor.mail.message import build_message, new_cid
 
     if charts is None:
         charts = make_charts(report)
