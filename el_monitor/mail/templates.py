@@ -13,6 +13,7 @@ so the check plugins and most commands never pay for it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-SHARED_FILTERS: Mapping[str, Callable[..., str]] = {"cut": cut}
+SHARED_FILTERS: Mapping[str, Callable[..., str]] = MappingProxyType({"cut": cut})
 
 
 def environment(

@@ -22,7 +22,17 @@ from el_monitor.notify.perfdata import Perf
 if TYPE_CHECKING:
     from el_monitor.graphite.render import Series
 
-__all__ = ["GRAPH_TIMEOUT", "Fetched", "fetch", "graph_targets", "measure_of", "render_link"]
+__all__ = [
+    "GRAPH_TIMEOUT",
+    "Fetched",
+    "fetch",
+    "graph_targets",
+    "graphite_from",
+    "measure_of",
+    "render_link",
+    "target",
+    "threshold",
+]
 
 GRAPH_TIMEOUT = 5.0  # seconds for the render query: a slow Graphite must not delay the alert
 
