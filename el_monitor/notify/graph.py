@@ -100,23 +100,25 @@ def _draw(
 
     utc = datetime.UTC
 
-    def when(stamp: float) -> float:
-        """Unix seconds as matplotlib's date number (the axis is told it shows dates)."""
-        return float(mdates.date2num(datetime.datetime.fromtimestamp(stamp, utc)))
+    def dates(stamps: Sequence[float]) -> list[float]:
+        """Unix seconds as matplotlib's date numbers (the axis is told it shows dates), in one
+        conversion: one call per point costs tenths of a second on a day of 10 s points."""
+        moments = [datetime.datetime.fromtimestamp(stamp, utc) for stamp in stamps]
+        return [float(number) for number in mdates.date2num(moments)]
 
     figure = figures.new_figure(WIDTH, HEIGHT, DPI)
     axes = figure.add_subplot()
     axes.xaxis_date(utc)
     first = last = None
     for label, points in _lines(series):
-        times = [when(stamp) for _, stamp in points]
+        times = dates([stamp for _, stamp in points])
         values = [math.nan if value is None else value for value, _ in points]
         axes.plot(times, values, linewidth=1.4, label=label)
         if times:
             first = times[0] if first is None else min(first, times[0])
             last = times[-1] if last is None else max(last, times[-1])
     if window is not None:
-        start, end = (when(t) for t in window)
+        start, end = dates(window)
         axes.axvspan(start, end, color=ALERT_RED, alpha=0.12, linewidth=0, label="alert")
     if threshold is not None and math.isfinite(threshold):
         axes.axhline(
