@@ -74,20 +74,10 @@ def alert_content(facts: AlertFacts, group: Group, catalog: Catalog) -> AlertCon
     state = notification.state
     names = [s for s in group.schemas if s != SERVICE_LEVEL]
     lines = _schema_lines(facts, names, catalog)
-    graph = graph_section(
-        notification.service,
-        names,
-        facts.fetched,
-        decision.since,
-        facts.now,
-        render_link(
-            alerts.link_base,
-            graph_targets(
-                alerts.graphite_prefix, names, facts.fetched.measure, facts.fetched.overall
-            ),
-            alerts.graph_hours,
-        ),
-    )
+    fetched = facts.fetched
+    targets = graph_targets(alerts.graphite_prefix, names, fetched.measure, fetched.overall)
+    link = render_link(alerts.link_base, targets, alerts.graph_hours)
+    graph = graph_section(notification.service, names, fetched, decision.since, facts.now, link)
     when = notification.time if notification.time is not None else facts.now
     return AlertContent(
         kind=kind,
