@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
-from el_monitor.cli.options import Commands, add_db_option, add_registry_options
+from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import MEASURES, ErrorGroup, Snapshot, error_groups, summary_rows
@@ -23,7 +23,6 @@ from el_monitor.counts.counters import MEASURES, ErrorGroup, Snapshot, error_gro
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
 
-DEFAULT_DB = "sqlite:///el-monitor.db"
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 
 

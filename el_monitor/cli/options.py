@@ -21,6 +21,9 @@ REGISTRY_HELP = (
     "schema registry: a directory <Schema>/<revision>.json, or an HTTP schema repository URL"
 )
 DEFAULT_SCHEMA_CACHE = ".el-monitor-schemas"
+DEFAULT_DB = (
+    "sqlite:///el-monitor.db"  # where the forwarder writes, and the report reads, by default
+)
 
 
 def add_config_option(

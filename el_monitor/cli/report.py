@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Catalog, CatalogError
-from el_monitor.cli.options import Commands, add_config_option, add_db_option, smtp_address, usage
+from el_monitor.cli.options import (
+    DEFAULT_DB,
+    Commands,
+    add_config_option,
+    add_db_option,
+    smtp_address,
+    usage,
+)
 from el_monitor.cli.stores import opened_store
 from el_monitor.errors import UserError
 
@@ -23,8 +30,6 @@ if TYPE_CHECKING:
     from el_monitor.report.report import Chart, ReportData, Templates
 
 __all__ = ["register"]
-
-DEFAULT_DB = "sqlite:///el-monitor.db"
 
 
 def register(commands: Commands) -> None:
