@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from el_monitor.optout.matcher import OptOutList, OptOutMatcher, names_user_id, write_atomically
+from el_monitor.optout.identity import names_user_id
+from el_monitor.optout.listfile import OptOutList, replace_file
+from el_monitor.optout.matcher import value_lookup
 from el_monitor.store.mapping import StoreError, table_name
 from el_monitor.store.rows import count_rows_after, delete_rows, scan_rows_after
 
@@ -168,7 +170,7 @@ def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, int]:
 
 def _save_checkpoint(path: Path, fingerprint: str, done: Mapping[str, int]) -> None:
     data = json.dumps({"fingerprint": fingerprint, "tables": dict(done)}, indent=1)
-    write_atomically(path, data.encode())
+    replace_file(path, data.encode())
 
 
 def purge(
@@ -206,7 +208,7 @@ def purge(
     resumed = bool(done)
     if resumed:
         log.info("optout purge: resuming from %s", cp_path)
-    matcher = OptOutMatcher(secret, optouts.hashes, catalog)
+    value_matches = value_lookup(secret, optouts.hashes)
     if progress is not None:
         total = 0
         for t in targets:
@@ -221,7 +223,6 @@ def purge(
             scanned = deleted = 0
             columns = (t.wiki_column, *t.columns)
             fields = tuple(enumerate(t.id_by_name, 1))
-            value_matches = matcher.value_matches
             while True:
                 rows = scan_rows_after(store, t.table, t.id_column, columns, last, batch_size)
                 if not rows:
