@@ -197,8 +197,9 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_purge(args: argparse.Namespace) -> int:
+    from el_monitor.optout.checkpoint import checkpoint_path
     from el_monitor.optout.listfile import OptOutList, resolve_optout_path
-    from el_monitor.optout.purge import checkpoint_path, purge
+    from el_monitor.optout.purge import purge
     from el_monitor.optout.secret import resolve_secret
     from el_monitor.progress import Progress
     from el_monitor.schema.registry import open_registry
