@@ -3,7 +3,8 @@
 An entry is ``HMAC-SHA256(secret, "<wiki>\\x1f<kind>\\x1f<value>")`` in hex, ``kind`` being
 ``user-id`` (value: the decimal id) or ``token``.  Only the hash is ever written: without the
 site secret the list says nothing about who opted out, and an id is never stored, logged or
-printed.  This module is the one definition of that message and of which values name a user.
+printed.  This module is the one definition of that message, of a canonical user id and of
+which field names mean a user id.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from el_monitor.catalog.model import Catalog
 
-Capsule = dict[str, Any]
+Capsule = dict[str, Any]  # a parsed EventLogging capsule
 OptOutCheck = Callable[[Capsule], bool]  # capsule → whether its user opted out
 ValueLookup = Callable[[str, object, bool], bool]  # (wiki, value, named like a user id) → listed
 
