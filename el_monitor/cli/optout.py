@@ -132,7 +132,7 @@ def _catalog(args: argparse.Namespace, registry: SchemaRegistry | None = None) -
 
 def _identity(args: argparse.Namespace) -> tuple[str, str]:
     """(kind, value) from --user-id / --token; ``-`` reads the value from stdin."""
-    from el_monitor.optout.matcher import TOKEN, USER_ID
+    from el_monitor.optout.identity import TOKEN, USER_ID
 
     kind, value = (USER_ID, args.user_id) if args.user_id is not None else (TOKEN, args.token)
     if value == "-":
@@ -141,7 +141,8 @@ def _identity(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _run_add(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import add_optout, resolve_optout_path, resolve_secret
+    from el_monitor.optout.listfile import add_optout, resolve_optout_path
+    from el_monitor.optout.secret import resolve_secret
 
     catalog = _catalog(args)
     secret = resolve_secret(args.secret_file, catalog)
@@ -158,12 +159,9 @@ def _run_add(args: argparse.Namespace) -> int:
 
 
 def _run_remove(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import (
-        hash_for,
-        remove_optout,
-        resolve_optout_path,
-        resolve_secret,
-    )
+    from el_monitor.optout.identity import hash_for
+    from el_monitor.optout.listfile import remove_optout, resolve_optout_path
+    from el_monitor.optout.secret import resolve_secret
 
     catalog = _catalog(args)
     path = resolve_optout_path(args.optout_file, catalog)
@@ -182,7 +180,7 @@ def _run_remove(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import OptOutList, resolve_optout_path
+    from el_monitor.optout.listfile import OptOutList, resolve_optout_path
 
     optouts = OptOutList.load(resolve_optout_path(args.optout_file, _catalog(args)))
     if args.json:
@@ -196,8 +194,10 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_purge(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import OptOutList, resolve_optout_path, resolve_secret
-    from el_monitor.optout.purge import checkpoint_path, purge
+    from el_monitor.optout.checkpoint import checkpoint_path
+    from el_monitor.optout.listfile import OptOutList, resolve_optout_path
+    from el_monitor.optout.purge import purge
+    from el_monitor.optout.secret import resolve_secret
     from el_monitor.progress import Progress
     from el_monitor.schema.registry import open_registry
     from el_monitor.store import StoreError, StoreUnavailable
