@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from el_monitor.optout.checkpoint import Checkpoint, checkpoint_path, fingerprin
 from el_monitor.optout.identity import names_user_id
 from el_monitor.optout.listfile import OptOutList
 from el_monitor.optout.matcher import ValueLookup, value_lookup
-from el_monitor.store.mapping import StoreError, table_name
+from el_monitor.store.mapping import StoreError, schema_of_table, table_name
 from el_monitor.store.rows import count_rows_after, delete_rows, scan_rows_after
 
 if TYPE_CHECKING:
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
-
-_REVISION = re.compile(r"[0-9][0-9_]*")  # a revision in a table name: 17325565, 1_7_0
 
 
 class TablePurge(NamedTuple):
@@ -71,22 +68,18 @@ def _table_columns(store: Store, table: str) -> dict[str, tuple[str, str]]:
 
 def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[str, str]:
     """table → schema, for the registry's revisions and for tables in the database of
-    revisions it no longer lists: an old revision's rows are the user's too.  A table's
-    schema is the longest known name it starts with, followed by a revision's digits."""
+    revisions it no longer lists: an old revision's rows are the user's too."""
     tables: dict[str, str] = {}
     for schema, revision in registry.revisions():
         try:
             tables[table_name(schema, revision)] = schema
         except StoreError as exc:
             log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
-    names = sorted({*tables.values(), *catalog.schemas}, key=len, reverse=True)
+    names = {*tables.values(), *catalog.schemas}
     for table in store.tables():
-        if table in tables:
-            continue
-        for name in names:
-            if table.startswith(name + "_") and _REVISION.fullmatch(table[len(name) + 1 :]):
-                tables[table] = name
-                break
+        owner = None if table in tables else schema_of_table(table, names)
+        if owner is not None:
+            tables[table] = owner
     return tables
 
 
