@@ -16,7 +16,9 @@ from measure import REPEAT, median_ms, use_test_harness
 from results import Figure, Planned, Reference, at_most
 
 from el_monitor.catalog.load import load_catalog
-from el_monitor.report.report import Templates, collect, make_charts, report_message
+from el_monitor.report.charts import make_charts
+from el_monitor.report.collect import collect
+from el_monitor.report.render import Templates, report_message
 from el_monitor.store import open_store
 from el_monitor.store.base import Store
 from el_monitor.store.counts import (

@@ -30,8 +30,12 @@ from el_monitor.catalog.model import CatalogError
 from el_monitor.cli import notify as cli_alerts
 from el_monitor.errors import UserError
 from el_monitor.mail import smtp as mail
+from el_monitor.mail.message import build_message
 from el_monitor.mail.redact import NESTED, REDACTED, redact_event, safe_text, scrub
-from el_monitor.notify.notify import Notification, culprits, notify, parse_perfdata
+from el_monitor.notify.culprits import culprits
+from el_monitor.notify.dispatch import notify
+from el_monitor.notify.notification import Notification
+from el_monitor.notify.perfdata import parse_perfdata
 
 T0 = 1_800_000_000.0  # the controlled clock starts here
 HOUR = 3600.0
@@ -576,7 +580,7 @@ def test_login_with_password_file_and_refused_login(smtp, tmp_path, render):
     path.write_text(text)
     catalog = load_catalog(path)
     assert catalog.smtp.password_file == str(secret)
-    message = mail.build_message("s", "a@example.org", ["b@example.org"], "t", "<p>h</p>", {})
+    message = build_message("s", "a@example.org", ["b@example.org"], "t", "<p>h</p>", {})
     smtp[1].envelopes.clear()
     mail.send(catalog.smtp, [message])
     assert smtp[1].logins[-1] == ("alerts", "s3cret-pass") and len(smtp[1].take()) == 1
@@ -626,6 +630,42 @@ def test_culprits_rule():
     )
     assert culprits(rate, parse_perfdata(rate.perfdata), catalog) == []
     assert parse_perfdata("'it''s'=1.5s;1;2;0;10 junk x=U")[0].label == "it's"
+    # An output that is all perfdata names nothing (and is no reason to fail).
+    bare = Notification("PROBLEM", "h", "x", "CRITICAL", "|NavigationTiming=243;150;200", "")
+    assert culprits(bare, perf, catalog) == ["NavigationTiming"]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "crossed_at"),
+    [
+        ("NavigationTiming=243.1;150;200;0", 200.0, True),  # 0..200: the end is the limit
+        ("NavigationTiming=5;10:;20:", 20.0, True),  # at least 20: the start is the limit
+        ("NavigationTiming=15;~:10", 10.0, True),
+        ("NavigationTiming=15;5:20", 20.0, False),
+        ("NavigationTiming=7;;@5:10", None, True),  # inside range: alert within, no line
+        ("NavigationTiming=70;;@5:10", None, False),
+        ("NavigationTiming=243;x;1:2:3", None, False),  # malformed ranges are ignored
+        ("NavigationTiming=243;10:5;@", None, False),  # start past end; a bare "@"
+        ("NavigationTiming=243;;bad;0", None, False),
+        ("NavigationTiming=243;150;;0", 150.0, True),  # no critical: the warning
+        ("NavigationTiming=U;150;200", 200.0, False),  # no value: never crossed
+    ],
+)
+def test_perfdata_ranges_are_read_as_nagiosplugin_reads_them(text, limit, crossed_at):
+    (perf,) = parse_perfdata(text)
+    assert perf.limit() == limit and perf.crossed() is crossed_at
+
+
+def test_shared_figure_and_template_helpers():
+    from el_monitor.mail import figures, templates
+
+    png = figures.png(figures.new_figure(2.0, 1.0, 50))
+    assert png.data.startswith(b"\x89PNG\r\n\x1a\n") and (png.width, png.height) == (100, 50)
+    assert b"Software" not in png.data and b"matplotlib" not in png.data
+    assert figures.plain("$.action costs $5") == r"\$.action costs \$5"
+    env = templates.environment({"shout": str.upper}, {"WHO": "ops"})
+    assert env.autoescape("alert.html.j2") and not env.autoescape("alert.txt.j2")
+    assert env.from_string("{{ WHO | shout }} {{ 'abcdef' | cut(4) }}").render() == "OPS abc…"
 
 
 def load_catalog_text(text: str, name: str = "c.toml") -> object:

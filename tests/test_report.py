@@ -32,16 +32,10 @@ import pytest
 from el_monitor.catalog.load import load_catalog
 from el_monitor.cli import main as cli
 from el_monitor.cli import report as cli_report
-from el_monitor.report.report import (
-    ReportData,
-    Tally,
-    collect,
-    make_charts,
-    owner_slice,
-    render_html,
-    render_text,
-    standalone_html,
-)
+from el_monitor.report.charts import make_charts
+from el_monitor.report.collect import collect
+from el_monitor.report.model import ReportData, Tally, owner_slice
+from el_monitor.report.render import render_html, render_text, standalone_html
 from el_monitor.store import Store, open_store
 from el_monitor.store.counts import (
     COUNTS_TABLE,

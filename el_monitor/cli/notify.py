@@ -90,8 +90,9 @@ def _url(text: str) -> str:
 
 def run_notify(args: argparse.Namespace) -> int:
     """The ``notify`` command; raises ``UserError`` (one line, exit 2) when SMTP fails."""
-    from el_monitor.notify.content import describe
-    from el_monitor.notify.notify import Notification, known_schemas, notify
+    from el_monitor.mail.message import describe
+    from el_monitor.notify.dispatch import known_schemas, notify
+    from el_monitor.notify.notification import Notification
 
     given = {
         name: getattr(args, name, None)

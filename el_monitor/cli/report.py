@@ -27,7 +27,8 @@ from el_monitor.cli.stores import opened_store
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
-    from el_monitor.report.report import Chart, ReportData, Templates
+    from el_monitor.report.model import Chart, ReportData
+    from el_monitor.report.render import Templates
 
 __all__ = ["register"]
 
@@ -103,7 +104,8 @@ def _day(text: str) -> datetime.date:
 
 
 def _run_daily(args: argparse.Namespace) -> int:
-    from el_monitor.report.report import Templates, make_charts, render_text, standalone_html
+    from el_monitor.report.charts import make_charts
+    from el_monitor.report.render import Templates, render_text, standalone_html
 
     today = datetime.datetime.now(datetime.UTC).date()
     day = args.date or today - datetime.timedelta(days=1)
@@ -139,14 +141,14 @@ def _run_daily(args: argparse.Namespace) -> int:
 
 
 def _collect(url: str, catalog: Catalog, day: datetime.date) -> ReportData:
-    from el_monitor.report.report import collect
+    from el_monitor.report.collect import collect
 
     with opened_store(url, doing="read the counts") as store:
         return collect(store, catalog, day)
 
 
 def _owner_parts(report: ReportData) -> list[tuple[str, ReportData]]:
-    from el_monitor.report.report import owner_slices
+    from el_monitor.report.model import owner_slices
 
     return list(owner_slices(report).items())
 
@@ -160,7 +162,7 @@ def _send(
 ) -> int:
     """Mail the ops report, then each owner's part; one failed owner does not stop the rest."""
     from el_monitor.mail.smtp import send
-    from el_monitor.report.report import report_message
+    from el_monitor.report.render import report_message
 
     settings = catalog.smtp
     if args.smtp:

@@ -1,1 +1,3 @@
-"""Outbound mail shared by notify and report: SMTP, messages, redaction."""
+"""Outbound mail shared by notify and report: the ``[smtp]``/``[alerts]`` settings (``settings``),
+sending (``smtp``), building a message (``message``), redaction for anything mailed (``redact``),
+the one Jinja2 environment (``templates``) and the matplotlib PNG helpers (``figures``)."""

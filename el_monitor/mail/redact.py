@@ -15,8 +15,8 @@ kinds of input need it:
 HTML escaping is not done here: the templates are autoescaped by Jinja2, so text stays text
 until the last moment and is never escaped twice.
 
-Used by ``el_monitor.notify.notify`` and ``el_monitor.report.report``; keep the signatures of
-``redact_event``, ``scrub`` and ``safe_text`` stable.
+Used by ``el_monitor.notify`` (the notification's text) and ``el_monitor.report`` (error
+examples and messages); keep the signatures of ``redact_event``, ``scrub`` and ``safe_text`` stable.
 """
 
 from __future__ import annotations

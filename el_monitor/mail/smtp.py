@@ -1,35 +1,24 @@
-"""Building and sending el-monitor's mails: one HTML+text message, graphs inline, via SMTP.
+"""Sending el-monitor's mails: one SMTP connection per batch, password from a file or the env.
 
-Shared API (``el-monitor notify`` and the daily report both use it; keep it stable):
-
-``build_message(subject, sender, recipients, text, html, images) -> EmailMessage``
-    ``multipart/alternative``: the text part first, then a ``multipart/related`` holding the
-    HTML and its inline PNGs.  ``images`` maps a Content-ID (without angle brackets, e.g. from
-    :func:`new_cid`) to PNG bytes; the HTML refers to each as ``<img src="cid:THAT-ID">``.
-    Clients that show HTML show the graphs in place; the others show the text part.
-
-``send(settings, messages, *, env=None) -> None``
-    Hands every message to the SMTP server of ``settings`` (an ``SmtpSettings`` from the
-    catalog) over one connection: plain, STARTTLS or implicit TLS, logging in when
-    ``settings.user`` is set.  The password comes from ``settings.password_file`` or the
-    environment variable ``EL_MONITOR_SMTP_PASSWORD``, never from the command line.  Every
-    failure is a :class:`MailError` (a ``UserError``) whose message is one line naming the
-    server and what to check.
+``send(settings, messages, *, env=None) -> None`` hands every message to the SMTP server of
+``settings`` (an ``SmtpSettings`` from the catalog) over one connection: plain, STARTTLS or
+implicit TLS, logging in when ``settings.user`` is set.  The password comes from
+``settings.password_file`` or the environment variable ``EL_MONITOR_SMTP_PASSWORD``, never from
+the command line.  Every failure is a :class:`MailError` (a ``UserError``) whose message is one
+line naming the server and what to check.  The messages themselves are built by
+``el_monitor.mail.message``.
 
 Only the standard library is used, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-import email.utils
 import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
-from email.headerregistry import Address
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 from el_monitor.errors import UserError
@@ -39,8 +28,6 @@ from el_monitor.mail.settings import SmtpSettings
 __all__ = [
     "ENV_PASSWORD",
     "MailError",
-    "build_message",
-    "new_cid",
     "parse_smtp_address",
     "send",
     "smtp_password",
@@ -51,61 +38,6 @@ ENV_PASSWORD = "EL_MONITOR_SMTP_PASSWORD"
 
 class MailError(UserError):
     """The mail could not be handed to the SMTP server; one line naming server and fix."""
-
-
-def new_cid(name: str = "graph") -> str:
-    """A fresh, globally unique Content-ID (no angle brackets) for an inline image.
-
-    The domain is fixed rather than the host's FQDN: ``make_msgid`` would otherwise ask DNS.
-    """
-    return make_msgid(idstring=name, domain="el-monitor.invalid")[1:-1]
-
-
-def build_message(
-    subject: str,
-    sender: str,
-    recipients: Sequence[str],
-    text: str,
-    html: str,
-    images: Mapping[str, bytes] | None = None,
-) -> EmailMessage:
-    """One mail: text and HTML alternatives, the HTML's images attached as ``cid:`` parts.
-
-    Marked ``Auto-Submitted: auto-generated`` so that vacation responders stay quiet.
-    Header values are folded to one line: a subject built from monitored text must not be
-    able to add headers.
-    """
-    if not recipients:
-        raise ValueError("a message needs at least one recipient")
-    message = EmailMessage()
-    message["Subject"] = " ".join(subject.split())
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=_domain(sender))
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(text, subtype="plain", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", cte="quoted-printable")
-    if images:
-        html_part = message.get_payload()[1]
-        for cid, png in images.items():
-            html_part.add_related(
-                png,
-                maintype="image",
-                subtype="png",
-                cid=f"<{cid}>",
-                disposition="inline",
-                filename=f"{cid.split('@', 1)[0]}.png",
-            )
-    return message
-
-
-def _domain(sender: str) -> str:
-    try:
-        return Address(addr_spec=email.utils.parseaddr(sender)[1]).domain or "el-monitor.invalid"
-    except (ValueError, IndexError):
-        return "el-monitor.invalid"
 
 
 def parse_smtp_address(text: str) -> tuple[str, int | None]:

@@ -1,7 +1,9 @@
 """Nagios performance data, as the check plugins write it: labels, values, ranges.
 
 Parsing is tolerant on purpose: perfdata comes from plugin output, and a notification must go
-out even when part of it does not parse.
+out even when part of it does not parse.  Ranges are read by ``nagiosplugin.Range``
+(``[@][start:][end]``, plain decimals); one it refuses (an exponent, a start past the end) is
+treated as absent.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+from nagiosplugin import Range
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,12 @@ class Perf:
         for text in (self.crit, self.warn):
             found = _range(text)
             if found is not None:
-                start, end, inside = found
-                if inside:
+                if found.invert:
                     return None
-                return end if math.isfinite(end) else (start if math.isfinite(start) else None)
+                for bound in (found.end, found.start):
+                    if math.isfinite(bound):
+                        return float(bound)
+                return None
         return None
 
     def crossed(self) -> bool:
@@ -39,11 +45,8 @@ class Perf:
             return False
         for text in (self.crit, self.warn):
             found = _range(text)
-            if found is not None:
-                start, end, inside = found
-                within = start <= self.value <= end
-                if within == inside:
-                    return True
+            if found is not None and not found.match(self.value):
+                return True
         return False
 
     def shown(self, unit: str = "") -> str:
@@ -95,20 +98,12 @@ def parse_perfdata(text: str) -> list[Perf]:
     return out
 
 
-def _range(text: str) -> tuple[float, float, bool] | None:
-    """A Nagios range as (start, end, alert_inside); None when empty or malformed."""
+def _range(text: str) -> Range | None:
+    """A Nagios range; None when empty or malformed (a notification must still go out)."""
     text = text.strip()
-    if not text:
+    if not text.lstrip("@"):  # nagiosplugin reads a bare "@" as @0:, which no plugin means
         return None
-    inside = text.startswith("@")
-    text = text.lstrip("@")
     try:
-        if ":" in text:
-            low, high = text.split(":", 1)
-            start = -math.inf if low == "~" else float(low or 0)
-            end = math.inf if high == "" else float(high)
-        else:
-            start, end = 0.0, float(text)
-    except ValueError:
+        return Range(text)
+    except ValueError:  # not a number, too many colons, or start past end
         return None
-    return start, end, inside

@@ -36,16 +36,17 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
+from el_monitor.notify.notification import PROBLEM, RECOVERY, SERVICE_LEVEL
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "SERVICE_LEVEL",
     "Decision",
+    "State",
     "StateError",
     "StateFile",
     "decide",
@@ -55,8 +56,6 @@ __all__ = [
 ]
 
 VERSION = 1
-SERVICE_LEVEL = "*"  # the key of an alert that names no schema
-PROBLEM, RECOVERY = "PROBLEM", "RECOVERY"
 STATE_TYPES = frozenset({PROBLEM, RECOVERY})  # the types that say what state the service is in
 
 
@@ -79,7 +78,12 @@ class Decision:
     settled: bool = False
 
 
-def _entry(data: dict, key: str) -> dict:
+# The file's JSON document as loaded: ``{"version": 1, "services": {key: entry}}``.  Its values
+# are whatever the file holds, so every read below checks the type it needs.
+State = dict[str, Any]
+
+
+def _entry(data: State, key: str) -> dict[str, Any]:
     services = data.setdefault("services", {})
     entry = services.get(key)
     if not isinstance(entry, dict):
@@ -95,7 +99,7 @@ def service_key(host: str, service: str) -> str:
     return f"{host}!{service}"
 
 
-def problem_schemas(data: dict, key: str) -> list[str]:
+def problem_schemas(data: State, key: str) -> list[str]:
     """The schemas of the service's current (or last) problem, as remembered."""
     entry = data.get("services", {}).get(key)
     schemas = entry.get("schemas") if isinstance(entry, dict) else None
@@ -103,7 +107,7 @@ def problem_schemas(data: dict, key: str) -> list[str]:
 
 
 def decide(
-    data: dict,
+    data: State,
     key: str,
     kind: str,
     state: str,
@@ -130,7 +134,8 @@ def decide(
             # The problem's schemas accumulate while it lasts; a recovery reaches them all.
             entry["schemas"] = list(dict.fromkeys([*entry["schemas"], *schemas]))
     entry["changes"] = [t for t in entry["changes"] if _number(t) and now - t < flap_window]
-    since = float(entry.get("since") or now)
+    start = entry.get("since")
+    since = float(start) if _number(start) and start else now
     if kind == RECOVERY and _number(began):
         since = float(began)  # a recovery's window is the problem it ends
     _prune(entry, now, repeat_interval)
@@ -169,7 +174,13 @@ def decide(
 
 
 def record_sent(
-    data: dict, key: str, decision: Decision, kind: str, state: str, sent: Sequence[str], now: float
+    data: State,
+    key: str,
+    decision: Decision,
+    kind: str,
+    state: str,
+    sent: Sequence[str],
+    now: float,
 ) -> None:
     """Note that mails about ``sent`` went out (only those: a failed group is retried)."""
     entry = _entry(data, key)
@@ -184,7 +195,7 @@ def record_sent(
         entry["schemas"] = []
 
 
-def _prune(entry: dict, now: float, repeat_interval: float) -> None:
+def _prune(entry: dict[str, Any], now: float, repeat_interval: float) -> None:
     """Forget mails that no longer hold anything back, so the file stays small."""
     entry["sent"] = {
         schema: last
@@ -193,7 +204,8 @@ def _prune(entry: dict, now: float, repeat_interval: float) -> None:
     }
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
+    """A JSON number (``true`` is not one), as the file's times and counts must be."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -205,11 +217,11 @@ class StateFile:
     state; an unreadable or corrupt one is logged and replaced rather than blocking alerts.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[dict]:
+    def locked(self) -> Iterator[State]:
         """The state, under the lock; saved when the body ends without an exception."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
@@ -223,7 +235,7 @@ class StateFile:
             yield data
             self.save(data)
 
-    def load(self) -> dict:
+    def load(self) -> State:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -239,7 +251,7 @@ class StateFile:
             return {"version": VERSION, "services": {}}
         return data
 
-    def save(self, data: dict) -> None:
+    def save(self, data: State) -> None:
         data["version"] = VERSION
         text = json.dumps(data, indent=1, sort_keys=True)
         try:

@@ -1,9 +1,7 @@
-"""The daily report's charts, drawn with matplotlib's Agg renderer straight to PNG bytes.
+"""The daily report's charts: valid and invalid events per schema, and per day over the window.
 
-matplotlib costs a few hundred milliseconds to import, so only the report and the alert
-graphs import this module, and only when they draw.  Figures are built with the object API
-(``Figure`` + ``FigureCanvasAgg``), never ``pyplot``: pyplot keeps a process-wide registry of
-open figures, which a long-running caller would leak and threads would share.
+A chart that cannot be drawn is left out with a note (:func:`make_charts`) and never stops the
+report.  matplotlib is reached through ``el_monitor.mail.figures`` and only imported when drawing.
 
 Charts are small (about 560 px wide at 80 dpi): they travel inline in every email.  They are
 also cheap: margins are set by hand rather than by the constrained-layout engine, and the trend
@@ -14,26 +12,58 @@ one report draws two charts per owner and layout solving was most of their cost.
 from __future__ import annotations
 
 import datetime
-import io
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from el_monitor.mail import figures
+from el_monitor.mail.figures import Png
+from el_monitor.report.model import Chart, ReportData
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
-__all__ = ["Png", "trend_chart", "volume_chart"]
+__all__ = ["CHART_ROWS", "make_charts", "trend_chart", "volume_chart"]
 
 DPI = 80
 WIDTH_IN = 7.0
 VALID_COLOUR = "#3366cc"
 INVALID_COLOUR = "#dc3912"
+CHART_ROWS = 25  # schemas drawn in the volume chart; the rest are summed as "others"
 
 
-class Png(NamedTuple):
-    data: bytes
-    width: int  # pixels
-    height: int
+def make_charts(report: ReportData) -> tuple[Chart, ...]:
+    """The volume-by-schema and 30-day trend charts; a failed one carries its error instead."""
+    rows = [(s.label, s.figures.valid, s.figures.invalid) for s in report.schemas]
+    rows = [row for row in rows if row[1] or row[2]]
+    if len(rows) > CHART_ROWS:
+        rest = rows[CHART_ROWS - 1 :]
+        rows = [
+            *rows[: CHART_ROWS - 1],
+            (f"{len(rest)} others", sum(r[1] for r in rest), sum(r[2] for r in rest)),
+        ]
+    days = [d for d, ok in zip(report.window, report.recorded, strict=True) if ok]
+    series = [t for t, ok in zip(report.trend, report.recorded, strict=True) if ok]
+    jobs: list[tuple[str, str, Callable[[], Png]]] = [
+        (
+            "volume",
+            f"Valid and invalid events per schema on {report.day}",
+            lambda: volume_chart(rows),
+        ),
+        (
+            "trend",
+            f"Valid and invalid events per day, {report.window[0]} to {report.day}",
+            lambda: trend_chart(days, [t.valid for t in series], [t.invalid for t in series]),
+        ),
+    ]
+    out = []
+    for name, title, draw in jobs:
+        try:
+            drawn = draw()
+        except Exception as exc:  # a chart is never worth losing the report for
+            out.append(Chart(name, title, None, 0, 0, f"{type(exc).__name__}: {exc}"))
+        else:
+            out.append(Chart(name, title, drawn.data, drawn.width, drawn.height))
+    return tuple(out)
 
 
 def volume_chart(rows: Sequence[tuple[str, int, int]]) -> Png:
@@ -43,13 +73,13 @@ def volume_chart(rows: Sequence[tuple[str, int, int]]) -> Png:
     owner must still see that their dozen invalid events exist.
     """
     height_in = 0.9 + 0.3 * max(len(rows), 1)
-    figure = _figure(WIDTH_IN, height_in)
+    figure = figures.new_figure(WIDTH_IN, height_in, DPI)
     axes = figure.add_subplot()
     if not rows:
         _empty(axes, "no events on this day")
-        return _png(figure)
+        return figures.png(figure)
     positions = list(range(len(rows)))
-    labels = [_plain(name) for name, _, _ in rows]
+    labels = [figures.plain(name) for name, _, _ in rows]
     # Room for the longest label at 8 pt (about 0.075 in per character), within reason.
     left = min(0.15 + 0.075 * max(len(label) for label in labels), WIDTH_IN * 0.45)
     figure.subplots_adjust(
@@ -88,7 +118,7 @@ def volume_chart(rows: Sequence[tuple[str, int, int]]) -> Png:
     axes.set_xlabel("events (log scale)", fontsize=8)
     axes.grid(axis="x", alpha=0.3)
     axes.legend(fontsize=8, loc="lower right")
-    return _png(figure)
+    return figures.png(figure)
 
 
 def trend_chart(days: Sequence[datetime.date], valid: Sequence[int], invalid: Sequence[int]) -> Png:
@@ -96,13 +126,13 @@ def trend_chart(days: Sequence[datetime.date], valid: Sequence[int], invalid: Se
 
     Days are drawn at their offset from the first, so a day without counts is a visible gap.
     """
-    figure = _figure(WIDTH_IN, 3.4)
+    figure = figures.new_figure(WIDTH_IN, 3.4, DPI)
     figure.subplots_adjust(left=0.1, right=0.97, top=0.96, bottom=0.1, hspace=0.12)
     top, bottom = figure.subplots(2, 1, sharex=True)
     if not days:
         _empty(top, "no counts recorded")
         bottom.set_axis_off()
-        return _png(figure)
+        return figures.png(figure)
     from matplotlib.ticker import EngFormatter, NullLocator
 
     first = days[0]
@@ -124,31 +154,9 @@ def trend_chart(days: Sequence[datetime.date], valid: Sequence[int], invalid: Se
         axes.tick_params(labelsize=8)
         axes.grid(axis="y", alpha=0.3)
         axes.set_ylim(bottom=0)
-    return _png(figure)
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=DPI)
-    FigureCanvasAgg(figure)
-    return figure
+    return figures.png(figure)
 
 
 def _empty(axes: Axes, text: str) -> None:
     axes.set_axis_off()
     axes.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
-
-
-def _png(figure: Figure) -> Png:
-    buffer = io.BytesIO()
-    # No Software/timestamp metadata: smaller, and the same data draws the same bytes.
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    width, height = figure.canvas.get_width_height()
-    return Png(buffer.getvalue(), width, height)
-
-
-def _plain(label: str) -> str:
-    """A label matplotlib draws as written: ``$`` would start mathtext."""
-    return label.replace("$", r"\$")

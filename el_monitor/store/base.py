@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from el_monitor.store.dialect import Dialect, event_table
 from el_monitor.store.mapping import (
@@ -138,3 +139,12 @@ def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -
         if lower not in ("id", "uuid", "timestamp")
     ]
     return TableLayout(name, columns)
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

@@ -15,7 +15,15 @@ import pymysql
 from pymysql.converters import escape_string
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import Batch, InsertResult, Params, Rejected, Store, StoreUnavailable
+from el_monitor.store.base import (
+    Batch,
+    InsertResult,
+    Params,
+    Rejected,
+    Store,
+    StoreUnavailable,
+    safe_url,
+)
 from el_monitor.store.dialect import MYSQL, InsertSQL
 from el_monitor.store.mapping import Row, StoreError, TableLayout, Value
 
@@ -48,7 +56,7 @@ class MySQLStore(Store):
                 self._conn = pymysql.connect(**self._params)
             except pymysql.err.OperationalError as exc:
                 raise StoreUnavailable(
-                    f"cannot connect to {_safe(self.url)}: {exc.args[-1]}"
+                    f"cannot connect to {safe_url(self.url)}: {exc.args[-1]}"
                 ) from exc
             with self._conn.cursor() as cursor:
                 # Predictable semantics whatever the server's defaults: strict (refuse, never
@@ -66,7 +74,7 @@ class MySQLStore(Store):
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
             if code in _UNAVAILABLE or not isinstance(exc, pymysql.err.OperationalError):
                 self._drop_connection()
-                raise StoreUnavailable(f"{_safe(self.url)}: {exc}") from exc
+                raise StoreUnavailable(f"{safe_url(self.url)}: {exc}") from exc
             raise StoreError(f"database refused the batch: {exc.args[-1]}") from exc
         except pymysql.err.MySQLError as exc:
             raise StoreError(f"database refused the batch: {exc.args[-1]}") from exc
@@ -188,7 +196,7 @@ def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict
     parts = urlsplit(url)
     database = parts.path.lstrip("/")
     if parts.scheme != "mysql" or not parts.hostname or not database:
-        raise UserError(f"bad database URL {_safe(url)}: use mysql://user:password@host:port/db")
+        raise UserError(f"bad database URL {safe_url(url)}: use mysql://user:password@host:port/db")
     return {
         "host": parts.hostname,
         "port": parts.port or 3306,
@@ -201,12 +209,3 @@ def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict
         "read_timeout": io_timeout,
         "write_timeout": io_timeout,
     }
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
