@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import bench_checks
 import bench_cli
@@ -38,6 +37,7 @@ from results import Figure, summary, table
 from workload import Corpus, make_corpus
 
 from el_monitor.schema.registry import SchemaRegistry, open_registry
+from el_monitor.store.base import safe_url
 
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 LEGEND = """\
@@ -103,7 +103,7 @@ def measure_all(
     figures.append(bench_pipeline.raw_pipeline(raw, registry, ceiling))
 
     if mysql_url is not None:
-        log(f"end to end into MariaDB ({_safe(mysql_url)}) ...")
+        log(f"end to end into MariaDB ({safe_url(mysql_url)}) ...")
     figures.append(bench_stores.mariadb(data, registry, mysql_url, ceiling))
     log("end to end into SQLite, with and without Graphite metrics every second ...")
     figures += bench_stores.sqlite(data, registry, tmp, ceiling)
@@ -130,13 +130,6 @@ def measure_all(
         valid = data.file_valid[lines]
         figures += bench_cli.forward_file(path, lines, valid, tmp, ceiling, memory_floor)
     return figures
-
-
-def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(":" + parts.password + "@", ":***@")
 
 
 if __name__ == "__main__":
