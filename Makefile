@@ -38,6 +38,8 @@ test: $(STAMP)
 	scripts/ensure-monitoring
 	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) -m pytest -q
 
+# Prints each figure with its target and verdict. Exits 0 whenever the benchmark ran: on a shared
+# machine a missed timing target is information, not a build failure; a crash still fails.
 bench: $(STAMP)
 	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) benchmarks/run.py
 

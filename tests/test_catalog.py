@@ -11,18 +11,19 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, SCHEMAS
 
-from el_monitor.catalog.load import (
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import (
     Aggregate,
     CatalogError,
     Extension,
     SchemaPolicy,
     empty_catalog,
-    load_catalog,
 )
 from el_monitor.cli import catalog as cli_catalog
 from el_monitor.errors import UserError
 from el_monitor.schema.registry import open_registry
 from el_monitor.store import open_store
+from el_monitor.store.sampling import record_sample_rate
 
 EXAMPLE = ROOT / "examples" / "el-monitor.toml"
 
@@ -546,9 +547,9 @@ def test_schemas_with_a_store(db_url, registry, capsys):
             ]  # fmt: skip
             store.insert({layout: rows})
         # The forwarder's record of the rate in force: the latest one per revision counts.
-        store.record_sample_rate("NavigationTiming", "1.7.0", 10)
-        store.record_sample_rate("NavigationTiming", "1.7.0", 5)
-        store.record_sample_rate("SaveTiming", "1.1.0", 1)
+        record_sample_rate(store, "NavigationTiming", "1.7.0", 10)
+        record_sample_rate(store, "NavigationTiming", "1.7.0", 5)
+        record_sample_rate(store, "SaveTiming", "1.1.0", 1)
     finally:
         store.close()
     base = ("schemas", "--config", str(EXAMPLE), "--schemas", str(SCHEMAS), "--db", db_url)

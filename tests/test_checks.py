@@ -27,12 +27,14 @@ from urllib.parse import parse_qs, urlsplit
 import nagiosplugin
 import pytest
 
-from el_monitor.checks import common
 from el_monitor.checks import inserted as check_inserted
 from el_monitor.checks import invalid as check_invalid
+from el_monitor.checks import output, runtime
 from el_monitor.checks import rate as check_rate
 from el_monitor.checks import schema_rate as check_schema_rate
 from el_monitor.checks import silence as check_silence
+from el_monitor.checks.acquire import Graphite
+from el_monitor.checks.options import ENV_GRAPHITE
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 10
@@ -339,12 +341,12 @@ def test_connection_refused_is_unknown(capsys) -> None:
 def test_alarm_bounds_the_run(capsys) -> None:
     """-t holds even when the time goes somewhere the render client cannot see."""
 
-    def stuck(args: object, graphite: common.Graphite) -> nagiosplugin.Check:
+    def stuck(args: object, graphite: Graphite) -> nagiosplugin.Check:
         time.sleep(60)  # part of the test: time the render client cannot see; -t must cut it
         raise AssertionError("not reached")
 
     before = signal.getsignal(signal.SIGALRM)
-    code = common.run(
+    code = runtime.run(
         "EL_TEST", check_rate.build_parser(), stuck, ["--graphite", "http://x", "-t", "0.3"]
     )
     assert code == 3
@@ -356,15 +358,15 @@ def test_alarm_bounds_the_run(capsys) -> None:
 
 
 def test_unexpected_errors_are_unknown_with_traceback_on_request(capsys) -> None:
-    def broken(args: object, graphite: common.Graphite) -> nagiosplugin.Check:
+    def broken(args: object, graphite: Graphite) -> nagiosplugin.Check:
         return {}["missing"]
 
     argv = ["--graphite", "http://x"]
-    assert common.run("EL_TEST", check_rate.build_parser(), broken, argv) == 3
+    assert runtime.run("EL_TEST", check_rate.build_parser(), broken, argv) == 3
     assert capsys.readouterr().out == (
         "EL_TEST UNKNOWN - internal error: KeyError: 'missing' (run with -vv for a traceback)\n"
     )
-    assert common.run("EL_TEST", check_rate.build_parser(), broken, [*argv, "-vv"]) == 3
+    assert runtime.run("EL_TEST", check_rate.build_parser(), broken, [*argv, "-vv"]) == 3
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "KeyError: 'missing'"
@@ -375,7 +377,7 @@ def test_usage_errors_are_unknown(capsys, monkeypatch) -> None:
     assert capsys.readouterr().out.startswith(
         "EL_RATE UNKNOWN - usage: argument -w/--warning: invalid range 'abc'"
     )
-    monkeypatch.delenv(common.ENV_GRAPHITE, raising=False)
+    monkeypatch.delenv(ENV_GRAPHITE, raising=False)
     assert check_rate.main([]) == 3
     assert capsys.readouterr().out == (
         "EL_RATE UNKNOWN - no Graphite to ask: give --graphite URL or set EL_GRAPHITE_URL\n"
@@ -388,28 +390,28 @@ def test_usage_errors_are_unknown(capsys, monkeypatch) -> None:
 
 def test_graphite_url_from_the_environment(graphite: Stub, capsys, monkeypatch) -> None:
     rate_data(graphite, const(10))
-    monkeypatch.setenv(common.ENV_GRAPHITE, graphite.url)
+    monkeypatch.setenv(ENV_GRAPHITE, graphite.url)
     assert check_rate.main([]) == 0
     assert capsys.readouterr().out.startswith("EL_RATE OK - 10 events/s")
 
 
 def test_numbers_are_plain_decimals() -> None:
-    assert [common.perf_num(v) for v in (1e-5, 1e16, 243.10000000000002, -0.0, None)] == [
+    assert [output.perf_num(v) for v in (1e-5, 1e16, 243.10000000000002, -0.0, None)] == [
         "0.00001",
         "10000000000000000",
         "243.1",
         "0",
         "U",
     ]
-    assert [common.num(v) for v in (1e-5, 1e16, 0.04, 243.0)] == [
+    assert [output.num(v) for v in (1e-5, 1e16, 0.04, 243.0)] == [
         "0",
         "10000000000000000",
         "0.04",
         "243",
     ]
     ranges = ["150", "5:", "~:0.5", "@1:2", "0:", "-1:1"]
-    assert [common.range_text(nagiosplugin.Range(r)) for r in ranges] == ranges
-    quoted = common.performance("Edit-Attempt", 1.5, "", None, None, 0)
+    assert [output.range_text(nagiosplugin.Range(r)) for r in ranges] == ranges
+    quoted = output.performance("Edit-Attempt", 1.5, "", None, None, 0)
     assert str(quoted) == "'Edit-Attempt'=1.5;;;0"
 
 
@@ -849,7 +851,7 @@ def test_plugins_against_debian_graphite_web(graphite_server, tmp_path: Path, ca
 
 def _run_process(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop(common.ENV_GRAPHITE, None)
+    env.pop(ENV_GRAPHITE, None)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,

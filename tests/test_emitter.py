@@ -20,13 +20,13 @@ from helpers import tcp_state
 
 from el_monitor.counts.counters import MEASURES, OVERALL, Interval
 from el_monitor.errors import UserError
+from el_monitor.event.names import short_hostname
 from el_monitor.graphite.emitter import (
     GraphiteSettings,
     MetricEmitter,
     metric_points,
     parse_address,
 )
-from el_monitor.graphite.names import default_instance as short_hostname
 from el_monitor.graphite.names import path_node
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas"

@@ -36,7 +36,8 @@ def count_rows(db_url: str) -> int:
     store = open_store(db_url)
     try:
         tables = [t for t in store.tables() if not t.startswith("el_monitor_")]
-        return sum(store.query(f"SELECT COUNT(*) FROM {store.quote(t)}")[0][0] for t in tables)
+        quote = store.dialect.quote
+        return sum(store.query(f"SELECT COUNT(*) FROM {quote(t)}")[0][0] for t in tables)
     finally:
         store.close()
 

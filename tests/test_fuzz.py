@@ -122,12 +122,14 @@ def test_hostile_events_are_counted_and_never_stop_the_forwarder(engine, tmp_pat
         policy = catalog.policy(schema)
         return [tuple(f.split(".")) for f in (*policy.user_fields, *policy.sample_key)]
 
-    policy = PolicyLoader(path, registry, str(secret), str(optouts))
+    loader = PolicyLoader(path, registry, str(secret), str(optouts))
     lines = hostile_lines(3000, seed=11, read_early=read_early)
     store = open_store(url)
     try:
         settings = ForwarderSettings(host="fuzz", log_dir=str(tmp_path / "logs"), batch_size=100)
-        forwarder = Forwarder(settings, ListSource(lines), registry, store, policy=policy)
+        forwarder = Forwarder(
+            settings, ListSource(lines), registry, store, policy=loader.load(), reloader=loader
+        )
         result = forwarder.run(threading.Event())
     finally:
         store.close()

@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from harness.smtp import FreePortController, Inbox
 
-from el_monitor.catalog.load import CatalogError, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import CatalogError
 from el_monitor.cli import notify as cli_alerts
 from el_monitor.errors import UserError
 from el_monitor.mail import smtp as mail

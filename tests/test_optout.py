@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import pytest
 
-from el_monitor.catalog.load import Catalog, SchemaPolicy
+from el_monitor.catalog.model import Catalog, SchemaPolicy
 from el_monitor.cli.optout import register
 from el_monitor.errors import UserError
 from el_monitor.optout.matcher import (

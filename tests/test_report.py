@@ -47,6 +47,7 @@ from el_monitor.store.counts import (
     create_counts_tables,
     period_of,
 )
+from el_monitor.store.dialect import MYSQL, SQLITE
 
 DAY = datetime.date(2024, 5, 30)
 DOWN = DAY - datetime.timedelta(days=3)  # no forwarder ran: no rows at all that day
@@ -187,12 +188,13 @@ def fill(store: Store) -> None:
 
 
 def _insert(store: Store, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    marks = "(" + ", ".join([store.placeholder] * len(columns)) + ")"
-    names = ", ".join(map(store.quote, columns))
+    marks = "(" + ", ".join([store.dialect.mark] * len(columns)) + ")"
+    names = ", ".join(map(store.dialect.quote, columns))
     for start in range(0, len(rows), 300):
         part = rows[start : start + 300]
         store.execute(
-            f"INSERT INTO {store.quote(table)} ({names}) VALUES " + ", ".join([marks] * len(part)),
+            f"INSERT INTO {store.dialect.quote(table)} ({names}) VALUES "
+            + ", ".join([marks] * len(part)),
             [value for row in part for value in row],
         )
 
@@ -280,8 +282,8 @@ def test_numbers_on_mariadb(mysql_url: str, catalog_file: Path) -> None:
 
 
 def test_ddl_is_one_layout_for_both_engines() -> None:
-    lite = "\n".join(counts_tables_sql(lambda n: f'"{n}"', mysql=False))
-    my = "\n".join(counts_tables_sql(lambda n: f"`{n}`", mysql=True))
+    lite = "\n".join(counts_tables_sql(SQLITE))
+    my = "\n".join(counts_tables_sql(MYSQL))
     assert '"id" INTEGER PRIMARY KEY' in lite and "AUTO_INCREMENT" not in lite
     assert "`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" in my
     assert "utf8mb4" in my and "utf8mb4" not in lite

@@ -12,7 +12,8 @@ from helpers import SCHEMAS, ListSource
 from el_monitor.counts.counters import Counters
 from el_monitor.event.formats import make_parser
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
-from el_monitor.ingest.pipeline import Pipeline, Policy
+from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.schema.registry import DirectoryRegistry

@@ -12,16 +12,10 @@ from pathlib import Path
 import pytest
 
 from el_monitor.errors import SchemaError, UserError
-from el_monitor.schema.registry import (
-    DRAFT7_URI,
-    CompiledSchema,
-    DirectoryRegistry,
-    HttpRegistry,
-    ValidationFailure,
-    compile_schema,
-    effective_schema,
-    open_registry,
-)
+from el_monitor.schema.compiled import CompiledSchema, compile_schema
+from el_monitor.schema.draft import DRAFT7_URI, effective_schema
+from el_monitor.schema.registry import DirectoryRegistry, HttpRegistry, open_registry
+from el_monitor.schema.runtime import ValidationFailure
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # bundled copy of ../shared
 D3 = "http://json-schema.org/draft-03/schema#"

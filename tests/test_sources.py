@@ -19,10 +19,13 @@ import pytest
 from harness.wait import finishes, wait_until
 
 from el_monitor.errors import UserError
-from el_monitor.ingest.sources import MAX_CHUNK_LINES, LineSplitter, open_source
+from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.beacon import decode_beacon
 from el_monitor.ingest.sources.file import FilePosition
-from el_monitor.ingest.sources.net import HttpSource, UdpSource, decode_beacon
+from el_monitor.ingest.sources.http import HttpSource
+from el_monitor.ingest.sources.lines import MAX_CHUNK_LINES, LineSplitter
+from el_monitor.ingest.sources.udp import UdpSource
 
 IDLE = 0.05
 

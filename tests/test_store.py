@@ -9,8 +9,8 @@ import pytest
 
 from el_monitor.event.formats import make_parser
 from el_monitor.store import StoreError, open_store
+from el_monitor.store.dialect import MYSQL, SQLITE, event_table
 from el_monitor.store.mapping import event_columns, table_name
-from el_monitor.store.sql import create_table_sql, quote_mysql, quote_sqlite
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -87,8 +87,8 @@ def test_ddl_is_the_same_layout_on_both_engines():
     columns = event_columns(NESTED)
     from el_monitor.store.mapping import CAPSULE_COLUMNS
 
-    mysql = create_table_sql("T_1", [*CAPSULE_COLUMNS, *columns], quote_mysql, mysql=True)[0]
-    lite = create_table_sql("T_1", [*CAPSULE_COLUMNS, *columns], quote_sqlite, mysql=False)[0]
+    mysql = MYSQL.create_table(event_table("T_1", [*CAPSULE_COLUMNS, *columns]))[0]
+    lite = SQLITE.create_table(event_table("T_1", [*CAPSULE_COLUMNS, *columns]))[0]
     for ddl in (mysql, lite):
         assert "CHAR(32) NULL" in ddl and "VARCHAR(14) NULL" in ddl
         assert "BIGINT NULL" in ddl and "DOUBLE NULL" in ddl and "BOOLEAN NULL" in ddl
@@ -144,15 +144,12 @@ def test_every_shared_example_round_trips(store):
         batch.setdefault(layout, []).append(layout.row(capsule))
     result = store.insert(batch)
     assert not result.rejected and sum(result.inserted.values()) == len(examples)
-    quote = quote_mysql if "mysql" in store.url else quote_sqlite
+    quote, mark = store.dialect.quote, store.dialect.mark
     for schema, revision, _, capsule in examples:
         layout = store.layout(schema, revision, {})
         names = ", ".join(map(quote, layout.column_names))
         (row,) = store.query(
-            f"SELECT {names} FROM {quote(layout.name)} WHERE uuid = ?".replace(
-                "?", "%s" if "mysql" in store.url else "?"
-            ),
-            (capsule["uuid"],),
+            f"SELECT {names} FROM {quote(layout.name)} WHERE uuid = {mark}", (capsule["uuid"],)
         )
         stored = dict(zip(layout.column_names, row, strict=True))
         assert stored["uuid"] == capsule["uuid"]

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from el_monitor.schema.generator import compile_validator, path_step
-from el_monitor.schema.registry import compile_schema, effective_schema
+from el_monitor.schema.compiled import compile_schema
+from el_monitor.schema.draft import effective_schema
+from el_monitor.schema.generator import compile_validator
+from el_monitor.schema.runtime import path_step
 
 jsonschema = pytest.importorskip("jsonschema")
 

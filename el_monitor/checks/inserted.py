@@ -23,12 +23,18 @@ from typing import NamedTuple
 import nagiosplugin
 from nagiosplugin import Range
 
-from el_monitor.checks import common
+from el_monitor.argtypes import positive_float
+from el_monitor.checks import options, output
+from el_monitor.checks.acquire import Frame, Graphite
+from el_monitor.checks.judge import PerfContext, ValueContext, compared
+from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 from el_monitor.graphite.render import Series
 
 NAME = "EL_INSERTED"
-MEASURES = names.alternatives(["valid", "inserted", "spooled"])
+MEASURES = ("valid", "inserted", "spooled")
+COUNTS = names.metric(names.OVERALL, names.alternatives(MEASURES), names.COUNT)
+VALID, INSERTED, SPOOLED = (names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES)
 DEFAULT_STEP = 10  # seconds between points when a window has a single point
 
 
@@ -79,61 +85,30 @@ def stall(valid: Series | None, inserted: Series | None, spooled: Series | None)
 class Inserted(nagiosplugin.Resource):
     """Overall valid, inserted and spooled counts over the window, in one render request."""
 
-    def __init__(self, graphite: common.Graphite, prefix: str, min_events: float) -> None:
+    def __init__(self, graphite: Graphite, prefix: str, min_events: float) -> None:
         self.graphite = graphite
         self.prefix = prefix
         self.min_events = min_events
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        frame = common.Frame(
-            self.graphite.render(
-                [names.summed(self.prefix, names.metric(names.OVERALL, MEASURES, names.COUNT))]
-            )
-        )
-        valid = frame.get("overall", "valid", "count")
+        frame = Frame(self.graphite.render([names.summed(self.prefix, COUNTS)]))
+        valid = frame.get(VALID)
         if valid is None or not valid.values():
-            raise nagiosplugin.CheckError(
-                f"no data for {self.prefix}.*.overall.valid.count over "
-                f"{self.graphite.window.label()} in Graphite {self.graphite.url}: "
-                "is any forwarder sending metrics there?"
-            )
-        inserted = frame.get("overall", "inserted", "count")
+            raise self.graphite.no_data(names.full_name(self.prefix, VALID))
+        inserted = frame.get(INSERTED)
         if inserted is None:
             raise nagiosplugin.CheckError(
                 f"Graphite {self.graphite.url} has valid counts but no "
-                f"{self.prefix}.*.overall.inserted.count: does any forwarder write to a database?"
+                f"{names.full_name(self.prefix, INSERTED)}: does any forwarder write to a database?"
             )
-        spooled = frame.get("overall", "spooled", "count")
-        totals = Totals(
-            frame.total("overall", "valid", "count"),
-            frame.total("overall", "inserted", "count"),
-            frame.total("overall", "spooled", "count"),
-        )
+        spooled = frame.get(SPOOLED)
+        totals = Totals(frame.total(VALID), frame.total(INSERTED), frame.total(SPOOLED))
         judged = totals.valid >= self.min_events and totals.valid > 0
         ratio = totals.inserted / totals.valid if totals.valid > 0 else None
         yield nagiosplugin.Metric("ratio", ratio, min=0, context="ratio" if judged else "unjudged")
         yield nagiosplugin.Metric("stalled", stall(valid, inserted, spooled), "s", context="stall")
         for name, value in totals._asdict().items():
             yield nagiosplugin.Metric(name, value, min=0, context="count")
-
-
-class RatioContext(nagiosplugin.Context):
-    def __init__(self, warning: Range | None, critical: Range | None) -> None:
-        super().__init__("ratio")
-        self.warning = warning
-        self.critical = critical
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
-        return nagiosplugin.Result(
-            common.judge_value(metric.value, self.warning, self.critical), None, metric
-        )
-
-    def performance(
-        self, metric: nagiosplugin.Metric, resource: object
-    ) -> nagiosplugin.Performance:
-        return common.performance(
-            "ratio", metric.value, "", self.warning, self.critical, metric.min
-        )
 
 
 class StallContext(nagiosplugin.Context):
@@ -152,8 +127,8 @@ class StallContext(nagiosplugin.Context):
     def performance(
         self, metric: nagiosplugin.Metric, resource: object
     ) -> nagiosplugin.Performance:
-        return common.performance(
-            "stalled", metric.value.seconds, "s", None, Range(f"{common.perf_num(self.limit)}"), 0
+        return output.performance(
+            "stalled", metric.value.seconds, "s", None, Range(output.perf_num(self.limit)), 0
         )
 
 
@@ -162,72 +137,65 @@ class InsertedSummary(nagiosplugin.Summary):
         self.window = window
         self.min_events = min_events
 
-    @staticmethod
-    def _get(results: nagiosplugin.Results, context: str) -> nagiosplugin.Result | None:
-        found = common.by_context(results, context)
-        return found[0] if found else None
-
     def _ratio(self, results: nagiosplugin.Results) -> str:
-        ratio = self._get(results, "ratio")
-        counts = {r.metric.name: r.metric.value for r in common.by_context(results, "count")}
+        ratio = output.worst(results, "ratio")
+        counts = {r.metric.name: r.metric.value for r in output.by_context(results, "count")}
         valid, inserted = counts.get("valid", 0), counts.get("inserted", 0)
         if ratio is None:
             return (
-                f"{common.num(valid)} valid events over {self.window}, fewer than --min-events "
-                f"{common.num(self.min_events)}: not judged"
+                f"{output.num(valid)} valid events over {self.window}, fewer than --min-events "
+                f"{output.num(self.min_events)}: not judged"
             )
         text = (
-            f"{common.num(100 * ratio.metric.value)}% of valid events inserted over "
-            f"{self.window} ({common.num(inserted)} of {common.num(valid)})"
+            f"{output.num(100 * ratio.metric.value)}% of valid events inserted over "
+            f"{self.window} ({output.num(inserted)} of {output.num(valid)})"
         )
         if counts.get("spooled"):
-            text += f", {common.num(counts['spooled'])} spooled"
+            text += f", {output.num(counts['spooled'])} spooled"
         return text
 
     def ok(self, results: nagiosplugin.Results) -> str:
         return self._ratio(results)
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        unknown = common.unknown_text(results)
+        unknown = output.unknown_text(results)
         if unknown:
             return unknown
-        stalled = self._get(results, "stall")
+        stalled = output.worst(results, "stall")
         if stalled is not None and stalled.state == nagiosplugin.Critical:
             value = stalled.metric.value
             text = (
-                f"nothing inserted for the last {common.num(value.seconds)} s while "
-                f"{common.num(value.valid)} valid events arrived: the forwarder stopped "
+                f"nothing inserted for the last {output.num(value.seconds)} s while "
+                f"{output.num(value.valid)} valid events arrived: the forwarder stopped "
                 "writing or the database is stuck"
             )
             if value.spooled:
-                text += f" ({common.num(value.spooled)} spooled)"
+                text += f" ({output.num(value.spooled)} spooled)"
             return f"{text}; {self._ratio(results)}"
-        ratio = self._get(results, "ratio")
+        ratio = output.worst(results, "ratio")
         text = self._ratio(results)
         if ratio is not None and ratio.state != nagiosplugin.Ok:
-            context = ratio.context
-            rng = context.critical if ratio.state == nagiosplugin.Critical else context.warning
-            text += f", ratio {common.num(ratio.metric.value)} "
-            text += common.compared(ratio.metric.value, rng)
+            text += f", ratio {output.num(ratio.metric.value)} "
+            text += compared(ratio.metric.value, ratio.context.failed(ratio))
         return text
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         lines = [
-            f"{r.metric.name}: {common.num(r.metric.value)} events"
-            for r in common.by_context(results, "count")
+            f"{r.metric.name}: {output.num(r.metric.value)} events"
+            for r in output.by_context(results, "count")
         ]
-        stalled = self._get(results, "stall")
+        stalled = output.worst(results, "stall")
         if stalled is not None and stalled.metric.value.seconds:
             value = stalled.metric.value
             lines.append(
-                f"nothing inserted for {common.num(value.seconds)} s at the end of the window "
-                f"({common.num(value.valid)} valid events meanwhile)"
+                f"nothing inserted for {output.num(value.seconds)} s at the end of the window "
+                f"({output.num(value.valid)} valid events meanwhile)"
             )
         return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.plugin_parser(
+    parser = options.plugin_parser(
         "check_el_inserted",
         "Valid events reaching the database: the ratio inserted / valid over the window, and "
         "a stall (nothing inserted while valid events keep arriving) as CRITICAL.",
@@ -237,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stalled",
-        type=common.positive,
+        type=positive_float,
         default=60.0,
         metavar="SECONDS",
         help="CRITICAL when nothing was inserted for this long at the end of the window "
@@ -254,19 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Inserted(graphite, args.prefix, args.min_events),
-        RatioContext(args.warning, args.critical),
+        ValueContext("ratio", args.warning, args.critical),
         StallContext(args.stalled),
-        common.PerfContext("count"),
-        common.PerfContext("unjudged"),
+        PerfContext("count"),
+        PerfContext("unjudged"),
         InsertedSummary(graphite.window.label(), args.min_events),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run(NAME, build_parser(), build_check, argv)
+    return run(NAME, build_parser(), build_check, argv)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,24 @@ Perfdata: ``overall`` and each judged schema, in % (share) or events/s (rate).
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import math
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import nagiosplugin
 from nagiosplugin import Range
 
-from el_monitor.checks import common
+from el_monitor.checks import options, output
+from el_monitor.checks.acquire import Frame, Graphite
+from el_monitor.checks.judge import ValueContext
+from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 
 NAME = "EL_INVALID"
 SHARE_DEFAULTS = ("5", "20")
 RATE_DEFAULTS = ("1", "10")
 OVERALL = names.OVERALL
+EVERY_SCHEMA = names.schema_scope("*")
 SHOWN = 3  # schemas named on the status line
 
 
@@ -46,9 +50,7 @@ class Invalid(NamedTuple):
 class InvalidEvents(nagiosplugin.Resource):
     """Valid/invalid counts (and rates), and the error counters, in one render request."""
 
-    def __init__(
-        self, graphite: common.Graphite, prefix: str, rate: bool, min_events: float
-    ) -> None:
+    def __init__(self, graphite: Graphite, prefix: str, rate: bool, min_events: float) -> None:
         self.graphite = graphite
         self.prefix = prefix
         self.rate = rate
@@ -57,79 +59,61 @@ class InvalidEvents(nagiosplugin.Resource):
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         kinds = names.alternatives([names.COUNT, names.RATE] if self.rate else [names.COUNT])
         measures = names.alternatives(["valid", "invalid"])
-        every_schema = names.schema_scope("*")
-        frame = common.Frame(
+        frame = Frame(
             self.graphite.render(
                 [
                     names.summed(self.prefix, names.metric(OVERALL, measures, kinds)),
-                    names.summed(self.prefix, names.metric(every_schema, measures, kinds)),
+                    names.summed(self.prefix, names.metric(EVERY_SCHEMA, measures, kinds)),
                     names.summed(self.prefix, names.error_count(OVERALL)),
-                    names.summed(self.prefix, names.error_count(every_schema)),
+                    names.summed(self.prefix, names.error_count(EVERY_SCHEMA)),
                 ]
             )
         )
         counted = [
-            *frame.values(OVERALL, "valid", "count"),
-            *frame.values(OVERALL, "invalid", "count"),
+            *frame.values(names.metric(OVERALL, "valid", names.COUNT)),
+            *frame.values(names.metric(OVERALL, "invalid", names.COUNT)),
         ]
         if not counted:
-            raise nagiosplugin.CheckError(
-                f"no data for {self.prefix}.*.overall.{{valid,invalid}}.count over "
-                f"{self.graphite.window.label()} in Graphite {self.graphite.url}: "
-                "is any forwarder sending metrics there?"
-            )
+            counts = names.metric(OVERALL, measures, names.COUNT)
+            raise self.graphite.no_data(names.full_name(self.prefix, counts))
         uom = "" if self.rate else "%"
-        yield self._metric(OVERALL, frame, (OVERALL,), uom)
-        schemas = sorted({name[0] for name in frame.names("schema")})
-        for schema in schemas:
-            yield self._metric(schema, frame, ("schema", schema), uom)
+        yield self._metric(OVERALL, frame, OVERALL, uom)
+        answered = [
+            *frame.matching(names.metric(EVERY_SCHEMA, "*", "*")),
+            *frame.matching(names.error_count(EVERY_SCHEMA)),
+        ]
+        for schema in sorted({schema for schema, *_ in answered}):
+            yield self._metric(schema, frame, names.schema_scope(schema), uom)
 
-    def _metric(
-        self, name: str, frame: common.Frame, scope: tuple[str, ...], uom: str
-    ) -> nagiosplugin.Metric:
-        invalid = frame.total(*scope, "invalid", "count")
-        total = invalid + frame.total(*scope, "valid", "count")
+    def _metric(self, name: str, frame: Frame, scope: str, uom: str) -> nagiosplugin.Metric:
+        invalid = frame.total(names.metric(scope, "invalid", names.COUNT))
+        total = invalid + frame.total(names.metric(scope, "valid", names.COUNT))
         if self.rate:
-            points = frame.values(*scope, "invalid", "rate")
+            points = frame.values(names.metric(scope, "invalid", names.RATE))
             value = sum(points) / len(points) if points else 0.0
         else:
             value = 100 * invalid / total if total else 0.0
-        errors: Counter[tuple[str, str]] = Counter()
-        for code, path, *_ in frame.names(*scope, "errors"):
-            errors[(code, path)] += frame.total(*scope, "errors", code, path, "count")
+        errors = {
+            key: math.fsum(series.values())
+            for key, series in frame.matching(names.error_count(scope)).items()
+        }
         top = max(errors.items(), key=lambda item: (item[1], item[0]), default=None)
         error = names.error_text(*top[0]) if top and top[1] > 0 else None
         context = "invalid" if total >= self.min_events and total > 0 else "unjudged"
         return nagiosplugin.Metric(
-            name, Invalid(value, invalid, total, error, scope == (OVERALL,)), uom, context=context
+            name, Invalid(value, invalid, total, error, scope == OVERALL), uom, context=context
         )
 
 
-class InvalidContext(nagiosplugin.Context):
-    """One value against -w/-c; perfdata bounded 0..100 for a share."""
+class InvalidContext(ValueContext):
+    """A scope's share (or rate) against -w/-c; perfdata bounded 0..100 for a share."""
 
     def __init__(self, warning: Range | None, critical: Range | None, rate: bool) -> None:
-        super().__init__("invalid")
-        self.warning = warning
-        self.critical = critical
-        self.rate = rate
+        super().__init__("invalid", warning, critical, minimum=0, maximum=None if rate else 100)
 
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
-        state = common.judge_value(metric.value.value, self.warning, self.critical)
-        return nagiosplugin.Result(state, None, metric)
-
-    def performance(
-        self, metric: nagiosplugin.Metric, resource: object
-    ) -> nagiosplugin.Performance:
-        return common.performance(
-            metric.name,
-            metric.value.value,
-            metric.uom,
-            self.warning,
-            self.critical,
-            0,
-            None if self.rate else 100,
-        )
+    def value(self, metric: nagiosplugin.Metric) -> float:
+        invalid: Invalid = metric.value
+        return invalid.value
 
 
 class InvalidSummary(nagiosplugin.Summary):
@@ -141,7 +125,7 @@ class InvalidSummary(nagiosplugin.Summary):
         self.min_events = min_events
 
     def _value(self, invalid: Invalid) -> str:
-        return f"{common.num(invalid.value)}" + (" invalid/s" if self.rate else "% invalid")
+        return f"{output.num(invalid.value)}" + (" invalid/s" if self.rate else "% invalid")
 
     def _one(self, metric: nagiosplugin.Metric) -> str:
         text = f"{metric.name} {self._value(metric.value)}"
@@ -153,12 +137,12 @@ class InvalidSummary(nagiosplugin.Summary):
             if metric is not None and isinstance(metric.value, Invalid) and metric.value.overall:
                 value = metric.value
                 if self.rate:
-                    what = f"{common.num(value.value)} invalid/s"
+                    what = f"{output.num(value.value)} invalid/s"
                 else:
-                    what = f"{common.num(value.value)}%"
-                text = f"overall {what} of {common.num(value.total)} events over {self.window}"
+                    what = f"{output.num(value.value)}%"
+                text = f"overall {what} of {output.num(value.total)} events over {self.window}"
                 if metric.context == "unjudged":
-                    text += f" (fewer than --min-events {common.num(self.min_events)}: not judged)"
+                    text += f" (fewer than --min-events {output.num(self.min_events)}: not judged)"
                 elif result.state != nagiosplugin.Ok and value.error:
                     text += f" (most: {value.error})"
                 return text
@@ -166,7 +150,7 @@ class InvalidSummary(nagiosplugin.Summary):
 
     @staticmethod
     def _schemas(results: nagiosplugin.Results) -> list[nagiosplugin.Result]:
-        return [r for r in common.by_context(results, "invalid") if not r.metric.value.overall]
+        return [r for r in output.by_context(results, "invalid") if not r.metric.value.overall]
 
     def ok(self, results: nagiosplugin.Results) -> str:
         line = self._overall(results)
@@ -177,14 +161,14 @@ class InvalidSummary(nagiosplugin.Summary):
         return line
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        unknown = common.unknown_text(results)
+        unknown = output.unknown_text(results)
         if unknown:
             return unknown
         bad = [r for r in self._schemas(results) if r.state != nagiosplugin.Ok]
         bad.sort(key=lambda r: (-int(r.state), -r.metric.value.value, r.metric.name))
         named = [self._one(r.metric) for r in bad]
         overall = self._overall(results)
-        return f"{common.listing(named, SHOWN)}; {overall}" if named else overall
+        return f"{output.listing(named, SHOWN)}; {overall}" if named else overall
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         lines = []
@@ -195,22 +179,22 @@ class InvalidSummary(nagiosplugin.Summary):
             value = metric.value
             judged = str(result.state).upper() if metric.context == "invalid" else "not judged"
             lines.append(
-                f"{metric.name}: {self._value(value)}, {common.num(value.invalid)} of "
-                f"{common.num(value.total)} events, {judged}"
+                f"{metric.name}: {self._value(value)}, {output.num(value.invalid)} of "
+                f"{output.num(value.total)} events, {judged}"
                 + (f", most: {value.error}" if value.error else "")
             )
         return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.plugin_parser(
+    parser = options.plugin_parser(
         "check_el_invalid",
         "Invalid events overall and per schema, as a share of valid + invalid (default) or "
         "as a rate; names the worst schemas and their most common error.",
         warning=None,
         critical=None,
         units="percent with --share, events/s with --rate",
-        range_type=common.percent_range,
+        range_type=options.percent_range,
         defaults_note=(
             f"{SHARE_DEFAULTS[0]}%% with --share, {RATE_DEFAULTS[0]}/s with --rate",
             f"{SHARE_DEFAULTS[1]}%% with --share, {RATE_DEFAULTS[1]}/s with --rate",
@@ -241,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Check:
     defaults = RATE_DEFAULTS if args.rate else SHARE_DEFAULTS
     warning = args.warning if args.warning is not None else Range(defaults[0])
     critical = args.critical if args.critical is not None else Range(defaults[1])
@@ -254,7 +238,7 @@ def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiospl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run(NAME, build_parser(), build_check, argv)
+    return run(NAME, build_parser(), build_check, argv)
 
 
 if __name__ == "__main__":

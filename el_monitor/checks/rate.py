@@ -17,41 +17,38 @@ from collections.abc import Iterator, Sequence
 
 import nagiosplugin
 
-from el_monitor.checks import common
+from el_monitor.checks import options, output
+from el_monitor.checks.acquire import Frame, Graphite
+from el_monitor.checks.judge import PerfContext, Points, WindowContext
+from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 
 NAME = "EL_RATE"
-SCHEMAS = names.schema_scope("*")
+OVERALL_RATE = names.metric(names.OVERALL, "raw", names.RATE)
+SCHEMA_RATES = names.metric(names.schema_scope("*"), "raw", names.RATE)
 TOP = 3
 
 
 class EventRate(nagiosplugin.Resource):
     """The overall raw rate's points and each schema's mean rate, in one render request."""
 
-    def __init__(self, graphite: common.Graphite, prefix: str) -> None:
+    def __init__(self, graphite: Graphite, prefix: str) -> None:
         self.graphite = graphite
         self.prefix = prefix
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        frame = common.Frame(
+        frame = Frame(
             self.graphite.render(
-                [
-                    names.summed(self.prefix, names.metric(names.OVERALL, "raw", names.RATE)),
-                    names.summed(self.prefix, names.metric(SCHEMAS, "raw", names.RATE)),
-                ]
+                [names.summed(self.prefix, OVERALL_RATE), names.summed(self.prefix, SCHEMA_RATES)]
             )
         )
-        overall = frame.values("overall", "raw", "rate")
+        overall = frame.values(OVERALL_RATE)
         if not overall:
-            raise nagiosplugin.CheckError(
-                f"no data for {self.prefix}.*.overall.raw.rate over "
-                f"{self.graphite.window.label()} in Graphite {self.graphite.url}: "
-                "is any forwarder sending metrics there?"
-            )
-        yield nagiosplugin.Metric("rate", common.Points(tuple(overall)), context="rate")
-        means = []
-        for schema, *rest in frame.names("schema"):
-            values = frame.values("schema", schema, *rest)
+            raise self.graphite.no_data(names.full_name(self.prefix, OVERALL_RATE))
+        yield nagiosplugin.Metric("rate", Points(tuple(overall)), context="rate")
+        means: list[tuple[float, str]] = []
+        for (schema,), series in frame.matching(SCHEMA_RATES).items():
+            values = series.values()
             if values:
                 means.append((sum(values) / len(values), schema))
         means.sort(key=lambda item: (-item[0], item[1]))
@@ -70,24 +67,24 @@ class RateSummary(nagiosplugin.Summary):
         return self._line(results)
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        return common.unknown_text(results) or self._line(results)
+        return output.unknown_text(results) or self._line(results)
 
     def _line(self, results: nagiosplugin.Results) -> str:
-        rate = common.by_context(results, "rate")[0]
-        line = f"{common.num(rate.metric.value.mean)} events/s over {self.window} ({rate.hint})"
+        rate = output.by_context(results, "rate")[0]
+        points: Points = rate.metric.value
+        line = f"{points} events/s over {self.window} ({rate.hint})"  # str(): the mean
         top = [r.metric for r in results if r.metric is not None and r.metric.context == "top"]
         top.sort(key=lambda m: -m.value)
         if top:
-            line += "; top: " + ", ".join(f"{m.name} {common.num(m.value)}/s" for m in top)
+            line += "; top: " + ", ".join(f"{m.name} {output.num(m.value)}/s" for m in top)
         return line
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         lines = []
-        for rate in common.by_context(results, "rate"):
-            points = rate.metric.value
+        for rate in output.by_context(results, "rate"):
+            points: Points = rate.metric.value
             lines.append(
-                f"overall: mean {common.num(points.mean)}/s, peak {common.num(points.peak)}/s, "
-                f"{rate.hint}"
+                f"overall: mean {points}/s, peak {output.num(max(points.values))}/s, {rate.hint}"
             )
         schemas = [
             r.metric
@@ -95,12 +92,12 @@ class RateSummary(nagiosplugin.Summary):
             if r.metric is not None and r.metric.context in ("top", "other")
         ]
         for metric in sorted(schemas, key=lambda m: -m.value):
-            lines.append(f"{metric.name}: {common.num(metric.value)}/s")
+            lines.append(f"{metric.name}: {output.num(metric.value)}/s")
         return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.plugin_parser(
+    parser = options.plugin_parser(
         "check_el_rate",
         "Overall raw EventLogging event rate (events/s, summed over every forwarder) against "
         "-w/-c; the status line names the schemas contributing most.",
@@ -108,22 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
         critical="200",
         units="events/s",
     )
-    common.add_percent(parser)
+    options.add_percent(parser)
     return parser
 
 
-def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         EventRate(graphite, args.prefix),
-        common.WindowContext("rate", args.warning, args.critical, args.percent),
-        common.PerfContext("top"),
+        WindowContext("rate", args.warning, args.critical, args.percent),
+        PerfContext("top"),
         nagiosplugin.Context("other"),
         RateSummary(graphite.window.label()),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run(NAME, build_parser(), build_check, argv)
+    return run(NAME, build_parser(), build_check, argv)
 
 
 if __name__ == "__main__":

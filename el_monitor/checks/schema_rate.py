@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING
 import nagiosplugin
 from nagiosplugin import Range
 
-from el_monitor.checks import common
+from el_monitor.checks import options, output
+from el_monitor.checks.acquire import Frame, Graphite
+from el_monitor.checks.judge import Points, Thresholds, Verdict, WindowContext, compared
+from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
 
 NAME = "EL_SCHEMA_RATE"
 RAW_RATES = names.metric(names.schema_scope("*"), "raw", names.RATE)
@@ -34,24 +37,20 @@ WARNING_SHARE = 0.75  # of max_rate, when only max_rate is known
 class SchemaRates(nagiosplugin.Resource):
     """Every schema's raw rate over the window, one series per schema, in one request."""
 
-    def __init__(self, graphite: common.Graphite, prefix: str) -> None:
+    def __init__(self, graphite: Graphite, prefix: str) -> None:
         self.graphite = graphite
         self.prefix = prefix
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        frame = common.Frame(self.graphite.render([names.summed(self.prefix, RAW_RATES)]))
+        frame = Frame(self.graphite.render([names.summed(self.prefix, RAW_RATES)]))
         if not frame:
-            raise nagiosplugin.CheckError(
-                f"no data for {self.prefix}.*.schema.*.raw.rate over "
-                f"{self.graphite.window.label()} in Graphite {self.graphite.url}: "
-                "is any forwarder sending metrics there?"
-            )
-        for schema, *rest in sorted(frame.names("schema")):
-            points = common.Points(tuple(frame.values("schema", schema, *rest)))
+            raise self.graphite.no_data(names.full_name(self.prefix, RAW_RATES))
+        for (schema,), series in frame.matching(RAW_RATES).items():
+            points = Points(tuple(series.values()))
             yield nagiosplugin.Metric(schema, points, context="schema_rate")
 
 
-class SchemaRateContext(common.WindowContext):
+class SchemaRateContext(WindowContext):
     """Thresholds per schema: ``-w``/``-c`` if given, else from the catalog's ``max_rate``."""
 
     def __init__(
@@ -64,14 +63,14 @@ class SchemaRateContext(common.WindowContext):
         super().__init__("schema_rate", warning, critical, percent)
         self.catalog = catalog
 
-    def thresholds(self, metric: nagiosplugin.Metric) -> tuple[Range | None, Range | None]:
+    def thresholds(self, metric: nagiosplugin.Metric) -> Thresholds:
         max_rate = self.catalog.policy(metric.name).max_rate
         warning = self.warning
         if warning is None:
-            warning = Range(common.perf_num(max_rate * WARNING_SHARE))
+            warning = Range(output.perf_num(max_rate * WARNING_SHARE))
         critical = self.critical
         if critical is None:
-            critical = Range(common.perf_num(max_rate))
+            critical = Range(output.perf_num(max_rate))
         return warning, critical
 
     def owners(self, schema: str) -> str:
@@ -86,20 +85,20 @@ class SchemaRateSummary(nagiosplugin.Summary):
         self.window = window
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        rated = [r for r in common.by_context(results, "schema_rate") if r.metric.value.values]
+        rated = [r for r in output.by_context(results, "schema_rate") if r.metric.value.values]
         line = f"{len(rated)} schemas within their rate limits over {self.window}"
         if rated:
             top = max(rated, key=lambda r: r.metric.value.mean)
             _, critical = top.context.thresholds(top.metric)
-            limit = f" (limit {common.range_text(critical)})" if critical is not None else ""
-            line += f"; highest: {top.metric.name} {common.num(top.metric.value.mean)}/s{limit}"
+            limit = f" (limit {output.range_text(critical)})" if critical is not None else ""
+            line += f"; highest: {top.metric.name} {output.num(top.metric.value.mean)}/s{limit}"
         return line
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        unknown = common.unknown_text(results)
+        unknown = output.unknown_text(results)
         if unknown:
             return unknown
-        bad = common.problems(results, "schema_rate")
+        bad = output.problems(results, "schema_rate")
         critical = [self._one(r) for r in bad if r.state == nagiosplugin.Critical]
         warning = [self._one(r) for r in bad if r.state == nagiosplugin.Warn]
         if critical and warning:
@@ -108,11 +107,14 @@ class SchemaRateSummary(nagiosplugin.Summary):
 
     @staticmethod
     def _one(result: nagiosplugin.Result) -> str:
-        metric, verdict = result.metric, result.hint
+        """``Name 243.1/s > 200 (8 of 10 points; owners: ...)``: the mean against the range
+        most of its points crossed, or the verdict alone when the mean stays within it."""
+        metric = result.metric
+        verdict: Verdict = result.hint
         mean = metric.value.mean
-        text = f"{metric.name} {common.num(mean)}/s"
-        if not verdict.range.match(mean):
-            text += f" {common.compared(mean, verdict.range)} ({verdict.crossed} of "
+        text = f"{metric.name} {output.num(mean)}/s"
+        if verdict.range is not None and not verdict.range.match(mean):
+            text += f" {compared(mean, verdict.range)} ({verdict.crossed} of "
             text += f"{verdict.total} points"
         else:
             text += f" ({verdict}"
@@ -120,20 +122,20 @@ class SchemaRateSummary(nagiosplugin.Summary):
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         lines = []
-        for result in common.by_context(results, "schema_rate"):
+        for result in output.by_context(results, "schema_rate"):
             metric = result.metric
             warning, critical = result.context.thresholds(metric)
-            rate = f"{common.num(metric.value.mean)}/s" if metric.value.values else "no data"
+            rate = f"{output.num(metric.value.mean)}/s" if metric.value.values else "no data"
             lines.append(
                 f"{metric.name}: {rate}, {str(result.state).upper()}, "
-                f"warning {common.range_text(warning)} critical {common.range_text(critical)}, "
+                f"warning {output.range_text(warning)} critical {output.range_text(critical)}, "
                 f"{result.hint}; {result.context.owners(metric.name)}"
             )
         return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.plugin_parser(
+    parser = options.plugin_parser(
         "check_el_schema_rate",
         "Each schema's raw event rate (events/s, summed over every forwarder) against its "
         "catalog max_rate, naming every offending schema with its owners.",
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{WARNING_SHARE:.0%} of it;\n-w/-c replace those for every schema. A schema the "
         "catalog does not name gets [defaults].",
     )
-    common.add_percent(parser)
+    options.add_percent(parser)
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -153,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Check:
     from el_monitor.catalog.load import load_catalog  # slow to import; not needed for --help
 
     catalog = load_catalog(args.config)
@@ -165,7 +167,7 @@ def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiospl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run(NAME, build_parser(), build_check, argv)
+    return run(NAME, build_parser(), build_check, argv)
 
 
 if __name__ == "__main__":

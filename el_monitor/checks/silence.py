@@ -25,9 +25,12 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import nagiosplugin
-from nagiosplugin import Range
 
-from el_monitor.checks import common
+from el_monitor.argtypes import instance_name, schema_name
+from el_monitor.checks import options, output
+from el_monitor.checks.acquire import Frame, Graphite, Window
+from el_monitor.checks.judge import Points, ValueContext, compared
+from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 from el_monitor.graphite.render import RenderError
 
@@ -54,7 +57,7 @@ class Silence(nagiosplugin.Resource):
 
     def __init__(
         self,
-        graphite: common.Graphite,
+        graphite: Graphite,
         prefix: str,
         schemas: Sequence[str],
         instance: str,
@@ -74,7 +77,7 @@ class Silence(nagiosplugin.Resource):
             targets.append(names.summed(self.prefix, rates, self.instance))
         series = self.graphite.render(targets)
         forwarders = [s for s in series if "." not in s.target]
-        frame = common.Frame(s for s in series if "." in s.target)
+        frame = Frame(s for s in series if "." in s.target)
         sending = tuple(sorted(s.target for s in forwarders if s.values()))
         silent = tuple(sorted(s.target for s in forwarders if not s.values()))
         since = ""
@@ -84,7 +87,8 @@ class Silence(nagiosplugin.Resource):
             "forwarders", Forwarders(sending, silent, since, bool(forwarders)), context="forwarders"
         )
         for schema in self.schemas:
-            points = common.Points(tuple(frame.values("schema", schema, "raw", "rate")))
+            rate = names.metric(names.schema_scope(schema), "raw", names.RATE)
+            points = Points(tuple(frame.values(rate)))
             yield nagiosplugin.Metric(schema, points.mean or 0.0, min=0, context="canary")
 
     def _since(self, silent: Sequence[str]) -> str:
@@ -101,7 +105,7 @@ class Silence(nagiosplugin.Resource):
         stamps = [ts for s in older for value, ts in s.points if value is not None]
         if stamps:
             return f"since {_when(max(stamps))}"
-        back = common.Window(self.lookback, "now").label()
+        back = Window(self.lookback, "now").label()
         return f"in {back}" if back.startswith("the last") else f"since {self.lookback}"
 
 
@@ -119,27 +123,7 @@ class ForwardersContext(nagiosplugin.Context):
     def performance(
         self, metric: nagiosplugin.Metric, resource: object
     ) -> nagiosplugin.Performance:
-        return common.performance("forwarders", len(metric.value.sending), "", None, None, 0)
-
-
-class CanaryContext(nagiosplugin.Context):
-    """A canary's mean rate against floors given as ranges."""
-
-    def __init__(self, warning: Range | None, critical: Range | None) -> None:
-        super().__init__("canary")
-        self.warning = warning
-        self.critical = critical
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
-        state = common.judge_value(metric.value, self.warning, self.critical)
-        return nagiosplugin.Result(state, None, metric)
-
-    def performance(
-        self, metric: nagiosplugin.Metric, resource: object
-    ) -> nagiosplugin.Performance:
-        return common.performance(
-            metric.name, metric.value, "", self.warning, self.critical, metric.min
-        )
+        return output.performance("forwarders", len(metric.value.sending), "", None, None, 0)
 
 
 class SilenceSummary(nagiosplugin.Summary):
@@ -149,29 +133,30 @@ class SilenceSummary(nagiosplugin.Summary):
         self.instance = instance
 
     def _forwarders(self, result: nagiosplugin.Result) -> str:
-        value = result.metric.value
+        value: Forwarders = result.metric.value
+        metric = names.full_name(self.prefix, METRIC, self.instance)
         if self.instance != "*":
             who = f"forwarder {self.instance}"
             if not value.known:
                 return (
-                    f"no metrics from {who}: Graphite has no {self.prefix}.{self.instance}."
-                    f"{METRIC} at all (wrong --instance or --prefix?)"
+                    f"no metrics from {who}: Graphite has no {metric} at all "
+                    "(wrong --instance or --prefix?)"
                 )
             if result.state == nagiosplugin.Ok:
                 return f"{who} sending over {self.window}"
             return f"no metrics from {who} {value.since}"
         if not value.known:
             return (
-                f"no metrics from any forwarder: Graphite has no {self.prefix}.*.{METRIC} at "
-                "all (wrong --prefix, or no forwarder ever sent metrics here?)"
+                f"no metrics from any forwarder: Graphite has no {metric} at all "
+                "(wrong --prefix, or no forwarder ever sent metrics here?)"
             )
         if not value.sending:
             return f"no metrics from any forwarder {value.since} ({', '.join(value.silent)})"
         if value.silent:
-            names = common.listing(list(value.silent))
+            silent = output.listing(list(value.silent))
             verb = "forwarder" if len(value.silent) == 1 else "forwarders"
             return (
-                f"{verb} {names} sent no metrics {value.since}; "
+                f"{verb} {silent} sent no metrics {value.since}; "
                 f"{len(value.sending)} of {len(value.sending) + len(value.silent)} sending"
             )
         count = len(value.sending)
@@ -179,23 +164,23 @@ class SilenceSummary(nagiosplugin.Summary):
 
     @staticmethod
     def _canary(result: nagiosplugin.Result) -> str:
-        metric, context = result.metric, result.context
-        rng = context.critical if result.state == nagiosplugin.Critical else context.warning
-        text = f"{metric.name} {common.num(metric.value)}/s"
-        return text if rng is None else f"{text} {common.compared(metric.value, rng)}"
+        metric = result.metric
+        rng = result.context.failed(result)
+        text = f"{metric.name} {output.num(metric.value)}/s"
+        return text if rng is None else f"{text} {compared(metric.value, rng)}"
 
     def _line(self, results: nagiosplugin.Results, problems_only: bool) -> str:
         parts = []
-        for result in common.by_context(results, "forwarders"):
+        for result in output.by_context(results, "forwarders"):
             if not problems_only or result.state != nagiosplugin.Ok:
                 parts.append(self._forwarders(result))
-        canaries = common.by_context(results, "canary")
+        canaries = output.by_context(results, "canary")
         if problems_only:
             bad = [self._canary(r) for r in canaries if r.state != nagiosplugin.Ok]
             if bad:
                 parts.append(", ".join(bad) + f" over {self.window}")
         elif canaries:
-            shown = ", ".join(f"{r.metric.name} {common.num(r.metric.value)}/s" for r in canaries)
+            shown = ", ".join(f"{r.metric.name} {output.num(r.metric.value)}/s" for r in canaries)
             parts.append(f"canaries: {shown}")
         return "; ".join(parts)
 
@@ -203,24 +188,24 @@ class SilenceSummary(nagiosplugin.Summary):
         return self._line(results, problems_only=False)
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        return common.unknown_text(results) or self._line(results, problems_only=True)
+        return output.unknown_text(results) or self._line(results, problems_only=True)
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         lines = []
-        for result in common.by_context(results, "forwarders"):
+        for result in output.by_context(results, "forwarders"):
             value = result.metric.value
             lines += [f"forwarder {name}: sending" for name in value.sending]
             lines += [f"forwarder {name}: silent {value.since}" for name in value.silent]
-        for result in common.by_context(results, "canary"):
+        for result in output.by_context(results, "canary"):
             lines.append(
-                f"canary {result.metric.name}: {common.num(result.metric.value)}/s, "
+                f"canary {result.metric.name}: {output.num(result.metric.value)}/s, "
                 f"{str(result.state).upper()}"
             )
         return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.plugin_parser(
+    parser = options.plugin_parser(
         "check_el_silence",
         "Forwarders that stopped sending metrics, and canary schemas whose rate fell under a "
         "floor.",
@@ -232,13 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--schema",
         action="append",
         default=[],
-        type=common.schema_name,
+        type=schema_name,
         metavar="NAME",
         help="a canary schema whose mean rate must stay within -w/-c (repeatable)",
     )
     parser.add_argument(
         "--instance",
-        type=common.instance_name,
+        type=instance_name,
         metavar="NAME",
         help="check only this forwarder instance (default: every one Graphite knows)",
     )
@@ -251,18 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_check(args: argparse.Namespace, graphite: common.Graphite) -> nagiosplugin.Check:
+def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Check:
     instance = args.instance or "*"
     return nagiosplugin.Check(
         Silence(graphite, args.prefix, args.schema, instance, args.lookback),
         ForwardersContext(),
-        CanaryContext(args.warning, args.critical),
+        ValueContext("canary", args.warning, args.critical),
         SilenceSummary(graphite.window.label(), args.prefix, instance),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run(NAME, build_parser(), build_check, argv)
+    return run(NAME, build_parser(), build_check, argv)
 
 
 if __name__ == "__main__":

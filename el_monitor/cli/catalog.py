@@ -10,15 +10,15 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from el_monitor.catalog.load import Catalog, CatalogError, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import Catalog, CatalogError
 from el_monitor.cli.options import add_config_option, usage
 from el_monitor.errors import UserError
 from el_monitor.schema.registry import SchemaRegistry, open_registry
-from el_monitor.store.sql import SAMPLING_TABLE
 
 if TYPE_CHECKING:
     from el_monitor.store import Store
@@ -146,8 +146,8 @@ def _policy_row(catalog: Catalog, name: str, revision: str) -> dict:
 def _add_stored(rows: list[dict], url: str) -> None:
     """Rows stored, last event and recorded sample rate of each revision, in place."""
     from el_monitor.store import StoreError, StoreUnavailable, open_store
+    from el_monitor.store.catalogue import table_stats
     from el_monitor.store.mapping import table_name
-    from el_monitor.store.sql import quote_mysql, quote_sqlite
 
     lite = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
     if lite and lite != ":memory:" and not Path(lite).is_file():
@@ -158,10 +158,8 @@ def _add_stored(rows: list[dict], url: str) -> None:
     except StoreUnavailable as exc:
         raise UserError(f"{exc} (is the database running? check --db)") from None
     try:
-        mysql = url.startswith("mysql:")
-        quote = quote_mysql if mysql else quote_sqlite
-        tables = {name.lower(): name for (name,) in store.query(_TABLES_SQL[mysql])}
-        recorded = _recorded_rates(store, tables.get(SAMPLING_TABLE), quote)
+        tables = {name.lower(): name for name in store.tables()}
+        recorded = _recorded_rates(store)
         for row in rows:
             try:
                 table = tables.get(table_name(row["schema"], row["revision"]).lower())
@@ -169,9 +167,7 @@ def _add_stored(rows: list[dict], url: str) -> None:
                 table = None
             count, last = 0, None
             if table is not None:
-                ((count, last),) = store.query(
-                    f"SELECT COUNT(*), MAX({quote('timestamp')}) FROM {quote(table)}"
-                )
+                count, last = table_stats(store, table)
             rate = recorded.get((row["schema"], row["revision"]))
             row.update(
                 table=table,
@@ -188,27 +184,17 @@ def _add_stored(rows: list[dict], url: str) -> None:
         store.close()
 
 
-_TABLES_SQL = {
-    False: "SELECT name FROM sqlite_master WHERE type = 'table'",
-    True: "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
-}
-
-
-def _recorded_rates(
-    store: Store, table: str | None, quote: Callable[[str], str]
-) -> dict[tuple[str, str], int]:
+def _recorded_rates(store: Store) -> dict[tuple[str, str], int]:
     """The latest recorded sample rate per revision; empty when nothing records them yet."""
     from el_monitor.store import StoreError
+    from el_monitor.store.sampling import SAMPLING_TABLE, recorded_sample_rates
 
-    if table is None:
-        return {}
-    columns = ", ".join(map(quote, ("schema_name", "revision", "sample_rate")))
     try:
-        found = store.query(f"SELECT {columns} FROM {quote(table)} ORDER BY {quote('id')}")
+        found = recorded_sample_rates(store)
     except StoreError as exc:
-        log.warning("cannot read recorded sample rates from %s: %s", table, exc)
+        log.warning("cannot read recorded sample rates from %s: %s", SAMPLING_TABLE, exc)
         return {}
-    return {(str(name), str(revision)): int(rate) for name, revision, rate in found}
+    return {(r.schema, r.revision): r.sample_rate for r in found}
 
 
 def _iso(timestamp: object) -> str | None:

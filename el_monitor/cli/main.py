@@ -200,8 +200,8 @@ def _run_forward(args: argparse.Namespace) -> int:
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
     registry = open_registry(args.schemas, args.schema_cache)
-    policy = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
-    policy.load()  # an invalid catalog stops us here, before anything opens
+    loader = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
+    policy = loader.load()  # an invalid catalog stops us here, before anything opens
     try:
         store = open_store(args.db)
     except StoreUnavailable as exc:
@@ -232,7 +232,14 @@ def _run_forward(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     try:
         forwarder = Forwarder(
-            settings, source, registry, store, policy=policy, reload=reload, metrics=metrics
+            settings,
+            source,
+            registry,
+            store,
+            policy=policy,
+            reloader=loader,
+            reload=reload,
+            metrics=metrics,
         )
         result = forwarder.run(stop)
     finally:

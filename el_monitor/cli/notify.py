@@ -18,7 +18,9 @@ import os
 import sys
 from dataclasses import replace
 
-from el_monitor.catalog.load import EMAIL_RE, URL_RE, CatalogError, empty_catalog, load_catalog
+from el_monitor.catalog.checker import EMAIL_RE, URL_RE
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import CatalogError, empty_catalog
 from el_monitor.cli.options import add_config_option
 from el_monitor.errors import UserError
 

@@ -16,7 +16,7 @@ from el_monitor.cli.options import add_config_option, usage
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
     from el_monitor.optout.purge import PurgeSummary
     from el_monitor.schema.registry import SchemaRegistry
 

@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from el_monitor.catalog.load import Catalog, CatalogError, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import Catalog, CatalogError
 from el_monitor.cli.options import add_config_option, usage
 from el_monitor.errors import UserError
 

@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from el_monitor.counts.counters import MEASURES, OVERALL, Snapshot
 from el_monitor.store import Store, StoreError, StoreUnavailable
 from el_monitor.store.counts import (
-    COUNTS_TABLE,
-    ERRORS_TABLE,
     NO_SCHEMA,
     PATH_LENGTH,
+    HourCounts,
+    HourErrors,
+    Measures,
+    add_counts,
     create_counts_tables,
     period_of,
 )
@@ -41,48 +43,34 @@ class CountsRecorder:
         """Add what changed between the snapshots, in one transaction (a failure leaves
         nothing half added, so the retry adds it once); False (logged) when it failed."""
         period = period_of((before.at + after.at) / 2)
-        statements = [
-            self._upsert(COUNTS_TABLE, self._keys(period, schema), dict(values), {})
+        counts = [
+            HourCounts(period, self.instance, schema, Measures(**values))
             for schema, values in _count_deltas(before, after).items()
         ]
+        errors = []
         for (schema, code, path), count in _error_deltas(before, after).items():
             message, example = examples.get((schema, code, path), ("", ""))
-            keys = {**self._keys(period, schema), "code": code, "path": path[:PATH_LENGTH]}
-            first_seen = {"message": message[:TEXT_LIMIT], "example": example[:TEXT_LIMIT]}
-            statements.append(self._upsert(ERRORS_TABLE, keys, {"count": count}, first_seen))
+            errors.append(
+                HourErrors(
+                    period,
+                    self.instance,
+                    schema,
+                    code,
+                    path[:PATH_LENGTH],
+                    count,
+                    message[:TEXT_LIMIT],
+                    example[:TEXT_LIMIT],
+                )
+            )
         try:
             if not self._ready:
                 create_counts_tables(self.store)
                 self._ready = True
-            if statements:
-                self.store.execute_all(statements)
+            add_counts(self.store, counts, errors)
         except (StoreUnavailable, StoreError) as exc:
             log.warning("counts not recorded this time (%s); they will be added next time", exc)
             return False
         return True
-
-    def _keys(self, period: str, schema: str) -> dict[str, str]:
-        return {"period": period, "instance": self.instance, "schema_name": schema}
-
-    def _upsert(
-        self, table: str, keys: dict, additive: dict, first_only: dict
-    ) -> tuple[str, tuple]:
-        store, mark = self.store, self.store.placeholder
-        columns = {**keys, **additive, **first_only}
-        names = ", ".join(map(store.quote, columns))
-        values = ", ".join([mark] * len(columns))
-        if mark == "%s":  # MySQL
-            update = ", ".join(
-                f"{store.quote(c)} = {store.quote(c)} + VALUES({store.quote(c)})" for c in additive
-            )
-            conflict = f"ON DUPLICATE KEY UPDATE {update}"
-        else:
-            update = ", ".join(
-                f"{store.quote(c)} = {store.quote(c)} + excluded.{store.quote(c)}" for c in additive
-            )
-            conflict = f"ON CONFLICT ({', '.join(map(store.quote, keys))}) DO UPDATE SET {update}"
-        sql = f"INSERT INTO {store.quote(table)} ({names}) VALUES ({values}) {conflict}"
-        return sql, tuple(columns.values())
 
 
 def _count_deltas(before: Snapshot, after: Snapshot) -> dict[str, dict[str, int]]:

@@ -79,7 +79,8 @@ def _decode_timestamp(value: bytes) -> int:
     return parse_timestamp(value.decode("ascii").strip("[]"))
 
 
-_SIMPLE = {
+Decoder = Callable[[bytes], object]
+_SIMPLE: dict[str, tuple[bytes, Decoder | None]] = {
     "q": (rb"\?\S*", _decode_query_json),
     "j": (rb"\S+", _decode_json),
     "t": (rb"\[[^\]]*\]|\S+", _decode_timestamp),
@@ -88,7 +89,7 @@ _SIMPLE = {
     "h": (rb"[0-9A-Fa-f:.]{2,45}|-", None),
     "o": (rb"\S+", None),
 }
-_NAMED = {
+_NAMED: dict[str, tuple[bytes, Decoder]] = {
     "d": (rb"-?\d+", int),
     "s": (rb"\S+", _decode_text),
     "i": (rb"[^\t]+", _decode_text),
@@ -148,7 +149,8 @@ def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
         match = match_line(line)
         if match is None:
             return mask_ips(line)
-        pieces, last = [], 0
+        pieces: list[bytes] = []
+        last = 0
         for group in groups:
             start, end = match.span(group)
             pieces += (line[last:start], b"-")
@@ -205,7 +207,8 @@ def _format_parser(
 ) -> LineParser:
     match_line = regex.match
     fields = tuple(
-        f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" else f for f in fields
+        f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" and f.decode else f
+        for f in fields
     )
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:

@@ -8,6 +8,7 @@ report's counts table, whose columns are sized for schema names.
 from __future__ import annotations
 
 import re
+import socket
 
 SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
 REVISION = re.compile(r"[A-Za-z0-9._-]{1,63}")
@@ -22,3 +23,8 @@ def is_schema_name(value: object) -> bool:
 def is_revision(value: object) -> bool:
     """Whether ``value`` is a well-formed revision (``17325565``, ``1.7.0``)."""
     return type(value) is str and REVISION.fullmatch(value) is not None
+
+
+def short_hostname() -> str:
+    """This host's name without its domain: the default ``recvFrom`` and forwarder instance."""
+    return socket.gethostname().split(".")[0] or "localhost"

@@ -26,17 +26,18 @@ import graphitesend
 
 from el_monitor.counts.counters import Interval
 from el_monitor.errors import UserError
+from el_monitor.event.names import short_hostname
 from el_monitor.graphite.names import (
     DEFAULT_PREFIX,
     PREFIX,
     MetricNames,
-    default_instance,
     node,
 )
 from el_monitor.hostport import parse_host_port
 
 log = logging.getLogger(__name__)
 
+Socket = socket.socket
 Point = tuple[str, float, int]  # (metric name, value, unix timestamp)
 ErrorDeltas = Mapping[str, Mapping[tuple[str, str | None], int]]
 
@@ -79,7 +80,7 @@ class GraphiteSettings:
 
     def instance_name(self) -> str:
         """This forwarder's node in metric names."""
-        return node(self.instance or default_instance())
+        return node(self.instance or short_hostname())
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -143,7 +144,9 @@ class _CarbonClient(graphitesend.GraphiteClient):
     (the stock one uses an AF_INET socket and ``int(timeout)``) and a disconnect that closes
     the socket instead of leaving it to the garbage collector."""
 
-    def connect(self) -> socket.socket:
+    socket: Socket | None = None
+
+    def connect(self) -> Socket:
         host, port = self.addr
         try:
             self.socket = socket.create_connection(self.addr, timeout=self.timeout_in_seconds)
@@ -178,8 +181,7 @@ class _Connection:
             connect_on_create=False,  # the caller's thread must never touch the network
             autoreconnect=False,  # its retry loop sleeps; ours backs off without blocking
         )
-        self.client.socket = None
-        self.connected = False
+        self.client.socket = None  # None while disconnected
         self.retry_at = 0.0
         self.backoff = settings.retry_min
         self.down_since: float | None = None
@@ -189,13 +191,14 @@ class _Connection:
         """Write one batch; on failure disconnect, schedule the retry and say so."""
         client = self.client
         try:
-            if self.connected and self._peer_closed():
+            sock = client.socket
+            if sock is not None and _peer_closed(sock):
                 self.close()  # carbon restarted: reconnect now rather than lose this batch
-            if not self.connected:
+                sock = None
+            if sock is None:
                 client.timeout_in_seconds = timeout
-                client.connect()
-                self.connected = True
-            client.socket.settimeout(timeout)
+                sock = client.connect()
+            sock.settimeout(timeout)
             client.send_list(batch, formatter=plaintext_line)
         except (graphitesend.GraphiteSendException, OSError) as exc:
             self.close()
@@ -236,19 +239,7 @@ class _Connection:
         else:
             log.debug("graphite: %s still unreachable: %s", self.address, exc)
 
-    def _peer_closed(self) -> bool:
-        """Carbon never writes on the plaintext port, so anything readable means EOF/reset."""
-        sock = self.client.socket
-        sock.setblocking(False)  # a peek, not select(): it works for any descriptor number
-        try:
-            return sock.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-
     def close(self) -> None:
-        self.connected = False
         self.client.disconnect()
 
     def abort(self) -> None:
@@ -258,6 +249,17 @@ class _Connection:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def _peer_closed(sock: Socket) -> bool:
+    """Carbon never writes on the plaintext port, so anything readable means EOF/reset."""
+    sock.setblocking(False)  # a peek, not select(): it works for any descriptor number
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 class MetricEmitter:

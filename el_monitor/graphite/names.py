@@ -9,7 +9,6 @@ them back summed over instances, so any number of forwarders can feed one Graphi
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Sequence
 
 from el_monitor.counts.counters import MEASURES, OVERALL
@@ -27,11 +26,6 @@ _PATH_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 def node(text: str) -> str:
     """One Graphite path node: characters outside ``[A-Za-z0-9_-]`` (dots too) become ``_``."""
     return _NODE_UNSAFE.sub("_", text) or "_"
-
-
-def default_instance() -> str:
-    """A forwarder's instance when none is given: the short host name."""
-    return socket.gethostname().split(".")[0] or "localhost"
 
 
 def scope_node(scope: str) -> str:
@@ -87,6 +81,11 @@ def alternatives(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
 
 
+def full_name(prefix: str, path: str, instance: str = "*") -> str:
+    """``<prefix>.<instance>.<path>``: one forwarder's metric, or with ``*`` every forwarder's."""
+    return f"{prefix}.{instance}.{path}"
+
+
 def summed(prefix: str, path: str, instance: str = "*") -> str:
     """A target summing ``<prefix>.<instance>.<path>`` over instances, one series per match.
 
@@ -97,12 +96,12 @@ def summed(prefix: str, path: str, instance: str = "*") -> str:
     """
     first = _depth(prefix) + 1
     nodes = ",".join(str(n) for n in range(first, first + len(path.split("."))))
-    return f'groupByNodes({prefix}.{instance}.{path},"sum",{nodes})'
+    return f'groupByNodes({full_name(prefix, path, instance)},"sum",{nodes})'
 
 
 def by_instance(prefix: str, path: str, instance: str = "*") -> str:
     """A target with one series per forwarder instance, named by the instance."""
-    return f'groupByNodes({prefix}.{instance}.{path},"sum",{_depth(prefix)})'
+    return f'groupByNodes({full_name(prefix, path, instance)},"sum",{_depth(prefix)})'
 
 
 def sum_series(prefix: str, scope: str, measure: str, kind: str = RATE) -> str:

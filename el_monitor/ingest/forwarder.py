@@ -2,26 +2,28 @@
 
 It runs in one thread (sources bring their own reader threads), owns every mutable part, and
 stops cleanly when ``stop`` is set: the batch is flushed (or spooled) before ``run`` returns.
+Between two chunks its run loop does whatever periodic job is due: flushing, reloading the
+policy, feeding counts to Graphite, to the store and to the log.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
-import socket
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
-from el_monitor.counts.counters import Counters, Interval, Snapshot, difference, error_difference
-from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
+from el_monitor.counts.counters import Counters, Snapshot
+from el_monitor.counts.recorder import CountsRecorder
 from el_monitor.errors import EventError
 from el_monitor.event.formats import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
+from el_monitor.event.names import short_hostname
+from el_monitor.ingest.count_feeds import CountsFeed, MetricsFeed, MetricSink, StatsLog
 from el_monitor.ingest.event_logs import EventLogs
-from el_monitor.ingest.pipeline import Pipeline, Policy
-from el_monitor.ingest.policy import PolicyLoader
+from el_monitor.ingest.periodic import Every, PeriodicTask, run_due
+from el_monitor.ingest.pipeline import Pipeline
+from el_monitor.ingest.policy import Policy, PolicyLoader
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -30,38 +32,7 @@ from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_EXAMPLES = 10_000  # error groups remembered between two counts writes
 POLICY_CHECK_INTERVAL = 1.0  # seconds between looks at the catalog and opt-out files
-
-
-class _Every:
-    """A periodic task of the run loop: due every ``interval`` seconds (never when None)."""
-
-    def __init__(self, interval: float | None) -> None:
-        self.interval = interval
-        self.at = time.monotonic() + interval if interval else math.inf
-
-    def due(self, now: bool = False) -> bool:
-        """Whether to run it now (``now`` forces it); when it is, the next run is scheduled."""
-        if self.interval is None or not now and time.monotonic() < self.at:
-            return False
-        self.at = time.monotonic() + self.interval
-        return True
-
-
-def _next_boundary(now: float, interval: float) -> float:
-    """The next wall-clock multiple of ``interval`` (so every forwarder flushes in step)."""
-    return (math.floor(now / interval) + 1) * interval
-
-
-class MetricSink(Protocol):
-    """Where interval counts go (the Graphite emitter); ``submit`` must never block."""
-
-    interval: float
-
-    def submit(self, interval: Interval, errors: Mapping | None = None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +56,10 @@ class ForwardResult:
 
 
 class Forwarder:
+    """Wires source → pipeline → writer and logs; ``policy`` is the catalog's decisions in
+    force at start, ``reloader`` (optional) re-reads them on SIGHUP (``reload``) or when the
+    catalog or opt-out files change."""
+
     def __init__(
         self,
         settings: ForwarderSettings,
@@ -92,27 +67,26 @@ class Forwarder:
         registry: SchemaRegistry,
         store: Store,
         counters: Counters | None = None,
-        policy: PolicyLoader | None = None,
+        policy: Policy | None = None,
+        reloader: PolicyLoader | None = None,
         reload: threading.Event | None = None,
         metrics: MetricSink | None = None,
     ) -> None:
         self.settings = settings
-        self.policy_loader = policy
-        self.reload = reload or threading.Event()  # set (by SIGHUP) to re-read the catalog
-        self.metrics = metrics
+        self.reloader = reloader
+        self.reload = reload or threading.Event()
         self.source = source
         self.counters = counters or Counters()
         self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
         spool = Spool(settings.spool_dir) if settings.spool_dir else None
-        self.writer = StoreWriter(
-            store, registry, self.counters, self._rejected, spool, sample_rate_for=self._sample_rate
+        self.writer = StoreWriter(store, registry, self.counters, self._rejected, spool)
+        host = settings.host or short_hostname()
+        self.counts_feed = (
+            CountsFeed(self.counters, CountsRecorder(store, settings.instance or host))
+            if settings.counts_interval
+            else None
         )
-        host = settings.host or socket.gethostname().split(".")[0]
-        self.recorder = (
-            CountsRecorder(store, settings.instance or host) if settings.counts_interval else None
-        )
-        # The first message and raw event of each error group since the last counts write.
-        self._examples: dict[ErrorKey, tuple[str, str]] = {}
+        self.metrics_feed = MetricsFeed(self.counters, metrics) if metrics else None
         parser = make_parser(settings.format, host, settings.max_event_bytes)
         self.pipeline = Pipeline(
             parser,
@@ -125,16 +99,12 @@ class Forwarder:
         )
         self._position: object | None = None
         self._position_since = 0.0
-        if policy is not None:
-            self.set_policy(policy.load())
+        self.set_policy(policy or Policy())
 
     def set_policy(self, policy: Policy) -> None:
         """Sampling and opt-out decisions from a (re)loaded catalog, from the next event on."""
         self.pipeline.set_policy(policy)
-
-    def _sample_rate(self, schema: str) -> int:
-        sampler = self.pipeline.policy.sampler_for(schema)
-        return sampler.rate if sampler is not None else 1
+        self.writer.set_sample_rates(policy.sample_rate)
 
     def _accepted(self, capsule: dict) -> None:
         self.writer.add(capsule)
@@ -144,20 +114,31 @@ class Forwarder:
     def _rejected(self, error: EventError) -> None:
         if self.logs is not None:
             self.logs.invalid(error)
-        if self.recorder is not None and len(self._examples) < MAX_EXAMPLES:
-            schema = error.schema if error.schema and self.counters.known(error.schema) else "-"
-            key = (schema, error.code, error.path or "")
-            if key not in self._examples:
-                self._examples[key] = (error.message[:TEXT_LIMIT], error.raw_event[:TEXT_LIMIT])
+        if self.counts_feed is not None:
+            self.counts_feed.note(error)
         log.debug("invalid event (%s): %s", error.code, error.message)
 
-    def run(self, stop: threading.Event) -> ForwardResult:
+    def _tasks(self, stop: threading.Event) -> list[PeriodicTask]:
+        """The run loop's periodic jobs, in the order they run between two chunks."""
         settings = self.settings
-        stats = _Every(settings.stats_interval)
-        counts = _Every(settings.counts_interval if self.recorder is not None else None)
-        policy_check = _Every(POLICY_CHECK_INTERVAL if self.policy_loader is not None else None)
-        stats_last = metrics_last = counts_last = self.counters.snapshot()
-        metrics_at = _next_boundary(time.time(), self.metrics.interval) if self.metrics else None
+        tasks = [PeriodicTask("flush", self._flush_due, functools.partial(self._flush, stop))]
+        if self.reloader is not None:
+            reload_due = Every(POLICY_CHECK_INTERVAL, now=self.reload)
+            tasks.append(PeriodicTask("policy reload", reload_due, self._maybe_reload))
+        if self.metrics_feed is not None:
+            feed = self.metrics_feed
+            tasks.append(PeriodicTask("metrics", feed.slots, feed.send))
+        if self.counts_feed is not None:
+            tasks.append(
+                PeriodicTask("counts", Every(settings.counts_interval), self.counts_feed.write)
+            )
+        if settings.stats_interval:
+            stats = StatsLog(self.counters)
+            tasks.append(PeriodicTask("stats", Every(settings.stats_interval), stats.write))
+        return tasks
+
+    def run(self, stop: threading.Event) -> ForwardResult:
+        tasks = self._tasks(stop)
         try:
             for chunk in self.source.chunks(stop):
                 if chunk.lines:
@@ -168,47 +149,42 @@ class Forwarder:
                     if self._position is None:
                         self._position_since = time.monotonic()
                     self._position = chunk.position
-                if self._flush_due():
-                    self._flush(stop)
-                if policy_check.due(now=self.reload.is_set()):
-                    self._maybe_reload()
-                if metrics_at is not None and time.time() >= metrics_at:
-                    metrics_last = self._emit(metrics_last, metrics_at)
-                    metrics_at = _next_boundary(time.time(), self.metrics.interval)
-                if counts.due():
-                    counts_last = self._record_counts(counts_last)
-                if stats.due():
-                    stats_last = self._log_stats(stats_last)
+                run_due(tasks)
                 if stop.is_set():
                     break
-            pending = self._flush(stop)
-            if self.writer.backlog and not stop.is_set():
-                log.warning(
-                    "input ended; waiting for the database to drain %d spooled batches "
-                    "(SIGTERM leaves them for the next run)",
-                    self.writer.backlog,
-                )
-            while self.writer.backlog and not stop.is_set():
-                stop.wait(max(0.0, self.writer.backoff.next_attempt - time.monotonic()))
-                pending += self._flush(stop)
-            if self.recorder is not None:
-                self._record_counts(counts_last)
+            pending = self._drain(stop)
+            if self.counts_feed is not None:
+                self.counts_feed.write()
         finally:
             self.source.close()
             if self.logs is not None:
                 self.logs.close()
-            if self.metrics is not None:
-                self._emit(metrics_last, metrics_at)
-                self.metrics.close()
+            if self.metrics_feed is not None:
+                self.metrics_feed.close()
         if pending:
             log.error("%d valid events could not be stored or spooled", pending)
         return ForwardResult(self.counters.snapshot(), pending)
 
+    def _drain(self, stop: threading.Event) -> int:
+        """At the end of input: flush, then wait for the spool to drain unless stopped."""
+        pending = self._flush(stop)
+        if self.writer.backlog and not stop.is_set():
+            log.warning(
+                "input ended; waiting for the database to drain %d spooled batches "
+                "(SIGTERM leaves them for the next run)",
+                self.writer.backlog,
+            )
+        while self.writer.backlog and not stop.is_set():
+            stop.wait(max(0.0, self.writer.backoff.next_attempt - time.monotonic()))
+            pending += self._flush(stop)
+        return pending
+
     def _maybe_reload(self) -> None:
         """Between two chunks, so no event is lost or counted twice across the switch."""
-        if self.reload.is_set() or self.policy_loader.changed():
+        assert self.reloader is not None
+        if self.reload.is_set() or self.reloader.changed():
             self.reload.clear()
-            policy = self.policy_loader.reload()
+            policy = self.reloader.reload()
             if policy is not None:
                 self.set_policy(policy)
                 log.info("catalog and opt-out list reloaded")
@@ -231,40 +207,3 @@ class Forwarder:
             self.source.commit(self._position)
             self._position = None
         return pending
-
-    def _record_counts(self, last: Snapshot) -> Snapshot:
-        """Add the counts since ``last`` to the store; on failure keep ``last`` to retry."""
-        now = self.counters.snapshot()
-        if not self.recorder.write(last, now, self._examples):
-            return last
-        self._examples = {}
-        return now
-
-    def _emit(self, last: Snapshot, boundary: float) -> Snapshot:
-        """Hand the counts since ``last`` to the metrics sink (it never blocks).
-
-        Graphite keeps one value per slot, so each flush is stamped with the start of the slot
-        it covers: the counts up to the wall-clock ``boundary`` land in the slot before it, and
-        the last, partial interval at exit lands in a slot of its own.
-        """
-        now = self.counters.snapshot()
-        stamp = boundary - self.metrics.interval
-        seconds = max(now.at - last.at, 1e-3)
-        interval = Interval(stamp - seconds, stamp, difference(last, now).counts)
-        self.metrics.submit(interval, error_difference(last, now))
-        return now
-
-    def _log_stats(self, last: Snapshot) -> Snapshot:
-        now = self.counters.snapshot()
-        interval = difference(last, now)
-        rates = ", ".join(
-            f"{m} {interval.rate('overall', m):.0f}/s"
-            for m in ("raw", "valid", "invalid", "inserted")
-        )
-        busiest = sorted(
-            (s for s in interval.counts if s != "overall"),
-            key=lambda s: -interval.counts[s]["raw"],
-        )[:3]
-        top = ", ".join(f"{s} {interval.rate(s, 'raw'):.0f}/s" for s in busiest)
-        log.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes["overall"]))
-        return now

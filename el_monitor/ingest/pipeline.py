@@ -16,34 +16,24 @@ from el_monitor.counts.counters import Counters, SchemaCounts
 from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
 from el_monitor.event.capsule import CapsuleError
 from el_monitor.event.formats import LineParser, ParseError
+from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sampling import Sampler
-from el_monitor.ingest.sources.base import Chunk
-from el_monitor.schema.registry import CompiledSchema, SchemaRegistry
+from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
+from el_monitor.optout.matcher import OptOutCheck
+from el_monitor.schema.compiled import CompiledSchema
+from el_monitor.schema.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 
 RAW_EVENT_LIMIT = 65536  # longest rawEvent kept in an EventError
-OPTOUT_FLAG = "_optout"  # set in Chunk.defaults by a transport that saw DNT / Sec-GPC
 _UNKNOWN_CACHE_LIMIT = 10_000
-
-
-def nothing_to_check(schema: str) -> None:
-    return None
-
-
-class Policy(NamedTuple):
-    """The per-event decisions the catalog drives, per schema; the forwarder swaps it on
-    reload.  None means "nothing to check" and costs nothing per event."""
-
-    sampler_for: Callable[[str], Sampler | None] = nothing_to_check
-    opt_out_check_for: Callable[[str], Callable[[dict], bool] | None] = nothing_to_check
 
 
 class _Entry(NamedTuple):
     compiled: CompiledSchema
     counts: SchemaCounts
     sampler: Sampler | None
-    opted_out: Callable[[dict], bool] | None
+    opted_out: OptOutCheck | None
 
 
 class Pipeline:
@@ -72,15 +62,14 @@ class Pipeline:
         else:
             self.log_raw = log_raw
         self.policy = policy or Policy()
-        # (schema, revision) → entry; None marks an unknown pair.
-        self._schemas: dict[tuple[str, str], _Entry | None] = {}
-        self._unknown = 0
+        self._schemas: dict[tuple[str, str], _Entry] = {}  # (schema, revision) → entry
+        self._unknown: set[tuple[str, str]] = set()  # pairs the registry does not have
 
     def set_policy(self, policy: Policy) -> None:
         """Take a new catalog's decisions from the next event on."""
         self.policy = policy
         self._schemas = {}
-        self._unknown = 0
+        self._unknown = set()
 
     def process(self, chunk: Chunk) -> None:
         defaults = chunk.defaults
@@ -89,6 +78,7 @@ class Pipeline:
             return
         parse = self.parser
         schemas = self._schemas
+        unknown = self._unknown
         accept = self.accept
         log_raw = self.log_raw
         for line in chunk.lines:
@@ -102,12 +92,12 @@ class Pipeline:
                     self._invalid(line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path)
                 continue
             key = (capsule["schema"], capsule["revision"])
-            entry = schemas.get(key, False)
-            if entry is False:
-                entry = self._lookup(key)
+            entry = schemas.get(key)
             if entry is None:
-                self._unknown_schema(line, key)
-                continue
+                entry = None if key in unknown else self._lookup(key)
+                if entry is None:
+                    self._unknown_schema(line, key)
+                    continue
             counts = entry.counts
             counts.raw += 1
             opted_out = entry.opted_out
@@ -150,7 +140,7 @@ class Pipeline:
         """Whether a broken capsule still shows an opted-out user (a known schema, a string
         wiki and an event object are enough to tell): counted, and logged nowhere."""
         capsule = exc.capsule
-        if exc.schema is None or capsule is None:
+        if exc.schema is None or exc.revision is None or capsule is None:
             return False
         if type(capsule.get("wiki")) is not str or type(capsule.get("event")) is not dict:
             return False
@@ -164,8 +154,10 @@ class Pipeline:
     def _entry(self, key: tuple[str, str]) -> _Entry | None:
         """The cached entry of a (schema, revision), looked up on first sight; None: unknown.
         (``process`` inlines this for the hot path.)"""
-        entry = self._schemas.get(key, False)
-        return self._lookup(key) if entry is False else entry
+        entry = self._schemas.get(key)
+        if entry is None and key not in self._unknown:
+            entry = self._lookup(key)
+        return entry
 
     def _lookup(self, key: tuple[str, str]) -> _Entry | None:
         try:
@@ -174,13 +166,9 @@ class Pipeline:
             log.error("schema %s/%s cannot be used: %s", key[0], key[1], exc)
             compiled = None
         if compiled is None:
-            if self._unknown >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: keep it bounded
-                # In place: process() holds this dict in a local for the whole chunk.
-                for unknown in [k for k, v in self._schemas.items() if v is None]:
-                    del self._schemas[unknown]
-                self._unknown = 0
-            self._unknown += 1
-            self._schemas[key] = None
+            if len(self._unknown) >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: bounded
+                self._unknown.clear()  # in place: process() holds it in a local for the chunk
+            self._unknown.add(key)
             return None
         policy = self.policy
         entry = self._schemas[key] = _Entry(
@@ -214,7 +202,7 @@ class Pipeline:
         """Count an event that failed before schema validation, against its schema if known."""
         if self.log_raw is not None:
             self.log_raw(line)
-        entry = self._entry((schema, revision)) if schema is not None else None
+        entry = self._entry((schema, revision)) if schema and revision is not None else None
         counts = entry.counts if entry else self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1

@@ -10,12 +10,14 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
-from el_monitor.catalog.load import DEFAULT_PATH, Catalog, load_catalog
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import DEFAULT_PATH, Catalog
 from el_monitor.errors import UserError
-from el_monitor.ingest.pipeline import Policy
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.optout.matcher import (
+    OptOutCheck,
     OptOutList,
     OptOutMatcher,
     file_stamp,
@@ -29,6 +31,25 @@ log = logging.getLogger(__name__)
 Stamp = tuple[int, int, int] | None
 
 
+def nothing_to_check(schema: str) -> None:
+    return None
+
+
+class Policy(NamedTuple):
+    """The per-event decisions the catalog drives, per schema; swapped whole on reload.
+
+    A ``*_for`` answering None means "nothing to check" and costs nothing per event.
+    """
+
+    sampler_for: Callable[[str], Sampler | None] = nothing_to_check
+    opt_out_check_for: Callable[[str], OptOutCheck | None] = nothing_to_check
+
+    def sample_rate(self, schema: str) -> int:
+        """The rate in force for a schema (1: every event kept), recorded beside its data."""
+        sampler = self.sampler_for(schema)
+        return sampler.rate if sampler is not None else 1
+
+
 def samplers(catalog: Catalog) -> Callable[[str], Sampler | None]:
     """``sampler_for(schema)``: None for schemas kept whole (rate 1), the common case."""
 
@@ -39,12 +60,10 @@ def samplers(catalog: Catalog) -> Callable[[str], Sampler | None]:
     return sampler_for
 
 
-def opt_out_checks(
-    catalog: Catalog, matcher: OptOutMatcher
-) -> Callable[[str], Callable[[dict], bool] | None]:
+def opt_out_checks(catalog: Catalog, matcher: OptOutMatcher) -> Callable[[str], OptOutCheck | None]:
     """``opt_out_check_for(schema)``: only schemas that name user fields pay for the check."""
 
-    def opt_out_check_for(schema: str) -> Callable[[dict], bool] | None:
+    def opt_out_check_for(schema: str) -> OptOutCheck | None:
         return matcher.check_for(catalog.policy(schema).user_fields)
 
     return opt_out_check_for

@@ -20,6 +20,8 @@ from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.spool import Spool
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
+from el_monitor.store.catalogue import has_rows
+from el_monitor.store.sampling import record_sample_rate
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,6 @@ class StoreWriter:
         on_error: Callable[[EventError], None],
         spool: Spool | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sample_rate_for: Callable[[str], int] = lambda schema: 1,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -60,13 +61,18 @@ class StoreWriter:
         self.on_error = on_error
         self.spool = spool
         self.clock = clock
-        self.sample_rate_for = sample_rate_for
+        self._sample_rate_for: Callable[[str], int] = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
         self.batch: list[dict] = []
         self.started = 0.0  # clock() when the batch got its first capsule
         # Spool files waiting, including any an earlier run left behind.
         self.backlog = len(spool) if spool is not None else 0
+
+    def set_sample_rates(self, rate_for: Callable[[str], int]) -> None:
+        """The sample rates of the policy now in force; each revision's rate is recorded
+        beside its data at its next commit (and a change of it made loud)."""
+        self._sample_rate_for = rate_for
 
     def add(self, capsule: dict) -> None:
         if not self.batch:
@@ -97,7 +103,7 @@ class StoreWriter:
                     return 0
                 except StoreUnavailable as exc:
                     self._unavailable(exc)
-            if self.spool is not None and self._spool(capsules):
+            if self._spool(capsules):
                 return 0
             if stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
@@ -117,6 +123,8 @@ class StoreWriter:
 
     def _spool(self, capsules: list[dict]) -> bool:
         """Whether the batch is now safe in the spool (a full disk means it is not)."""
+        if self.spool is None:
+            return False
         if capsules:
             try:
                 self.spool.put(capsules)
@@ -129,7 +137,7 @@ class StoreWriter:
         return True
 
     def _drain_spool(self) -> None:
-        if not self.backlog:
+        if not self.backlog or self.spool is None:
             return
         for path, capsules in self.spool.batches():
             try:
@@ -171,6 +179,8 @@ class StoreWriter:
     def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
         compiled = self.registry.get(schema, revision)
         try:
+            if compiled is None:  # validated moments ago: only a registry gone away does this
+                raise StoreError(f"schema {schema}/{revision} is no longer in the registry")
             layout = self.store.layout(schema, revision, compiled.schema)
         except StoreError as exc:
             log.error("cannot store %s/%s: %s", schema, revision, exc)
@@ -180,15 +190,14 @@ class StoreWriter:
 
     def _record_sample_rate(self, schema: str, revision: str, layout: TableLayout) -> None:
         """Keep the rate in force beside the data, and make a change to it loud."""
-        rate = self.sample_rate_for(schema)
+        rate = self._sample_rate_for(schema)
         if self._recorded_rates.get((schema, revision)) == rate:
             return
-        previous = self.store.record_sample_rate(schema, revision, rate)
+        previous = record_sample_rate(self.store, schema, revision, rate)
         self._recorded_rates[(schema, revision)] = rate
         if previous is None:
             return
-        table = self.store.quote(layout.name)
-        if self.store.query(f"SELECT 1 FROM {table} LIMIT 1"):
+        if has_rows(self.store, layout.name):
             log.error(
                 "sample rate of %s/%s changed from 1 in %d to 1 in %d although its table already "
                 "has rows; the change is recorded in el_monitor_sampling (see `el-monitor "

@@ -32,9 +32,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from el_monitor.catalog.load import SmtpSettings
 from el_monitor.errors import UserError
 from el_monitor.hostport import parse_host_port
+from el_monitor.mail.settings import SmtpSettings
 
 __all__ = [
     "ENV_PASSWORD",

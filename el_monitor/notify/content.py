@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import jinja2
 
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-from el_monitor.catalog.load import Catalog
+from el_monitor.catalog.model import Catalog
 from el_monitor.errors import UserError
 from el_monitor.event.names import SCHEMA_NAME
 from el_monitor.graphite import names as metric_names

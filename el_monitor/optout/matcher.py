@@ -29,7 +29,7 @@ from el_monitor import atomic
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
 
 __all__ = [
     "DEFAULT_OPTOUT_FILE",

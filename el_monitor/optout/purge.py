@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.optout.matcher import OptOutList, OptOutMatcher, names_user_id, write_atomically
 from el_monitor.store.mapping import StoreError, table_name
+from el_monitor.store.rows import count_rows_after, delete_rows, scan_rows_after
 
 if TYPE_CHECKING:
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
     from el_monitor.progress import ProgressSink
     from el_monitor.schema.registry import SchemaRegistry
     from el_monitor.store import Store
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _REVISION = re.compile(r"[0-9][0-9_]*")  # a revision in a table name: 17325565, 1_7_0
-IN_LIMIT = 1000  # ids per DELETE … IN (…): far below every engine's parameter limit
 CHECKPOINT_SECONDS = 1.0  # a lost checkpoint only means re-scanning this much
 
 
@@ -58,16 +58,6 @@ class PurgeSummary:
         return sum(t.deleted for t in self.tables)
 
 
-class _Dialect(NamedTuple):
-    quote: Callable[[str], str]
-    mark: str  # parameter placeholder
-    mysql: bool
-
-
-def _dialect(store: Store) -> _Dialect:
-    return _Dialect(store.quote, store.placeholder, store.placeholder == "%s")
-
-
 class _Target(NamedTuple):
     table: str
     id_column: str
@@ -76,17 +66,9 @@ class _Target(NamedTuple):
     id_by_name: tuple[bool, ...]
 
 
-def _table_columns(store: Store, sql: _Dialect, table: str) -> dict[str, tuple[str, str]]:
+def _table_columns(store: Store, table: str) -> dict[str, tuple[str, str]]:
     """lower-case name → (name, SQL type) of the table's columns; empty when it is missing."""
-    if sql.mysql:
-        rows = store.query(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (table,),
-        )
-    else:
-        rows = [r[1:3] for r in store.query(f"PRAGMA table_info({sql.quote(table)})")]
-    return {name.lower(): (name, kind.lower()) for name, kind in rows}
+    return {c.name.lower(): (c.name, c.sql_type.lower()) for c in store.columns(table)}
 
 
 def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[str, str]:
@@ -110,16 +92,14 @@ def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[st
     return tables
 
 
-def _targets(
-    store: Store, sql: _Dialect, catalog: Catalog, registry: SchemaRegistry
-) -> list[_Target]:
+def _targets(store: Store, catalog: Catalog, registry: SchemaRegistry) -> list[_Target]:
     """Every existing table of a schema whose policy names user fields it has columns for."""
     targets = []
     for table, schema in _tables(store, catalog, registry).items():
         fields = catalog.policy(schema).user_fields
         if not fields:
             continue
-        have = _table_columns(store, sql, table)
+        have = _table_columns(store, table)
         if not have:
             log.debug("optout purge: no table %s", table)
             continue
@@ -215,8 +195,7 @@ def purge(
     """
     if batch_size <= 0:
         raise ValueError("batch_size must be positive")
-    sql = _dialect(store)
-    targets = _targets(store, sql, catalog, registry)
+    targets = _targets(store, catalog, registry)
     if not optouts.hashes:
         return PurgeSummary(
             tuple(TablePurge(t.table, t.columns, 0, 0) for t in targets), dry_run, False
@@ -228,15 +207,10 @@ def purge(
     if resumed:
         log.info("optout purge: resuming from %s", cp_path)
     matcher = OptOutMatcher(secret, optouts.hashes, catalog)
-    q = sql.quote
     if progress is not None:
         total = 0
         for t in targets:
-            rows = store.query(
-                f"SELECT COUNT(*) FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark}",
-                (done.get(t.table, 0),),
-            )
-            total += int(rows[0][0])
+            total += count_rows_after(store, t.table, t.id_column, done.get(t.table, 0))
         progress.set_total(total)
     results = []
     saved_at = clock()
@@ -245,38 +219,28 @@ def purge(
         for t in targets:
             last = done.get(t.table, 0)
             scanned = deleted = 0
-            select = (
-                f"SELECT {q(t.id_column)}, {q(t.wiki_column)}, {', '.join(map(q, t.columns))} "
-                f"FROM {q(t.table)} WHERE {q(t.id_column)} > {sql.mark} "
-                f"ORDER BY {q(t.id_column)} LIMIT {sql.mark}"
-            )
-            fields = tuple(enumerate(t.id_by_name, 2))
+            columns = (t.wiki_column, *t.columns)
+            fields = tuple(enumerate(t.id_by_name, 1))
             value_matches = matcher.value_matches
             while True:
-                rows = store.query(select, (last, batch_size))
+                rows = scan_rows_after(store, t.table, t.id_column, columns, last, batch_size)
                 if not rows:
                     break
                 hits = [
-                    row[0]
-                    for row in rows
-                    if row[1] is not None
+                    key
+                    for key, values in rows
+                    if values[0] is not None
                     and any(
-                        row[i] is not None and value_matches(row[1], row[i], by_name)
+                        values[i] is not None and value_matches(values[0], values[i], by_name)
                         for i, by_name in fields
                     )
                 ]
                 if hits and not dry_run:
-                    for start in range(0, len(hits), IN_LIMIT):
-                        chunk = hits[start : start + IN_LIMIT]
-                        marks = ", ".join([sql.mark] * len(chunk))
-                        deleted += store.execute(
-                            f"DELETE FROM {q(t.table)} WHERE {q(t.id_column)} IN ({marks})",
-                            chunk,
-                        )
+                    deleted += delete_rows(store, t.table, t.id_column, hits)
                 elif hits:
                     deleted += len(hits)
                 scanned += len(rows)
-                last = rows[-1][0]
+                last = rows[-1].key
                 if not dry_run:
                     done[t.table] = last
                     dirty = True

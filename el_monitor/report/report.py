@@ -29,14 +29,24 @@ from urllib.parse import unquote_plus, urlsplit
 
 from el_monitor.errors import UserError
 from el_monitor.mail.redact import REDACTED, redact_event, safe_text
-from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE, NO_SCHEMA
+from el_monitor.store.counts import (
+    COUNTS_TABLE,
+    ERRORS_TABLE,
+    NO_SCHEMA,
+    ErrorGroup,
+    ErrorKey,
+    FirstExample,
+    daily_counts,
+    day_error_groups,
+    first_examples,
+)
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
     import jinja2
 
-    from el_monitor.catalog.load import Catalog
+    from el_monitor.catalog.model import Catalog
     from el_monitor.store import Store
 
 __all__ = [
@@ -322,24 +332,16 @@ def _daily_counts(
     store: Store, first: datetime.date, last: datetime.date, index: Mapping[str, int]
 ) -> tuple[dict[str, list[Tally]], list[bool]]:
     """Per schema, a Tally per day of the window; and which days have any rows at all."""
-    q, mark = store.quote, store.placeholder
-    day = f"substr({q('period')}, 1, 10)"
-    sums = ", ".join(f"SUM({q(m)})" for m in Tally._fields)
-    rows = store.query(
-        f"SELECT {day}, {q('schema_name')}, {sums} FROM {q(COUNTS_TABLE)} "
-        f"WHERE {q('period')} >= {mark} AND {q('period')} < {mark} "
-        f"GROUP BY {day}, {q('schema_name')}",
-        (first.isoformat(), (last + datetime.timedelta(days=1)).isoformat()),
-    )
     histories: dict[str, list[Tally]] = {}
     recorded = [False] * len(index)
-    for when, name, *values in rows:
-        position = index.get(_text(when))
+    for row in daily_counts(store, first, last):
+        position = index.get(row.day)
         if position is None:  # a malformed period: not this window's
             continue
         recorded[position] = True
-        history = histories.setdefault(_text(name), [Tally()] * len(index))
-        history[position] = Tally(*(int(v or 0) for v in values))
+        history = histories.setdefault(row.schema, [Tally()] * len(index))
+        sums = row.sums
+        history[position] = Tally(sums.valid, sums.invalid, sums.sampled_out, sums.opted_out)
     return histories, recorded
 
 
@@ -347,66 +349,28 @@ def _day_errors(
     store: Store, catalog: Catalog, day: datetime.date, top: int
 ) -> dict[str, tuple[list[ErrorSummary], int]]:
     """The ``top`` error groups of each schema on ``day`` with one redacted example each."""
-    q, mark = store.quote, store.placeholder
-    bounds = (day.isoformat(), (day + datetime.timedelta(days=1)).isoformat())
-    groups = store.query(
-        f"SELECT {q('schema_name')}, {q('code')}, {q('path')}, SUM({q('count')}), "
-        f"MIN({q('period')}) FROM {q(ERRORS_TABLE)} "
-        f"WHERE {q('period')} >= {mark} AND {q('period')} < {mark} "
-        f"GROUP BY {q('schema_name')}, {q('code')}, {q('path')}",
-        bounds,
-    )
-    by_schema: dict[str, list[tuple[int, str, str, str]]] = {}
-    for name, code, path, count, first in groups:
-        by_schema.setdefault(_text(name), []).append(
-            (int(count or 0), _text(code), _text(path), _text(first))
-        )
-    chosen: list[tuple[str, str, str, str]] = []  # (period, schema, code, path)
+    by_schema: dict[str, list[ErrorGroup]] = {}
+    for group in day_error_groups(store, day):
+        by_schema.setdefault(group.schema, []).append(group)
+    chosen: list[ErrorGroup] = []
     kinds: dict[str, int] = {}
     for name, found in by_schema.items():
         kinds[name] = len(found)
-        found.sort(key=lambda g: (-g[0], g[1], g[2]))
+        found.sort(key=lambda g: (-g.events, g.code, g.path))
         del found[top:]
-        chosen += [(first, name, code, path) for _, code, path, first in found]
-    firsts = _first_examples(store, chosen)
+        chosen += found
+    firsts = first_examples(store, chosen)
     out: dict[str, tuple[list[ErrorSummary], int]] = {}
     for name, found in by_schema.items():
         user_fields = catalog.policy(name).user_fields
         shown = []
-        for number, code, path, _first in found:
-            message, example = firsts.get((name, code, path), ("", None))
-            shown.append(_summary(code, path, number, message, example, user_fields))
+        for group in found:
+            key = ErrorKey(name, group.code, group.path)
+            message, example = firsts.get(key, FirstExample("", None))
+            shown.append(
+                _summary(group.code, group.path, group.events, message, example, user_fields)
+            )
         out[name] = (shown, kinds[name])
-    return out
-
-
-def _first_examples(
-    store: Store, chosen: Sequence[tuple[str, str, str, str]]
-) -> dict[tuple[str, str, str], tuple[str, str | None]]:
-    """Message and raw example of the first row of each chosen group (by hour, then id).
-
-    Fetched only for the groups shown, in chunks of OR-ed equalities that both engines answer
-    from the unique index, because examples are the one large column of the tables.
-    """
-    q, mark = store.quote, store.placeholder
-    term = (
-        f"({q('period')} = {mark} AND {q('schema_name')} = {mark} AND {q('code')} = {mark} "
-        f"AND {q('path')} = {mark})"
-    )
-    out: dict[tuple[str, str, str], tuple[str, str | None]] = {}
-    for start in range(0, len(chosen), 100):
-        part = chosen[start : start + 100]
-        rows = store.query(
-            f"SELECT {q('schema_name')}, {q('code')}, {q('path')}, {q('message')}, "
-            f"{q('example')} FROM {q(ERRORS_TABLE)} WHERE "
-            + " OR ".join([term] * len(part))
-            + f" ORDER BY {q('id')}",
-            [value for group in part for value in group],
-        )
-        for name, code, path, message, example in rows:
-            key = (_text(name), _text(code), _text(path))
-            if key not in out:
-                out[key] = (_text(message), None if example is None else _text(example))
     return out
 
 
@@ -476,14 +440,6 @@ def _leaves(text: str) -> set[str]:
         elif item is not None and not isinstance(item, bool):
             out.add(str(item))
     return out
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
 
 
 def _safe_url(url: str) -> str:

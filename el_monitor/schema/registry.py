@@ -1,16 +1,12 @@
-"""Schema registries (directory, HTTP), draft-3 → draft-07 translation, compiled validators.
+"""Schema registries (directory, HTTP): where revisions are found, compiled once and kept.
 
-EventLogging's schemas were draft 3 (``"required": true`` on properties); Wikimedia's current
-ones are draft 07.  Every schema is translated once to an *effective* draft-07 schema (plus
-EventLogging's top-level ``additionalProperties: false``) and compiled into Python by
-``el_monitor.schema.generator``.  Registries compile lazily and keep each revision forever, because
-revisions are immutable; misses are remembered briefly so a flood of events naming an unknown
-schema costs a dict lookup, not a disk read or an HTTP request each.
+Registries compile lazily (``el_monitor.schema.compiled``) and keep each revision forever,
+because revisions are immutable; misses are remembered briefly so a flood of events naming an
+unknown schema costs a dict lookup, not a disk read or an HTTP request each.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -19,256 +15,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from el_monitor.errors import SchemaError, UserError
 from el_monitor.event.names import is_revision, is_schema_name
-from el_monitor.schema.generator import (
-    Unsupported,
-    ValidationFailure,
-    compile_validator,
-    path_step,
-    subschemas,
-)
+from el_monitor.schema.compiled import CompiledSchema, compile_schema
 
-__all__ = [
-    "CompiledSchema",
-    "DirectoryRegistry",
-    "HttpRegistry",
-    "SchemaRegistry",
-    "ValidationFailure",
-    "compile_schema",
-    "effective_schema",
-    "open_registry",
-]
+__all__ = ["DirectoryRegistry", "HttpRegistry", "SchemaRegistry", "open_registry"]
 
 log = logging.getLogger(__name__)
 
-DRAFT7_URI = "http://json-schema.org/draft-07/schema#"
-_DRAFTS = {
-    "json-schema.org/draft-03/schema": 3,
-    "json-schema.org/draft-04/schema": 4,
-    "json-schema.org/draft-06/schema": 6,
-    "json-schema.org/draft-07/schema": 7,
-    "json-schema.org/draft/2019-09/schema": 2019,
-    "json-schema.org/draft/2020-12/schema": 2020,
-}
-# Keywords a draft's validator does not know (so ignores) but draft 07 would enforce.
-_UNKNOWN_IN = {
-    3: frozenset(
-        {"allOf", "anyOf", "oneOf", "not", "minProperties", "maxProperties", "multipleOf"}
-        | {"const", "contains", "propertyNames", "if", "then", "else", "required"}
-    ),
-    4: frozenset({"const", "contains", "propertyNames", "if", "then", "else"}),
-    6: frozenset({"if", "then", "else"}),
-    7: frozenset(),
-}
-_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
-_SCHEMA_VALUES = (
-    "additionalItems", "additionalProperties", "contains", "propertyNames", "not", "if", "then",
-    "else",
-)  # fmt: skip
 _MAX_SCHEMA_BYTES = 10 << 20
-
-
-@dataclass(frozen=True)
-class CompiledSchema:
-    """A schema revision ready for the hot path; ``validate`` returns None when valid."""
-
-    name: str
-    revision: str
-    schema: dict  # the effective draft-07 schema
-    validate: Callable[[object], ValidationFailure | None]
 
 
 class SchemaRegistry(Protocol):
     def get(self, name: str, revision: str) -> CompiledSchema | None: ...
 
     def revisions(self) -> list[tuple[str, str]]: ...
-
-
-# --- translation ---------------------------------------------------------------------------
-
-
-def _draft(raw: dict) -> int:
-    uri = raw.get("$schema")
-    if isinstance(uri, str):
-        draft = _DRAFTS.get(uri.partition("://")[2].rstrip("#"))
-        if draft:
-            return draft
-    elif uri is None and any(
-        isinstance(sub, dict) and isinstance(sub.get("required"), bool)
-        for node in subschemas(raw)
-        if isinstance(node.get("properties"), dict)
-        for sub in node["properties"].values()
-    ):
-        return 3
-    return 7
-
-
-def _type_schemas(types: list, draft: int) -> list:
-    return [{"type": t} if isinstance(t, str) else _translate(t, draft) for t in types]
-
-
-def _translate(schema: object, draft: int) -> object:
-    """One subschema of a draft-``draft`` schema, rewritten to mean the same in draft 07."""
-    if not isinstance(schema, dict):
-        return copy.deepcopy(schema)
-    drop = _UNKNOWN_IN[draft]
-    out: dict = {}
-    for key, value in schema.items():
-        if key in drop:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: _translate(sub, draft) for name, sub in value.items()}
-        elif key in _SCHEMA_VALUES:
-            out[key] = _translate(value, draft)
-        elif key in ("items", "allOf", "anyOf", "oneOf") and isinstance(value, list):
-            out[key] = [_translate(sub, draft) for sub in value]
-        elif key == "items":
-            out[key] = _translate(value, draft)
-        elif key == "dependencies" and isinstance(value, dict):
-            out[key] = {
-                name: [dep] if isinstance(dep, str) else _translate(dep, draft)
-                for name, dep in value.items()
-            }
-        elif draft == 3 and key in ("type", "disallow", "extends", "divisibleBy"):
-            _translate_draft3(out, key, value)
-        elif draft <= 4 and key == "id" and isinstance(value, str):
-            out["$id"] = value
-        else:
-            out[key] = copy.deepcopy(value)
-    if draft <= 4:  # boolean exclusiveMinimum/Maximum modify minimum/maximum
-        for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-            if flag in out and out.pop(flag) and bound in out:
-                out[flag] = out.pop(bound)
-    if draft == 3 and isinstance(schema.get("properties"), dict):
-        required = [
-            name
-            for name, sub in schema["properties"].items()
-            if isinstance(sub, dict) and sub.get("required", False)
-        ]
-        if required:
-            out["required"] = required
-    return out
-
-
-def _translate_draft3(out: dict, key: str, value: object) -> None:
-    """Draft 3's union types, ``disallow``, ``extends`` and ``divisibleBy`` in draft-07 terms."""
-    if key == "divisibleBy":
-        out["multipleOf"] = value
-    elif key == "extends":
-        subs = value if isinstance(value, list) else [value]
-        out["allOf"] = [_translate(sub, 3) for sub in subs]
-    elif key == "type":
-        types = value if isinstance(value, list) else [value]
-        if "any" in types:
-            return
-        if all(isinstance(t, str) for t in types):
-            out["type"] = value
-        else:
-            out["anyOf"] = _type_schemas(types, 3)
-    else:  # disallow: valid only when none of the listed types matches
-        types = value if isinstance(value, list) else [value]
-        if "any" in types:
-            out["not"] = {}
-        elif all(isinstance(t, str) for t in types):
-            out["not"] = {"type": types}
-        else:
-            out["not"] = {"anyOf": _type_schemas(types, 3)}
-
-
-def effective_schema(raw: dict) -> dict:
-    """The draft-07 schema that validates like ``raw`` under its own draft, with EventLogging's
-    default of no undeclared top-level properties.
-
-    Drafts 2019-09 and 2020-12 are kept as they are (validated by ``jsonschema`` when they use
-    keywords whose meaning changed).  Known gap: draft 3/4 ``integer`` rejects 3.0, draft 07
-    accepts it.
-    """
-    if not isinstance(raw, dict):
-        raise SchemaError("a schema must be a JSON object")
-    draft = _draft(raw)
-    try:
-        if draft > 7:
-            out = copy.deepcopy(raw)
-        else:
-            out = _translate(raw, draft)
-            out["$schema"] = DRAFT7_URI
-    except RecursionError:
-        raise SchemaError("schema is nested too deeply") from None
-    if "additionalProperties" not in out and "unevaluatedProperties" not in out:
-        out["additionalProperties"] = False
-    return out
-
-
-# --- compilation ---------------------------------------------------------------------------
-
-
-def _fallback(
-    schema: dict, keyword: str, label: str
-) -> Callable[[object], ValidationFailure | None]:
-    """Validate with the ``jsonschema`` package: exact, slow, for what we do not compile."""
-    try:
-        import jsonschema
-    except ImportError:
-        raise SchemaError(
-            f"{label}: keyword {keyword!r} needs the jsonschema package; install el-monitor[test]"
-            " or rewrite the schema in plain draft 07"
-        ) from None
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise SchemaError(f"{label}: {_clip(exc.message)}") from None
-    validator = cls(schema)
-    log.info("%s: validated by jsonschema (slow) because of %r", label, keyword)
-
-    def validate(event: object) -> ValidationFailure | None:
-        try:
-            error = next(validator.iter_errors(event), None)
-            if error is None:
-                return None
-            path = "$" + "".join(
-                f"[{step}]" if isinstance(step, int) else path_step(step)
-                for step in error.absolute_path
-            )
-            return ValidationFailure(path, _clip(error.message))
-        except RecursionError:
-            return ValidationFailure("$", "value is nested too deeply to validate")
-        except Exception as exc:  # never crash the forwarder on a hostile value
-            return ValidationFailure("$", f"cannot validate value: {type(exc).__name__}")
-
-    return validate
-
-
-def _clip(message: str) -> str:
-    """jsonschema's messages embed whole reprs of (untrusted) values."""
-    return message if len(message) <= 300 else message[:297] + "..."
-
-
-def compile_schema(name: str, revision: str, raw: dict) -> CompiledSchema:
-    """Translate and compile one schema revision; a broken schema raises ``SchemaError``."""
-    label = f"schema {name}/{revision}"
-    try:
-        schema = effective_schema(raw)
-    except SchemaError as exc:
-        raise SchemaError(f"{label}: {exc}") from None
-    try:
-        validate = compile_validator(schema, modern=_draft(raw) > 7, label=label)
-    except Unsupported as exc:
-        validate = _fallback(schema, str(exc), label)
-    except SchemaError as exc:
-        raise SchemaError(f"{label}: {exc}") from None
-    except (RecursionError, MemoryError, SyntaxError):
-        raise SchemaError(f"{label}: schema is nested too deeply to compile") from None
-    return CompiledSchema(name, revision, schema, validate)
-
-
-# --- registries ----------------------------------------------------------------------------
 
 
 class _CachingRegistry:
@@ -439,14 +203,14 @@ class HttpRegistry(_CachingRegistry):
         else:
             return _compile_file(name, revision, _parse(data, str(cached)), str(cached))
         url = f"{self.base_url}/{name}/{revision}.json"
-        data = self._fetch(url)
-        if data is None:
+        fetched = self._fetch(url)
+        if fetched is None:
             return None
-        found = _compile_file(name, revision, _parse(data, url), url)
+        found = _compile_file(name, revision, _parse(fetched, url), url)
         try:
             cached.parent.mkdir(exist_ok=True)
             partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-            partial.write_bytes(data)
+            partial.write_bytes(fetched)
             os.replace(partial, cached)
         except OSError as exc:
             log.warning("cannot cache schema %s in %s: %s", url, cached, exc)

@@ -1,4 +1,7 @@
-"""Schema → table mapping and the SQLite / MySQL writers."""
+"""The database, and all SQL text: schema → table mapping (``mapping``), one dialect per
+engine (``dialect``), the SQLite and MySQL stores (``sqlite``, ``mysql``), and what is asked of
+them beyond events: the counts tables (``counts``), the sample-rate history (``sampling``),
+table stats (``catalogue``), keyed scans and deletes (``rows``)."""
 
 from __future__ import annotations
 

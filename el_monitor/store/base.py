@@ -4,20 +4,21 @@ split between 'the database is away' (spool and retry) and 'this row is bad' (Ev
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from el_monitor.store.dialect import Dialect, event_table
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
     Column,
+    Row,
     StoreError,
     TableLayout,
     event_columns,
     table_name,
 )
-from el_monitor.store.sql import SAMPLING_TABLE, sampling_table_sql
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or refuses writes: the batch must wait and be retried."""
 
 
-class Rejected(NamedTuple):
+@dataclass(frozen=True)
+class Rejected:
     """A row the database refused (value too long, out of range…): the event's EventError."""
 
     layout: TableLayout
@@ -39,15 +41,25 @@ class InsertResult(NamedTuple):
     rejected: list[Rejected]
 
 
+class TableColumn(NamedTuple):
+    name: str
+    sql_type: str  # as the engine reports it: ``VARCHAR(191)`` (SQLite), ``varchar`` (MySQL)
+
+
+Batch = Mapping[TableLayout, Sequence[Row]]
+Params = Sequence[object]
+
+
 class Store(ABC):
     """A database that holds one table per schema revision."""
 
     url: str
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect  # chosen once: the only place the engines are told apart
         self._layouts: dict[tuple[str, str], TableLayout] = {}
 
-    def layout(self, schema: str, revision: str, event_schema: Mapping) -> TableLayout:
+    def layout(self, schema: str, revision: str, event_schema: Mapping[str, Any]) -> TableLayout:
         """The table for a schema revision, created on first use."""
         key = (schema, revision)
         layout = self._layouts.get(key)
@@ -58,7 +70,7 @@ class Store(ABC):
             layout = self._layouts[key] = _layout_from(name, wanted, existing)
         return layout
 
-    def insert(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
+    def insert(self, batch: Batch) -> InsertResult:
         """Insert every row in one transaction; duplicates of stored uuids are skipped.
 
         When the database refuses the batch for its data, the rows are retried one by one so
@@ -70,62 +82,44 @@ class Store(ABC):
             log.info("batch refused (%s); retrying row by row", exc)
         return self._insert_rows(batch)
 
-    @abstractmethod
     def _create_table(self, name: str, columns: Sequence[Column]) -> list[str]:
         """Create the table if missing and return the names of the columns it really has."""
+        statements = self.dialect.create_table(event_table(name, columns))
+        self.execute_all([(sql, ()) for sql in statements])
+        return [column.name for column in self.columns(name)]
 
     @abstractmethod
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
+    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
         """One transaction; raises StoreError for a data problem, StoreUnavailable otherwise."""
 
     @abstractmethod
-    def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
+    def _insert_rows(self, batch: Batch) -> InsertResult:
         """One transaction, one statement per row, refused rows reported."""
 
-    placeholder: str  # the driver's parameter marker: "?" (SQLite) or "%s" (MySQL)
-
     @abstractmethod
-    def quote(self, identifier: str) -> str:
-        """The identifier quoted for this engine."""
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query; its rows as the driver returns them."""
 
-    @abstractmethod
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        """Run a read-only query (tests, reports, ``schemas`` listing)."""
-
-    def execute(self, sql: str, params: Sequence = ()) -> int:
+    def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
         return self.execute_all([(sql, params)])[0]
 
     @abstractmethod
-    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
+    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
         """Run write statements in one transaction, so that all of them take effect or none
         does (no DDL: MySQL commits it at once); returns the rows each changed."""
 
-    def record_sample_rate(self, schema: str, revision: str, rate: int) -> int | None:
-        """Record the rate in force for a revision; returns the previous one if it changed."""
-        table, mark = self.quote(SAMPLING_TABLE), self.placeholder
-        self.execute(sampling_table_sql(self.quote, mysql=self.placeholder == "%s"))
-        rows = self.query(
-            f"SELECT sample_rate FROM {table} WHERE schema_name = {mark} AND revision = {mark} "
-            "ORDER BY id DESC LIMIT 1",
-            (schema, revision),
-        )
-        if rows and rows[0][0] == rate:
-            return None
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.execute(
-            f"INSERT INTO {table} (schema_name, revision, sample_rate, since) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark})",
-            (schema, revision, rate, since),
-        )
-        return rows[0][0] if rows else None
+    def tables(self) -> list[str]:
+        """Names of the tables in the database."""
+        return [name for (name,) in self.query(self.dialect.list_tables)]
 
     def table_exists(self, name: str) -> bool:
         return name.lower() in {t.lower() for t in self.tables()}
 
-    @abstractmethod
-    def tables(self) -> list[str]:
-        """Names of the tables in the database."""
+    def columns(self, table: str) -> list[TableColumn]:
+        """The columns ``table`` has, in table order; empty when it is missing."""
+        query = self.dialect.table_columns(table)
+        return [TableColumn(name, kind) for name, kind in self.query(*query)]
 
     @abstractmethod
     def close(self) -> None: ...

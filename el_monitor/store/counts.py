@@ -1,11 +1,11 @@
-"""The two tables where forwarders persist their counters, and their one DDL.
+"""The two tables where forwarders persist their counters: layout, additive writes, report reads.
 
 Graphite keeps rates, but its retention and aggregation make it a poor source for "how many
 events of schema X were valid yesterday"; the daily report needs exact sums.  So every
 forwarder instance adds its counts into one row per UTC hour, instance and schema, and its
 validation errors into one row per hour, instance, schema, code and JSON path.  The report sums
-them by day in SQL.  Both the forwarder (writer) and the report (reader) take the table and
-column names from here, so this module is the single source of the layout.
+them by day in SQL.  Both the forwarder (writer) and the report (reader) go through this
+module, so it is the single source of the layout.
 
 Text columns use a binary collation on MySQL: schema names are case-sensitive (``Edit`` and
 ``edit`` are different schemas, as they are to SQLite), and a case-insensitive unique key would
@@ -15,9 +15,11 @@ merge their rows.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-from el_monitor.store import Store
+from el_monitor.store.base import Params, Store
+from el_monitor.store.dialect import Dialect, Index, TableSpec
 
 __all__ = [
     "COUNTS_TABLE",
@@ -25,16 +27,24 @@ __all__ = [
     "MEASURES",
     "NO_SCHEMA",
     "PATH_LENGTH",
+    "DailyCounts",
+    "ErrorGroup",
+    "ErrorKey",
+    "FirstExample",
+    "HourCounts",
+    "HourErrors",
+    "Measures",
+    "add_counts",
     "counts_tables_sql",
     "create_counts_tables",
-    "is_mysql",
+    "daily_counts",
+    "day_error_groups",
+    "first_examples",
     "period_of",
 ]
 
 COUNTS_TABLE = "el_monitor_counts"
 ERRORS_TABLE = "el_monitor_errors"
-# The counters' measures, in the column order of COUNTS_TABLE (same names as counters.MEASURES).
-MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
 # schema_name of lines for which no schema could be named (unparseable, no schema field).
 NO_SCHEMA = "-"
 # Longest JSON path stored; a writer cuts longer ones (they stay distinct enough to group).
@@ -42,11 +52,50 @@ PATH_LENGTH = 191
 CODE_LENGTH = 20
 NAME_LENGTH = 63  # instance and schema names: EventLogging's schema-name limit
 PERIOD_LENGTH = 20  # 'YYYY-MM-DDTHH:00:00Z'
+FIRSTS_PER_QUERY = 100  # error groups whose first example one query fetches
 
 
-def is_mysql(store: Store) -> bool:
-    """Whether ``store`` speaks MySQL (``%s`` parameters) rather than SQLite (``?``)."""
-    return store.placeholder == "%s"
+class Measures(NamedTuple):
+    """One number per counted measure (the counters' measures), in COUNTS_TABLE's order."""
+
+    raw: int = 0
+    valid: int = 0
+    invalid: int = 0
+    sampled_out: int = 0
+    opted_out: int = 0
+    inserted: int = 0
+    spooled: int = 0
+
+
+MEASURES: tuple[str, ...] = Measures._fields
+_WHERE = ("period", "instance", "schema_name")  # what one row counts
+_ERROR_GROUP = (*_WHERE, "code", "path")
+
+_KEY_COLUMNS = (
+    ("period", f"VARCHAR({PERIOD_LENGTH}) NOT NULL"),
+    ("instance", f"VARCHAR({NAME_LENGTH}) NOT NULL"),
+    ("schema_name", f"VARCHAR({NAME_LENGTH}) NOT NULL"),
+)
+COUNTS = TableSpec(
+    COUNTS_TABLE,
+    (*_KEY_COLUMNS, *((measure, "BIGINT NOT NULL DEFAULT 0") for measure in MEASURES)),
+    unique=Index(f"ux_{COUNTS_TABLE}", _WHERE),
+    collation="utf8mb4_bin",
+)
+ERRORS = TableSpec(
+    ERRORS_TABLE,
+    (
+        *_KEY_COLUMNS,
+        ("code", f"VARCHAR({CODE_LENGTH}) NOT NULL"),
+        ("path", f"VARCHAR({PATH_LENGTH}) NOT NULL DEFAULT ''"),
+        ("count", "BIGINT NOT NULL DEFAULT 0"),
+        # The first message and raw event of the hour, NOT redacted: redact before showing.
+        ("message", "TEXT NULL"),
+        ("example", "TEXT NULL"),
+    ),
+    unique=Index(f"ux_{ERRORS_TABLE}", _ERROR_GROUP),
+    collation="utf8mb4_bin",
+)
 
 
 def period_of(when: datetime.datetime | float) -> str:
@@ -61,50 +110,152 @@ def period_of(when: datetime.datetime | float) -> str:
     return when.strftime("%Y-%m-%dT%H:00:00Z")
 
 
-def counts_tables_sql(quote: Callable[[str], str], mysql: bool) -> list[str]:
+def counts_tables_sql(dialect: Dialect) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` statements for both tables, for one engine."""
-    key = "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY" if mysql else "INTEGER PRIMARY KEY"
-    suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" if mysql else ""
-    unique = "UNIQUE KEY {name} ({columns})" if mysql else "UNIQUE ({columns})"
-
-    def columns(*names: str) -> str:
-        return ", ".join(map(quote, names))
-
-    where = [
-        f"{quote('period')} VARCHAR({PERIOD_LENGTH}) NOT NULL",
-        f"{quote('instance')} VARCHAR({NAME_LENGTH}) NOT NULL",
-        f"{quote('schema_name')} VARCHAR({NAME_LENGTH}) NOT NULL",
-    ]
-    counts = [
-        f"{quote('id')} {key}",
-        *where,
-        *(f"{quote(measure)} BIGINT NOT NULL DEFAULT 0" for measure in MEASURES),
-        unique.format(
-            name=quote(f"ux_{COUNTS_TABLE}"),
-            columns=columns("period", "instance", "schema_name"),
-        ),
-    ]
-    errors = [
-        f"{quote('id')} {key}",
-        *where,
-        f"{quote('code')} VARCHAR({CODE_LENGTH}) NOT NULL",
-        f"{quote('path')} VARCHAR({PATH_LENGTH}) NOT NULL DEFAULT ''",
-        f"{quote('count')} BIGINT NOT NULL DEFAULT 0",
-        # The first message and raw event of the hour, NOT redacted: redact before showing.
-        f"{quote('message')} TEXT NULL",
-        f"{quote('example')} TEXT NULL",
-        unique.format(
-            name=quote(f"ux_{ERRORS_TABLE}"),
-            columns=columns("period", "instance", "schema_name", "code", "path"),
-        ),
-    ]
-    return [
-        f"CREATE TABLE IF NOT EXISTS {quote(table)} (\n  " + ",\n  ".join(lines) + f"\n){suffix}"
-        for table, lines in ((COUNTS_TABLE, counts), (ERRORS_TABLE, errors))
-    ]
+    return [sql for table in (COUNTS, ERRORS) for sql in dialect.create_table(table)]
 
 
 def create_counts_tables(store: Store) -> None:
     """Create both tables in ``store`` when missing (idempotent)."""
-    for statement in counts_tables_sql(store.quote, is_mysql(store)):
+    for statement in counts_tables_sql(store.dialect):
         store.execute(statement)
+
+
+# --- the forwarders' writes ------------------------------------------------------------------
+
+
+class HourCounts(NamedTuple):
+    """What one forwarder instance adds to a schema's counts of one hour."""
+
+    period: str  # period_of() the moment counted
+    instance: str
+    schema: str  # NO_SCHEMA for lines no schema was named for
+    added: Measures
+
+
+class HourErrors(NamedTuple):
+    """What one forwarder instance adds to an error group of one hour."""
+
+    period: str
+    instance: str
+    schema: str
+    code: str
+    path: str  # "" when the error has none; at most PATH_LENGTH characters
+    added: int  # events
+    message: str  # kept only by the first write of the hour row (not redacted)
+    example: str
+
+
+def add_counts(store: Store, counts: Iterable[HourCounts], errors: Iterable[HourErrors]) -> None:
+    """Add to the hour rows in one transaction: all of it takes effect or none does, so a
+    failed write can simply be retried.  The tables must exist (create_counts_tables)."""
+    dialect = store.dialect
+    add_count = dialect.upsert(COUNTS_TABLE, _WHERE, MEASURES)
+    add_error = dialect.upsert(ERRORS_TABLE, _ERROR_GROUP, ("count",), ("message", "example"))
+    statements: list[tuple[str, Params]] = [
+        (add_count, (c.period, c.instance, c.schema, *c.added)) for c in counts
+    ]
+    statements += [(add_error, tuple(e)) for e in errors]
+    if statements:
+        store.execute_all(statements)
+
+
+# --- the report's reads ----------------------------------------------------------------------
+
+
+class DailyCounts(NamedTuple):
+    day: str  # 'YYYY-MM-DD' (UTC)
+    schema: str
+    sums: Measures  # over every instance and hour of the day
+
+
+class ErrorGroup(NamedTuple):
+    """One day's errors of a schema with the same code and JSON path, over all instances."""
+
+    schema: str
+    code: str
+    path: str
+    events: int
+    first_period: str  # the earliest hour row: the one whose example is shown
+
+
+class ErrorKey(NamedTuple):
+    schema: str
+    code: str
+    path: str
+
+
+class FirstExample(NamedTuple):
+    message: str
+    example: str | None  # the raw event, NOT redacted
+
+
+def daily_counts(store: Store, first: datetime.date, last: datetime.date) -> list[DailyCounts]:
+    """Sums per UTC day and schema of the hour rows from ``first`` to ``last``, inclusive."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    day = f"substr({q('period')}, 1, 10)"
+    sums = ", ".join(f"SUM({q(measure)})" for measure in MEASURES)
+    rows = store.query(
+        f"SELECT {day}, {q('schema_name')}, {sums} FROM {q(COUNTS_TABLE)} "
+        f"WHERE {q('period')} >= {mark} AND {q('period')} < {mark} "
+        f"GROUP BY {day}, {q('schema_name')}",
+        (first.isoformat(), (last + datetime.timedelta(days=1)).isoformat()),
+    )
+    return [
+        DailyCounts(as_text(when), as_text(name), Measures._make([int(v or 0) for v in values]))
+        for when, name, *values in rows
+    ]
+
+
+def day_error_groups(store: Store, day: datetime.date) -> list[ErrorGroup]:
+    """Every error group of one UTC day, summed over instances and hours."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    rows = store.query(
+        f"SELECT {q('schema_name')}, {q('code')}, {q('path')}, SUM({q('count')}), "
+        f"MIN({q('period')}) FROM {q(ERRORS_TABLE)} "
+        f"WHERE {q('period')} >= {mark} AND {q('period')} < {mark} "
+        f"GROUP BY {q('schema_name')}, {q('code')}, {q('path')}",
+        (day.isoformat(), (day + datetime.timedelta(days=1)).isoformat()),
+    )
+    return [
+        ErrorGroup(as_text(name), as_text(code), as_text(path), int(count or 0), as_text(first))
+        for name, code, path, count, first in rows
+    ]
+
+
+def first_examples(store: Store, groups: Sequence[ErrorGroup]) -> dict[ErrorKey, FirstExample]:
+    """Message and raw example of the first row of each group (by hour, then id).
+
+    Fetched only for the groups asked for, in chunks of OR-ed equalities that both engines
+    answer from the unique index, because examples are the one large column of the tables.
+    """
+    q, mark = store.dialect.quote, store.dialect.mark
+    term = (
+        f"({q('period')} = {mark} AND {q('schema_name')} = {mark} AND {q('code')} = {mark} "
+        f"AND {q('path')} = {mark})"
+    )
+    out: dict[ErrorKey, FirstExample] = {}
+    for start in range(0, len(groups), FIRSTS_PER_QUERY):
+        part = groups[start : start + FIRSTS_PER_QUERY]
+        rows = store.query(
+            f"SELECT {q('schema_name')}, {q('code')}, {q('path')}, {q('message')}, "
+            f"{q('example')} FROM {q(ERRORS_TABLE)} WHERE "
+            + " OR ".join([term] * len(part))
+            + f" ORDER BY {q('id')}",
+            [value for g in part for value in (g.first_period, g.schema, g.code, g.path)],
+        )
+        for name, code, path, message, example in rows:
+            key = ErrorKey(as_text(name), as_text(code), as_text(path))
+            if key not in out:
+                full = None if example is None else as_text(example)
+                out[key] = FirstExample(as_text(message), full)
+    return out
+
+
+def as_text(value: object) -> str:
+    """A text column's value as str: "" for NULL, bytes decoded (binary collations)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -37,6 +37,11 @@ SQL_TYPES = {
     JSON: "TEXT",
 }
 _JSON_TYPES = {"integer": BIGINT, "number": DOUBLE, "boolean": BOOLEAN}
+
+
+# A stored value: validated JSON scalars, and JSON text for arrays and free-form objects.
+Value = str | int | float | bool | None
+Row = list[Value]  # one event's values, in its TableLayout's column order
 
 
 class Column(NamedTuple):
@@ -69,7 +74,7 @@ def table_name(schema: str, revision: str) -> str:
     return name
 
 
-def event_columns(schema: Mapping) -> list[Column]:
+def event_columns(schema: Mapping[str, Any]) -> list[Column]:
     """The ``event_*`` columns for an (effective, draft-7) event schema."""
     columns: list[Column] = []
     _add_columns(schema.get("properties", {}), "event_", columns)
@@ -83,7 +88,7 @@ def event_columns(schema: Mapping) -> list[Column]:
     return columns
 
 
-def _add_columns(properties: Mapping, prefix: str, out: list[Column]) -> None:
+def _add_columns(properties: Mapping[str, Any], prefix: str, out: list[Column]) -> None:
     for key in sorted(properties):
         spec = properties[key] if isinstance(properties[key], Mapping) else {}
         name = prefix + key
@@ -94,7 +99,7 @@ def _add_columns(properties: Mapping, prefix: str, out: list[Column]) -> None:
             out.append(Column(name, kind))
 
 
-def _kind(spec: Mapping) -> str | None:
+def _kind(spec: Mapping[str, Any]) -> str | None:
     """Column kind for a property schema; None means 'flatten its properties'."""
     types = spec.get("type")
     if isinstance(types, list):
@@ -106,7 +111,7 @@ def _kind(spec: Mapping) -> str | None:
         # Longer values than a VARCHAR holds are refused row by row (strict mode), never cut.
         max_length = spec.get("maxLength")
         return TEXT if isinstance(max_length, int) and max_length > VARCHAR_LIMIT else VARCHAR
-    return _JSON_TYPES.get(types, JSON)
+    return _JSON_TYPES.get(types, JSON) if isinstance(types, str) else JSON
 
 
 class TableLayout:
@@ -135,9 +140,9 @@ class TableLayout:
         self._last_second = -1
         self._last_mw = ""
 
-    def row(self, capsule: Mapping) -> list:
+    def row(self, capsule: Mapping[str, Any]) -> Row:
         """One row, in ``column_names`` order.  Raises StoreError for unmapped fields."""
-        values: list = [None] * len(self.columns)
+        values: Row = [None] * len(self.columns)
         values[0] = capsule["uuid"]
         second = capsule["timestamp"]
         if second != self._last_second:
@@ -155,7 +160,7 @@ class TableLayout:
                 self._fill({key: value}, "event_", values)
         return values
 
-    def _fill(self, obj: Mapping, prefix: str, values: list) -> None:
+    def _fill(self, obj: Mapping[str, Any], prefix: str, values: Row) -> None:
         position_of = self._position
         for key, value in obj.items():
             name = prefix + key

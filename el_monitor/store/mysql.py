@@ -6,17 +6,18 @@ encoding them ourselves is several times cheaper than PyMySQL's generic ``escape
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pymysql
 from pymysql.converters import escape_string
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
-from el_monitor.store.mapping import Column, StoreError, TableLayout
-from el_monitor.store.sql import create_table_sql, quote_mysql
+from el_monitor.store.base import Batch, InsertResult, Params, Rejected, Store, StoreUnavailable
+from el_monitor.store.dialect import MYSQL, InsertSQL
+from el_monitor.store.mapping import Row, StoreError, TableLayout, Value
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -32,16 +33,16 @@ class MySQLStore(Store):
         io_timeout: float = 60,
         connect_now: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(MYSQL)
         self.url = url
         self._params = _connect_params(url, connect_timeout, io_timeout)
-        self._conn: pymysql.connections.Connection | None = None
-        self._prefix: dict[str, str] = {}
+        self._conn: pymysql.connections.Connection[Any] | None = None
+        self._insert_sql: dict[str, InsertSQL] = {}
         if connect_now:
             with self._errors():
                 self._connection()
 
-    def _connection(self) -> pymysql.connections.Connection:
+    def _connection(self) -> pymysql.connections.Connection[Any]:
         if self._conn is None:
             try:
                 self._conn = pymysql.connect(**self._params)
@@ -76,27 +77,7 @@ class MySQLStore(Store):
                 self._conn.close()
             self._conn = None
 
-    def _create_table(self, name: str, columns: Sequence[Column]) -> list[str]:
-        with self._errors(), self._connection().cursor() as cursor:
-            for statement in create_table_sql(name, columns, quote_mysql, mysql=True):
-                cursor.execute(statement)
-            cursor.execute(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                (name,),
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    def _statement_prefix(self, layout: TableLayout) -> str:
-        prefix = self._prefix.get(layout.name)
-        if prefix is None:
-            columns = ", ".join(map(quote_mysql, layout.column_names))
-            prefix = self._prefix[layout.name] = (
-                f"INSERT INTO {quote_mysql(layout.name)} ({columns}) VALUES "
-            )
-        return prefix
-
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
+    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
         inserted = dict.fromkeys(batch, 0)
         with self._errors():
             conn = self._connection()
@@ -111,9 +92,14 @@ class MySQLStore(Store):
                 raise
         return inserted
 
-    def _statements(self, layout: TableLayout, rows: Sequence[list]) -> Iterator[str]:
-        prefix = self._statement_prefix(layout)
-        suffix = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
+    def _statements(self, layout: TableLayout, rows: Sequence[Row]) -> Iterator[str]:
+        """Multi-row INSERTs of literals, each at most about _STATEMENT_BYTES long."""
+        insert = self._insert_sql.get(layout.name)
+        if insert is None:
+            insert = self._insert_sql[layout.name] = self.dialect.insert_new(
+                layout.name, layout.column_names
+            )
+        prefix, suffix = insert
         parts: list[str] = []
         size = 0
         for row in rows:
@@ -126,7 +112,7 @@ class MySQLStore(Store):
         if parts:
             yield prefix + ",".join(parts) + suffix
 
-    def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
+    def _insert_rows(self, batch: Batch) -> InsertResult:
         inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
         rejected = []
         with self._errors():
@@ -149,19 +135,14 @@ class MySQLStore(Store):
                 raise
         return InsertResult(inserted, rejected)
 
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors(), self._connection().cursor() as cursor:
             cursor.execute(sql, tuple(params) or None)
             rows = list(cursor.fetchall())
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
-    placeholder = "%s"
-
-    def quote(self, identifier: str) -> str:
-        return quote_mysql(identifier)
-
-    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
+    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
         with self._errors():
             conn = self._connection()
             try:
@@ -173,14 +154,11 @@ class MySQLStore(Store):
                 raise
         return changed
 
-    def tables(self) -> list[str]:
-        return [name for (name,) in self.query("SHOW TABLES")]
-
     def close(self) -> None:
         self._drop_connection()
 
 
-def _row_literal(row: list) -> str:
+def _row_literal(row: Row) -> str:
     encode = _ENCODERS
     try:
         return "(" + ",".join(["NULL" if v is None else encode[v.__class__](v) for v in row]) + ")"
@@ -193,7 +171,7 @@ def _quote_string(value: str) -> str:
 
 
 # SQL literals by Python type: rows hold validated JSON values only.
-_ENCODERS = {
+_ENCODERS: dict[type[Value], Callable[[Any], str]] = {
     str: _quote_string,
     int: str,
     float: repr,
@@ -201,12 +179,12 @@ _ENCODERS = {
 }
 
 
-def _rollback(conn: pymysql.connections.Connection) -> None:
+def _rollback(conn: pymysql.connections.Connection[Any]) -> None:
     with suppress(Exception):  # a dead connection has nothing to roll back
         conn.rollback()
 
 
-def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict:
+def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict[str, Any]:
     parts = urlsplit(url)
     database = parts.path.lstrip("/")
     if parts.scheme != "mysql" or not parts.hostname or not database:

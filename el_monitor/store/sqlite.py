@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
-from el_monitor.store.mapping import Column, StoreError, TableLayout
-from el_monitor.store.sql import create_table_sql, quote_sqlite
+from el_monitor.store.base import Batch, InsertResult, Params, Rejected, Store, StoreUnavailable
+from el_monitor.store.dialect import SQLITE
+from el_monitor.store.mapping import StoreError, TableLayout
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored".
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
@@ -18,7 +19,7 @@ _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full"
 
 class SQLiteStore(Store):
     def __init__(self, url: str, path: str) -> None:
-        super().__init__()
+        super().__init__(SQLITE)
         self.url = url
         self.path = path
         if path != ":memory:" and not Path(path).resolve().parent.is_dir():
@@ -37,25 +38,15 @@ class SQLiteStore(Store):
             raise UserError(f"cannot open {url}: {exc}") from None
         self._sql: dict[str, str] = {}
 
-    def _create_table(self, name: str, columns: Sequence[Column]) -> list[str]:
-        with _errors():
-            for statement in create_table_sql(name, columns, quote_sqlite, mysql=False):
-                self._db.execute(statement)
-            rows = self._db.execute(f"PRAGMA table_info({quote_sqlite(name)})").fetchall()
-        return [row[1] for row in rows]
-
     def _insert_sql(self, layout: TableLayout) -> str:
         sql = self._sql.get(layout.name)
         if sql is None:
-            columns = ", ".join(map(quote_sqlite, layout.column_names))
-            marks = ", ".join("?" * len(layout.column_names))
-            sql = self._sql[layout.name] = (
-                f"INSERT INTO {quote_sqlite(layout.name)} ({columns}) VALUES ({marks}) "
-                'ON CONFLICT("uuid") DO NOTHING'
-            )
+            head, tail = self.dialect.insert_new(layout.name, layout.column_names)
+            marks = self.dialect.marks(len(layout.column_names))
+            sql = self._sql[layout.name] = f"{head}({marks}){tail}"
         return sql
 
-    def _insert_batch(self, batch: Mapping[TableLayout, Sequence[list]]) -> dict[TableLayout, int]:
+    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
         inserted = {}
         with _errors():
             self._db.execute("BEGIN")
@@ -68,7 +59,7 @@ class SQLiteStore(Store):
                 raise
         return inserted
 
-    def _insert_rows(self, batch: Mapping[TableLayout, Sequence[list]]) -> InsertResult:
+    def _insert_rows(self, batch: Batch) -> InsertResult:
         inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
         rejected = []
         with _errors():
@@ -89,16 +80,11 @@ class SQLiteStore(Store):
                 raise
         return InsertResult(inserted, rejected)
 
-    placeholder = "?"
-
-    def quote(self, identifier: str) -> str:
-        return quote_sqlite(identifier)
-
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with _errors():
             return self._db.execute(sql, params).fetchall()
 
-    def execute_all(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
+    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
         with _errors():
             self._db.execute("BEGIN")
             try:
@@ -108,10 +94,6 @@ class SQLiteStore(Store):
                 self._db.execute("ROLLBACK")
                 raise
         return changed
-
-    def tables(self) -> list[str]:
-        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return [name for (name,) in rows if not name.startswith("sqlite_")]
 
     def close(self) -> None:
         self._db.close()

@@ -23,6 +23,8 @@ class Chunk(NamedTuple):
 
 
 IDLE = Chunk([])
+# Set in a chunk's defaults by a transport whose sender asked not to be tracked (DNT, GPC).
+OPTOUT_FLAG = "_optout"
 
 
 class Source(Protocol):

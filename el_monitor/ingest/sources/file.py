@@ -15,13 +15,13 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import NamedTuple
 
 from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
-from el_monitor.ingest.sources import READ_BYTES, LineSplitter
 from el_monitor.ingest.sources.base import IDLE, Chunk
+from el_monitor.ingest.sources.lines import READ_BYTES, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ class FileSource:
                     return
                 yield IDLE
 
-    def _drain(self, f: _OpenFile, stop: threading.Event, *, final: bool) -> Iterator[Chunk]:
+    def _drain(
+        self, f: _OpenFile, stop: threading.Event, *, final: bool
+    ) -> Generator[Chunk, None, bool]:
         """Yield chunks up to the current end of ``f``; return whether anything was read.
 
         With ``final`` the file will not grow any more, so its unfinished last line is a line.

@@ -1,0 +1,81 @@
+"""The real ``el-monitor forward`` on a file into SQLite, in a child process: wall time including
+interpreter start, and the child's peak RSS at two input sizes, which shows memory does not grow
+with the input.  A bare interpreter's peak RSS, taken the same way, is the memory floor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import corpus_events
+from bench_stores import event_rows, remove_sqlite
+from results import EVENTS, Figure, Reference, below
+from workload import count_problem
+
+CLI = Path(sys.executable).with_name("el-monitor")
+MB = "MB"
+
+# Runs the command in its argv and writes "<peak RSS KiB> <exit status>" to the file in argv[1].
+# A fresh, small interpreter: a child forked straight from this big benchmark process would
+# report this process's peak RSS (Linux records the parent's high-water mark at exec).
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def _launch(cmd: list[str], tmp: Path) -> tuple[float, float, str]:
+    """Run ``cmd`` in ``tmp`` through the launcher: (seconds, peak RSS MB, problem)."""
+    usage = tmp / "child.usage"
+    err_path = tmp / "child.err"
+    with open(tmp / "child.out", "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(usage), *cmd],
+            stdout=out,
+            stderr=err,
+            cwd=tmp,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+    rss_kib, status = map(int, usage.read_text().split())
+    problem = ""
+    if status != 0:
+        tail = err_path.read_text(errors="replace").strip().splitlines()[-1:]
+        problem = f"exit {status}: {' '.join(tail)}"
+    return seconds, rss_kib * 1024 / 1e6, problem
+
+
+def rss_floor(tmp: Path) -> tuple[Reference, Figure]:
+    _, rss, problem = _launch([sys.executable, "-c", "pass"], tmp)
+    floor = Reference("python3 -c pass", rss)
+    figure = Figure("python3 -c pass: peak RSS (floor)", rss, MB, "1 run", floor, problem=problem)
+    return floor, figure
+
+
+def forward_file(
+    path: Path, lines: int, valid: int, tmp: Path, ceiling: Reference, floor: Reference
+) -> list[Figure]:
+    """``el-monitor forward`` of the ``lines`` lines in ``path``: its rate and its peak RSS."""
+    db = tmp / f"cli-{path.stem}.db"
+    cmd = [
+        str(CLI), "forward", "--schemas", str(corpus_events.SCHEMAS),
+        "--input", f"file://{path}", "--db", f"sqlite:///{db}",
+    ]  # fmt: skip
+    seconds, rss, problem = _launch(cmd, tmp)
+    if not problem:
+        problem = count_problem("rows committed", event_rows(f"sqlite:///{db}"), valid)
+    remove_sqlite(db)
+    rate = Figure(
+        f"CLI forward {lines:,} -> SQLite", lines / seconds, EVENTS, "1 run", ceiling,
+        problem=problem,
+    )  # fmt: skip
+    memory = Figure(
+        f"CLI forward {lines:,}: peak RSS", rss, MB, "1 run", floor, below(150, MB), problem
+    )
+    return [rate, memory]

@@ -1,0 +1,120 @@
+"""Where the forwarder's counts go between two snapshots: a log line, Graphite, the store.
+
+Each feed keeps the snapshot it last delivered and sends the difference since, so a delivery
+that fails (the store away) is simply carried into the next one, and the three never disturb
+each other's intervals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from el_monitor.counts.counters import (
+    OVERALL,
+    Counters,
+    Interval,
+    difference,
+    error_difference,
+)
+from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
+from el_monitor.errors import EventError
+from el_monitor.ingest.periodic import WallClockSlots
+from el_monitor.store.counts import NO_SCHEMA
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 10_000  # error groups remembered between two counts writes
+
+
+class MetricSink(Protocol):
+    """Where interval counts go (the Graphite emitter); ``submit`` must never block."""
+
+    interval: float
+
+    def submit(self, interval: Interval, errors: Mapping | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StatsLog:
+    """Rates and totals as one INFO line (``forward --stats-interval``)."""
+
+    def __init__(self, counters: Counters) -> None:
+        self._counters = counters
+        self._last = counters.snapshot()
+
+    def write(self) -> None:
+        now = self._counters.snapshot()
+        interval = difference(self._last, now)
+        self._last = now
+        rates = ", ".join(
+            f"{m} {interval.rate(OVERALL, m):.0f}/s"
+            for m in ("raw", "valid", "invalid", "inserted")
+        )
+        busiest = sorted(
+            (s for s in interval.counts if s != OVERALL), key=lambda s: -interval.counts[s]["raw"]
+        )[:3]
+        top = ", ".join(f"{s} {interval.rate(s, 'raw'):.0f}/s" for s in busiest)
+        log.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes[OVERALL]))
+
+
+class MetricsFeed:
+    """Interval counts to the metrics sink, once per wall-clock slot of its interval."""
+
+    def __init__(
+        self, counters: Counters, sink: MetricSink, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._counters = counters
+        self._sink = sink
+        self.slots = WallClockSlots(sink.interval, clock)
+        self._last = counters.snapshot()
+
+    def send(self) -> None:
+        """The counts up to the slot's boundary, stamped with the slot they cover."""
+        self._send(self.slots.boundary)
+        self.slots.advance()
+
+    def close(self) -> None:
+        """The last, partial interval lands in a slot of its own; then the sink closes."""
+        self._send(self.slots.boundary)
+        self._sink.close()
+
+    def _send(self, boundary: float) -> None:
+        now = self._counters.snapshot()
+        stamp = boundary - self._sink.interval
+        seconds = max(now.at - self._last.at, 1e-3)
+        interval = Interval(stamp - seconds, stamp, difference(self._last, now).counts)
+        self._sink.submit(interval, error_difference(self._last, now))
+        self._last = now
+
+
+class CountsFeed:
+    """Counts and error groups to the store's counts tables, for the daily report.
+
+    Between two writes it remembers the first message and raw event of each error group, as
+    the example the report shows (redacted there).
+    """
+
+    def __init__(self, counters: Counters, recorder: CountsRecorder) -> None:
+        self._counters = counters
+        self._recorder = recorder
+        self._last = counters.snapshot()
+        self._examples: dict[ErrorKey, tuple[str, str]] = {}
+
+    def note(self, error: EventError) -> None:
+        if len(self._examples) >= MAX_EXAMPLES:
+            return
+        known = error.schema is not None and self._counters.known(error.schema)
+        key = (error.schema if known and error.schema else NO_SCHEMA, error.code, error.path or "")
+        if key not in self._examples:
+            self._examples[key] = (error.message[:TEXT_LIMIT], error.raw_event[:TEXT_LIMIT])
+
+    def write(self) -> None:
+        """Add the counts since the last write; on failure keep them for the next."""
+        now = self._counters.snapshot()
+        if self._recorder.write(self._last, now, self._examples):
+            self._last = now
+            self._examples = {}

@@ -1,0 +1,85 @@
+"""``udp://`` input: lines from datagrams, each of which may hold several lines."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.lines import split_lines
+from el_monitor.ingest.sources.network import (
+    POLL_SECONDS,
+    QUEUE_LINES,
+    BufferedSource,
+    listen_error,
+    resolve,
+)
+
+logger = logging.getLogger(__name__)
+
+RCVBUF_BYTES = 8 * 1024 * 1024
+
+
+class UdpSource(BufferedSource):
+    """Lines from datagrams (each may hold several newline-separated lines)."""
+
+    _merge = True
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        *,
+        idle_interval: float = 0.2,
+        max_line_bytes: int = 65536,
+        queue_lines: int = QUEUE_LINES,
+    ) -> None:
+        super().__init__(name, idle_interval, queue_lines)
+        self._max = max_line_bytes
+        self.received = 0
+        self.dropped = 0
+        family, address = resolve(name, socket.SOCK_DGRAM, host, port)
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind(address)
+        except OSError as exc:
+            self._sock.close()
+            raise listen_error(name, port, exc) from exc
+        try:  # a deep kernel queue absorbs bursts while the pipeline is busy
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
+        except OSError:
+            logger.debug("%s: could not raise SO_RCVBUF", name)
+        self._sock.settimeout(POLL_SECONDS)
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self._thread = threading.Thread(target=self._receive, name=f"udp {name}", daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closing.is_set():
+            try:
+                data = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._closing.is_set():
+                    return
+                logger.exception("%s: receive failed", self.name)
+                time.sleep(POLL_SECONDS)
+                continue
+            lines = split_lines(data, self._max)
+            if not lines:
+                continue
+            if self._buffer.offer([Chunk(lines)]):
+                self.received += len(lines)
+            else:
+                self.dropped += len(lines)
+
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._thread.join()
+        self._sock.close()

@@ -1,0 +1,26 @@
+"""What an event table holds, as ``el-monitor schemas`` and the forwarder ask about it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from el_monitor.store.base import Store
+
+
+class TableStats(NamedTuple):
+    rows: int
+    last_timestamp: str | None  # the latest MediaWiki ``YYYYMMDDHHMMSS``; None when empty
+
+
+def table_stats(store: Store, table: str) -> TableStats:
+    """How many rows ``table`` has and the timestamp of its latest event."""
+    q = store.dialect.quote
+    ((count, last),) = store.query(f"SELECT COUNT(*), MAX({q('timestamp')}) FROM {q(table)}")
+    if isinstance(last, bytes | bytearray):
+        last = bytes(last).decode("utf-8", "replace")
+    return TableStats(int(count), None if last is None else str(last))
+
+
+def has_rows(store: Store, table: str) -> bool:
+    """Whether ``table`` holds any row (without counting them)."""
+    return bool(store.query(f"SELECT 1 FROM {store.dialect.quote(table)} LIMIT 1"))

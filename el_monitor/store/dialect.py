@@ -1,0 +1,215 @@
+"""What SQLite and MySQL/MariaDB spell differently, as one small value per engine.
+
+A store picks its dialect once, in its constructor (``store.dialect``).  Everything else in
+``store/`` writes engine-neutral SQL with the dialect's quoting and parameter mark, and asks it
+for the few statements the engines spell differently: "create if missing" (keys, indexes, table
+options), the additive upsert, the insert that skips stored uuids, and the catalogue queries.
+Nothing else tells the engines apart.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from el_monitor.store.mapping import SQL_TYPES, Column
+
+# Types of the two capsule columns that carry the unique key and the time index.
+_CAPSULE_TYPES = {"uuid": "CHAR(32)", "timestamp": "VARCHAR(14)"}
+EVENT_COLLATION = "utf8mb4_unicode_ci"
+
+
+class Index(NamedTuple):
+    name: str
+    columns: tuple[str, ...]
+
+
+class TableSpec(NamedTuple):
+    """A table as both engines create it: an auto-increment ``id`` key, then ``columns``."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, its SQL type and NULL / DEFAULT clauses)
+    unique: Index | None = None
+    indexes: tuple[Index, ...] = ()
+    collation: str | None = None  # MySQL's table collation; None keeps the database default
+
+
+class Query(NamedTuple):
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+class InsertSQL(NamedTuple):
+    """An ``INSERT … VALUES`` that skips rows whose uuid is already stored, split around its
+    rows so that a store can put placeholders (SQLite) or literals (MySQL) between."""
+
+    head: str  # up to and including ``VALUES``
+    tail: str  # after the rows: what makes a replayed uuid add nothing
+
+
+def event_table(name: str, columns: Sequence[Column]) -> TableSpec:
+    """One schema revision's table: every column NULLable, uuid unique, timestamp indexed."""
+    return TableSpec(
+        name=name,
+        columns=tuple(
+            (c.name, f"{_CAPSULE_TYPES.get(c.kind) or SQL_TYPES[c.kind]} NULL") for c in columns
+        ),
+        unique=Index(f"ix_{name}_uuid", ("uuid",)),
+        indexes=(Index(f"ix_{name}_timestamp", ("timestamp",)),),
+        collation=EVENT_COLLATION,
+    )
+
+
+class Dialect(ABC):
+    """Quoting, parameter mark and the statements one engine spells its own way."""
+
+    name: str
+    mark: str  # the driver's parameter marker
+    auto_key: str  # type and constraints of the auto-increment ``id`` column
+    list_tables: str  # a query answering one row per table, its name (internal ones left out)
+    _skip_stored_uuid: str  # after an insert's rows: a replayed uuid adds nothing
+
+    @abstractmethod
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted, any quote character inside doubled."""
+
+    def names(self, identifiers: Iterable[str]) -> str:
+        """Quoted identifiers, comma-separated."""
+        return ", ".join(map(self.quote, identifiers))
+
+    def marks(self, count: int) -> str:
+        """``count`` parameter marks, comma-separated."""
+        return ", ".join([self.mark] * count)
+
+    def create_table(self, spec: TableSpec) -> list[str]:
+        """Statements that create ``spec`` when it is missing, and leave it alone otherwise."""
+        q = self.quote
+        lines = [f"{q('id')} {self.auto_key}"]
+        lines += [f"{q(column)} {kind}" for column, kind in spec.columns]
+        if spec.unique is not None:
+            lines.append(self._unique_key(spec.unique))
+        lines += self._inline_indexes(spec.indexes)
+        body = ",\n  ".join(lines)
+        create = f"CREATE TABLE IF NOT EXISTS {q(spec.name)} (\n  {body}\n)"
+        return [create + self._table_options(spec.collation), *self._create_indexes(spec)]
+
+    def upsert(
+        self,
+        table: str,
+        keys: Sequence[str],
+        additive: Sequence[str],
+        first_only: Sequence[str] = (),
+    ) -> str:
+        """Insert one row (parameters: ``keys``, ``additive``, ``first_only`` in that order);
+        when a row with the same ``keys`` exists, add the ``additive`` columns to it instead
+        and keep its ``first_only`` columns as they are."""
+        columns = [*keys, *additive, *first_only]
+        return (
+            f"INSERT INTO {self.quote(table)} ({self.names(columns)}) "
+            f"VALUES ({self.marks(len(columns))}) {self._add_on_conflict(keys, additive)}"
+        )
+
+    def insert_new(self, table: str, columns: Sequence[str]) -> InsertSQL:
+        """The bulk insert of event rows, idempotent on their uuid."""
+        head = f"INSERT INTO {self.quote(table)} ({self.names(columns)}) VALUES "
+        return InsertSQL(head, self._skip_stored_uuid)
+
+    @abstractmethod
+    def table_columns(self, table: str) -> Query:
+        """A query answering (name, SQL type) per column of ``table``, in table order; no
+        rows when the table is missing."""
+
+    @abstractmethod
+    def _unique_key(self, index: Index) -> str: ...
+
+    @abstractmethod
+    def _inline_indexes(self, indexes: Sequence[Index]) -> list[str]: ...
+
+    @abstractmethod
+    def _create_indexes(self, spec: TableSpec) -> list[str]: ...
+
+    @abstractmethod
+    def _table_options(self, collation: str | None) -> str: ...
+
+    @abstractmethod
+    def _add_on_conflict(self, keys: Sequence[str], additive: Sequence[str]) -> str: ...
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    mark = "?"
+    auto_key = "INTEGER PRIMARY KEY"  # the rowid: increments without a sequence table
+    list_tables = (
+        "SELECT name FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    )
+    _skip_stored_uuid = ' ON CONFLICT("uuid") DO NOTHING'
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def table_columns(self, table: str) -> Query:
+        return Query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,))
+
+    def _unique_key(self, index: Index) -> str:
+        return f"UNIQUE ({self.names(index.columns)})"
+
+    def _inline_indexes(self, indexes: Sequence[Index]) -> list[str]:
+        return []
+
+    def _create_indexes(self, spec: TableSpec) -> list[str]:
+        return [
+            f"CREATE INDEX IF NOT EXISTS {self.quote(index.name)} "
+            f"ON {self.quote(spec.name)} ({self.names(index.columns)})"
+            for index in spec.indexes
+        ]
+
+    def _table_options(self, collation: str | None) -> str:
+        return ""
+
+    def _add_on_conflict(self, keys: Sequence[str], additive: Sequence[str]) -> str:
+        q = self.quote
+        update = ", ".join(f"{q(c)} = {q(c)} + excluded.{q(c)}" for c in additive)
+        return f"ON CONFLICT ({self.names(keys)}) DO UPDATE SET {update}"
+
+
+class MySQLDialect(Dialect):
+    name = "mysql"
+    mark = "%s"
+    auto_key = "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    list_tables = "SHOW TABLES"
+    _skip_stored_uuid = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
+
+    def quote(self, identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+    def table_columns(self, table: str) -> Query:
+        return Query(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+
+    def _unique_key(self, index: Index) -> str:
+        return f"UNIQUE KEY {self.quote(index.name)} ({self.names(index.columns)})"
+
+    def _inline_indexes(self, indexes: Sequence[Index]) -> list[str]:
+        return [f"KEY {self.quote(i.name)} ({self.names(i.columns)})" for i in indexes]
+
+    def _create_indexes(self, spec: TableSpec) -> list[str]:
+        return []
+
+    def _table_options(self, collation: str | None) -> str:
+        options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        return options + f" COLLATE={collation}" if collation else options
+
+    def _add_on_conflict(self, keys: Sequence[str], additive: Sequence[str]) -> str:
+        q = self.quote
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(
+            f"{q(c)} = {q(c)} + VALUES({q(c)})" for c in additive
+        )
+
+
+SQLITE = SQLiteDialect()
+MYSQL = MySQLDialect()
