@@ -569,18 +569,12 @@ def test_metrics_flush_once_per_slot_and_lose_no_count(sqlite_url):
     assert errors == 1
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
-def test_counts_are_kept_in_the_store_for_the_daily_report(engine, request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path}/el.db"
-        if engine == "sqlite"
-        else request.getfixturevalue("mysql_url")
-    )
+def test_counts_are_kept_in_the_store_for_the_daily_report(db_url):
     lines, expected = bad_corpus()
     lines = [line for line in lines if len(line) < 65536]  # keep it quick
-    first = forward(ListSource(lines), url, instance="fwd1")
-    forward(ListSource(lines), url, instance="fwd1")  # a second run adds to the same hour rows
-    store = open_store(url)
+    first = forward(ListSource(lines), db_url, instance="fwd1")
+    forward(ListSource(lines), db_url, instance="fwd1")  # a second run adds to the same hour rows
+    store = open_store(db_url)
     try:
         totals = store.query(
             "SELECT SUM(raw), SUM(valid), SUM(invalid), SUM(inserted) FROM el_monitor_counts"
