@@ -20,7 +20,8 @@ from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy, opt_out_checks, samplers
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import Chunk
-from el_monitor.optout.matcher import OptOutMatcher, identity_hash
+from el_monitor.optout.identity import identity_hash
+from el_monitor.optout.matcher import OptOutMatcher
 from el_monitor.schema.registry import SchemaRegistry
 
 CHECKS_PAIRS = 7  # back-to-back runs with and without the catalog's checks

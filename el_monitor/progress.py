@@ -1,4 +1,8 @@
-"""Progress for long work (purge, retention, backfill, verification).
+"""Progress of long batch work that an operator starts and must be able to watch.
+
+Today that is ``el-monitor optout purge``: the command shows a ``Progress`` while
+``optout.purge`` reports each batch to the ``ProgressSink`` it is given.  It is the one
+progress display for any later command that walks whole tables the same way.
 
 On a terminal: one line on stderr redrawn in place (bar, count, rate, ETA).  Anywhere else
 (cron, systemd, a pipe): a plain INFO log line at most every ``interval`` seconds, so a job's

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import textwrap
@@ -19,7 +18,8 @@ from el_monitor.catalog.model import (
     SchemaPolicy,
     empty_catalog,
 )
-from el_monitor.cli import catalog as cli_catalog
+from el_monitor.cli import main as cli_main
+from el_monitor.cli import schemas as cli_schemas
 from el_monitor.errors import UserError
 from el_monitor.schema.registry import open_registry
 from el_monitor.store import open_store
@@ -466,10 +466,7 @@ def test_line_numbers_survive_multiline_values_and_odd_layouts(tmp_path):
 
 def run(*argv: str) -> int:
     """Parse like ``el-monitor`` does (global --config too) and run the command in-process."""
-    parser = argparse.ArgumentParser(prog="el-monitor")
-    parser.add_argument("--config")
-    cli_catalog.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
+    args = cli_main.build_parser().parse_args(argv)
     return args.run(args)
 
 
@@ -591,12 +588,12 @@ def test_schemas_store_errors_are_one_line(tmp_path):
 
 def test_long_owner_lists_are_cut_on_a_terminal():
     owners = [f"t{i}@example.org" for i in range(5)]
-    cell = cli_catalog._owners_cell(owners, cut=True)
+    cell = cli_schemas._owners_cell(owners, cut=True)
     assert cell == "t0@example.org, t1@example.org +3"
-    assert len(cell) <= cli_catalog.OWNERS_WIDTH
-    assert cli_catalog._owners_cell(owners, cut=False) == ", ".join(owners)
+    assert len(cell) <= cli_schemas.OWNERS_WIDTH
+    assert cli_schemas._owners_cell(owners, cut=False) == ", ".join(owners)
     long = ["a-very-long-address-for-a-team-mailing-list@example.org", "b@example.org"]
-    assert cli_catalog._owners_cell(long, cut=True).endswith("... +1")
+    assert cli_schemas._owners_cell(long, cut=True).endswith("... +1")
 
 
 def _rev(name: str) -> str:

@@ -1,8 +1,16 @@
-"""The counting core: per-schema counts, overall totals, intervals and the summary table."""
+"""The counting core: per-schema counts, overall totals, intervals, the summary's rows and the
+error groups (their text is ``test_table.py``'s)."""
 
 from __future__ import annotations
 
-from el_monitor.counts.counters import OVERALL, Counters, difference, format_errors, format_table
+from el_monitor.counts.counters import (
+    OVERALL,
+    Counters,
+    ErrorGroup,
+    difference,
+    error_groups,
+    summary_rows,
+)
 
 
 def make_counts() -> Counters:
@@ -61,21 +69,30 @@ def test_new_schema_in_interval_counts_from_zero():
     assert difference(before, counters.snapshot()).counts["Fresh"]["raw"] == 4
 
 
-def test_summary_table_busiest_first_overall_last():
-    table = format_table(make_counts().snapshot(), ["raw", "valid", "invalid"]).splitlines()
-    assert table[0].split() == ["schema", "raw", "valid", "invalid"]
-    assert table[2].split() == ["EditAttemptStep", "30", "30", "0"]
-    assert table[3].split() == ["NavigationTiming", "10", "8", "2"]
-    assert table[-1].split() == ["overall", "43", "38", "5"]
+def test_summary_rows_busiest_first_overall_last():
+    rows = summary_rows(make_counts().snapshot())
+    assert [
+        (scope, values["raw"], values["valid"], values["invalid"]) for scope, values in rows
+    ] == [
+        ("EditAttemptStep", 30, 30, 0),
+        ("NavigationTiming", 10, 8, 2),
+        ("overall", 43, 38, 5),
+    ]
+
+
+def test_summary_rows_leave_out_schemas_without_traffic():
+    counters = make_counts()
+    counters.schema("Quiet")
+    assert "Quiet" not in [scope for scope, _ in summary_rows(counters.snapshot())]
 
 
 def test_error_groups_name_schema_code_and_path():
-    lines = [line.split() for line in format_errors(make_counts().snapshot()).splitlines()]
-    assert lines == [
-        ["2", "-", "parse"],
-        ["2", "NavigationTiming", "validation", "$.isAnon"],
-        ["1", "-", "unknown-schema"],
+    assert error_groups(make_counts().snapshot()) == [
+        ErrorGroup(2, "-", "parse", None),
+        ErrorGroup(2, "NavigationTiming", "validation", "$.isAnon"),
+        ErrorGroup(1, "-", "unknown-schema", None),
     ]
+    assert len(error_groups(make_counts().snapshot(), limit=2)) == 2
 
 
 def test_error_difference_reports_only_what_grew():

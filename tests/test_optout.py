@@ -16,16 +16,12 @@ import pytest
 from el_monitor.catalog.model import Catalog, SchemaPolicy
 from el_monitor.cli.optout import register
 from el_monitor.errors import UserError
-from el_monitor.optout.matcher import (
-    SECRET_ENV,
-    OptOutList,
-    OptOutMatcher,
-    add_optout,
-    identity_hash,
-    read_secret_file,
-    resolve_secret,
-)
-from el_monitor.optout.purge import checkpoint_path, purge
+from el_monitor.optout.checkpoint import checkpoint_path
+from el_monitor.optout.identity import identity_hash
+from el_monitor.optout.listfile import OptOutList, add_optout
+from el_monitor.optout.matcher import OptOutMatcher
+from el_monitor.optout.purge import purge
+from el_monitor.optout.secret import SECRET_ENV, read_secret_file, resolve_secret
 from el_monitor.progress import Progress
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store

@@ -223,3 +223,13 @@ def test_sqlite_in_missing_directory_is_a_user_error(tmp_path):
 
     with pytest.raises(UserError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path}/missing/x.db")
+
+
+def test_a_table_name_reads_back_as_its_schema() -> None:
+    from el_monitor.store.mapping import schema_of_table
+
+    names = ["Edit", "EditAttemptStep", "Nav"]
+    assert schema_of_table(table_name("EditAttemptStep", "2.1.0"), names) == "EditAttemptStep"
+    assert schema_of_table(table_name("Edit", "17325565"), names) == "Edit"
+    assert schema_of_table("Edit_notes", names) is None  # not a revision
+    assert schema_of_table("Navigation_1", names) is None

@@ -1,8 +1,7 @@
 """``el-monitor notify``: what Icinga's ``el-monitor-notify`` NotificationCommand runs.
 
-Kept apart from ``cli.py`` like the catalog commands; ``register`` adds the subcommand.  Every
-setting the catalog's ``[smtp]`` and ``[alerts]`` hold has a flag that overrides it, so an
-operator can run a route by hand (``--dry-run`` prints the mails instead of sending them).
+Every setting the catalog's ``[smtp]`` and ``[alerts]`` hold has a flag that overrides it, so
+an operator can run a route by hand (``--dry-run`` prints the mails instead of sending them).
 
 Exit status: 0 when the mails went out or were deliberately held back (repeat interval,
 flapping); 1 when something needs fixing but what could be sent was sent (a schema with
@@ -21,13 +20,13 @@ from dataclasses import replace
 from el_monitor.catalog.checker import EMAIL_RE, URL_RE
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import CatalogError, empty_catalog
-from el_monitor.cli.options import add_config_option
+from el_monitor.cli.options import Commands, add_config_option, add_registry_options, smtp_address
 from el_monitor.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     """Add ``notify`` to the ``el-monitor`` subcommands."""
     notify = commands.add_parser(
         "notify",
@@ -51,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     facts.add_argument("--time", metavar="UNIX", help="when it happened, Unix seconds")
     where = notify.add_argument_group("overrides of the catalog's [smtp] and [alerts]")
     add_config_option(where)
-    where.add_argument("--smtp", metavar="HOST:PORT", type=_host_port, help="SMTP server")
+    where.add_argument("--smtp", metavar="HOST:PORT", type=smtp_address, help="SMTP server")
     where.add_argument("--mail-from", metavar="ADDRESS", type=_address, help="sender address")
     where.add_argument(
         "--graphite", metavar="URL", type=_url, help="graphite-web base URL (render API)"
@@ -64,16 +63,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=_address,
         help="who gets alerts for schemas without owners (repeatable; replaces the catalog's ops)",
     )
-    where.add_argument(
-        "--schemas",
-        metavar="DIR|URL",
+    add_registry_options(
+        where,
+        required=False,
         help="schema registry, so that schema names the catalog does not list are recognised",
-    )
-    where.add_argument(
-        "--schema-cache",
-        metavar="DIR",
-        default=".el-monitor-schemas",
-        help="on-disk cache for an HTTP schema repository",
     )
     notify.add_argument(
         "--dry-run",
@@ -81,15 +74,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="print the mails instead of sending them; the state file is not changed",
     )
     notify.set_defaults(run=run_notify)
-
-
-def _host_port(text: str) -> tuple[str, int | None]:
-    from el_monitor.mail.smtp import parse_smtp_address
-
-    try:
-        return parse_smtp_address(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _address(text: str) -> str:

@@ -12,7 +12,15 @@ import sys
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_int
-from el_monitor.cli.options import add_config_option, usage
+from el_monitor.cli.options import (
+    Commands,
+    add_config_option,
+    add_db_option,
+    add_registry_options,
+    usage,
+)
+from el_monitor.cli.stores import opened_store
+from el_monitor.cli.table import format_table
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -23,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     """Add the ``optout`` command and its actions to the top-level subparsers."""
     optout = commands.add_parser(
         "optout",
@@ -70,19 +78,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "schema whose catalog policy names user_fields. Works in batches with a progress "
         "report; an interrupted run resumes from its checkpoint (next to the opt-out file).",
     )
-    purge.add_argument("--db", required=True, metavar="URL", help="sqlite:///path or mysql://…")
-    purge.add_argument(
-        "--schemas",
-        required=True,
-        metavar="DIR|URL",
-        help="schema registry: which schema revisions (tables) exist",
-    )
-    purge.add_argument(
-        "--schema-cache",
-        metavar="DIR",
-        default=".el-monitor-schemas",
-        help="on-disk cache for an HTTP schema repository",
-    )
+    add_db_option(purge, required=True, help="sqlite:///path or mysql://…")
+    add_registry_options(purge, help="schema registry: which schema revisions (tables) exist")
     purge.add_argument("--dry-run", action="store_true", help="count the rows, delete nothing")
     purge.add_argument(
         "--restart", action="store_true", help="ignore the checkpoint of an interrupted run"
@@ -135,7 +132,7 @@ def _catalog(args: argparse.Namespace, registry: SchemaRegistry | None = None) -
 
 def _identity(args: argparse.Namespace) -> tuple[str, str]:
     """(kind, value) from --user-id / --token; ``-`` reads the value from stdin."""
-    from el_monitor.optout.matcher import TOKEN, USER_ID
+    from el_monitor.optout.identity import TOKEN, USER_ID
 
     kind, value = (USER_ID, args.user_id) if args.user_id is not None else (TOKEN, args.token)
     if value == "-":
@@ -144,7 +141,8 @@ def _identity(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _run_add(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import add_optout, resolve_optout_path, resolve_secret
+    from el_monitor.optout.listfile import add_optout, resolve_optout_path
+    from el_monitor.optout.secret import resolve_secret
 
     catalog = _catalog(args)
     secret = resolve_secret(args.secret_file, catalog)
@@ -161,12 +159,9 @@ def _run_add(args: argparse.Namespace) -> int:
 
 
 def _run_remove(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import (
-        hash_for,
-        remove_optout,
-        resolve_optout_path,
-        resolve_secret,
-    )
+    from el_monitor.optout.identity import hash_for
+    from el_monitor.optout.listfile import remove_optout, resolve_optout_path
+    from el_monitor.optout.secret import resolve_secret
 
     catalog = _catalog(args)
     path = resolve_optout_path(args.optout_file, catalog)
@@ -185,7 +180,7 @@ def _run_remove(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import OptOutList, resolve_optout_path
+    from el_monitor.optout.listfile import OptOutList, resolve_optout_path
 
     optouts = OptOutList.load(resolve_optout_path(args.optout_file, _catalog(args)))
     if args.json:
@@ -199,11 +194,13 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_purge(args: argparse.Namespace) -> int:
-    from el_monitor.optout.matcher import OptOutList, resolve_optout_path, resolve_secret
-    from el_monitor.optout.purge import checkpoint_path, purge
+    from el_monitor.optout.checkpoint import checkpoint_path
+    from el_monitor.optout.listfile import OptOutList, resolve_optout_path
+    from el_monitor.optout.purge import purge
+    from el_monitor.optout.secret import resolve_secret
     from el_monitor.progress import Progress
     from el_monitor.schema.registry import open_registry
-    from el_monitor.store import StoreError, StoreUnavailable, open_store
+    from el_monitor.store import StoreError, StoreUnavailable
 
     registry = open_registry(args.schemas, args.schema_cache)
     catalog = _catalog(args, registry)
@@ -218,31 +215,28 @@ def _run_purge(args: argparse.Namespace) -> int:
         print(f"opt-out list {optouts.path} is empty: nothing to purge")
         return 0
     secret = resolve_secret(args.secret_file, catalog)
-    try:
-        store = open_store(args.db)
-    except StoreUnavailable as exc:
-        raise UserError(f"{exc} (is the database running? check --db)") from None
     label = "optout purge (dry run)" if args.dry_run else "optout purge"
-    try:
-        with Progress(label, unit="rows") as progress:
-            summary = purge(
-                store,
-                catalog,
-                registry,
-                optouts,
-                secret,
-                dry_run=args.dry_run,
-                batch_size=args.batch_size,
-                progress=progress,
-                restart=args.restart,
+    with opened_store(args.db, doing="purge") as store:
+        try:
+            with Progress(label, unit="rows") as progress:
+                summary = purge(
+                    store,
+                    catalog,
+                    registry,
+                    optouts,
+                    secret,
+                    dry_run=args.dry_run,
+                    batch_size=args.batch_size,
+                    progress=progress,
+                    restart=args.restart,
+                )
+        except (StoreUnavailable, StoreError) as exc:
+            resume = (
+                ""
+                if args.dry_run
+                else f"; run again to resume from {checkpoint_path(optouts.path)}"
             )
-    except (StoreUnavailable, StoreError) as exc:
-        resume = (
-            "" if args.dry_run else f"; run again to resume from {checkpoint_path(optouts.path)}"
-        )
-        raise UserError(f"optout purge stopped: {exc}{resume}") from None
-    finally:
-        store.close()
+            raise UserError(f"optout purge stopped: {exc}{resume}") from None
     _print_summary(summary)
     return 0
 
@@ -253,10 +247,8 @@ def _print_summary(summary: PurgeSummary) -> None:
         print("no table has a column for a catalog user field: nothing to purge")
         return
     rows = [(t.table, str(t.scanned), str(t.deleted)) for t in summary.tables]
-    rows.append(("total", str(summary.scanned), str(summary.deleted)))
-    header = ("table", "scanned", verb)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}")
+    total = ("total", str(summary.scanned), str(summary.deleted))
+    # Without rules: the first line is the header, each other line a table, the total last.
+    print(format_table(("table", "scanned", verb), rows, total=total, rules=False))
     if summary.resumed:
         print("(resumed from a checkpoint: rows scanned by the interrupted run are not counted)")

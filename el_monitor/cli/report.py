@@ -1,8 +1,7 @@
 """``el-monitor report daily``: the daily validity report, printed, written or mailed.
 
-Kept apart from ``cli.py`` like the catalog commands; ``register`` adds ``report`` to the
-top-level subparsers.  Without ``--send`` or ``--output`` the text rendering goes to stdout, so
-an operator can look at a day's report without mailing anyone.
+Without ``--send`` or ``--output`` the text rendering goes to stdout, so an operator can look at
+a day's report without mailing anyone.
 """
 
 from __future__ import annotations
@@ -16,7 +15,15 @@ from typing import TYPE_CHECKING
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Catalog, CatalogError
-from el_monitor.cli.options import add_config_option, usage
+from el_monitor.cli.options import (
+    DEFAULT_DB,
+    Commands,
+    add_config_option,
+    add_db_option,
+    smtp_address,
+    usage,
+)
+from el_monitor.cli.stores import opened_store
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -24,10 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-DEFAULT_DB = "sqlite:///el-monitor.db"
 
-
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     """Add ``report`` (with ``daily``) to the ``el-monitor`` subcommands."""
     report = commands.add_parser(
         "report",
@@ -52,10 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="YYYY-MM-DD",
         help="the UTC day to report on (default: yesterday, UTC)",
     )
-    daily.add_argument(
-        "--db",
+    add_db_option(
+        daily,
         default=DEFAULT_DB,
-        metavar="URL",
         help=f"database the forwarders record counts in: sqlite:///path or "
         f"mysql://user@host:port/db (default: {DEFAULT_DB})",
     )
@@ -78,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     daily.add_argument(
         "--smtp",
-        type=_host_port,
+        type=smtp_address,
         metavar="HOST:PORT",
         help="SMTP server ([v6]:PORT for IPv6), overriding the catalog's [smtp] host and "
         "port; without :PORT the catalog's port",
@@ -96,15 +100,6 @@ def _day(text: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None
-
-
-def _host_port(text: str) -> tuple[str, int | None]:
-    from el_monitor.mail.smtp import parse_smtp_address
-
-    try:
-        return parse_smtp_address(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run_daily(args: argparse.Namespace) -> int:
@@ -145,24 +140,9 @@ def _run_daily(args: argparse.Namespace) -> int:
 
 def _collect(url: str, catalog: Catalog, day: datetime.date) -> ReportData:
     from el_monitor.report.report import collect
-    from el_monitor.store import StoreError, StoreUnavailable, open_store
 
-    lite = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
-    if lite and lite != ":memory:" and not Path(lite).is_file():
-        # Opening would create an empty database: say so instead of reporting nothing.
-        raise UserError(f"database {lite} does not exist; check --db")
-    try:
-        store = open_store(url)
-    except StoreUnavailable as exc:
-        raise UserError(f"{exc} (is the database running? check --db)") from None
-    try:
+    with opened_store(url, doing="read the counts") as store:
         return collect(store, catalog, day)
-    except StoreUnavailable as exc:
-        raise UserError(f"{exc} (is the database running? check --db)") from None
-    except StoreError as exc:
-        raise UserError(f"cannot read the counts: {exc}") from None
-    finally:
-        store.close()
 
 
 def _owner_parts(report: ReportData) -> list[tuple[str, ReportData]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
 OVERALL = "overall"
@@ -141,37 +142,34 @@ def summary_rows(snapshot: Snapshot) -> list[tuple[str, dict[str, int]]]:
     return rows
 
 
-def format_table(snapshot: Snapshot, measures: Iterable[str] = MEASURES) -> str:
-    """Plain-text table of per-schema counts, for a terminal or a log."""
-    measures = list(measures)
-    rows = summary_rows(snapshot)
-    header = ["schema", *measures]
-    body = [[scope, *(str(values[m]) for m in measures)] for scope, values in rows]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+class ErrorGroup(NamedTuple):
+    """Events that failed the same way: code and JSON path, within one schema (``-``: none)."""
 
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest])
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *map(line, body[:-1]), rule, line(body[-1])])
+    events: int
+    scope: str
+    code: str
+    path: str | None
 
 
-def format_errors(snapshot: Snapshot, limit: int = 10) -> str:
-    """The most common (schema, code, path) error groups, one per line."""
+def error_groups(snapshot: Snapshot, limit: int = 10) -> list[ErrorGroup]:
+    """The most common (schema, code, path) error groups, most frequent first.
+
+    Errors of lines no schema could be named for are counted only overall; they appear with
+    the scope ``-``, as what the overall counts hold beyond the schemas' own.
+    """
     groups = [
-        (count, scope, code, path)
+        ErrorGroup(count, scope, code, path)
         for scope, errors in snapshot.errors.items()
         if scope != OVERALL
         for (code, path), count in errors.items()
     ]
     unattributed = Counter(snapshot.errors[OVERALL])
-    for _, scope, code, path in groups:
-        unattributed[(code, path)] -= snapshot.errors[scope][(code, path)]
-    groups += [(c, "-", code, path) for (code, path), c in unattributed.items() if c > 0]
-    groups.sort(key=lambda g: (-g[0], g[1], g[2], g[3] or ""))
-    return "\n".join(
-        f"{count:>8}  {scope}  {code}" + (f"  {path}" if path else "")
-        for count, scope, code, path in groups[:limit]
-    )
+    for group in groups:
+        unattributed[(group.code, group.path)] -= group.events
+    groups += [
+        ErrorGroup(count, "-", code, path)
+        for (code, path), count in unattributed.items()
+        if count > 0
+    ]
+    groups.sort(key=lambda g: (-g.events, g.scope, g.code, g.path or ""))
+    return groups[:limit]

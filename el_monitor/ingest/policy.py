@@ -16,14 +16,9 @@ from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import DEFAULT_PATH, Catalog
 from el_monitor.errors import UserError
 from el_monitor.ingest.sampling import Sampler
-from el_monitor.optout.matcher import (
-    OptOutCheck,
-    OptOutList,
-    OptOutMatcher,
-    file_stamp,
-    resolve_optout_path,
-    resolve_secret,
-)
+from el_monitor.optout.listfile import OptOutList, file_stamp, resolve_optout_path
+from el_monitor.optout.matcher import OptOutCheck, OptOutMatcher
+from el_monitor.optout.secret import resolve_secret
 from el_monitor.schema.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)

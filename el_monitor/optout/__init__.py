@@ -1,1 +1,2 @@
-"""User opt-out: identities, the hashed list file, the matcher, the purge."""
+"""User opt-out: identities and the site secret, the hashed list file, the forwarder's matcher,
+the purge of stored rows and its checkpoint."""

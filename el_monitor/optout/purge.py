@@ -7,21 +7,19 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import os
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from el_monitor.optout.matcher import OptOutList, OptOutMatcher, names_user_id, write_atomically
-from el_monitor.store.mapping import StoreError, table_name
+from el_monitor.optout.checkpoint import Checkpoint, checkpoint_path, fingerprint, load_checkpoint
+from el_monitor.optout.identity import names_user_id
+from el_monitor.optout.listfile import OptOutList
+from el_monitor.optout.matcher import ValueLookup, value_lookup
+from el_monitor.store.mapping import StoreError, schema_of_table, table_name
 from el_monitor.store.rows import count_rows_after, delete_rows, scan_rows_after
 
 if TYPE_CHECKING:
@@ -31,9 +29,6 @@ if TYPE_CHECKING:
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
-
-_REVISION = re.compile(r"[0-9][0-9_]*")  # a revision in a table name: 17325565, 1_7_0
-CHECKPOINT_SECONDS = 1.0  # a lost checkpoint only means re-scanning this much
 
 
 class TablePurge(NamedTuple):
@@ -73,22 +68,18 @@ def _table_columns(store: Store, table: str) -> dict[str, tuple[str, str]]:
 
 def _tables(store: Store, catalog: Catalog, registry: SchemaRegistry) -> dict[str, str]:
     """table → schema, for the registry's revisions and for tables in the database of
-    revisions it no longer lists: an old revision's rows are the user's too.  A table's
-    schema is the longest known name it starts with, followed by a revision's digits."""
+    revisions it no longer lists: an old revision's rows are the user's too."""
     tables: dict[str, str] = {}
     for schema, revision in registry.revisions():
         try:
             tables[table_name(schema, revision)] = schema
         except StoreError as exc:
             log.warning("optout purge: skipping %s %s: %s", schema, revision, exc)
-    names = sorted({*tables.values(), *catalog.schemas}, key=len, reverse=True)
+    names = {*tables.values(), *catalog.schemas}
     for table in store.tables():
-        if table in tables:
-            continue
-        for name in names:
-            if table.startswith(name + "_") and _REVISION.fullmatch(table[len(name) + 1 :]):
-                tables[table] = name
-                break
+        owner = None if table in tables else schema_of_table(table, names)
+        if owner is not None:
+            tables[table] = owner
     return tables
 
 
@@ -123,54 +114,6 @@ def _targets(store: Store, catalog: Catalog, registry: SchemaRegistry) -> list[_
     return targets
 
 
-def checkpoint_path(optout_path: str | os.PathLike) -> Path:
-    """Where an interrupted purge keeps its place: next to the opt-out list."""
-    path = Path(optout_path)
-    return path.with_name(path.name + ".purge-checkpoint")
-
-
-def _fingerprint(secret: bytes, store: Store, hashes: frozenset[str], targets: list) -> str:
-    """What a checkpoint is valid for: the database, the list, the secret and the columns.
-
-    A checkpoint from another database or an older list would skip rows never checked
-    against the current list, so any difference means starting over.  Keyed, so the file
-    reveals nothing about the URL or the list.
-    """
-    basis = json.dumps(
-        {
-            "db": store.url,
-            "hashes": sorted(hashes),
-            "tables": [[t.table, t.columns] for t in targets],
-        }
-    )
-    return hmac.new(secret, basis.encode(), hashlib.sha256).hexdigest()
-
-
-def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, int]:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("optout purge: ignoring unreadable checkpoint %s (%s)", path, exc)
-        return {}
-    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
-        log.warning(
-            "optout purge: checkpoint %s is for another database, list or catalog: starting over",
-            path,
-        )
-        return {}
-    tables = data.get("tables")
-    if not isinstance(tables, dict):
-        return {}
-    return {k: v for k, v in tables.items() if isinstance(k, str) and isinstance(v, int)}
-
-
-def _save_checkpoint(path: Path, fingerprint: str, done: Mapping[str, int]) -> None:
-    data = json.dumps({"fingerprint": fingerprint, "tables": dict(done)}, indent=1)
-    write_atomically(path, data.encode())
-
-
 def purge(
     store: Store,
     catalog: Catalog,
@@ -182,7 +125,7 @@ def purge(
     batch_size: int = 1000,
     progress: ProgressSink | None = None,
     restart: bool = False,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PurgeSummary:
     """Delete stored rows of opted-out users from every table with user-field columns.
@@ -201,63 +144,73 @@ def purge(
             tuple(TablePurge(t.table, t.columns, 0, 0) for t in targets), dry_run, False
         )
     cp_path = Path(checkpoint) if checkpoint is not None else checkpoint_path(optouts.path)
-    fingerprint = _fingerprint(secret, store, optouts.hashes, targets)
-    done = {} if dry_run or restart else _load_checkpoint(cp_path, fingerprint)
+    basis = fingerprint(secret, store.url, optouts.hashes, [(t.table, t.columns) for t in targets])
+    done = {} if dry_run or restart else load_checkpoint(cp_path, basis)
     resumed = bool(done)
     if resumed:
         log.info("optout purge: resuming from %s", cp_path)
-    matcher = OptOutMatcher(secret, optouts.hashes, catalog)
+    lookup = value_lookup(secret, optouts.hashes)
     if progress is not None:
         total = 0
         for t in targets:
             total += count_rows_after(store, t.table, t.id_column, done.get(t.table, 0))
         progress.set_total(total)
+    place = None if dry_run else Checkpoint(cp_path, basis, done, clock)  # dry: never written
     results = []
-    saved_at = clock()
-    dirty = False
     try:
         for t in targets:
-            last = done.get(t.table, 0)
-            scanned = deleted = 0
-            columns = (t.wiki_column, *t.columns)
-            fields = tuple(enumerate(t.id_by_name, 1))
-            value_matches = matcher.value_matches
-            while True:
-                rows = scan_rows_after(store, t.table, t.id_column, columns, last, batch_size)
-                if not rows:
-                    break
-                hits = [
-                    key
-                    for key, values in rows
-                    if values[0] is not None
-                    and any(
-                        values[i] is not None and value_matches(values[0], values[i], by_name)
-                        for i, by_name in fields
-                    )
-                ]
-                if hits and not dry_run:
-                    deleted += delete_rows(store, t.table, t.id_column, hits)
-                elif hits:
-                    deleted += len(hits)
-                scanned += len(rows)
-                last = rows[-1].key
-                if not dry_run:
-                    done[t.table] = last
-                    dirty = True
-                    if clock() - saved_at >= CHECKPOINT_SECONDS:
-                        _save_checkpoint(cp_path, fingerprint, done)
-                        saved_at, dirty = clock(), False
-                if progress is not None:
-                    progress.advance(len(rows), t.table)
-                if len(rows) < batch_size:
-                    break
-            results.append(TablePurge(t.table, t.columns, scanned, deleted))
-            log.info("optout purge: %s: %d scanned, %d deleted", t.table, scanned, deleted)
+            result = _purge_table(
+                store, t, lookup, done.get(t.table, 0), batch_size, place, progress
+            )
+            results.append(result)
+            log.info(
+                "optout purge: %s: %d scanned, %d deleted", t.table, result.scanned, result.deleted
+            )
     except BaseException:
-        if dirty:  # keep the committed progress for the next run
-            _save_checkpoint(cp_path, fingerprint, done)
+        if place is not None:  # keep the committed progress for the next run
+            place.flush()
         raise
-    if not dry_run:
-        with contextlib.suppress(FileNotFoundError):
-            cp_path.unlink()
+    if place is not None:
+        place.remove()
     return PurgeSummary(tuple(results), dry_run, resumed)
+
+
+def _purge_table(
+    store: Store,
+    t: _Target,
+    lookup: ValueLookup,
+    last: int,
+    batch_size: int,
+    place: Checkpoint | None,
+    progress: ProgressSink | None,
+) -> TablePurge:
+    """One table from id ``last`` on; without a checkpoint (a dry run) nothing is deleted."""
+    scanned = deleted = 0
+    columns = (t.wiki_column, *t.columns)
+    fields = tuple(enumerate(t.id_by_name, 1))
+    while True:
+        rows = scan_rows_after(store, t.table, t.id_column, columns, last, batch_size)
+        if not rows:
+            break
+        hits = [
+            key
+            for key, values in rows
+            if values[0] is not None
+            and any(
+                values[i] is not None and lookup(values[0], values[i], by_name)
+                for i, by_name in fields
+            )
+        ]
+        if hits and place is not None:
+            deleted += delete_rows(store, t.table, t.id_column, hits)
+        elif hits:
+            deleted += len(hits)
+        scanned += len(rows)
+        last = rows[-1].key
+        if place is not None:
+            place.advance(t.table, last)
+        if progress is not None:
+            progress.advance(len(rows), t.table)
+        if len(rows) < batch_size:
+            break
+    return TablePurge(t.table, t.columns, scanned, deleted)

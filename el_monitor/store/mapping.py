@@ -9,7 +9,7 @@ NULLable so retention can null fields later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -72,6 +72,19 @@ def table_name(schema: str, revision: str) -> str:
             f"table name {name!r} is not a valid identifier (at most 64 of A-Za-z0-9_)"
         )
     return name
+
+
+_NUMBERED_REVISION = re.compile(r"[0-9][0-9_]*")  # as table_name writes 17325565 or 1.7.0
+
+
+def schema_of_table(table: str, schemas: Iterable[str]) -> str | None:
+    """Which of ``schemas`` a table named by ``table_name`` belongs to: the longest name it
+    starts with, followed by a numbered revision; None when none fits."""
+    for name in sorted(schemas, key=len, reverse=True):
+        revision = table[len(name) + 1 :]
+        if table.startswith(name + "_") and _NUMBERED_REVISION.fullmatch(revision):
+            return name
+    return None
 
 
 def event_columns(schema: Mapping[str, Any]) -> list[Column]:

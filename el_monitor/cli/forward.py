@@ -1,0 +1,214 @@
+"""``el-monitor forward``: validate raw events, store the valid ones, count everything.
+
+Everything that can be wrong with the command line (format string, registry, catalog) fails
+before the source or the database is opened, so a typo never leaves a half-started forwarder.
+A bounded input ends with the per-schema summary on stdout; the exit status is 1 when valid
+events could be neither stored nor spooled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from el_monitor.argtypes import instance_name, positive_float, positive_int
+from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
+from el_monitor.cli.stores import opened_store
+from el_monitor.cli.table import format_table
+from el_monitor.counts.counters import MEASURES, ErrorGroup, Snapshot, error_groups, summary_rows
+
+if TYPE_CHECKING:
+    from el_monitor.graphite.emitter import MetricEmitter
+
+SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
+
+
+def register(commands: Commands) -> None:
+    """Add ``forward`` to the ``el-monitor`` subcommands."""
+    forward = commands.add_parser(
+        "forward",
+        help="validate raw events and store them, counted per schema",
+        description="Read raw events, validate them against their schemas, store the valid "
+        "ones (one table per schema revision) and count everything per schema. A bounded "
+        "input ends with a per-schema summary on stdout.",
+    )
+    add_registry_options(forward)
+    forward.add_argument(
+        "--input",
+        default="stdin://",
+        metavar="URI",
+        help="stdin://, file:///path[?follow=1], udp://host:port, "
+        "http://host:port (default: stdin://)",
+    )
+    forward.add_argument(
+        "--format",
+        default="json",
+        metavar="FORMAT",
+        help="'json' (one capsule per line) or an EventLogging format string "
+        "such as '%%q %%{recvFrom}s %%{seqId}d %%t %%h %%{userAgent}i'",
+    )
+    add_db_option(
+        forward,
+        default=DEFAULT_DB,
+        help=f"sqlite:///path or mysql://user:password@host:port/db (default: {DEFAULT_DB})",
+    )
+    forward.add_argument(
+        "--log-dir", metavar="DIR", help="write all/valid/invalid JSON-lines logs, one file per day"
+    )
+    forward.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        help="keep batches here while the database is unavailable (also lets the forwarder "
+        "start while it is down)",
+    )
+    forward.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help="rows per insert transaction (default 5000)",
+    )
+    forward.add_argument(
+        "--flush-interval",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="longest a row waits before it is written (default 1 s)",
+    )
+    forward.add_argument(
+        "--stats-interval",
+        type=positive_float,
+        metavar="S",
+        help="log the counters every S seconds",
+    )
+    forward.add_argument(
+        "--max-event-bytes",
+        type=positive_int,
+        default=65536,
+        metavar="N",
+        help="longer raw events are parse errors (default 65536)",
+    )
+    forward.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        help="site secret for opt-out hashes (else the catalog's secret_file, else "
+        "$EL_MONITOR_SECRET)",
+    )
+    forward.add_argument(
+        "--optout-file",
+        metavar="FILE",
+        help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
+    )
+    forward.add_argument(
+        "--graphite",
+        metavar="HOST:PORT",
+        help="send counts and rates to carbon's plaintext port (e.g. graphite:2003)",
+    )
+    forward.add_argument(
+        "--graphite-prefix",
+        default="eventlogging",
+        metavar="PREFIX",
+        help="first node of every metric name (default eventlogging)",
+    )
+    forward.add_argument(
+        "--instance",
+        type=instance_name,
+        metavar="NAME",
+        help="this forwarder's name in metric names and the report's counts "
+        "(1-63 of A-Z a-z 0-9 _ -; default: the short host name)",
+    )
+    forward.add_argument(
+        "--graphite-interval",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds between metric flushes (default 10)",
+    )
+    forward.set_defaults(run=run_forward)
+
+
+def run_forward(args: argparse.Namespace) -> int:
+    """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs."""
+    from el_monitor.event.formats import make_parser
+    from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+    from el_monitor.ingest.policy import PolicyLoader
+    from el_monitor.ingest.sources import open_source
+    from el_monitor.schema.registry import open_registry
+
+    make_parser(args.format, "check")  # a bad format string fails before anything opens
+    registry = open_registry(args.schemas, args.schema_cache)
+    loader = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
+    policy = loader.load()  # an invalid catalog stops us here, before anything opens
+    settings = ForwarderSettings(
+        format=args.format,
+        log_dir=args.log_dir,
+        spool_dir=args.spool_dir,
+        batch_size=args.batch_size,
+        flush_interval=args.flush_interval,
+        stats_interval=args.stats_interval,
+        max_event_bytes=args.max_event_bytes,
+        instance=args.instance or "",
+    )
+    with opened_store(
+        args.db, doing="store events", create=True, spool_dir=args.spool_dir, hint=SPOOL_HINT
+    ) as store:
+        source = open_source(
+            args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
+        )
+        stop, reload = threading.Event(), threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: reload.set())
+        forwarder = Forwarder(
+            settings,
+            source,
+            registry,
+            store,
+            policy=policy,
+            reloader=loader,
+            reload=reload,
+            metrics=_metric_emitter(args),
+        )
+        result = forwarder.run(stop)
+    print(summary_table(result.counts))
+    errors = error_groups(result.counts)
+    if errors:
+        print("\nmost common errors:\n" + format_errors(errors))
+    return 1 if result.pending else 0
+
+
+def summary_table(snapshot: Snapshot, measures: Sequence[str] = MEASURES) -> str:
+    """The per-schema counts, busiest schema first and the overall total under a rule."""
+    *schemas, (overall, totals) = summary_rows(snapshot)
+    return format_table(
+        ["schema", *measures],
+        [[scope, *(str(values[m]) for m in measures)] for scope, values in schemas],
+        total=[overall, *(str(totals[m]) for m in measures)],
+    )
+
+
+def format_errors(groups: Sequence[ErrorGroup]) -> str:
+    """One error group per line: count, schema (``-`` for none), code and JSON path."""
+    return "\n".join(
+        f"{g.events:>8}  {g.scope}  {g.code}" + (f"  {g.path}" if g.path else "") for g in groups
+    )
+
+
+def _metric_emitter(args: argparse.Namespace) -> MetricEmitter | None:
+    """The Graphite emitter ``--graphite`` asks for; None without it."""
+    from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter, parse_address
+
+    if not args.graphite:
+        return None
+    host, port = parse_address(args.graphite)
+    settings = GraphiteSettings(
+        host=host,
+        port=port,
+        prefix=args.graphite_prefix,
+        instance=args.instance or "",
+        interval=args.graphite_interval,
+    )
+    return MetricEmitter(settings)

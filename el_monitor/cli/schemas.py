@@ -1,0 +1,193 @@
+"""``el-monitor schemas``: every known schema revision with the policy the catalog applies to it
+and, with ``--db``, what the database holds of it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from el_monitor.catalog.model import Catalog
+from el_monitor.cli.catalog import load_checked
+from el_monitor.cli.options import Commands, add_config_option, add_db_option, add_registry_options
+from el_monitor.cli.stores import opened_store
+from el_monitor.cli.table import format_table
+from el_monitor.store import Store, StoreError
+from el_monitor.store.catalogue import table_stats
+from el_monitor.store.mapping import table_name
+from el_monitor.store.sampling import SAMPLING_TABLE, recorded_sample_rates
+
+log = logging.getLogger(__name__)
+
+OWNERS_WIDTH = 40  # owner cells longer than this are cut on a terminal
+
+
+class Stored(NamedTuple):
+    """What the database holds of one schema revision."""
+
+    table: str | None  # None: no table yet
+    rows: int
+    last_event: str | None  # ISO 8601, UTC
+    recorded_sample_rate: int | None  # the rate the forwarders last recorded with the data
+    sample_rate_changed: bool  # recorded, and not the catalog's
+
+
+class Listing(NamedTuple):
+    """One schema revision: the catalog's policy for it, and what is stored (with ``--db``)."""
+
+    schema: str
+    revision: str
+    owners: tuple[str, ...]
+    sample_rate: int
+    max_rate: float
+    retention_days: int
+    stored: Stored | None = None
+
+    def as_json(self) -> dict[str, object]:
+        fields: dict[str, object] = {**self._asdict(), "owners": list(self.owners)}
+        del fields["stored"]
+        if self.stored is not None:
+            fields.update(self.stored._asdict())
+        return fields
+
+
+def register(commands: Commands) -> None:
+    """Add ``schemas`` to the ``el-monitor`` subcommands."""
+    schemas = commands.add_parser(
+        "schemas",
+        help="list known schema revisions with their policy and stored rows",
+        description="List every known schema revision with its owners, sample rate, max rate "
+        "and retention from the catalog and, with --db, the rows stored, the last event time "
+        "and the sample rate recorded with the data (CHANGED when it differs from the catalog).",
+    )
+    add_config_option(schemas)
+    add_registry_options(schemas)
+    add_db_option(
+        schemas,
+        help="also show rows stored and the last event: sqlite:///path or mysql://user@host/db",
+    )
+    schemas.add_argument("--json", action="store_true", help="a JSON array, for scripts")
+    schemas.set_defaults(run=run_schemas)
+
+
+def run_schemas(args: argparse.Namespace) -> int:
+    """Exit 0 with the listing, 1 when the catalog is invalid (its problems on stderr)."""
+    registry, catalog = load_checked(args)
+    if catalog is None:
+        return 1
+    listings = [_listing(catalog, name, revision) for name, revision in registry.revisions()]
+    if args.db:
+        with opened_store(args.db, doing="read the stored rows") as store:
+            listings = _with_stored(store, listings)
+    if args.json:
+        print(json.dumps([listing.as_json() for listing in listings], indent=2))
+    elif listings:
+        print(_table(listings, args.db is not None, cut=sys.stdout.isatty()))
+    else:
+        print(f"no schemas in {args.schemas}")
+    return 0
+
+
+def _listing(catalog: Catalog, name: str, revision: str) -> Listing:
+    policy = catalog.policy(name)
+    return Listing(
+        schema=name,
+        revision=revision,
+        owners=tuple(policy.owners),
+        sample_rate=policy.sample_rate,
+        max_rate=policy.max_rate,
+        retention_days=policy.retention_days,
+    )
+
+
+# --- what the store holds --------------------------------------------------------------------
+
+
+def _with_stored(store: Store, listings: Sequence[Listing]) -> list[Listing]:
+    """Each listing with its rows stored, last event and recorded sample rate."""
+    tables = {name.lower(): name for name in store.tables()}
+    recorded = _recorded_rates(store)
+    done = []
+    for listing in listings:
+        try:
+            table = tables.get(table_name(listing.schema, listing.revision).lower())
+        except StoreError:  # a name too long to be a table: nothing can be stored
+            table = None
+        count, last = table_stats(store, table) if table is not None else (0, None)
+        rate = recorded.get((listing.schema, listing.revision))
+        stored = Stored(
+            table=table,
+            rows=count,
+            last_event=_iso(last),
+            recorded_sample_rate=rate,
+            sample_rate_changed=rate is not None and rate != listing.sample_rate,
+        )
+        done.append(listing._replace(stored=stored))
+    return done
+
+
+def _recorded_rates(store: Store) -> dict[tuple[str, str], int]:
+    """The latest recorded sample rate per revision; empty when nothing records them yet."""
+    try:
+        found = recorded_sample_rates(store)
+    except StoreError as exc:
+        log.warning("cannot read recorded sample rates from %s: %s", SAMPLING_TABLE, exc)
+        return {}
+    return {(r.schema, r.revision): r.sample_rate for r in found}
+
+
+def _iso(timestamp: str | None) -> str | None:
+    """MediaWiki ``YYYYMMDDHHMMSS`` (UTC) as ISO 8601; anything else as it is."""
+    if timestamp is None:
+        return None
+    if len(timestamp) == 14 and timestamp.isdigit():
+        t = timestamp
+        return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[8:10]}:{t[10:12]}:{t[12:]}Z"
+    return timestamp
+
+
+# --- presentation ----------------------------------------------------------------------------
+
+
+def _owners_cell(owners: Sequence[str], cut: bool) -> str:
+    """The owners, cut to ``OWNERS_WIDTH`` on a terminal with a count of those left out."""
+    if not owners:
+        return "-"
+    text = ", ".join(owners)
+    if not cut or len(text) <= OWNERS_WIDTH:
+        return text
+    for shown in range(len(owners) - 1, 0, -1):
+        text = ", ".join(owners[:shown]) + f" +{len(owners) - shown}"
+        if len(text) <= OWNERS_WIDTH:
+            return text
+    return owners[0][: OWNERS_WIDTH - 6] + f"... +{len(owners) - 1}"
+
+
+def _table(listings: Sequence[Listing], stored: bool, cut: bool) -> str:
+    header = ["schema", "revision", "owners", "1 in N", "max/s", "retention"]
+    numeric = [False, False, False, True, True, True]
+    if stored:
+        header += ["rows", "last event", "sampling"]
+        numeric += [True, False, False]
+    return format_table(header, [_cells(row, stored, cut) for row in listings], numeric=numeric)
+
+
+def _cells(listing: Listing, stored: bool, cut: bool) -> list[str]:
+    cells = [
+        listing.schema,
+        listing.revision,
+        _owners_cell(listing.owners, cut),
+        str(listing.sample_rate),
+        f"{listing.max_rate:g}",
+        f"{listing.retention_days}d",
+    ]
+    if stored and listing.stored is not None:
+        rate = listing.stored.recorded_sample_rate
+        sampling = "-" if rate is None else str(rate)
+        if listing.stored.sample_rate_changed:
+            sampling += " CHANGED"
+        cells += [str(listing.stored.rows), listing.stored.last_event or "-", sampling]
+    return cells

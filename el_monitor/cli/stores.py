@@ -1,0 +1,67 @@
+"""The one way a command opens ``--db``: the store, or one line saying what to fix.
+
+Every command that reads the database (``schemas --db``, ``report daily``, ``optout purge``)
+refuses a SQLite file that does not exist, since opening it would create an empty database and
+the command would then report nothing instead of saying ``--db`` is wrong; only the forwarder
+creates its database.  A server that does not answer is an error, unless the forwarder has a
+spool to keep batches in until it does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from el_monitor.errors import UserError
+from el_monitor.store import Store, StoreError, StoreUnavailable, open_store
+
+log = logging.getLogger(__name__)
+
+_SQLITE = "sqlite:///"
+
+
+@contextmanager
+def opened_store(
+    url: str,
+    *,
+    doing: str,
+    create: bool = False,
+    spool_dir: str | None = None,
+    hint: str = "",
+) -> Iterator[Store]:
+    """The store at ``url``, closed after the ``with`` block; every store failure one line.
+
+    ``doing`` names the work for a store error that escapes the block ("cannot {doing}: …");
+    a command that words its own catches it inside.  ``create`` lets a missing SQLite file be
+    created.  With ``spool_dir`` an unreachable server is only warned about: the store connects
+    on first use.  ``hint`` is the command's own advice for an unreachable server.
+    """
+    store = _open(url, create=create, spool_dir=spool_dir, hint=hint)
+    try:
+        yield store
+    except StoreUnavailable as exc:
+        raise UserError(_unreachable(exc, hint)) from None
+    except StoreError as exc:
+        raise UserError(f"cannot {doing}: {exc}") from None
+    finally:
+        store.close()
+
+
+def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
+    """The one line for a database that does not answer: the driver's words, then the fix."""
+    return f"{exc} (is the database running? check --db{'; ' + hint if hint else ''})"
+
+
+def _open(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
+    sqlite_path = url[len(_SQLITE) :] if url.startswith(_SQLITE) else ""
+    if not create and sqlite_path not in ("", ":memory:") and not Path(sqlite_path).is_file():
+        raise UserError(f"database {sqlite_path} does not exist; check --db")
+    try:
+        return open_store(url)
+    except StoreUnavailable as exc:
+        if spool_dir is None:
+            raise UserError(_unreachable(exc, hint)) from None
+        log.warning("%s: starting anyway, spooling to %s until it answers", exc, spool_dir)
+        return open_store(url, connect_now=False)

@@ -1,0 +1,76 @@
+"""``cli.stores.opened_store``: the one way a command opens ``--db``, or fails in one line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from el_monitor.cli.stores import opened_store
+from el_monitor.errors import UserError
+from el_monitor.store import StoreError, StoreUnavailable, open_store
+
+DOWN = "mysql://root@127.0.0.1:1/none"  # nothing listens on port 1
+
+
+def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path):
+    missing = tmp_path / "none.db"
+    with (
+        pytest.raises(UserError, match=f"database {missing} does not exist; check --db"),
+        opened_store(f"sqlite:///{missing}", doing="read"),
+    ):
+        pass
+    assert not missing.exists()
+
+
+def test_create_makes_the_sqlite_file_and_the_block_gets_an_open_store(tmp_path):
+    path = tmp_path / "new.db"
+    with opened_store(f"sqlite:///{path}", doing="write", create=True) as store:
+        assert store.tables() == []
+    assert path.is_file()
+
+
+def test_an_existing_file_opens_and_is_closed_after_the_block(tmp_path):
+    url = f"sqlite:///{tmp_path}/el.db"
+    open_store(url).close()
+    with opened_store(url, doing="read") as store:
+        assert store.tables() == []
+    with pytest.raises(StoreError, match="closed database"):
+        store.tables()
+
+
+def test_an_unreachable_server_is_one_line_with_the_commands_hint():
+    with (
+        pytest.raises(
+            UserError, match=r"cannot connect .*\(is the database running\? check --db\)$"
+        ),
+        opened_store(DOWN, doing="read"),
+    ):
+        pass
+    hint = "with --spool-dir it starts anyway"
+    with (
+        pytest.raises(UserError, match=r"check --db; with --spool-dir it starts anyway\)$"),
+        opened_store(DOWN, doing="write", hint=hint),
+    ):
+        pass
+
+
+def test_with_a_spool_an_unreachable_server_is_only_warned_about(tmp_path, caplog):
+    with opened_store(DOWN, doing="write", create=True, spool_dir=str(tmp_path)) as store:
+        assert store.url == DOWN
+    assert f"starting anyway, spooling to {tmp_path} until it answers" in caplog.text
+    assert caplog.records[-1].levelno == logging.WARNING
+
+
+def test_store_errors_escaping_the_block_become_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/el.db"
+    with (
+        pytest.raises(UserError, match="^cannot read the counts: no such table$"),
+        opened_store(url, doing="read the counts", create=True),
+    ):
+        raise StoreError("no such table")
+    with (
+        pytest.raises(UserError, match=r"^went away \(is the database running\? check --db\)$"),
+        opened_store(url, doing="read the counts"),
+    ):
+        raise StoreUnavailable("went away")
