@@ -1,7 +1,10 @@
-"""Shared fixtures: a real MariaDB (EL_TEST_MYSQL_URL), one fresh database per test.
+"""Shared fixtures: a real MariaDB (EL_TEST_MYSQL_URL), one fresh database per test, and a
+store on each engine (`db_url`, `store`: every test using them runs on SQLite and on MariaDB).
 
 `make test` runs scripts/ensure-mariadb first, which starts a private server when none answers,
 so the MySQL tests skip only when pytest is run by hand without any server.
+
+The real servers' fixtures (Graphite, SMTP) are in harness/fixtures.py, loaded below.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pymysql
 import pytest
 
-pytest_plugins = ["harness.fixtures"]  # the real Graphite (and Icinga) fixtures
+from el_monitor.store import Store, open_store
+
+pytest_plugins = ["harness.fixtures"]  # the real Graphite and SMTP fixtures
 
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 TEST_DB_PREFIX = "elm_test_"
@@ -98,3 +103,20 @@ def mysql_url(make_mysql_database: MakeDatabase) -> Iterator[str]:
     """A fresh, empty utf8mb4 database for one test, dropped afterwards even on failure."""
     with make_mysql_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh, empty database for one test: the test runs once on SQLite (a file in
+    tmp_path) and once on MariaDB (`mysql_url`)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/el.db"
+    return request.getfixturevalue("mysql_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """`db_url`, opened (on each engine); closed after the test."""
+    opened = open_store(db_url)
+    yield opened
+    opened.close()

@@ -521,15 +521,6 @@ def test_schemas_without_a_store(capsys):
     }
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/el.db"
-        open_store(url).close()
-        return url
-    return request.getfixturevalue("mysql_url")
-
-
 def test_schemas_with_a_store(db_url, registry, capsys):
     store = open_store(db_url)
     try:

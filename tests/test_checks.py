@@ -95,7 +95,7 @@ class Stub:
         self.data: dict[str, Values] = {}
         self.older: dict[str, Values] = {}
         self.window_from = "-10min"
-        self.mode = "ok"  # ok | 500 | slow | garbage
+        self.mode = "ok"  # ok | 500 | slow (no answer until the test ends) | garbage
         self.requests: list[dict[str, list[str]]] = []
         self.release = threading.Event()
         self.url = ""
@@ -105,7 +105,7 @@ class Stub:
         if self.mode == "500":
             return 500, b"<html><title>Internal Server Error</title><body>boom</body></html>"
         if self.mode == "slow":
-            self.release.wait(5)
+            self.release.wait(60)  # set when the test ends; only a hung client waits it out
         if self.mode == "garbage":
             return 200, b"<html>this is not json"
         data = self.data if query["from"][0] == self.window_from else self.older
@@ -319,10 +319,8 @@ def test_garbage_is_unknown(graphite: Stub, capsys) -> None:
 
 
 def test_slow_answer_beyond_t_is_unknown(graphite: Stub, capsys) -> None:
-    graphite.mode = "slow"
-    started = time.monotonic()
+    graphite.mode = "slow"  # the stub answers nothing while the check runs: -t must end it
     code, out = run(check_rate, graphite, "-t", "1", capsys=capsys)
-    assert time.monotonic() - started < 1.5
     assert code == 3
     assert out.startswith(f"EL_RATE UNKNOWN - Graphite {graphite.url}/render: no answer within")
 
@@ -344,15 +342,13 @@ def test_alarm_bounds_the_run(capsys) -> None:
     """-t holds even when the time goes somewhere the render client cannot see."""
 
     def stuck(args: object, graphite: Graphite) -> nagiosplugin.Check:
-        time.sleep(3)
+        time.sleep(60)  # part of the test: time the render client cannot see; -t must cut it
         raise AssertionError("not reached")
 
     before = signal.getsignal(signal.SIGALRM)
-    started = time.monotonic()
     code = runtime.run(
         "EL_TEST", check_rate.build_parser(), stuck, ["--graphite", "http://x", "-t", "0.3"]
     )
-    assert time.monotonic() - started < 1
     assert code == 3
     assert capsys.readouterr().out == (
         "EL_TEST UNKNOWN - timed out after 0.3 s (-t 0.3) waiting for Graphite http://x\n"

@@ -8,12 +8,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import SCHEMAS, overall_counts, valid_lines, wait_listening
+from harness.wait import wait_until
+from helpers import (
+    SCHEMAS,
+    ProcessOutput,
+    overall_counts,
+    udp_socket,
+    valid_lines,
+    wait_listening,
+)
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
 
@@ -58,7 +65,6 @@ def test_stdin_to_sqlite_prints_the_summary(tmp_path):
 
 def test_with_a_spool_the_forwarder_starts_while_the_database_is_down(tmp_path):
     import signal
-    import time
 
     spool, lines, events = tmp_path / "spool", valid_lines(120), tmp_path / "events.log"
     events.write_bytes(b"\n".join(lines) + b"\n")
@@ -67,10 +73,12 @@ def test_with_a_spool_the_forwarder_starts_while_the_database_is_down(tmp_path):
          "--input", f"file://{events}", "--spool-dir", str(spool), "--flush-interval", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while sum(len(f.read_bytes().splitlines()) for f in spool.glob("*.jsonl")) < len(lines):
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.1)
+
+    def all_spooled() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        return sum(len(f.read_bytes().splitlines()) for f in spool.glob("*.jsonl")) >= len(lines)
+
+    wait_until(all_spooled, 60, f"{len(lines)} events in the spool")
     proc.send_signal(signal.SIGTERM)  # it would wait for the database to drain the spool
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
@@ -125,6 +133,7 @@ def test_sigterm_flushes_everything_before_exit(tmp_path):
     proc = subprocess.Popen(
         [
             *EL_MONITOR,
+            "-v",
             "forward",
             "--schemas",
             str(SCHEMAS),
@@ -134,31 +143,37 @@ def test_sigterm_flushes_everything_before_exit(tmp_path):
             "3600",
             "--batch-size",
             "100000",
+            "--stats-interval",
+            "0.1",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    output = ProcessOutput(proc)
     proc.stdin.write(b"\n".join(valid_lines(777)) + b"\n")
     proc.stdin.flush()
-    time.sleep(1.5)  # read and validated, but the batch is far from due
+    output.wait_for("'raw': 777")  # read and validated, but the batch is far from due
+    assert rows(db) == 0
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = output.finish(timeout=30)
     assert proc.returncode == 0, err
     assert rows(db) == 777
 
 
-def wait_for_rows(db: Path, count: int, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
+def wait_for_rows(db: Path, count: int, timeout: float = 120) -> int:
+    """Until the database holds at least ``count`` event rows; how many it then holds."""
     found = 0
-    while time.monotonic() < deadline:
+
+    def stored() -> int:
+        nonlocal found
         try:
             found = rows(db)
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # not created yet, or locked for a moment
             found = 0
-        if found >= count:
-            return found
-        time.sleep(0.1)
+        return found if found >= count else 0
+
+    wait_until(stored, timeout, lambda: f"{count} rows in {db.name} (found {found})", 0.1)
     return found
 
 
@@ -188,7 +203,7 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(tmp_path):
     stored_before = rows(db)
     assert 0 < stored_before < total
     second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert wait_for_rows(db, total, timeout=60) == total
+    assert wait_for_rows(db, total) == total
     second.send_signal(signal.SIGTERM)
     out, err = second.communicate(timeout=30)
     assert second.returncode == 0, err
@@ -227,12 +242,15 @@ def test_udp_source_on_loopback(tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     proc, db = start_forwarder(tmp_path, f"udp://127.0.0.1:{port}")
     lines = valid_lines(200)
-    time.sleep(1.0)
+    wait_until(lambda: udp_socket(port), 60, f"the forwarder to bind udp://127.0.0.1:{port}")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         for i in range(0, 200, 4):
+            # UDP has no flow control: a datagram that finds the receive buffer full is lost.
+            # Send the next one only when the forwarder has read what was queued.
+            wait_until(lambda: udp_socket(port).queued == 0, 60, "the forwarder to read")
             sender.sendto(b"\n".join(lines[i : i + 4]), ("127.0.0.1", port))
-            time.sleep(0.002)
     assert wait_for_rows(db, 200) == 200
+    assert udp_socket(port).drops == 0
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
@@ -284,10 +302,12 @@ def test_stats_interval_logs_rates_while_running(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    output = ProcessOutput(proc)
     proc.stdin.write(b"\n".join(valid_lines(100)) + b"\n")
     proc.stdin.flush()
-    time.sleep(1.2)
-    _, err = proc.communicate(timeout=30)
+    output.wait_for("'raw': 100")  # logged while running, its input still open
+    proc.stdin.close()
+    _, err = output.finish(timeout=30)
     stats = [line for line in err.decode().splitlines() if "busiest:" in line]
     assert stats, err.decode()
     assert "raw" in stats[0] and "/s" in stats[0] and "'raw': 100" in stats[-1]
@@ -314,7 +334,8 @@ def test_dnt_and_gpc_events_are_counted_and_never_kept(tmp_path, header):
         )
         assert urllib.request.urlopen(request, timeout=5).status == 204
     assert wait_for_rows(db, 1) == 1
-    time.sleep(0.5)
+    # No wait for the opted-out event: both were answered 2xx, so both are counted in the
+    # summary SIGTERM prints (accepted means kept).
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
     counts = overall_counts(out)

@@ -6,17 +6,16 @@ import contextlib
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pymysql
 import pytest
-from helpers import SCHEMAS, ListSource, example_capsules, valid_lines
+from harness.wait import wait_until
+from helpers import SCHEMAS, ListSource, example_capsules, idle_until, valid_lines
 
 from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.sources import open_source
-from el_monitor.ingest.sources.base import IDLE
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 
@@ -250,10 +249,12 @@ class KillingSource(ListSource):
         for index, chunk in enumerate(super().chunks(stop)):
             if index in self.kill_after:
                 # Wait (idling, so the forwarder can reconnect and drain) for a live connection.
-                deadline = time.monotonic() + 20
-                while not mysql_connection_ids(self.mysql_url) and time.monotonic() < deadline:
-                    yield IDLE
-                    time.sleep(0.05)
+                yield from idle_until(
+                    lambda: mysql_connection_ids(self.mysql_url),
+                    stop,
+                    120,
+                    "the forwarder to reconnect to the database",
+                )
                 self.killed += kill_connections(self.mysql_url)
             yield chunk
 
@@ -285,6 +286,7 @@ class Outage:
             netloc=f"{parts.username or 'root'}@127.0.0.1:{self.port}"
         ).geturl()
         self.down = threading.Event()
+        self.refused = 0  # connections turned away while down
         self.sockets: list[socket.socket] = []  # the live ones, cut by cut()
         self.opened: list[socket.socket] = []  # all of them, closed by close()
         self.lock = threading.Lock()
@@ -298,6 +300,7 @@ class Outage:
                 return
             if self.down.is_set():
                 client.close()
+                self.refused += 1
                 continue
             upstream = socket.create_connection(self.target)
             with self.lock:
@@ -339,44 +342,46 @@ class Outage:
 
 def test_server_going_away_mid_run_spools_then_drains(mysql_url, tmp_path):
     proxy = Outage(mysql_url)
-    proxied = proxy.url
-    pause = threading.Event()
-    lines = valid_lines(4000)
-    source = ListSource(lines, chunk=100, pause=pause)
-
-    def outage():
-        time.sleep(0.3)
-        proxy.cut()  # the server "goes away" mid-run
-        time.sleep(2.5)
-        proxy.restore()
-
     spool = tmp_path / "spool"
-    cutter = threading.Thread(target=outage)
-    cutter.start()
+    source = _OutageMidRun(ListSource(valid_lines(4000), chunk=100), proxy, spool)
     try:
-        slow = _Slow(source, delay=0.05)
-        result = forward(slow, proxied, spool_dir=str(spool), batch_size=200, flush_interval=0.2)
+        result = forward(
+            source, proxy.url, spool_dir=str(spool), batch_size=200, flush_interval=0.2
+        )
     finally:
-        cutter.join()
         proxy.close()
+    assert source.spooled_during_outage
     assert result.counts.get(OVERALL, "spooled") > 0
     assert result.pending == 0
     assert count_rows(mysql_url) == 4000
     assert not list(spool.glob("*.jsonl"))
 
 
-class _Slow:
-    """Wraps a source to spread its chunks over time, so an outage lands mid-run."""
+class _OutageMidRun:
+    """Wraps a source so the outage lands mid-run, by the run's progress rather than a clock:
+    the server goes away after the 5th chunk; at the 25th the source idles (the forwarder
+    keeps flushing) until a batch was spooled, then the server comes back."""
 
-    name = "slow://"
+    name = "outage://"
 
-    def __init__(self, source, delay: float):
-        self.source, self.delay = source, delay
+    def __init__(self, source, proxy: Outage, spool: Path):
+        self.source, self.proxy, self.spool = source, proxy, spool
+        self.spooled_during_outage = False
 
     def chunks(self, stop):
-        for chunk in self.source.chunks(stop):
+        for index, chunk in enumerate(self.source.chunks(stop)):
+            if index == 5:
+                self.proxy.cut()  # the server "goes away" mid-run
+            if index == 25:
+                yield from idle_until(
+                    lambda: list(self.spool.glob("*.jsonl")),
+                    stop,
+                    120,
+                    "a batch spooled while the database is away",
+                )
+                self.spooled_during_outage = True
+                self.proxy.restore()
             yield chunk
-            stop.wait(self.delay)
 
     def commit(self, position):
         self.source.commit(position)
@@ -390,7 +395,17 @@ def test_without_spool_the_forwarder_waits_for_the_database(mysql_url):
     proxied = proxy.url
     store = open_store(proxied)  # connect while the server is there
     proxy.cut()
-    threading.Timer(1.5, proxy.restore).start()
+    retried: list[str] = []
+
+    def restore_once_retried() -> None:
+        try:
+            wait_until(lambda: proxy.refused, 120, "the forwarder to try the database again")
+            retried.append("yes")
+        finally:
+            proxy.restore()  # whatever happened: the forwarder must not wait forever
+
+    restorer = threading.Thread(target=restore_once_retried)
+    restorer.start()
     try:
         forwarder = Forwarder(
             ForwarderSettings(host="t", batch_size=100),
@@ -400,8 +415,10 @@ def test_without_spool_the_forwarder_waits_for_the_database(mysql_url):
         )
         result = forwarder.run(threading.Event())
     finally:
+        restorer.join()
         store.close()
         proxy.close()
+    assert retried, "the forwarder never tried the database while it was away"
     assert result.pending == 0
     assert count_rows(mysql_url) == 500
 
@@ -491,6 +508,30 @@ def test_a_batch_whose_only_event_of_a_table_is_refused_still_commits(sqlite_url
     assert result.pending == 0
 
 
+class _Slow:
+    """Wraps a source to spread its chunks over time, so a run spans several metric slots.
+
+    The pause is part of what is tested, not a wait for something: it only sets a floor under
+    the run's length (a loaded machine makes the run longer, never shorter).
+    """
+
+    name = "slow://"
+
+    def __init__(self, source, delay: float):
+        self.source, self.delay = source, delay
+
+    def chunks(self, stop):
+        for chunk in self.source.chunks(stop):
+            yield chunk
+            stop.wait(self.delay)
+
+    def commit(self, position):
+        self.source.commit(position)
+
+    def close(self):
+        self.source.close()
+
+
 class RecordingSink:
     """A metrics sink that keeps what it is given."""
 
@@ -528,18 +569,12 @@ def test_metrics_flush_once_per_slot_and_lose_no_count(sqlite_url):
     assert errors == 1
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
-def test_counts_are_kept_in_the_store_for_the_daily_report(engine, request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path}/el.db"
-        if engine == "sqlite"
-        else request.getfixturevalue("mysql_url")
-    )
+def test_counts_are_kept_in_the_store_for_the_daily_report(db_url):
     lines, expected = bad_corpus()
     lines = [line for line in lines if len(line) < 65536]  # keep it quick
-    first = forward(ListSource(lines), url, instance="fwd1")
-    forward(ListSource(lines), url, instance="fwd1")  # a second run adds to the same hour rows
-    store = open_store(url)
+    first = forward(ListSource(lines), db_url, instance="fwd1")
+    forward(ListSource(lines), db_url, instance="fwd1")  # a second run adds to the same hour rows
+    store = open_store(db_url)
     try:
         totals = store.query(
             "SELECT SUM(raw), SUM(valid), SUM(invalid), SUM(inserted) FROM el_monitor_counts"

@@ -14,7 +14,6 @@ import random
 import threading
 from collections.abc import Callable
 
-import pytest
 from helpers import ROOT, SCHEMAS, ListSource, example_capsules
 from test_forwarder import count_rows
 
@@ -107,9 +106,7 @@ def hostile_lines(count: int, seed: int, read_early: Callable[[str], list[tuple]
     return lines
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "mysql"])
-def test_hostile_events_are_counted_and_never_stop_the_forwarder(engine, tmp_path, request):
-    url = request.getfixturevalue("mysql_url") if engine == "mysql" else f"sqlite:///{tmp_path}/db"
+def test_hostile_events_are_counted_and_never_stop_the_forwarder(db_url, tmp_path):
     secret, optouts = tmp_path / "secret", tmp_path / "optout.jsonl"
     secret.write_bytes(SECRET)
     secret.chmod(0o600)
@@ -124,7 +121,7 @@ def test_hostile_events_are_counted_and_never_stop_the_forwarder(engine, tmp_pat
 
     loader = PolicyLoader(path, registry, str(secret), str(optouts))
     lines = hostile_lines(3000, seed=11, read_early=read_early)
-    store = open_store(url)
+    store = open_store(db_url)
     try:
         settings = ForwarderSettings(host="fuzz", log_dir=str(tmp_path / "logs"), batch_size=100)
         forwarder = Forwarder(
@@ -139,6 +136,6 @@ def test_hostile_events_are_counted_and_never_stop_the_forwarder(engine, tmp_pat
     assert result.pending == 0
     assert counts["raw"] == len(lines) == counts["valid"] + counts["invalid"] + dropped
     assert counts["valid"] == counts["inserted"] + refused
-    assert counts["inserted"] == count_rows(url) > 100
+    assert counts["inserted"] == count_rows(db_url) > 100
     assert result.counts.get(OVERALL, "opted_out") > 0
     assert counts["invalid"] > len(lines) // 2  # the mutations mostly break validation

@@ -7,8 +7,9 @@ its own instance name; a test that needs `eventlogging.*` to itself writes in a 
 its own, hours back, where nothing else writes.
 
 Carbon writes asynchronously (a metric's whisper file appears when its first points are
-written; points being written are briefly in neither the cache nor the file), so each test
-polls until the answer is exactly the expected one, and on timeout compares the last answer.
+written, and is read by graphite-web while carbon is still writing its header; points being
+written are briefly in neither the cache nor the file), so each test polls until the answer is
+exactly the expected one (harness: GraphiteServer.wait_for), and on timeout compares the last.
 """
 
 from __future__ import annotations
@@ -43,21 +44,24 @@ def settle(
     target: str | list[str],
     expected: Any,
     view: Callable[[Series], Any] = by_target,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     **window: Any,
 ) -> Series:
     """Poll the render API until `view(answer) == expected`; on timeout assert it (a diff).
 
     The servers' logs are added to a failing test's report by the fixture's plugin.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = graphite.render(target, **window)
-        if view(answer) == expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert view(answer) == expected, f"still not so after {timeout} s"
-    return answer
+    last: list[Series] = [[]]
+
+    def settled(answer: Series) -> bool:
+        last[0] = answer
+        return view(answer) == expected
+
+    try:
+        return graphite.wait_for(target, settled, timeout, **window)
+    except AssertionError as timed_out:
+        assert view(last[0]) == expected, str(timed_out).splitlines()[0]
+        raise
 
 
 def test_plaintext_points_come_back_with_their_names_values_and_timestamps(graphite_server):
@@ -136,7 +140,7 @@ def test_emitter_interval_comes_back_with_the_design_names(graphite_server):
     host, port = graphite_server.carbon
     emitter = MetricEmitter(GraphiteSettings(host, port, PREFIX, instance, interval=10.0))
     emitter.submit(difference(before, after), error_difference(before, after))
-    emitter.close(timeout=5.0)
+    emitter.close(timeout=30.0)  # ample: it returns as soon as all is sent
     assert emitter.dropped == 0 and emitter.sent > 0
 
     base = f"{PREFIX}.{instance}"

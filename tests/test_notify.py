@@ -20,10 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import harness.smtp
 import pytest
-from aiosmtpd.smtp import AuthResult
-from harness.smtp import FreePortController
+from harness.smtp import FreePortController, Inbox
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import CatalogError
@@ -60,39 +58,12 @@ PROBLEM_FLAGS = [
 # --- servers ---------------------------------------------------------------------------------
 
 
-class Inbox(harness.smtp.Inbox):
-    """The shared inbox, with an AUTH check."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.logins: list[tuple[str, str]] = []
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        login = (auth_data.login.decode(), auth_data.password.decode())
-        self.logins.append(login)
-        return AuthResult(success=login == ("alerts", "s3cret-pass"), handled=False)
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[FreePortController, Inbox]]:
-    inbox = Inbox()
-    controller = FreePortController(
-        inbox,
-        hostname="127.0.0.1",
-        port=0,
-        authenticator=inbox.authenticate,
-        auth_require_tls=False,
-        auth_exclude_mechanism=["LOGIN"],  # smtplib would retry a refused PLAIN as LOGIN
-    )
-    controller.start()
-    yield controller, inbox
-    controller.stop()
-
-
 @pytest.fixture
-def inbox(smtp) -> Inbox:
-    smtp[1].envelopes.clear()
-    return smtp[1]
+def inbox(smtp: FreePortController) -> Inbox:
+    """What the test's SMTP server (the shared ``smtp`` fixture) received; it knows the
+    catalog's SMTP user."""
+    smtp.handler.accounts["alerts"] = "s3cret-pass"
+    return smtp.handler
 
 
 class RenderStub:
@@ -200,7 +171,7 @@ def write_catalog(tmp_path: Path, smtp_port: int, graphite: str, extra: str = ""
 
 @pytest.fixture
 def catalog_path(tmp_path, smtp, render) -> Path:
-    return write_catalog(tmp_path, smtp[0].port, render.url)
+    return write_catalog(tmp_path, smtp.port, render.url)
 
 
 def problem(**changes: object) -> Notification:
@@ -565,8 +536,8 @@ def test_missing_notification_facts_and_no_ops(catalog_path, tmp_path, monkeypat
     assert "nobody to mail about *" in capsys.readouterr().err
 
 
-def test_login_with_password_file_and_refused_login(smtp, tmp_path, render):
-    port = smtp[0].port
+def test_login_with_password_file_and_refused_login(smtp, inbox, tmp_path, render):
+    port = smtp.port
     secret = tmp_path / "smtp-password"
     secret.write_text("s3cret-pass\n")
     path = write_catalog(
@@ -581,9 +552,8 @@ def test_login_with_password_file_and_refused_login(smtp, tmp_path, render):
     catalog = load_catalog(path)
     assert catalog.smtp.password_file == str(secret)
     message = build_message("s", "a@example.org", ["b@example.org"], "t", "<p>h</p>", {})
-    smtp[1].envelopes.clear()
     mail.send(catalog.smtp, [message])
-    assert smtp[1].logins[-1] == ("alerts", "s3cret-pass") and len(smtp[1].take()) == 1
+    assert inbox.logins[-1] == ("alerts", "s3cret-pass") and len(inbox.take()) == 1
     secret.write_text("wrong\n")
     with pytest.raises(mail.MailError, match="login as 'alerts' refused"):
         mail.send(catalog.smtp, [message])

@@ -331,13 +331,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/events.db"
-    return request.getfixturevalue("mysql_url")
-
-
 @pytest.fixture
 def setup(db_url, tmp_path):
     """Tables Edit_1, Edit_2 (no token column), Other_1; Edit/3 has a schema but no table."""

@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import SCHEMAS, overall_counts
+from harness.wait import wait_until
+from helpers import SCHEMAS, ProcessOutput, overall_counts
 from test_cli import rows, start_forwarder, wait_for_rows
 
 from el_monitor.ingest.sampling import Sampler
@@ -64,6 +65,17 @@ def nav_lines(count: int, start: int) -> list[bytes]:
 def stored_uuids(db: Path, schema: str, revision: str) -> set[str]:
     with sqlite3.connect(db) as conn:
         return {r[0] for r in conn.execute(f'SELECT uuid FROM "{table_name(schema, revision)}"')}
+
+
+def read_to_the_end(log: Path) -> bool:
+    """Whether a forwarder following ``log`` has checkpointed all of it: every line read,
+    and what was kept of it stored."""
+    checkpoint = log.parent / f".{log.name}.el-monitor.checkpoint"
+    try:
+        offset = json.loads(checkpoint.read_text())["offset"]
+    except FileNotFoundError:
+        return False
+    return offset == log.stat().st_size
 
 
 def el_monitor(*args: str, env: dict, stdin: bytes = b"") -> subprocess.CompletedProcess:
@@ -158,6 +170,7 @@ def test_sighup_reload_under_load_counts_every_event_once(tmp_path):
     proc, db = start_forwarder(
         tmp_path, f"file://{log}?follow=1", options=("-v", "--config", str(catalog))
     )
+    output = ProcessOutput(proc)
     total = 0
 
     def append(lines: list[bytes]) -> None:
@@ -169,27 +182,30 @@ def test_sighup_reload_under_load_counts_every_event_once(tmp_path):
     assert wait_for_rows(db, 1000) == 1000
 
     # Under load: a writer keeps appending while the catalog changes and SIGHUP arrives.
+    appended = []
+
     def writer() -> None:
         for start in range(1000, 21000, 500):
             append(nav_lines(500, start))
-            time.sleep(0.02)
+            appended.append(start)
+            time.sleep(0.02)  # on purpose: the appends go on while the reload happens
 
     feeding = threading.Thread(target=writer)
     feeding.start()
-    time.sleep(0.2)
+    wait_until(lambda: appended, 60, "the writer's first append")
     catalog.write_text("[schema.NavigationTiming]\nsample_rate = 10\n")
     proc.send_signal(signal.SIGHUP)
     feeding.join()
     total += 20000
-    time.sleep(1.5)
+    output.wait_for("catalog and opt-out list reloaded")  # before the file changes again
     catalog.write_text("[schema.NavigationTiming]\nsample_rate = 'ten'\n")  # invalid
     proc.send_signal(signal.SIGHUP)
-    time.sleep(1.5)
+    output.wait_for("reload refused")
     append(nav_lines(1000, 21000))
     total += 1000
-    time.sleep(2.0)
+    wait_until(lambda: read_to_the_end(log), 120, f"the forwarder to read all of {log.name}")
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    out, err = output.finish(timeout=60)
     assert proc.returncode == 0, err.decode()
     counts = overall_counts(out)
     assert counts["raw"] == total
@@ -219,28 +235,31 @@ def test_the_opt_out_list_is_reloaded_when_it_changes(tmp_path):
     log = tmp_path / "events.log"
     log.write_bytes(b"\n".join(edit_lines(100)) + b"\n")
     proc, db = start_forwarder(
-        tmp_path, f"file://{log}?follow=1", options=("--config", str(catalog)), env=env
+        tmp_path, f"file://{log}?follow=1", options=("-v", "--config", str(catalog)), env=env
     )
-    assert wait_for_rows(db, 100) == 100  # nobody opted out yet
-    opt_out(catalog, env, "--user-id", str(OPTED_OUT_ID))
-    time.sleep(2.0)  # the forwarder notices the new file within a second
-    with open(log, "ab") as out:
-        out.write(b"\n".join(edit_lines(100, start=100)) + b"\n")
-    assert wait_for_rows(db, 190) == 190
+    output = ProcessOutput(proc)
+    reloaded = "catalog and opt-out list reloaded"  # logged (-v) once the change is in force
 
-    def append_after_reload(start: int) -> None:
-        time.sleep(2.0)  # the forwarder notices the change within a second
+    def append(start: int) -> None:
         with open(log, "ab") as out:
             out.write(b"\n".join(edit_lines(100, start=start)) + b"\n")
 
+    assert wait_for_rows(db, 100) == 100  # nobody opted out yet
+    opt_out(catalog, env, "--user-id", str(OPTED_OUT_ID))
+    output.wait_for(reloaded)  # the forwarder notices the new file (it looks every second)
+    append(100)
+    assert wait_for_rows(db, 190) == 190
+
     optouts.unlink()  # by mistake: the users on it stay opted out
-    append_after_reload(200)
+    output.wait_for("is gone, with 1 entries in force")
+    append(200)
     assert wait_for_rows(db, 280) == 280
     optouts.write_bytes(b"")  # on purpose: the list is cleared
-    append_after_reload(300)
+    output.wait_for(reloaded, count=2)
+    append(300)
     assert wait_for_rows(db, 380) == 380
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    out, err = output.finish(timeout=30)
     assert rows(db) == 380
     assert overall_counts(out)["opted_out"] == 20
     assert "is gone, with 1 entries in force" in err.decode()

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from el_monitor.counts.counters import Counters
 from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder
-from el_monitor.store import open_store
 from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE, create_counts_tables
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def store(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/el.db"
-    if request.param == "mysql":
-        url = request.getfixturevalue("mysql_url")
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def total(store, sql: str) -> int:

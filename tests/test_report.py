@@ -10,11 +10,8 @@ which must reach no output unescaped or at all.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import datetime
-import email
-import email.policy
 import json
 import os
 import re
@@ -22,7 +19,6 @@ import struct
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
@@ -398,34 +394,6 @@ def test_cli_errors_are_one_line(tmp_path, catalog_file, monkeypatch, capsys) ->
     assert "in the future" in capsys.readouterr().err
 
 
-class Sink:
-    """aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Sink, int]]:
-    """A real SMTP server on 127.0.0.1 and a free port."""
-    from harness.smtp import FreePortController
-
-    sink = Sink()
-    controller = FreePortController(
-        sink, hostname="127.0.0.1", port=0, loop=asyncio.new_event_loop()
-    )
-    controller.start()
-    try:
-        yield sink, controller.port
-    finally:
-        controller.stop()
-
-
 def _parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
     """The text part, the HTML part and the inline images by Content-ID."""
     assert message.get_content_type() == "multipart/alternative"
@@ -440,7 +408,7 @@ def _parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
 
 
 def test_send_to_ops_and_owners(sqlite_url, catalog_file, smtp, monkeypatch, capsys) -> None:
-    sink, port = smtp
+    port = smtp.port
     code = run_cli(
         monkeypatch,
         "report", "daily", "--date", str(DAY), "--db", sqlite_url, "--config", str(catalog_file),
@@ -448,7 +416,7 @@ def test_send_to_ops_and_owners(sqlite_url, catalog_file, smtp, monkeypatch, cap
     )  # fmt: skip
     out = capsys.readouterr()
     assert code == 0, out.err
-    by_rcpt = {tuple(rcpts): message for rcpts, message in sink.received}
+    by_rcpt = {tuple(rcpts): message for rcpts, message in smtp.handler.messages()}
     assert set(by_rcpt) == {
         ("ops@example.org",),
         ("nav@example.org",),
@@ -492,7 +460,7 @@ def test_send_to_ops_and_owners(sqlite_url, catalog_file, smtp, monkeypatch, cap
 
 
 def test_send_only_to_ops_without_owners(sqlite_url, tmp_path, smtp, monkeypatch) -> None:
-    sink, port = smtp
+    port = smtp.port
     config = tmp_path / "reports.toml"
     config.write_text(
         CATALOG.replace(
@@ -507,8 +475,9 @@ def test_send_only_to_ops_without_owners(sqlite_url, tmp_path, smtp, monkeypatch
         "--db", sqlite_url, "--send",
     )  # fmt: skip
     assert code == 0
-    assert [rcpts for rcpts, _ in sink.received] == [["a@example.org", "b@example.org"]]
-    assert sink.received[0][1]["From"] == "reports@example.org"
+    received = smtp.handler.messages()
+    assert [rcpts for rcpts, _ in received] == [["a@example.org", "b@example.org"]]
+    assert received[0][1]["From"] == "reports@example.org"
 
 
 def test_unreachable_smtp_is_one_line(sqlite_url, catalog_file, monkeypatch, capsys) -> None:

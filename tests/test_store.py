@@ -98,16 +98,6 @@ def test_ddl_is_the_same_layout_on_both_engines():
     assert '"event_nested_deep_x" BIGINT NULL' in lite
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        db = open_store(f"sqlite:///{tmp_path}/t.db")
-    else:
-        db = open_store(request.getfixturevalue("mysql_url"))
-    yield db
-    db.close()
-
-
 def columns_of(store, table: str) -> dict[str, str]:
     if store.url.startswith("sqlite"):
         return {r[1]: r[2].upper() for r in store.query(f'PRAGMA table_info("{table}")')}

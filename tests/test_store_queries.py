@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterator
 
-import pytest
-
-from el_monitor.store import Store, open_store
+from el_monitor.store import Store
 from el_monitor.store.catalogue import TableStats, has_rows, table_stats
 from el_monitor.store.counts import (
     FIRSTS_PER_QUERY,
@@ -51,16 +48,6 @@ EVENT_SCHEMA = {
         "action": {"type": "string"},
     }
 }
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path}/el.db"
-    if request.param == "mysql":
-        url = request.getfixturevalue("mysql_url")
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def fill_events(store: Store, count: int, first_second: int = 1795842000) -> TableLayout:

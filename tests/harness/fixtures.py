@@ -1,4 +1,4 @@
-"""Fixtures for the real Graphite (Debian's graphite-carbon + graphite-web).
+"""Fixtures for the real servers: Graphite (Debian's graphite-carbon + graphite-web), SMTP.
 
 Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`).
 
@@ -7,6 +7,8 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
 - Tests that use it are marked `graphite`, so `pytest -m "not graphite"` runs without them.
 - When such a test fails, the tail of carbon-cache's and graphite-web's logs is added to its
   report.
+- `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
+  of what it received.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
+from harness.smtp import FreePortController, smtp_server
 
 GRAPHITE_FIXTURES = {"graphite_server"}
 
@@ -55,4 +58,16 @@ def graphite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graphi
             "run scripts/ensure-monitoring as root"
         )
     with GraphiteServer(tmp_path_factory.mktemp("graphite")) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[FreePortController]:
+    """A real SMTP server on 127.0.0.1 and a free port, for one test.
+
+    ``smtp.port`` is where to send; ``smtp.handler`` (an Inbox) holds every message received.
+    It takes mail without a login, and AUTH PLAIN for the users put in
+    ``smtp.handler.accounts``.
+    """
+    with smtp_server() as server:
         yield server

@@ -18,6 +18,10 @@ system's /etc/carbon, /etc/graphite and /var/lib/graphite are never read or writ
   which points WHISPER_DIR at carbon's data and CARBONLINK_HOSTS at carbon's cache-query port,
   so points still in carbon's cache are rendered too. Caching is off, so a render right after
   a send sees the new points.
+- Carbon creates a metric's whisper file in place (whisper.create opens it, then writes the
+  header and allocates the archives), and graphite-web reads any .wsp file it finds: a render
+  in between fails with HTTP 500 (struct.error in whisper.py). render() raises that as
+  WhisperFileIncomplete, and wait_for() treats it as "not there yet".
 - Storage schemas: the project's graphite/storage-schemas.conf and storage-aggregation.conf
   when they exist (a built-in fallback otherwise), with every `retentions` replaced by
   `retentions=` (default 1s:6h,10s:1d: one point per second is what tests want; pass None to
@@ -46,6 +50,8 @@ import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_SCHEMAS = ROOT / "graphite" / "storage-schemas.conf"
@@ -83,6 +89,16 @@ Series = list[dict[str, Any]]
 
 class GraphiteError(RuntimeError):
     """The private Graphite could not start or does not answer; the message has the logs."""
+
+
+class WhisperFileIncomplete(GraphiteError):
+    """graphite-web read a whisper file that carbon is still creating (HTTP 500 from whisper's
+    struct.error on a header or archive not written yet): ask again."""
+
+
+def _whisper_incomplete(body: str) -> bool:
+    # The 500 page is graphite-web's traceback: a short read of a file being created.
+    return "whisper.py" in body and "unpack requires a buffer of" in body
 
 
 def missing_packages() -> list[str]:
@@ -287,36 +303,46 @@ class GraphiteServer:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            body = exc.read().decode(errors="replace")[-2000:]
-            raise GraphiteError(f"GET {url}: HTTP {exc.code}\n{body}\n{self.logs()}") from exc
+            body = exc.read().decode(errors="replace")
+            error = WhisperFileIncomplete if _whisper_incomplete(body) else GraphiteError
+            raise error(f"GET {url}: HTTP {exc.code}\n{body[-2000:]}\n{self.logs()}") from exc
 
     def wait_for(
         self,
         target: str | Sequence[str],
         predicate: Callable[[Series], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         from_: str | int = "-1h",
         until: str | int = "now",
         **params: Any,
     ) -> Series:
         """Poll the render API until `predicate(series)` holds; return that answer.
 
-        The default predicate: some series has a non-null point. On timeout, AssertionError
-        with the last answer and the servers' logs.
+        The default predicate: some series has a non-null point. A render that reads a whisper
+        file carbon is still creating is "not yet". On timeout, AssertionError with the last
+        answer (or error) and the servers' logs.
         """
-        if predicate is None:
-            predicate = _any_point
-        deadline = time.monotonic() + timeout
-        while True:
-            series = self.render(target, from_=from_, until=until, **params)
-            if predicate(series):
-                return series
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"Graphite never satisfied the predicate for {target!r} within {timeout}s; "
-                    f"last answer: {_short(series)}\n{self.logs()}"
-                )
-            time.sleep(0.1)
+        check = predicate or _any_point
+        last: list[Any] = ["no answer"]
+
+        def holds() -> bool:
+            try:
+                last[0] = self.render(target, from_=from_, until=until, **params)
+            except WhisperFileIncomplete as exc:
+                last[0] = exc
+                return False
+            return check(last[0])
+
+        wait_until(
+            holds,
+            timeout,
+            lambda: (
+                f"Graphite to satisfy the predicate for {target!r}; last answer: "
+                f"{_short(last[0]) if isinstance(last[0], list) else last[0]}\n{self.logs()}"
+            ),
+            interval=0.1,
+        )
+        return last[0]
 
     def logs(self, lines: int = 40) -> str:
         """The tail of each server's log, for failure messages."""

@@ -61,6 +61,8 @@ from typing import Any
 
 import requests
 
+from harness.wait import wait_until
+
 ICINGA2 = "icinga2"
 ICINGA2_SBIN = Path("/usr/sbin/icinga2")  # not on a non-root user's PATH
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
@@ -361,9 +363,10 @@ class IcingaDaemon:
         Returns the attributes; on timeout AssertionError with the last result and the log.
         """
         wanted = state_code(state)
-        deadline = time.monotonic() + timeout
         attrs: dict[str, Any] = {}
-        while True:
+
+        def reached() -> dict[str, Any] | None:
+            nonlocal attrs
             self._check_alive()
             attrs = self.service(host, service)
             result = attrs.get("last_check_result") or {}
@@ -374,13 +377,17 @@ class IcingaDaemon:
                 and (predicate is None or predicate(attrs))
             ):
                 return attrs
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{host}!{service} not {STATE_NAMES[wanted]} within {timeout}s; "
-                    f"state {STATE_NAMES.get(int(attrs.get('state', 3)))}, last result: "
-                    f"{json.dumps(_short_result(result), indent=1)}\n{self.logs()}"
-                )
-            time.sleep(poll)
+            return None
+
+        def last_seen() -> str:
+            result = attrs.get("last_check_result") or {}
+            return (
+                f"{host}!{service} to be {STATE_NAMES[wanted]}; "
+                f"state {STATE_NAMES.get(int(attrs.get('state', 3)))}, last result: "
+                f"{json.dumps(_short_result(result), indent=1)}\n{self.logs()}"
+            )
+
+        return wait_until(reached, timeout, last_seen, interval=poll)
 
     def logs(self, lines: int = 40) -> str:
         """The tail of icinga2's log (and of its console output), for failure messages."""
