@@ -1,18 +1,24 @@
-"""The beacon's request handling: routes, limits, answers, and decoding events from requests.
+"""The beacon's HTTP server: a thread per connection, request handling, decoding events.
 
-Every method goes through one dispatcher, so unknown paths are 404 and wrong methods 405, and
-every answer is counted before it is sent.  Capsule fields come from the request (receive host,
-time, user agent), never from the client's address.
+The server tracks its connections so the source can end idle keep-alive ones when it closes,
+and answers 503 at once past its limit of open connections.  Every method goes through one
+dispatcher, so unknown paths are 404 and wrong methods 405, and every answer is counted
+before it is sent.  Capsule fields come from the request (receive host, time, user agent),
+never from the client's address.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 import orjson
@@ -20,15 +26,103 @@ import orjson
 from el_monitor.ingest.sources.base import OPTOUT_FLAG
 from el_monitor.ingest.sources.lines import clean_line
 
-if TYPE_CHECKING:
-    from el_monitor.ingest.sources.http import BeaconServer
-
 logger = logging.getLogger(__name__)
+
+Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a server
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
 
 BEACON_PATH = "/beacon/event"
 EVENTS_PATH = "/v1/events"
 _ROUTES = {BEACON_PATH: ("GET", "_beacon"), EVENTS_PATH: ("POST", "_events")}
 """path → (the one method it answers, handler method name)."""
+
+
+class Receiver(Protocol):
+    """What the server and its handlers need of the source they feed (``HttpSource``)."""
+
+    name: str
+    hostname: str
+    max_line_bytes: int
+    max_body_bytes: int
+    max_connections: int
+
+    def offer(self, lines: list[bytes], defaults: dict[str, object]) -> bool: ...
+
+    def count(self, status: int) -> None: ...
+
+
+class BeaconServer(HTTPServer):
+    """A thread per connection, tracked so ``close`` can end idle keep-alive ones and join them.
+
+    (``ThreadingHTTPServer`` does not join daemon threads, and non-daemon ones would hold the
+    process open on a stuck client.)
+    """
+
+    request_queue_size = 128
+
+    def __init__(self, family: int, address: tuple, source: Receiver) -> None:
+        self.address_family = family
+        self.source = source
+        self._connections: dict[Request, threading.Thread] = {}
+        self._connections_lock = threading.Lock()
+        super().__init__(address, BeaconHandler)
+
+    def server_bind(self) -> None:
+        """Bind without ``HTTPServer``'s reverse DNS lookup of the host, which can stall."""
+        socketserver.TCPServer.server_bind(self)
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)
+
+    def process_request(self, request: Request, client_address: Any) -> None:
+        """A thread for the connection, unless ``max_connections`` are open: then a 503 at
+        once (best effort: the request is not read, so a reset may reach the client first),
+        so that clients holding connections open cannot take every thread there is."""
+        thread = threading.Thread(
+            target=self._serve, args=(request, client_address), name=self.source.name, daemon=True
+        )
+        with self._connections_lock:
+            full = len(self._connections) >= self.source.max_connections
+            if not full:
+                self._connections[request] = thread
+        if full:
+            self.source.count(HTTPStatus.SERVICE_UNAVAILABLE)
+            with contextlib.suppress(OSError):
+                _socket(request).sendall(_BUSY)
+            self.shutdown_request(request)
+            return
+        thread.start()
+
+    def _serve(self, request: Request, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def shutdown_request(self, request: Request) -> None:
+        with self._connections_lock:
+            self._connections.pop(request, None)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every connection's handler: shut the socket down under it, then join it."""
+        with self._connections_lock:
+            connections = list(self._connections.items())
+        for conn, _ in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                _socket(conn).shutdown(socket.SHUT_RDWR)
+        for _, thread in connections:
+            thread.join(timeout=2)
+            if thread.is_alive():
+                logger.warning("%s: a request handler did not stop", self.source.name)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that vanishes mid-request is routine, not a traceback on stderr."""
+        logger.debug("%s: request failed", self.source.name, exc_info=True)
 
 
 class BeaconHandler(BaseHTTPRequestHandler):
@@ -190,3 +284,8 @@ def decode_events(body: bytes, max_line_bytes: int) -> list[bytes] | None:
         return [clean_line(orjson.dumps(event), max_line_bytes) for event in value]
     except TypeError:  # an event nested deeper than orjson writes: the body is unreadable
         return None
+
+
+def _socket(request: Request) -> socket.socket:
+    """The connection's socket (a stream server's request is the socket itself)."""
+    return request if isinstance(request, socket.socket) else request[1]
