@@ -1,1 +1,7 @@
-"""The el-monitor command line: one module per command."""
+"""``el-monitor``: the only place that prints for users and exits.
+
+``main`` builds the parser and turns errors into one line and an exit status; each command is
+one module (``forward``, ``catalog``, ``schemas``, ``optout``, ``report``, ``notify``) and they
+share ``options`` (option groups), ``stores`` (opening a database or failing in one line) and
+``table`` (the one plain-text table).
+"""

@@ -1,1 +1,2 @@
-"""The observability core: per-schema counters, and what is recorded of them."""
+"""The observability core: per-schema counters (``counters``), and the recorder that adds
+them to the store's counts tables for the daily report (``recorder``)."""

@@ -1,1 +1,5 @@
-"""The forwarder: sources, pipeline, spool and sinks."""
+"""The forwarder: raw lines from a source (``sources``) through the per-event ``pipeline``
+(capsule, opt-out, ``sampling``, validation, counts) to the store ``writer`` (with its
+``spool``) and the ``event_logs``.  ``forwarder`` wires them and runs the loop, whose
+``periodic`` jobs flush, reload the ``policy`` and hand counts to their ``count_feeds``.
+"""

@@ -1,1 +1,4 @@
-"""Schema registries, draft translation and the compiled validators."""
+"""Schemas: registries (``registry``: a directory or an HTTP repository), draft translation
+(``draft``), compiled schemas (``compiled``), and the validator compiled to Python once per
+revision: its generator (``generator``, ``keywords``, ``codewriter``) apart from the helpers
+the generated code calls at run time (``runtime``)."""
