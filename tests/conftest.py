@@ -4,7 +4,8 @@ store on each engine (`db_url`, `store`: every test using them runs on SQLite an
 `make test` runs scripts/ensure-mariadb first, which starts a private server when none answers,
 so the MySQL tests skip only when pytest is run by hand without any server.
 
-The real servers' fixtures (Graphite, SMTP) are in harness/fixtures.py, loaded below.
+The real servers' fixtures (Graphite, SMTP) are in harness/fixtures.py, loaded below; the
+fixtures at the end serve a family of test files split by concept (catalog, forwarder).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pymysql
 import pytest
+from helpers import SCHEMAS
 
+from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store import Store, open_store
 
 pytest_plugins = ["harness.fixtures"]  # the real Graphite and SMTP fixtures
@@ -120,3 +123,16 @@ def store(db_url: str) -> Iterator[Store]:
     opened = open_store(db_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh, empty SQLite database for one test (a file in tmp_path), for the tests that
+    run on SQLite only."""
+    return f"sqlite:///{tmp_path}/el.db"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> SchemaRegistry:
+    """The bundled example schemas as a registry, opened once per test module."""
+    return open_registry(str(SCHEMAS), tmp_path_factory.mktemp("cache"))

@@ -14,8 +14,8 @@ import random
 import threading
 from collections.abc import Callable
 
+from forwarder_helpers import count_rows
 from helpers import ROOT, SCHEMAS, ListSource, example_capsules
-from test_forwarder import count_rows
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.counts.counters import OVERALL

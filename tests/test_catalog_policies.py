@@ -1,0 +1,233 @@
+"""What a schema's policy may hold: defaults filling what a schema omits, values of the
+right type, owners' addresses, rollups (aggregate) and retention extensions; unowned schemas."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from catalog_helpers import problems, write
+
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import Aggregate, Extension, SchemaPolicy
+
+
+def test_defaults_fill_what_a_schema_omits(tmp_path):
+    catalog = load_catalog(
+        write(
+            tmp_path,
+            """
+            secret_file = "secret"
+            [defaults]
+            owners = ["analytics@example.org"]
+            max_rate = 50
+            retention_days = 30
+            keep = ["wiki"]
+            [schema.NavigationTiming]
+            sample_rate = 10
+            keep = ["isAnon"]
+            [[schema.NavigationTiming.extensions]]
+            until = 2027-06-30
+            reason = "T1: study"
+            retention_days = 365
+            fields = ["isAnon"]
+            """,
+        )
+    )
+    nav = catalog.policy("NavigationTiming")
+    assert nav == SchemaPolicy(
+        name="NavigationTiming",
+        owners=("analytics@example.org",),
+        sample_rate=10,
+        max_rate=50.0,
+        retention_days=30,
+        keep=("isAnon",),  # a schema's list replaces the default one, it does not extend it
+        extensions=(Extension(datetime.date(2027, 6, 30), "T1: study", 365, ("isAnon",)),),
+    )
+    assert catalog.schemas["NavigationTiming"] == nav
+    other = catalog.policy("Unlisted")
+    assert other.name == "Unlisted" and other.max_rate == 50.0 and other.sample_rate == 1
+    assert catalog.defaults.name == "*"
+    assert catalog.secret_file == str(tmp_path / "secret")  # relative to the catalog
+    with pytest.raises(TypeError):
+        catalog.schemas["X"] = nav  # type: ignore[index]
+
+
+def test_default_rollups_and_extensions_apply_to_every_schema(tmp_path):
+    catalog = load_catalog(
+        write(
+            tmp_path,
+            """
+            [[defaults.aggregate]]
+            name = "daily_by_wiki"
+            dimensions = ["wiki"]
+            [[defaults.extensions]]
+            until = 2027-01-01
+            reason = "T3: audit"
+            retention_days = 120
+            [schema.Test]
+            owners = ["qa@example.org"]
+            """,
+        )
+    )
+    for policy in (catalog.policy("Test"), catalog.policy("Other"), catalog.defaults):
+        assert policy.aggregate == (Aggregate("daily_by_wiki", ("wiki",)),)
+        assert policy.extensions[0].retention_days == 120
+
+
+def test_unowned_lists_known_schemas_without_owners(tmp_path):
+    catalog = load_catalog(
+        write(
+            tmp_path,
+            """
+            [schema.A]
+            owners = ["a@example.org"]
+            [schema.B]
+            sample_rate = 2
+            """,
+        )
+    )
+    assert catalog.unowned(["A", "B", "C", "B"]) == ["B", "C"]
+    with_default = load_catalog(write(tmp_path, '[defaults]\nowners = ["x@example.org"]\n'))
+    assert with_default.unowned(["A", "B"]) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("sample_rate = true", "sample_rate: must be an integer >= 1 (keep 1 in N), not true"),
+        ("sample_rate = 0", "sample_rate: must be an integer >= 1 (keep 1 in N), not 0"),
+        ("sample_rate = 2.5", "sample_rate: must be an integer >= 1 (keep 1 in N), not 2.5"),
+        ("max_rate = 0", "max_rate: must be a positive number of events per second, not 0"),
+        ("max_rate = false", "max_rate: must be a positive number of events per second, not false"),
+        ('max_rate = "fast"', 'max_rate: must be a positive number of events per second, '
+         'not "fast"'),
+        ("max_rate = nan", "max_rate: must be a positive number of events per second, not nan"),
+        ("retention_days = 1.5", "retention_days: must be an integer number of days >= 1, not 1.5"),
+        ("retention_days = -3", "retention_days: must be an integer number of days >= 1, not -3"),
+        ('owners = "a@example.org"', 'owners: must be a list of strings such as ["a", "b"], not '
+         '"a@example.org"'),
+        ("keep = [1, 2]", 'keep: must be a list of strings such as ["a", "b"], not [1, 2]'),
+        ("sample_key = {a = 1}", 'sample_key: must be a list of strings such as ["a", "b"], '
+         "not a table"),
+        ("aggregate = 3", "aggregate: must be an array of tables: one "
+         "[[schema.Test.aggregate]] per rollup"),
+        ('extensions = ["x"]', "extensions: must be an array of tables: one "
+         "[[schema.Test.extensions]] per extension"),
+    ],
+)  # fmt: skip
+def test_wrong_types(tmp_path, line, expected):
+    assert problems(tmp_path, f"# a comment\n[schema.Test]\n\n{line}\n") == [
+        f"4: schema.Test.{expected}"
+    ]
+
+
+def test_accepted_values(tmp_path):
+    catalog = load_catalog(
+        write(tmp_path, "[defaults]\nsample_rate = 1\nmax_rate = 0.5\nretention_days = 1\n")
+    )
+    assert catalog.defaults.max_rate == 0.5
+    assert load_catalog(write(tmp_path, "[defaults]\nmax_rate = 7\n")).defaults.max_rate == 7.0
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "no-at-sign",
+        "two@@example.org",
+        "a b@example.org",
+        "Perf Team <perf@example.org>",
+        "<script>alert(1)</script>@example.org",
+        "perf@example",
+        "perf@-example.org",
+        "perf@example.org,ops@example.org",
+        "",
+    ],
+)
+def test_malformed_addresses(tmp_path, address):
+    found = problems(
+        tmp_path,
+        f"""
+        ops = ["ops@example.org", {json.dumps(address)}]
+        [defaults]
+        owners = [
+          "ok@example.org",
+          {json.dumps(address)},
+        ]
+        """,
+    )
+    message = "is not an email address like team@example.org"
+    assert found == [
+        f"1: ops: {json.dumps(address)} {message}",
+        f"3: defaults.owners: {json.dumps(address)} {message}",
+    ]
+
+
+def test_good_addresses(tmp_path):
+    owners = ["perf-team@example.org", "o'brien+alerts@mail.example.co.uk", "X.Y_Z@EXAMPLE.ORG"]
+    path = write(tmp_path, f"[defaults]\nowners = {json.dumps(owners)}\n")
+    assert load_catalog(path).defaults.owners == tuple(owners)
+
+
+def test_aggregates(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+        [schema.Test]
+        [[schema.Test.aggregate]]
+        name = "bad name"
+        dimensions = []
+        period = "week"
+        [[schema.Test.aggregate]]
+        name = "daily"
+        dimensions = ["wiki"]
+        [[schema.Test.aggregate]]
+        name = "daily"
+        dimensions = "wiki"
+        """,
+    )
+    assert found == [
+        "3: schema.Test.aggregate[0].name: must be a name of 1 to 40 of A-Z a-z 0-9 _, "
+        'not "bad name"',
+        "4: schema.Test.aggregate[0].dimensions: must be a non-empty list of fields such as "
+        '["wiki"], not []',
+        "5: schema.Test.aggregate[0].period: must be one of 'hour', 'day', 'month', not \"week\"",
+        "10: schema.Test.aggregate[2].name: a second aggregate named 'daily'",
+        "11: schema.Test.aggregate[2].dimensions: must be a non-empty list of fields such as "
+        '["wiki"], not "wiki"',
+    ]
+
+
+def test_extensions(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+        [schema.Test]
+        retention_days = 90
+
+        [[schema.Test.extensions]]
+        until = "2027-06-30"
+        reason = "  "
+        retention_days = 365
+
+        [[schema.Test.extensions]]
+        until = 2027-06-30T00:00:00
+        reason = "T2"
+
+        [[schema.Test.extensions]]
+        until = 2027-06-30
+        reason = "T3: shorter is not an extension"
+        retention_days = 30
+        """,
+    )
+    date = "a TOML date such as 2027-06-30 (no quotes, no time)"
+    assert found == [
+        f'5: schema.Test.extensions[0].until: must be {date}, not "2027-06-30"',
+        "6: schema.Test.extensions[0].reason: must be a non-empty reason: the ticket and why the "
+        'data is kept longer, not "  "',
+        "9: schema.Test.extensions[1].retention_days: missing: an integer number of days >= 1",
+        f"10: schema.Test.extensions[1].until: must be {date}, not 2027-06-30T00:00:00",
+        "16: schema.Test.extensions[2].retention_days: 30 days is not longer than the schema's "
+        "retention_days (90); an extension must lengthen it",
+    ]

@@ -1,0 +1,189 @@
+"""The HTTP beacon source on a loopback socket: GET beacons decoded like EventLogging's, POSTed
+events, rejections that pass nothing down, 503 when the queue or the connections are full,
+and keep-alive connections ended by close."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from harness.wait import wait_until
+from source_helpers import IDLE, Reader
+
+from el_monitor.ingest.sources import open_source
+from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.beacon import decode_beacon
+from el_monitor.ingest.sources.http import HttpSource
+
+
+@pytest.fixture
+def beacon() -> Iterator[HttpSource]:
+    source = open_source("http://127.0.0.1:0", idle_interval=IDLE, max_body_bytes=1000)
+    assert isinstance(source, HttpSource)
+    yield source
+    source.close()
+
+
+def first_chunk(source: HttpSource) -> Chunk:
+    reader = Reader(source)
+    reader.lines(1)
+    return reader.chunks[0]
+
+
+def request(
+    source: HttpSource,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(*source.address, timeout=5)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_get_beacon_decodes_like_eventlogging(beacon: HttpSource) -> None:
+    path = "/beacon/event?%7B%22schema%22%3A%22Edit%22%2C%22q%22%3A%22a+b%25%22%7D;"
+    sent = time.time()
+    status, body = request(beacon, "GET", path, headers={"User-Agent": "Mozilla/5.0 test"})
+    assert (status, body) == (204, b"")
+    chunk = first_chunk(beacon)
+    answered = time.time()
+    assert chunk.lines == [b'{"schema":"Edit","q":"a b%"}']
+    defaults = dict(chunk.defaults)
+    assert defaults.pop("userAgent") == "Mozilla/5.0 test"
+    assert defaults.pop("recvFrom") == socket.gethostname().split(".")[0]
+    assert int(sent) <= defaults.pop("timestamp") <= answered  # when it was received
+    assert len(defaults.pop("uuid")) == 32
+    assert defaults == {}
+    assert "127.0.0.1" not in repr(chunk)
+
+
+def test_decode_beacon_keeps_undecodable_bytes() -> None:
+    assert decode_beacon("?%7B%22a%22%3A%22%FF%22%7D;", 100) == b'{"a":"\xff"}'
+    assert decode_beacon("%7B%7D", 1) == b"{}"
+    assert decode_beacon("x" * 10, 3) == b"xxxx"
+
+
+def test_post_array_is_one_chunk_per_event(beacon: HttpSource) -> None:
+    events = [{"schema": "A", "n": i} for i in range(3)]
+    status, _ = request(beacon, "POST", "/v1/events", json.dumps(events).encode(), {"Sec-GPC": "1"})
+    assert status == 202
+    reader = Reader(beacon)
+    assert reader.lines(3) == [b'{"schema":"A","n":%d}' % i for i in range(3)]
+    uuids = {chunk.defaults["uuid"] for chunk in reader.chunks}
+    assert len(uuids) == 3
+    assert all(chunk.defaults["_optout"] is True for chunk in reader.chunks)
+    assert all("userAgent" not in chunk.defaults for chunk in reader.chunks)
+
+
+def test_post_object_is_one_event(beacon: HttpSource) -> None:
+    assert request(beacon, "POST", "/v1/events", b'{"a": 1}', {"DNT": "1"})[0] == 202
+    chunk = first_chunk(beacon)
+    assert chunk.lines == [b'{"a":1}'] and chunk.defaults["_optout"] is True
+
+
+def test_post_garbage_is_rejected_but_passed_down(beacon: HttpSource) -> None:
+    status, body = request(beacon, "POST", "/v1/events", b"not json\n{")
+    assert status == 400 and body.startswith(b"body must be")
+    assert request(beacon, "POST", "/v1/events", b"42")[0] == 400
+    assert Reader(beacon).lines(2) == [b"not json\n{", b"42"]
+    assert (beacon.requests, beacon.rejected) == (2, 2)
+
+
+def test_post_of_an_event_nested_deeper_than_orjson_writes_is_passed_down(beacon):
+    body = b'[{"a": ' + b"[" * 300 + b"]" * 300 + b"}]"  # orjson reads it, cannot write it
+    assert request(beacon, "POST", "/v1/events", body)[0] == 400
+    assert Reader(beacon).lines(1) == [body]
+
+
+HUGE = "9" * 5000  # more digits than int() takes from a string
+
+
+@pytest.mark.parametrize(
+    "method, path, body, headers, status",
+    [
+        ("POST", "/v1/events", b"[" + b"1," * 600 + b"1]", {}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": "999999"}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": "5000", "Expect": "100-continue"}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": HUGE}, 413),
+        ("POST", "/v1/events", b"[]", {"Content-Length": HUGE, "Expect": "100-continue"}, 413),
+        ("POST", "/v1/events", None, {}, 411),
+        ("POST", "/v1/events", b"[]", {"Transfer-Encoding": "chunked"}, 411),
+        ("GET", "/nowhere", None, {}, 404),
+        ("PUT", "/v1/events", b"[]", {}, 405),
+        ("GET", "/v1/events", None, {}, 405),
+        ("BREW", "/beacon/event?x", None, {}, 405),
+        ("GET", "/beacon/event", None, {}, 400),
+    ],
+)
+def test_http_rejections_pass_nothing_down(
+    beacon: HttpSource, method: str, path: str, body, headers, status: int
+) -> None:
+    conn = http.client.HTTPConnection(*beacon.address, timeout=5)
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for key, value in headers.items():
+        conn.putheader(key, value)
+    if body is not None and "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body if "Content-Length" not in headers else None)
+    response = conn.getresponse()
+    assert response.status == status
+    assert len(response.read()) < 80
+    conn.close()
+    assert Reader(beacon).quiet(0.1) == []
+    assert (beacon.requests, beacon.rejected) == (1, 1)
+
+
+def test_full_queue_answers_503(beacon: HttpSource) -> None:
+    small = HttpSource("http://small", "127.0.0.1", 0, idle_interval=IDLE, queue_lines=2)
+    try:
+        assert request(small, "POST", "/v1/events", b"[1, 2]")[0] == 202
+        status, _ = request(small, "GET", "/beacon/event?%7B%7D")
+        assert status == 503 and small.busy == 1
+        assert Reader(small).lines(2) == [b"1", b"2"]
+        assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
+    finally:
+        small.close()
+
+
+def test_connections_past_the_limit_are_answered_503_at_once() -> None:
+    import socket
+
+    small = HttpSource("http://few", "127.0.0.1", 0, idle_interval=IDLE, max_connections=2)
+    idle = [socket.create_connection(small.address, timeout=5) for _ in range(2)]  # sending nothing
+    try:
+        wait_until(lambda: len(small._server._connections) == 2, 60, "two open connections")
+        # The answer is sent before the request is read: a reset may overtake it.
+        with contextlib.suppress(ConnectionError):
+            assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 503
+        assert small.busy == 1 and Reader(small).quiet(0.1) == []
+        idle.pop().close()
+        wait_until(lambda: len(small._server._connections) == 1, 60, "a connection closed")
+        assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
+    finally:
+        for conn in idle:
+            conn.close()
+        small.close()
+
+
+def test_close_ends_idle_keepalive_connections() -> None:
+    source = open_source("http://127.0.0.1:0", idle_interval=IDLE)
+    conn = http.client.HTTPConnection(*source.address, timeout=5)
+    for _ in range(2):  # one connection, two requests: keep-alive works
+        conn.request("GET", "/beacon/event?%7B%7D")
+        assert conn.getresponse().read() == b""
+    before = threading.active_count()
+    source.close()  # without waiting for the keep-alive timeout (15 s):
+    assert threading.active_count() <= before - 2  # server and handler threads are gone
+    conn.close()

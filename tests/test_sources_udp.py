@@ -1,0 +1,38 @@
+"""The UDP source on a loopback socket: lines from datagrams, and a full queue dropping and
+counting what it cannot hold."""
+
+from __future__ import annotations
+
+import socket
+
+from harness.wait import wait_until
+from source_helpers import IDLE, Reader
+
+from el_monitor.ingest.sources import open_source
+from el_monitor.ingest.sources.udp import UdpSource
+
+
+def udp_send(address: tuple[str, int], *datagrams: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in datagrams:
+            sock.sendto(datagram, address)
+
+
+def test_udp_lines_from_datagrams() -> None:
+    source = open_source("udp://127.0.0.1:0", idle_interval=IDLE, max_line_bytes=20)
+    reader = Reader(source)
+    udp_send(source.address, b"a\nb\r\n\nc", b"d\n", b"e" * 30)
+    assert reader.lines(5) == [b"a", b"b", b"c", b"d", b"e" * 21]
+    assert source.name == "udp://127.0.0.1:0"
+    source.close()
+    source.close()
+    assert not source._thread.is_alive()
+
+
+def test_udp_full_queue_drops_and_counts() -> None:
+    source = UdpSource("udp://test", "127.0.0.1", 0, idle_interval=IDLE, queue_lines=10)
+    udp_send(source.address, *[b"x\ny\nz"] * 5)
+    wait_until(lambda: source.received + source.dropped == 15, 60, "15 lines counted")
+    assert (source.received, source.dropped) == (9, 6)
+    assert len(Reader(source).lines(9)) == 9
+    source.close()
