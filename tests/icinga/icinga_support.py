@@ -8,7 +8,8 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from harness.icinga import IcingaDaemon, constants_from_example
+from harness.icinga import IcingaDaemon
+from harness.icinga_config import constants_from_example
 
 ROOT = Path(__file__).resolve().parents[2]
 ICINGA_DIR = ROOT / "icinga"
