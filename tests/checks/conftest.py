@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from checks_support import Stub
+
+from .support import Stub
 
 
 @pytest.fixture

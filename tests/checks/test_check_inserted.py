@@ -3,9 +3,9 @@ arrive, missing insert counts, and the stall helper on its own."""
 
 from __future__ import annotations
 
-from checks_support import Stub, Values, const, metric, put, run, status
-
 from el_monitor.checks import inserted as check_inserted
+
+from .support import Stub, Values, const, metric, put, run, status
 
 
 def test_inserted_ok_and_warning(graphite: Stub, capsys) -> None:

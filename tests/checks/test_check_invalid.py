@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from checks_support import POINTS, Stub, const, metric, put, run, status
-
 from el_monitor.checks import invalid as check_invalid
+
+from .support import POINTS, Stub, const, metric, put, run, status
 
 
 def invalid_data(stub: Stub) -> None:

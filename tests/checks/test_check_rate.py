@@ -3,9 +3,9 @@ percent-of-points rule, nulls, thresholds, window, prefix and the verbose listin
 
 from __future__ import annotations
 
-from checks_support import Stub, const, put, rate_data, run, status
-
 from el_monitor.checks import rate as check_rate
+
+from .support import Stub, const, put, rate_data, run, status
 
 
 def test_rate_critical_names_the_top_schemas(graphite: Stub, capsys) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checks_support import CATALOG, Stub, const, metric, put, run, status
 
 from el_monitor.checks import schema_rate as check_schema_rate
+
+from .support import CATALOG, Stub, const, metric, put, run, status
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from checks_support import END, STEP, Stub, const, metric, put, run, status
-
 from el_monitor.checks import silence as check_silence
+
+from .support import END, STEP, Stub, const, metric, put, run, status
 
 
 def test_silence_silent_forwarder_is_critical_with_since(graphite: Stub, capsys) -> None:

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from checks_support import CATALOG, status
 
 from el_monitor.checks import inserted as check_inserted
 from el_monitor.checks import invalid as check_invalid
 from el_monitor.checks import rate as check_rate
 from el_monitor.checks import schema_rate as check_schema_rate
 from el_monitor.checks import silence as check_silence
+
+from .support import CATALOG, status
 
 
 @pytest.mark.graphite

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nagiosplugin
 import pytest
-from checks_support import Stub, Values, const, metric, put, rate_data, run
 
 from el_monitor.checks import invalid as check_invalid
 from el_monitor.checks import output, runtime
@@ -23,6 +22,8 @@ from el_monitor.checks import rate as check_rate
 from el_monitor.checks import silence as check_silence
 from el_monitor.checks.acquire import Graphite
 from el_monitor.checks.options import ENV_GRAPHITE
+
+from .support import Stub, Values, const, metric, put, rate_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from forwarder_feed import ForwarderFeed
 from harness.icinga import IcingaDaemon, missing_reason
 from harness.smtp import Inbox
 from harness.wait import wait_until
-from icinga_support import CATALOG, PLUGINS, SERVICES, VENV_BIN, project_daemon
+
+from .forwarder_feed import ForwarderFeed
+from .support import CATALOG, PLUGINS, SERVICES, VENV_BIN, project_daemon
 
 
 def write_bin_dir(directory: Path, notify_log: Path, notify_options: list[str]) -> Path:

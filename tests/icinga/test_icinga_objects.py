@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from harness.icinga import IcingaDaemon, missing_reason
-from icinga_support import CONFIG_FILES, PLUGINS, ROOT, SERVICES, VENV_BIN, project_daemon
+
+from .support import CONFIG_FILES, PLUGINS, ROOT, SERVICES, VENV_BIN, project_daemon
 
 NOTIFY_OPTIONS = ["--type", "--host", "--service", "--state", "--output", "--perfdata", "--time"]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from harness.smtp import FreePortController, Inbox
-from notify_support import RenderStub, write_catalog
+
+from .support import RenderStub, write_catalog
 
 
 @pytest.fixture

@@ -10,7 +10,14 @@ import socket
 import textwrap
 
 import pytest
-from notify_support import (
+
+from el_monitor.catalog.load import load_catalog
+from el_monitor.catalog.model import CatalogError
+from el_monitor.mail import smtp as mail
+from el_monitor.mail.message import build_message
+from el_monitor.notify.dispatch import notify
+
+from .support import (
     PROBLEM_FLAGS,
     RATE_OUTPUT,
     RATE_PERF,
@@ -22,12 +29,6 @@ from notify_support import (
     run_cli,
     write_catalog,
 )
-
-from el_monitor.catalog.load import load_catalog
-from el_monitor.catalog.model import CatalogError
-from el_monitor.mail import smtp as mail
-from el_monitor.mail.message import build_message
-from el_monitor.notify.dispatch import notify
 
 
 def test_graph_failure_still_sends_with_a_note_and_the_link(catalog_path, inbox, render):

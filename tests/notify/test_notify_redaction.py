@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
-from notify_support import Clock, parts, problem
-
 from el_monitor.catalog.load import load_catalog
 from el_monitor.mail.redact import NESTED, REDACTED, redact_event, safe_text, scrub
 from el_monitor.notify.dispatch import notify
+
+from .support import Clock, parts, problem
 
 
 def test_planted_markup_is_escaped_and_private_data_redacted(catalog_path, inbox):

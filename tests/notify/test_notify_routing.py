@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from notify_support import OK_OUTPUT, RATE_OUTPUT, Clock, by_recipient, parts, problem
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.notify.culprits import culprits
 from el_monitor.notify.dispatch import notify
 from el_monitor.notify.notification import Notification
 from el_monitor.notify.perfdata import parse_perfdata
+
+from .support import OK_OUTPUT, RATE_OUTPUT, Clock, by_recipient, parts, problem
 
 
 def test_problem_mails_each_owner_group_with_the_graph_inline(catalog_path, inbox, render):

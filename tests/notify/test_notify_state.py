@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 
-from notify_support import (
+from el_monitor.catalog.load import load_catalog
+from el_monitor.notify.dispatch import notify
+
+from .support import (
     HOUR,
     OK_OUTPUT,
     PROBLEM_FLAGS,
@@ -18,9 +21,6 @@ from notify_support import (
     problem,
     run_cli,
 )
-
-from el_monitor.catalog.load import load_catalog
-from el_monitor.notify.dispatch import notify
 
 
 def test_flapping_is_summarised_once_until_it_settles(catalog_path, inbox):

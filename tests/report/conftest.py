@@ -1,14 +1,15 @@
 """Fixtures of the daily report tests: the catalog file, and a SQLite store filled with the
-synthetic thirty days (report_support.fill)."""
+synthetic thirty days (support.fill)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from report_support import CATALOG, fill
 
 from el_monitor.store import open_store
+
+from .support import CATALOG, fill
 
 
 @pytest.fixture

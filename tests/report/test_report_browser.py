@@ -14,10 +14,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from report_support import DAY, report_from, run_cli
 
 from el_monitor.report.charts import make_charts
 from el_monitor.report.render import standalone_html
+
+from .support import DAY, report_from, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 PROBE = """<script>

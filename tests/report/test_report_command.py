@@ -9,10 +9,10 @@ import datetime
 import re
 from email.message import EmailMessage
 
-from report_support import CATALOG, DAY, SECRETS, run_cli
-
 from el_monitor.store import open_store
 from el_monitor.store.counts import COUNTS_TABLE
+
+from .support import CATALOG, DAY, SECRETS, run_cli
 
 
 def test_cli_prints_text_without_send(sqlite_url, catalog_file, monkeypatch, capsys) -> None:

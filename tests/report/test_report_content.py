@@ -9,7 +9,15 @@ import datetime
 from pathlib import Path
 
 import pytest
-from report_support import (
+
+from el_monitor.report.charts import make_charts
+from el_monitor.report.model import ReportData, Tally, owner_slice
+from el_monitor.report.render import render_html, render_text, standalone_html
+from el_monitor.store import open_store
+from el_monitor.store.counts import counts_tables_sql, create_counts_tables, period_of
+from el_monitor.store.dialect import MYSQL, SQLITE
+
+from .support import (
     DAY,
     EVIL_SCHEMA,
     FIRST,
@@ -21,13 +29,6 @@ from report_support import (
     fill,
     report_from,
 )
-
-from el_monitor.report.charts import make_charts
-from el_monitor.report.model import ReportData, Tally, owner_slice
-from el_monitor.report.render import render_html, render_text, standalone_html
-from el_monitor.store import open_store
-from el_monitor.store.counts import counts_tables_sql, create_counts_tables, period_of
-from el_monitor.store.dialect import MYSQL, SQLITE
 
 
 def check_numbers(report: ReportData) -> None:
