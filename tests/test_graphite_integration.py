@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from harness.graphite import GraphiteServer, points
+from harness.graphite import GraphiteServer
+from harness.graphite_render import points
 from helpers import SCHEMAS, ListSource, valid_lines
 
 from el_monitor.counts.counters import MEASURES, OVERALL, Counters, difference, error_difference

@@ -8,27 +8,14 @@
 
     ok, output = IcingaDaemon(...).validate()   # `icinga2 daemon -C`, no daemon started
 
-What the instance is made of (found out on icinga2 2.13.6, Debian 12):
+This module starts and stops the daemon (found out on icinga2 2.13.6, Debian 12); what it is
+configured with is icinga_config.py, and its REST API is icinga_api.py.
 
-- Directories: every path icinga2 writes to is moved under one directory with
-  `-DConfiguration.<Name>=...` (DataDir, LogDir, CacheDir, SpoolDir, InitRunDir, ConfigDir; the
-  state, modified-attributes, objects, vars and pid paths follow from those). The deprecated
-  `-DLocalStateDir`/`-DRunDir`/`-DSysconfDir` still work but warn. Nothing under /etc/icinga2,
-  /var/lib/icinga2, /var/cache/icinga2, /var/log/icinga2 or /run/icinga2 is read or written.
 - User: `-DConfiguration.RunAsUser/RunAsGroup` = the user running the tests (root in the
   container). Without them icinga2, started as root, drops to `nagios` (created by
   icinga2-common) even for `icinga2 pki ...` and fails on our root-owned directories. icinga2
   does not refuse to run as root; it re-execs itself with --no-stack-rlimit on its own.
-- Configuration: one icinga2.conf written here: NodeName/ZoneName with their Endpoint and Zone
-  (the ApiListener needs them), `include <itl>` (the "dummy" command), the features as objects
-  (CheckerComponent, NotificationComponent, a FileLogger, the ApiListener and an ApiUser), then
-  `constants.conf` (from `constants=`), the given files and the test's own objects. No
-  features-enabled directory, no system conf.d.
-- API: the REST API on a free 127.0.0.1 port, TLS with a self-signed certificate made by
-  `icinga2 pki new-cert --cert` (also used as the CA), an ApiUser with a random password. State
-  is read from /v1/objects/services and checks are forced with /v1/actions/reschedule-check.
-  The certificate's CN is the node name, not 127.0.0.1, so requests are made with verify=False,
-  per request (a Session's verify=False loses to REQUESTS_CA_BUNDLE in the environment).
+- API: a self-signed certificate made by `icinga2 pki new-cert --cert` (also used as the CA).
 - Processes: `icinga2 daemon` is an umbrella process, a worker and a process-spawn helper, in
   the session the harness starts. Plugins are started in sessions of their own and outlive a
   graceful shutdown, so every process started here carries a marker in its environment
@@ -41,44 +28,29 @@ What the instance is made of (found out on icinga2 2.13.6, Debian 12):
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import grp
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from harness.icinga_api import STATE_NAMES, IcingaApi, IcingaError, short_result, state_code
+from harness.icinga_config import DIRS, api_objects, constants_text, main_config, read_objects
+from harness.processes import PortTaken, free_ports, pgid, pids_with_marker, tail, term_with_parent
 from harness.wait import wait_until
 
 ICINGA2 = "icinga2"
 ICINGA2_SBIN = Path("/usr/sbin/icinga2")  # not on a non-root user's PATH
-STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
-STATE_NAMES = {v: k for k, v in STATES.items()}
-DIRS = {  # Configuration.<name> -> subdirectory
-    "DataDir": "lib",
-    "LogDir": "log",
-    "CacheDir": "cache",
-    "SpoolDir": "spool",
-    "InitRunDir": "run",
-    "ConfigDir": "etc",
-}
-
-
-class IcingaError(RuntimeError):
-    """The private icinga2 could not start or does not answer; the message has the log."""
 
 
 def icinga2_binary() -> str | None:
@@ -96,78 +68,6 @@ def missing_reason() -> str | None:
     if not Path("/usr/share/icinga2/include/itl").exists():
         return "the Icinga Template Library is missing (Debian package icinga2-common)"
     return None
-
-
-def icinga_string(value: str) -> str:
-    """A Python string as an Icinga 2 DSL string literal."""
-    return json.dumps(value)
-
-
-def constants_from_example(example: str | os.PathLike[str], overrides: Mapping[str, str]) -> str:
-    """The text of a constants.conf.example with some `const Name = ...` values replaced.
-
-    Each override must name a constant the example defines (so the example stays complete);
-    the values are Python strings, written as Icinga string literals.
-    """
-    text = Path(example).read_text()
-    for name, value in overrides.items():
-        pattern = re.compile(rf"(?m)^(\s*const\s+{re.escape(name)}\s*=\s*).*$")
-        if not pattern.search(text):
-            raise KeyError(f"{example} defines no constant {name}")
-        text = pattern.sub(lambda m, v=value: m.group(1) + icinga_string(v), text)
-    return text
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _term_with_parent() -> None:  # runs in the child between fork and exec
-    PR_SET_PDEATHSIG = 1
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _pids_with_marker(marker: bytes) -> list[int]:
-    """Processes whose environment holds `marker` (NAME=value) exactly."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read()
-        except OSError:  # gone, or a zombie
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(entry))
-    return found
-
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
-
-
-def state_code(state: int | str) -> int:
-    if isinstance(state, int):
-        return state
-    try:
-        return STATES[state.upper()]
-    except KeyError:
-        raise ValueError(f"unknown service state {state!r}; one of {list(STATES)}") from None
 
 
 class IcingaDaemon:
@@ -199,11 +99,7 @@ class IcingaDaemon:
         self.dir = Path(directory or tempfile.mkdtemp(prefix="el-monitor-icinga-")).resolve()
         self.config_files = [Path(p).resolve() for p in config_files]
         self.objects = objects
-        if isinstance(constants, Mapping):
-            constants = "".join(
-                f"const {name} = {icinga_string(value)}\n" for name, value in constants.items()
-            )
-        self.constants = constants
+        self.constants = constants_text(constants)
         self.node_name = node_name
         self.extra_env = dict(env or {})
         self.log_severity = log_severity
@@ -211,12 +107,9 @@ class IcingaDaemon:
         self.conf = self.dir / "icinga2.conf"
         self.log_file = self.dir / "log" / "icinga2.log"
         self.console_log = self.dir / "log" / "console.log"
-        self.api_port = 0
-        self.api_user = "el-monitor-test"
-        self.api_password = secrets.token_hex(16)
+        self.rest = IcingaApi("el-monitor-test", secrets.token_hex(16))
         self._marker = f"EL_TEST_ICINGA={secrets.token_hex(8)}"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._session: requests.Session | None = None
         self.startup_seconds: float | None = None
 
     # ---- public API ------------------------------------------------------------------------
@@ -227,10 +120,6 @@ class IcingaDaemon:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    @property
-    def api_url(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}/v1"
 
     def defines(self) -> list[str]:
         """The -D options that keep icinga2 inside self.dir and running as the current user."""
@@ -256,14 +145,7 @@ class IcingaDaemon:
         Each is {"type", "name", "properties": {...}}: the resolved attributes (a CheckCommand's
         `command` as the list it runs, its `arguments` and `vars`).
         """
-        data = (self.dir / DIRS["CacheDir"] / "icinga2.debug").read_bytes()
-        objects, pos = [], 0
-        while pos < len(data):  # netstrings: <length>:<json>,
-            colon = data.index(b":", pos)
-            length = int(data[pos:colon])
-            objects.append(json.loads(data[colon + 1 : colon + 1 + length]))
-            pos = colon + 1 + length + 1
-        return objects
+        return read_objects(self.dir / DIRS["CacheDir"] / "icinga2.debug")
 
     def start(self) -> None:
         reason = missing_reason()
@@ -274,13 +156,13 @@ class IcingaDaemon:
         self._make_certificate()
         try:
             for attempt in range(3):
-                self.api_port = _free_port()
+                self.rest.port = free_ports(1)[0]
                 self._write_config()
                 self._spawn()
                 try:
                     self._wait_ready()
                     break
-                except _PortTaken:
+                except PortTaken:
                     self._stop_processes()
                     if attempt == 2:
                         raise IcingaError(
@@ -293,57 +175,29 @@ class IcingaDaemon:
 
     def stop(self) -> None:
         self._stop_processes()
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self.rest.close()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """One REST API call (path after /v1); the decoded JSON answer. Raises on HTTP errors."""
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.auth = (self.api_user, self.api_password)
-            self._session.headers["Accept"] = "application/json"
-        kwargs.setdefault("timeout", 10)
-        # Per request: a Session's verify=False loses to REQUESTS_CA_BUNDLE from the environment.
-        kwargs.setdefault("verify", False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # InsecureRequestWarning: our own self-signed cert
-            response = self._session.request(method, f"{self.api_url}{path}", **kwargs)
-        if response.status_code >= 400:
-            raise IcingaError(
-                f"{method} {path}: HTTP {response.status_code} {response.text[-1000:]}"
-            )
-        return response.json()
+        return self.rest.call(method, path, **kwargs)
 
     def service(self, host: str, service: str) -> dict[str, Any]:
         """The attributes of one service (state, last_check_result, last_hard_state, ...)."""
-        answer = self.api("GET", "/objects/services", params={"service": f"{host}!{service}"})
-        return answer["results"][0]["attrs"]
+        return self.rest.service(host, service)
 
     def services(self, host: str | None = None) -> dict[str, dict[str, Any]]:
         """Attributes of every service (of one host), by "host!service"."""
-        params = {"filter": f"host.name=={json.dumps(host)}"} if host else {}
-        answer = self.api("GET", "/objects/services", params=params)
-        return {r["name"]: r["attrs"] for r in answer["results"]}
+        return self.rest.services(host)
 
     def output(self, host: str, service: str) -> str | None:
         """last_check_result.output of a service (None before its first check)."""
-        result = self.service(host, service).get("last_check_result")
-        return result["output"] if result else None
+        return self.rest.output(host, service)
 
     def reschedule(self, host: str, service: str) -> None:
         """Run the service's check now (reschedule-check with force)."""
-        self.api(
-            "POST",
-            "/actions/reschedule-check",
-            json={
-                "type": "Service",
-                "filter": f"host.name=={json.dumps(host)} && service.name=={json.dumps(service)}",
-                "force": True,
-            },
-        )
+        self.rest.reschedule(host, service)
 
     def wait_for_state(
         self,
@@ -384,7 +238,7 @@ class IcingaDaemon:
             return (
                 f"{host}!{service} to be {STATE_NAMES[wanted]}; "
                 f"state {STATE_NAMES.get(int(attrs.get('state', 3)))}, last result: "
-                f"{json.dumps(_short_result(result), indent=1)}\n{self.logs()}"
+                f"{json.dumps(short_result(result), indent=1)}\n{self.logs()}"
             )
 
         return wait_until(reached, timeout, last_seen, interval=poll)
@@ -392,7 +246,7 @@ class IcingaDaemon:
     def logs(self, lines: int = 40) -> str:
         """The tail of icinga2's log (and of its console output), for failure messages."""
         return "\n".join(
-            f"--- {path} (last {lines} lines)\n{_tail(path, lines)}"
+            f"--- {path} (last {lines} lines)\n{tail(path, lines)}"
             for path in (self.log_file, self.console_log)
         )
 
@@ -424,42 +278,8 @@ class IcingaDaemon:
         (self.dir / "constants.conf").write_text(self.constants)
         (self.dir / "test-objects.conf").write_text(self.objects)
         includes = [self.dir / "constants.conf", *self.config_files, self.dir / "test-objects.conf"]
-        node = icinga_string(self.node_name)
-        self.conf.write_text(
-            f"""\
-/* A private icinga2 for el-monitor's tests (written by tests/harness/icinga.py). */
-const NodeName = {node}
-const ZoneName = NodeName
-object Endpoint NodeName {{ }}
-object Zone ZoneName {{ endpoints = [ NodeName ] }}
-
-include <itl>
-
-object CheckerComponent "checker" {{ }}
-object NotificationComponent "notification" {{ enable_ha = false }}
-object FileLogger "main-log" {{
-	severity = {icinga_string(self.log_severity)}
-	path = LogDir + "/icinga2.log"
-}}
-"""
-            + (self._api_objects() if api else "")
-            + "\n"
-            + "".join(f"include {icinga_string(str(path))}\n" for path in includes)
-        )
-
-    def _api_objects(self) -> str:
-        return f"""\
-object ApiListener "api" {{
-	bind_host = "127.0.0.1"
-	bind_port = {self.api_port or 5665}
-	accept_config = false
-	accept_commands = false
-}}
-object ApiUser {icinga_string(self.api_user)} {{
-	password = {icinga_string(self.api_password)}
-	permissions = [ "*" ]
-}}
-"""
+        listener = api_objects(self.rest.port, self.rest.user, self.rest.password) if api else ""
+        self.conf.write_text(main_config(self.node_name, self.log_severity, listener, includes))
 
     def _make_certificate(self) -> None:
         """A self-signed node certificate, which is also the CA, where the ApiListener looks."""
@@ -487,7 +307,7 @@ object ApiUser {icinga_string(self.api_user)} {{
                 stderr=subprocess.STDOUT,
                 env=self._env(),
                 start_new_session=True,
-                preexec_fn=_term_with_parent,
+                preexec_fn=term_with_parent,
             )
 
     def _check_alive(self) -> None:
@@ -511,9 +331,9 @@ object ApiUser {icinga_string(self.api_user)} {{
 
     def _check_alive_for_start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            text = _tail(self.log_file, 200) + _tail(self.console_log, 200)
+            text = tail(self.log_file, 200) + tail(self.console_log, 200)
             if "Address already in use" in text or "Cannot bind" in text:
-                raise _PortTaken
+                raise PortTaken
             return
         self._check_alive()
 
@@ -533,26 +353,17 @@ object ApiUser {icinga_string(self.api_user)} {{
             # The umbrella exits at once; the worker still writes its state file. Let it finish.
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and any(
-                _pgid(pid) == proc.pid for pid in _pids_with_marker(marker)
+                pgid(pid) == proc.pid for pid in pids_with_marker(marker)
             ):
                 time.sleep(0.1)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # worker and spawn helper, if left
         # Plugins run in sessions of their own and outlive the daemon: find them by marker.
         for _ in range(50):
-            pids = _pids_with_marker(marker)
+            pids = pids_with_marker(marker)
             if not pids:
                 break
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
-
-
-class _PortTaken(Exception):
-    pass
-
-
-def _short_result(result: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("output", "exit_status", "command", "execution_end", "performance_data")
-    return {k: result.get(k) for k in keep if k in result}

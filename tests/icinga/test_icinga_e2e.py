@@ -1,163 +1,36 @@
-"""The Icinga 2 objects in icinga/, checked by a real icinga2 (Debian's icinga2-bin).
+"""The Icinga 2 objects in icinga/ end to end, with a real icinga2 and a real Graphite.
 
-1. `icinga2 daemon -C` accepts commands.conf, notifications.conf and services.conf with
-   constants.conf.example copied in (ElMonitorBin = this venv's bin directory); the resolved
-   objects run the venv's console scripts, every argument is an option the plugin accepts and
-   is fed by an el_<plugin>_<param> variable.
-2. End to end: a private icinga2 (tests/harness/icinga.py) with those objects runs the real
-   plugins against a real Graphite (tests/harness/graphite.py) fed like a forwarder with twice
-   the critical 200 events/s: el-rate goes CRITICAL naming NavigationTiming and `el-monitor
-   notify` is called with the facts as options and environment; when the burst is over it
-   returns to OK and the recovery is notified.
+A private icinga2 (tests/harness/icinga.py) with those objects runs the real plugins against a
+real Graphite (tests/harness/graphite.py) fed like a forwarder with twice the critical 200
+events/s: el-rate goes CRITICAL naming NavigationTiming and `el-monitor notify` is called with
+the facts as options and environment; when the burst is over it returns to OK and the recovery
+is notified.
 
-Both skip, saying why, when icinga2 (or, for 2, graphite-carbon/graphite-web) is not installed;
-`make test` installs them through scripts/ensure-monitoring.
+Skips, saying why, when icinga2, graphite-carbon or graphite-web is not installed; `make test`
+installs them through scripts/ensure-monitoring.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import re
 import secrets
 import shlex
-import signal
 import stat
-import subprocess
 import sys
-import sysconfig
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.icinga import IcingaDaemon, constants_from_example, missing_reason
+from harness.icinga import IcingaDaemon, missing_reason
 from harness.smtp import Inbox
 from harness.wait import wait_until
-from helpers import SCHEMAS, example_capsules, udp_socket
 
-ROOT = Path(__file__).resolve().parents[1]
-ICINGA_DIR = ROOT / "icinga"
-CONFIG_FILES = [ICINGA_DIR / f"{name}.conf" for name in ("commands", "notifications", "services")]
-CONSTANTS_EXAMPLE = ICINGA_DIR / "constants.conf.example"
-CATALOG = ROOT / "examples" / "el-monitor.toml"
-VENV_BIN = Path(sysconfig.get_path("scripts"))
-# CheckCommand -> (console script, module with main(argv))
-PLUGINS = {
-    "el_rate": ("check_el_rate", "el_monitor.checks.rate"),
-    "el_schema_rate": ("check_el_schema_rate", "el_monitor.checks.schema_rate"),
-    "el_invalid": ("check_el_invalid", "el_monitor.checks.invalid"),
-    "el_inserted": ("check_el_inserted", "el_monitor.checks.inserted"),
-    "el_silence": ("check_el_silence", "el_monitor.checks.silence"),
-}
-SERVICES = {  # service (services.conf) -> CheckCommand
-    "el-rate": "el_rate",
-    "el-schema-rate": "el_schema_rate",
-    "el-invalid": "el_invalid",
-    "el-inserted": "el_inserted",
-    "el-silence": "el_silence",
-}
-NOTIFY_OPTIONS = ["--type", "--host", "--service", "--state", "--output", "--perfdata", "--time"]
-
-needs_icinga = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
-
-
-def project_daemon(bin_dir: Path, **kwargs: Any) -> IcingaDaemon:
-    """An IcingaDaemon with the project's objects and constants.conf.example (ElMonitorBin set)."""
-    overrides = {"ElMonitorBin": str(bin_dir), **kwargs.pop("constants", {})}
-    return IcingaDaemon(
-        config_files=CONFIG_FILES,
-        constants=constants_from_example(CONSTANTS_EXAMPLE, overrides),
-        **kwargs,
-    )
-
-
-def by_type(objects: Iterable[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    """Objects of one type by full name (a Service is "host!service")."""
-    return {o["properties"]["__name"]: o["properties"] for o in objects if o["type"] == kind}
-
-
-# --- 1. icinga2 daemon -C -------------------------------------------------------------------
-
-
-@needs_icinga
-def test_project_objects_validate(tmp_path: Path) -> None:
-    daemon = project_daemon(VENV_BIN, directory=tmp_path / "icinga")
-    ok, output = daemon.validate()
-    assert ok, output
-    assert "warning/" not in output, output
-    objects = daemon.objects_dump()
-
-    commands = by_type(objects, "CheckCommand")
-    for name, (script, _module) in PLUGINS.items():
-        assert commands[name]["command"] == [str(VENV_BIN / script)]
-        assert os.access(VENV_BIN / script, os.X_OK), f"{script} not installed: pip install -e ."
-    notify = by_type(objects, "NotificationCommand")["el-monitor-notify"]
-    assert notify["command"] == [str(VENV_BIN / "el-monitor"), "notify"]
-    assert sorted(notify["arguments"]) == sorted(NOTIFY_OPTIONS)
-    assert sorted(notify["env"]) == sorted(
-        "EL_NOTIFY_" + option[2:].upper() for option in NOTIFY_OPTIONS
-    )
-    for option in NOTIFY_OPTIONS:  # the option and its variable carry the same macro
-        env = "EL_NOTIFY_" + option[2:].upper()
-        assert notify["arguments"][option]["value"] == notify["env"][env]
-
-    services = by_type(objects, "Service")
-    example = {name: services[f"eventlogging!{name}"] for name in SERVICES}
-    for name, command in SERVICES.items():
-        assert example[name]["check_command"] == command
-        assert example[name]["check_interval"] == 60
-        assert example[name]["vars"]["el_monitor"] is True
-    notifications = by_type(objects, "Notification")
-    for name in SERVICES:
-        notification = notifications[f"eventlogging!{name}!el-monitor"]
-        assert notification["command"] == "el-monitor-notify"
-        assert notification["user_groups"] == ["el-monitor"]
-    host = by_type(objects, "Host")["eventlogging"]
-    assert host["vars"]["el_graphite_url"] == "http://127.0.0.1:8080"  # ElGraphiteUrl
-
-
-@needs_icinga
-def test_arguments_match_the_plugins(tmp_path: Path) -> None:
-    """Every argument is an option of its plugin, fed by an el_<plugin>_<param> variable."""
-    daemon = project_daemon(VENV_BIN, directory=tmp_path / "icinga")
-    ok, output = daemon.validate()
-    assert ok, output
-    commands = by_type(daemon.objects_dump(), "CheckCommand")
-    for name, (_script, module_name) in PLUGINS.items():
-        module = importlib.import_module(module_name)
-        accepted = {s for a in module.build_parser()._actions for s in a.option_strings}
-        for option, spec in commands[name]["arguments"].items():
-            assert option in accepted, f"{name}: {option} is not an option of {module_name}"
-            macro = spec.get("value") or spec.get("set_if")
-            assert macro.startswith(f"${name}_") and macro.endswith("$"), (name, option, macro)
-
-
-def test_console_scripts_are_declared() -> None:
-    """ElMonitorBin + "/check_el_*" only works when pip installs those console scripts."""
-    import tomllib
-
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    for script, module in PLUGINS.values():
-        assert script in scripts, f"pyproject.toml [project.scripts] lacks {script}"
-        assert scripts[script] == f"{module}:main"
-    assert "el-monitor" in scripts
-
-
-@needs_icinga
-def test_validate_catches_a_missing_constant(tmp_path: Path) -> None:
-    """validate() is not vacuous: without constants.conf, ElMonitorBin is undefined."""
-    daemon = IcingaDaemon(config_files=CONFIG_FILES, directory=tmp_path / "icinga")
-    ok, output = daemon.validate()
-    assert not ok
-    assert "ElMonitorBin" in output, output
-
-
-# --- 2. end to end --------------------------------------------------------------------------
+from .forwarder_feed import ForwarderFeed
+from .support import CATALOG, PLUGINS, SERVICES, VENV_BIN, project_daemon
 
 
 def write_bin_dir(directory: Path, notify_log: Path, notify_options: list[str]) -> Path:
@@ -193,87 +66,6 @@ os.execv(argv[0], argv)
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return directory
-
-
-class ForwarderFeed:
-    """A real forwarder (``el-monitor forward --graphite``, flushing every second) fed over
-    UDP at the current rates (events/s per schema): what Icinga sees is what production would
-    send, emitter included.
-
-    The feed keeps to its rates by the clock: each tick sends what is due since the rates were
-    set, less what was sent, so a tick that runs late on a loaded machine is made up for by the
-    next rather than lowering the rate (a burst that sagged below the critical threshold under
-    load once left el-rate WARNING, or flipping between WARNING and CRITICAL)."""
-
-    def __init__(self, graphite: Any, prefix: str, instance: str, directory: Path) -> None:
-        import socket
-
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        carbon_host, carbon_port = graphite.carbon
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "el_monitor.cli", "forward", "--schemas", str(SCHEMAS),
-             "--db", f"sqlite:///{directory / 'el.db'}", "--input", f"udp://127.0.0.1:{self.port}",
-             "--graphite", f"{carbon_host}:{carbon_port}", "--graphite-prefix", prefix,
-             "--instance", instance, "--graphite-interval", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        self._rates: tuple[dict[str, float], float] = ({}, 0.0)  # rates, and since when
-        self.sent = 0
-        self._samples = {c["schema"]: c for c in example_capsules()}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="forwarder-feed", daemon=True)
-        self.error: BaseException | None = None
-
-    def start(self, rates: Mapping[str, float]) -> None:
-        def bound() -> bool:
-            assert self.process.poll() is None, self.process.communicate()[1].decode()
-            return udp_socket(self.port) is not None
-
-        wait_until(bound, 60, f"the forwarder to bind udp://127.0.0.1:{self.port}")
-        self.change(rates)
-        self._thread.start()
-
-    def change(self, rates: Mapping[str, float]) -> None:
-        """Feed at these rates from now on."""
-        self._rates = (dict(rates), time.monotonic())
-
-    def _run(self) -> None:
-        import socket
-
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-                current: tuple[dict[str, float], float] = ({}, 0.0)
-                sent: dict[str, int] = {}
-                # The tick only paces the sending (events go out in tenths of a second, as
-                # from real clients); how many go out is decided by the clock below.
-                while not self._stop.wait(0.1):
-                    if self._rates is not current:
-                        current, sent = self._rates, {}
-                    rates, since = current
-                    elapsed = time.monotonic() - since
-                    for schema, rate in rates.items():
-                        due = int(rate * elapsed) - sent.get(schema, 0)
-                        sent[schema] = sent.get(schema, 0) + max(due, 0)
-                        lines = [self._event(schema) for _ in range(due)]
-                        for start in range(0, len(lines), 10):
-                            sender.sendto(
-                                b"\n".join(lines[start : start + 10]), ("127.0.0.1", self.port)
-                            )
-        except BaseException as exc:  # surfaced by the test
-            self.error = exc
-
-    def _event(self, schema: str) -> bytes:
-        self.sent += 1
-        capsule = dict(self._samples[schema], uuid=f"{self.sent:032x}")
-        return json.dumps(capsule).encode()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.process.send_signal(signal.SIGTERM)
-        self.process.communicate(timeout=30)
 
 
 def notifications(log: Path) -> list[dict[str, Any]]:
@@ -341,7 +133,8 @@ def notify_catalog(directory: Path) -> Path:
     How many states el-rate passes through on the way up and down (WARNING, a dip back while
     the window holds few points) depends on where the forwarder's flushes fall, and past
     flap_changes notify mails one flapping summary instead of the PROBLEM and RECOVERY this
-    test is about. Flapping is tested on a controlled clock in test_notify.py.
+    test is about. Flapping is tested on a controlled clock in
+    tests/notify/test_notify_state.py.
     """
     text, count = re.subn(r"(?m)^flap_changes\s*=.*$", "flap_changes = 1000", CATALOG.read_text())
     assert count == 1, f"{CATALOG} no longer sets [alerts] flap_changes"

@@ -1,0 +1,75 @@
+"""check_el_inserted: the share of valid events inserted, a stall of inserts while events
+arrive, missing insert counts, and the stall helper on its own."""
+
+from __future__ import annotations
+
+from el_monitor.checks import inserted as check_inserted
+
+from .support import Stub, Values, const, metric, put, run, status
+
+
+def test_inserted_ok_and_warning(graphite: Stub, capsys) -> None:
+    put(
+        graphite,
+        metric("fw1", "overall.valid.count", [100.0] * 9 + [None]),
+        metric("fw1", "overall.inserted.count", [98.0] * 9 + [None]),
+        metric("fw1", "overall.spooled.count", const(0.0)),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 0
+    assert out == (
+        "EL_INSERTED OK - 98% of valid events inserted over the last 10min (882 of 900) "
+        "| inserted=882;;;0 ratio=0.98;0.9:;0.5:;0 spooled=0;;;0 stalled=0s;;60;0 valid=900;;;0\n"
+    )
+    graphite.data["eventlogging.fw1.overall.inserted.count"] = [70.0] * 9 + [None]
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 1
+    assert out.startswith(
+        "EL_INSERTED WARNING - 70% of valid events inserted over the last 10min (630 of 900), "
+        "ratio 0.7 < 0.9 | "
+    )
+
+
+def test_inserted_stall_is_critical(graphite: Stub, capsys) -> None:
+    put(
+        graphite,
+        metric("fw1", "overall.valid.count", const(100.0)),
+        metric("fw1", "overall.inserted.count", [100.0] * 4 + [0.0] * 6),
+        metric("fw1", "overall.spooled.count", [0.0] * 4 + [100.0] * 6),
+    )
+    # 40% inserted is only a warning; the stall makes it critical.
+    code, out = run(check_inserted, graphite, "-c", "0.3:", capsys=capsys)
+    text, perf = status(out)
+    assert code == 2
+    assert text == (
+        "EL_INSERTED CRITICAL - nothing inserted for the last 60 s while 600 valid events "
+        "arrived: the forwarder stopped writing or the database is stuck (600 spooled); "
+        "40% of valid events inserted over the last 10min (400 of 1000), 600 spooled"
+    )
+    assert "stalled=60s;;60;0" in perf.split()
+    # A shorter run is the ordinary lag of batched inserts.
+    code, out = run(check_inserted, graphite, "-c", "0.3:", "--stalled", "70", capsys=capsys)
+    assert code == 1
+
+
+def test_inserted_without_insert_counts_is_unknown(graphite: Stub, capsys) -> None:
+    put(graphite, metric("fw1", "overall.valid.count", const(100.0)))
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 3
+    assert "no eventlogging.*.overall.inserted.count" in out
+    graphite.data.clear()
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 3
+    assert out.startswith("EL_INSERTED UNKNOWN - no data for eventlogging.*.overall.valid.count")
+
+
+def test_stall_helper_ignores_idle_and_unflushed_points() -> None:
+    from el_monitor.graphite.render import Series
+
+    def series(values: Values) -> Series:
+        return Series("x", tuple((v, 100 + 10 * i) for i, v in enumerate(values)))
+
+    valid = series([5, 5, 0, 0, 5, 5, None])
+    inserted = series([5, 5, 0, 0, 0, 0, None])
+    assert check_inserted.stall(valid, inserted, None) == check_inserted.Stall(20, 10, 0)
+    assert check_inserted.stall(valid, series([5] * 6 + [None]), None).seconds == 0
