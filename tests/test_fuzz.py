@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Callable
 
-from forwarder_helpers import count_rows
+from forwarder.support import count_rows
 from helpers import ROOT, SCHEMAS, ListSource, example_capsules
 
 from el_monitor.catalog.load import load_catalog

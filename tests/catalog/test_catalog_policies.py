@@ -7,10 +7,11 @@ import datetime
 import json
 
 import pytest
-from catalog_helpers import problems, write
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Aggregate, Extension, SchemaPolicy
+
+from .support import problems, write
 
 
 def test_defaults_fill_what_a_schema_omits(tmp_path):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 
-from forwarder_helpers import bad_corpus, forward
 from helpers import SCHEMAS, ListSource, valid_lines
 
 from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
+
+from .support import bad_corpus, forward
 
 
 class _Slow:

@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import pymysql
-from forwarder_helpers import count_rows, forward
 from harness.wait import wait_until
 from helpers import SCHEMAS, ListSource, idle_until, valid_lines
 
@@ -18,6 +17,8 @@ from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
+
+from .support import count_rows, forward
 
 
 @contextlib.contextmanager

@@ -8,12 +8,13 @@ import datetime
 from pathlib import Path
 
 import pytest
-from catalog_helpers import EXAMPLE, problems, write
 from helpers import SCHEMAS
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Aggregate, CatalogError, empty_catalog
 from el_monitor.errors import UserError
+
+from .support import EXAMPLE, problems, write
 
 
 def test_example_catalog_is_valid_against_the_bundled_schemas(registry):

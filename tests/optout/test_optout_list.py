@@ -10,11 +10,12 @@ import logging
 import os
 
 import pytest
-from optout_helpers import SECRET, TOKEN, USER, reference, run_cli
 
 from el_monitor.errors import UserError
 from el_monitor.optout.listfile import OptOutList, add_optout
 from el_monitor.optout.secret import SECRET_ENV
+
+from .support import SECRET, TOKEN, USER, reference, run_cli
 
 
 @pytest.fixture

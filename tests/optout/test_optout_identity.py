@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from optout_helpers import SECRET, catalog, reference
 
 from el_monitor.catalog.model import Catalog, SchemaPolicy
 from el_monitor.errors import UserError
 from el_monitor.optout.identity import identity_hash
 from el_monitor.optout.secret import SECRET_ENV, read_secret_file, resolve_secret
+
+from .support import SECRET, catalog, reference
 
 
 def test_identity_hash_is_hmac_sha256_of_wiki_kind_value():

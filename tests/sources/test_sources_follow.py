@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from harness.wait import finishes
-from source_helpers import IDLE, Reader, append, numbered
 
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.file import FilePosition
 from el_monitor.ingest.sources.lines import MAX_CHUNK_LINES
+
+from .support import IDLE, Reader, append, numbered
 
 
 def follow(log: Path, **kwargs) -> Reader:

@@ -9,7 +9,6 @@ import json
 import logging
 
 import pytest
-from optout_helpers import SECRET, catalog, run_cli
 
 from el_monitor.optout.checkpoint import checkpoint_path
 from el_monitor.optout.listfile import OptOutList, add_optout
@@ -18,6 +17,8 @@ from el_monitor.optout.secret import SECRET_ENV
 from el_monitor.progress import Progress
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
+
+from .support import SECRET, catalog, run_cli
 
 EDIT_SCHEMA = {
     "type": "object",

@@ -5,9 +5,10 @@ hmac module for any key length."""
 from __future__ import annotations
 
 import pytest
-from optout_helpers import SECRET, TOKEN, capsule, catalog, reference
 
 from el_monitor.optout.matcher import OptOutMatcher
+
+from .support import SECRET, TOKEN, capsule, catalog, reference
 
 
 @pytest.mark.parametrize("secret", [b"k", b"k" * 64, b"k" * 65, bytes(range(200))])

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 from harness.wait import wait_until
-from source_helpers import IDLE, Reader
 
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.beacon import decode_beacon
 from el_monitor.ingest.sources.http import HttpSource
+
+from .support import IDLE, Reader
 
 
 @pytest.fixture

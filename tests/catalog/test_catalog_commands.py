@@ -7,7 +7,6 @@ import datetime
 import json
 
 import pytest
-from catalog_helpers import EXAMPLE, write
 from helpers import SCHEMAS
 
 from el_monitor.catalog.load import load_catalog
@@ -16,6 +15,8 @@ from el_monitor.cli import schemas as cli_schemas
 from el_monitor.errors import UserError
 from el_monitor.store import open_store
 from el_monitor.store.sampling import record_sample_rate
+
+from .support import EXAMPLE, write
 
 
 def run(*argv: str) -> int:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import socket
 
 from harness.wait import wait_until
-from source_helpers import IDLE, Reader
 
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.udp import UdpSource
+
+from .support import IDLE, Reader
 
 
 def udp_send(address: tuple[str, int], *datagrams: bytes) -> None:

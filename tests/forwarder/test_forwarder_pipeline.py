@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from forwarder_helpers import bad_corpus, count_rows, forward
 from helpers import SCHEMAS, ListSource, example_capsules, valid_lines
 
 from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.sources import open_source
 from el_monitor.store import open_store
+
+from .support import bad_corpus, count_rows, forward
 
 
 def test_every_example_is_stored_and_counted(sqlite_url):

@@ -11,10 +11,11 @@ import threading
 from pathlib import Path
 
 from harness.wait import wait_until
-from source_helpers import append, numbered
 
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.lines import MAX_CHUNK_LINES, LineSplitter
+
+from .support import append, numbered
 
 
 def test_splitter_boundaries_do_not_depend_on_how_bytes_arrive() -> None:
