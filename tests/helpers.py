@@ -77,7 +77,7 @@ class ListSource:
 
 def overall_counts(summary: bytes) -> dict[str, int]:
     """The ``overall`` row of ``el-monitor forward``'s summary table, by measure."""
-    from el_monitor.counts.counters import MEASURES
+    from el_monitor.measures import MEASURES
 
     (row,) = [line for line in summary.decode().splitlines() if line.startswith("overall")]
     return dict(zip(MEASURES, map(int, row.split()[1:]), strict=True))

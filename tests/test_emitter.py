@@ -18,7 +18,7 @@ import pytest
 from harness.wait import finishes, wait_until
 from helpers import tcp_state
 
-from el_monitor.counts.counters import MEASURES, OVERALL, Interval
+from el_monitor.counts.counters import Interval
 from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
 from el_monitor.graphite.emitter import (
@@ -28,6 +28,7 @@ from el_monitor.graphite.emitter import (
     parse_address,
 )
 from el_monitor.graphite.names import path_node
+from el_monitor.measures import MEASURES, OVERALL
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 

@@ -18,9 +18,9 @@ from forwarder.support import count_rows
 from helpers import ROOT, SCHEMAS, ListSource, example_capsules
 
 from el_monitor.catalog.load import load_catalog
-from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.ingest.policy import PolicyLoader
+from el_monitor.measures import OVERALL
 from el_monitor.optout.listfile import add_optout
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store

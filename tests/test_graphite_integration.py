@@ -25,7 +25,8 @@ from harness.graphite import GraphiteServer
 from harness.graphite_render import points
 from helpers import SCHEMAS, ListSource, valid_lines
 
-from el_monitor.counts.counters import MEASURES, OVERALL, Counters, difference, error_difference
+from el_monitor.counts.counters import Counters, difference, error_difference
+from el_monitor.measures import MEASURES, OVERALL
 
 PREFIX = "eventlogging"
 Series = list[dict[str, Any]]

@@ -272,3 +272,10 @@ def test_deletes_of_more_keys_than_one_statement_takes(store: Store) -> None:
     assert [row.key for row in scan_rows_after(store, layout.name, "id", (), 0, 100)] == [
         many + 1, many + 2, many + 3, many + 4, many + 5,
     ]  # fmt: skip
+
+
+def test_the_counts_table_has_a_column_per_measure_in_order() -> None:
+    from el_monitor.measures import MEASURES
+    from el_monitor.store.counts import Measures
+
+    assert Measures._fields == MEASURES

@@ -18,7 +18,8 @@ from el_monitor.argtypes import instance_name, positive_float, positive_int
 from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
-from el_monitor.counts.counters import MEASURES, ErrorGroup, Snapshot, error_groups, summary_rows
+from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
+from el_monitor.measures import MEASURES
 
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
-OVERALL = "overall"
+from el_monitor.measures import MEASURES, OVERALL
 
 
 class SchemaCounts:

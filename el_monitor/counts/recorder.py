@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from el_monitor.counts.counters import MEASURES, OVERALL, Snapshot
+from el_monitor.counts.counters import Snapshot
+from el_monitor.measures import MEASURES, OVERALL
 from el_monitor.store import Store, StoreError, StoreUnavailable
 from el_monitor.store.counts import (
     NO_SCHEMA,

@@ -8,7 +8,6 @@ report's counts table, whose columns are sized for schema names.
 from __future__ import annotations
 
 import re
-import socket
 
 SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
 REVISION = re.compile(r"[A-Za-z0-9._-]{1,63}")
@@ -27,4 +26,6 @@ def is_revision(value: object) -> bool:
 
 def short_hostname() -> str:
     """This host's name without its domain: the default ``recvFrom`` and forwarder instance."""
+    import socket  # here: the check plugins load these patterns and must start fast
+
     return socket.gethostname().split(".")[0] or "localhost"

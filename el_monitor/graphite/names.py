@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from el_monitor.counts.counters import MEASURES, OVERALL
+from el_monitor.measures import MEASURES, OVERALL
 
 DEFAULT_PREFIX = "eventlogging"
 COUNT, RATE = "count", "rate"

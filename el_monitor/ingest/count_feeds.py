@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from el_monitor.counts.counters import (
-    OVERALL,
     Counters,
     Interval,
     difference,
@@ -22,6 +21,7 @@ from el_monitor.counts.counters import (
 from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
 from el_monitor.errors import EventError
 from el_monitor.ingest.periodic import WallClockSlots
+from el_monitor.measures import OVERALL
 from el_monitor.store.counts import NO_SCHEMA
 
 log = logging.getLogger(__name__)

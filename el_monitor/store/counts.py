@@ -18,6 +18,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from el_monitor.measures import MEASURES
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import Dialect, Index, TableSpec
 
@@ -56,7 +57,7 @@ FIRSTS_PER_QUERY = 100  # error groups whose first example one query fetches
 
 
 class Measures(NamedTuple):
-    """One number per counted measure (the counters' measures), in COUNTS_TABLE's order."""
+    """One number per measure, in ``MEASURES`` order (COUNTS_TABLE's columns)."""
 
     raw: int = 0
     valid: int = 0
@@ -67,7 +68,6 @@ class Measures(NamedTuple):
     spooled: int = 0
 
 
-MEASURES: tuple[str, ...] = Measures._fields
 _WHERE = ("period", "instance", "schema_name")  # what one row counts
 _ERROR_GROUP = (*_WHERE, "code", "path")
 

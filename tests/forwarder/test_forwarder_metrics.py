@@ -7,8 +7,8 @@ import threading
 
 from helpers import SCHEMAS, ListSource, valid_lines
 
-from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+from el_monitor.measures import OVERALL
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 

@@ -13,8 +13,8 @@ import pymysql
 from harness.wait import wait_until
 from helpers import SCHEMAS, ListSource, idle_until, valid_lines
 
-from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+from el_monitor.measures import OVERALL
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import open_store
 

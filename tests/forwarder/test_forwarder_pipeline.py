@@ -9,8 +9,8 @@ import json
 import pytest
 from helpers import SCHEMAS, ListSource, example_capsules, valid_lines
 
-from el_monitor.counts.counters import OVERALL
 from el_monitor.ingest.sources import open_source
+from el_monitor.measures import OVERALL
 from el_monitor.store import open_store
 
 from .support import bad_corpus, count_rows, forward
