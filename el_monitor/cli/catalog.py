@@ -10,19 +10,19 @@ import sys
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Catalog, CatalogError
-from el_monitor.cli.options import Commands, add_config_option, add_registry_options, usage
+from el_monitor.cli.options import Commands, add_config_option, add_registry_options, command_group
 from el_monitor.schema.registry import SchemaRegistry, open_registry
 
 
 def register(commands: Commands) -> None:
     """Add ``catalog`` (with ``check``) to the ``el-monitor`` subcommands."""
-    catalog = commands.add_parser(
+    actions = command_group(
+        commands,
         "catalog",
         help="work with the catalog of per-schema policy (owners, sampling, retention)",
         description="The catalog (TOML, default el-monitor.toml) holds per-schema policy.",
+        kind="commands",
     )
-    catalog.set_defaults(run=lambda _args: usage(catalog))
-    actions = catalog.add_subparsers(title="commands", metavar="COMMAND")
     check = actions.add_parser(
         "check",
         help="validate the catalog against the schema registry",

@@ -67,7 +67,16 @@ def smtp_address(text: str) -> tuple[str, int | None]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def usage(parser: argparse.ArgumentParser) -> int:
-    """A command group run without its subcommand: show what it offers."""
+def command_group(
+    commands: Commands, name: str, *, help: str, description: str, kind: str
+) -> Commands:
+    """A command with subcommands (``catalog``, ``optout``, ``report``); run alone it shows
+    what it offers and exits 2.  ``kind`` names the subcommands in --help (``actions``)."""
+    group = commands.add_parser(name, help=help, description=description)
+    group.set_defaults(run=lambda _args: _usage(group))
+    return group.add_subparsers(title=kind, metavar=kind.rstrip("s").upper())
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2

@@ -17,7 +17,7 @@ from el_monitor.cli.options import (
     add_config_option,
     add_db_option,
     add_registry_options,
-    usage,
+    command_group,
 )
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
@@ -33,15 +33,15 @@ __all__ = ["register"]
 
 def register(commands: Commands) -> None:
     """Add the ``optout`` command and its actions to the top-level subparsers."""
-    optout = commands.add_parser(
+    actions = command_group(
+        commands,
         "optout",
         help="users who opted out: add, remove, list, purge their stored events",
         description="Keep the list of users who opted out of event logging. Only a keyed hash "
         "(HMAC-SHA256 with the site secret) of wiki and user id or token is recorded; "
         "forwarders drop matching events, and `optout purge` deletes those already stored.",
+        kind="actions",
     )
-    optout.set_defaults(run=lambda _args: usage(optout))
-    actions = optout.add_subparsers(title="actions", metavar="ACTION")
 
     add = actions.add_parser(
         "add",

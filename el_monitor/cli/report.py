@@ -20,8 +20,8 @@ from el_monitor.cli.options import (
     Commands,
     add_config_option,
     add_db_option,
+    command_group,
     smtp_address,
-    usage,
 )
 from el_monitor.cli.stores import opened_store
 from el_monitor.errors import UserError
@@ -35,13 +35,13 @@ __all__ = ["register"]
 
 def register(commands: Commands) -> None:
     """Add ``report`` (with ``daily``) to the ``el-monitor`` subcommands."""
-    report = commands.add_parser(
+    kinds = command_group(
+        commands,
         "report",
         help="reports on what was logged: the daily validity report",
         description="Reports built from the counts the forwarders record in the database.",
+        kind="reports",
     )
-    report.set_defaults(run=lambda _args: usage(report))
-    kinds = report.add_subparsers(title="reports", metavar="REPORT")
     daily = kinds.add_parser(
         "daily",
         help="valid and invalid events per schema for one UTC day",

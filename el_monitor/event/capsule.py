@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from el_monitor.event.names import is_revision, is_schema_name
+from el_monitor.event.names import REVISION, SCHEMA_NAME, is_schema_name
 
 REQUIRED = frozenset({"schema", "revision", "wiki", "uuid", "timestamp", "event"})
 OPTIONAL = frozenset({"webHost", "recvFrom", "seqId", "userAgent", "topic"})
@@ -26,7 +26,6 @@ PRODUCER_REQUIRED = frozenset({"schema", "revision", "wiki", "event"})
 STRING_FIELDS = ("wiki", "webHost", "recvFrom", "userAgent", "topic")
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
-MEDIAWIKI_TIMESTAMP = re.compile(r"\d{14}")
 
 _NAMESPACE_URL = uuid.NAMESPACE_URL.bytes
 # Unix time bounds we accept: 2000-01-01 .. 2100-01-01.  Anything else is a producer bug.
@@ -157,12 +156,12 @@ def _build_capsule(
                 obj[key] = value
 
     schema = obj["schema"]
-    if not is_schema_name(schema):
+    if type(schema) is not str or not SCHEMA_NAME.fullmatch(schema):  # inline: per event
         raise CapsuleError("schema name must match ^[A-Za-z0-9_-]{1,63}$", "capsule.schema")
     revision = obj["revision"]
     if type(revision) is int:
         obj["revision"] = revision = str(revision)
-    if not is_revision(revision):
+    if type(revision) is not str or not REVISION.fullmatch(revision):
         raise CapsuleError(
             "revision must be an integer or match ^[A-Za-z0-9._-]{1,63}$", "capsule.revision"
         )

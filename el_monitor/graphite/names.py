@@ -106,7 +106,7 @@ def by_instance(prefix: str, path: str, instance: str = "*") -> str:
 
 def sum_series(prefix: str, scope: str, measure: str, kind: str = RATE) -> str:
     """The target that adds one metric up across every forwarder instance."""
-    return f"sumSeries({prefix}.*.{metric(scope, measure, kind)})"
+    return f"sumSeries({full_name(prefix, metric(scope, measure, kind))})"
 
 
 def aliased(target: str, label: str) -> str:
@@ -125,7 +125,7 @@ class MetricNames:
     MAX_SCOPES = 10_000  # the cache is rebuilt past this many scopes
 
     def __init__(self, prefix: str, instance: str, max_error_names: int) -> None:
-        self.base = f"{prefix}.{node(instance)}."
+        self.base = full_name(prefix, "", node(instance))  # ends with the dot of the path
         self.max_error_names = max_error_names
         self._measures: dict[str, tuple[tuple[str, str, str], ...]] = {}
         self._errors: dict[tuple[str, str, str | None], str] = {}

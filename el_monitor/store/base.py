@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from el_monitor.store.dialect import Dialect, event_table
+from el_monitor.store.dialect import Dialect, TableSpec, event_table
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
     Column,
@@ -83,10 +83,15 @@ class Store(ABC):
             log.info("batch refused (%s); retrying row by row", exc)
         return self._insert_rows(batch)
 
+    def create(self, spec: TableSpec) -> None:
+        """Create ``spec``'s table and indexes when missing; a statement at a time, since
+        MySQL commits DDL at once whatever the transaction."""
+        for statement in self.dialect.create_table(spec):
+            self.execute(statement)
+
     def _create_table(self, name: str, columns: Sequence[Column]) -> list[str]:
         """Create the table if missing and return the names of the columns it really has."""
-        statements = self.dialect.create_table(event_table(name, columns))
-        self.execute_all([(sql, ()) for sql in statements])
+        self.create(event_table(name, columns))
         return [column.name for column in self.columns(name)]
 
     @abstractmethod

@@ -117,8 +117,8 @@ def counts_tables_sql(dialect: Dialect) -> list[str]:
 
 def create_counts_tables(store: Store) -> None:
     """Create both tables in ``store`` when missing (idempotent)."""
-    for statement in counts_tables_sql(store.dialect):
-        store.execute(statement)
+    for table in (COUNTS, ERRORS):
+        store.create(table)
 
 
 # --- the forwarders' writes ------------------------------------------------------------------

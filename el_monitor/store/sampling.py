@@ -36,8 +36,7 @@ class RecordedRate(NamedTuple):
 def record_sample_rate(store: Store, schema: str, revision: str, rate: int) -> int | None:
     """Record the rate in force for a revision; returns the previous one if it changed."""
     q, mark = store.dialect.quote, store.dialect.mark
-    for statement in store.dialect.create_table(SAMPLING):
-        store.execute(statement)
+    store.create(SAMPLING)
     rows = store.query(
         f"SELECT {q('sample_rate')} FROM {q(SAMPLING_TABLE)} "
         f"WHERE {q('schema_name')} = {mark} AND {q('revision')} = {mark} "

@@ -46,7 +46,7 @@ from harness.graphite_config import (
     write_static_config,
 )
 from harness.graphite_render import GraphiteError, Series
-from harness.processes import PortTaken, free_ports, port_open, tail
+from harness.processes import PortTaken, free_ports, port_open, retry_taken_ports, tail
 
 CARBON_CACHE = Path("/usr/bin/carbon-cache")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -131,17 +131,11 @@ class GraphiteServer:
             self.dirs, self.schemas_source, self.aggregation_source, self.retentions
         )
         try:
-            for attempt in range(3):
-                try:
-                    self._start_once()
-                    break
-                except PortTaken:
-                    # Another process took a port between our pick and carbon's bind.
-                    self._stop_processes()
-                    if attempt == 2:
-                        raise GraphiteError(
-                            "carbon-cache could not bind free ports\n" + self.logs()
-                        ) from None
+            retry_taken_ports(
+                self._start_once,
+                self._stop_processes,
+                lambda: GraphiteError("carbon-cache could not bind free ports\n" + self.logs()),
+            )
         except BaseException:
             self.stop()
             raise

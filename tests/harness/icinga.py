@@ -46,7 +46,15 @@ import requests
 
 from harness.icinga_api import STATE_NAMES, IcingaApi, IcingaError, short_result, state_code
 from harness.icinga_config import DIRS, api_objects, constants_text, main_config, read_objects
-from harness.processes import PortTaken, free_ports, pgid, pids_with_marker, tail, term_with_parent
+from harness.processes import (
+    PortTaken,
+    free_ports,
+    pgid,
+    pids_with_marker,
+    retry_taken_ports,
+    tail,
+    term_with_parent,
+)
 from harness.wait import wait_until
 
 ICINGA2 = "icinga2"
@@ -155,23 +163,21 @@ class IcingaDaemon:
         self._write_config()
         self._make_certificate()
         try:
-            for attempt in range(3):
-                self.rest.port = free_ports(1)[0]
-                self._write_config()
-                self._spawn()
-                try:
-                    self._wait_ready()
-                    break
-                except PortTaken:
-                    self._stop_processes()
-                    if attempt == 2:
-                        raise IcingaError(
-                            "the API could not bind a free port\n" + self.logs()
-                        ) from None
+            retry_taken_ports(
+                self._start_once,
+                self._stop_processes,
+                lambda: IcingaError("the API could not bind a free port\n" + self.logs()),
+            )
         except BaseException:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
+
+    def _start_once(self) -> None:
+        self.rest.port = free_ports(1)[0]
+        self._write_config()
+        self._spawn()
+        self._wait_ready()
 
     def stop(self) -> None:
         self._stop_processes()

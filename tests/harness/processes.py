@@ -9,11 +9,30 @@ import ctypes
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 
 class PortTaken(Exception):
     """Another process took a port between our pick and the server's bind: pick again."""
+
+
+def retry_taken_ports(
+    start_once: Callable[[], None],
+    stop: Callable[[], None],
+    failure: Callable[[], Exception],
+    attempts: int = 3,
+) -> None:
+    """``start_once`` until it does not raise ``PortTaken`` (another process took a port
+    between our pick and the daemon's bind), ``stop`` after each try that did; ``failure()``
+    is raised when every attempt did."""
+    for _ in range(attempts):
+        try:
+            start_once()
+            return
+        except PortTaken:
+            stop()
+    raise failure()
 
 
 def free_ports(count: int) -> list[int]:
