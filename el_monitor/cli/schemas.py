@@ -8,17 +8,16 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.catalog.model import Catalog
 from el_monitor.cli.catalog import load_checked
 from el_monitor.cli.options import Commands, add_config_option, add_db_option, add_registry_options
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
-from el_monitor.store import Store, StoreError
-from el_monitor.store.catalogue import table_stats
-from el_monitor.store.mapping import table_name
-from el_monitor.store.sampling import SAMPLING_TABLE, recorded_sample_rates
+
+if TYPE_CHECKING:
+    from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,10 @@ def _listing(catalog: Catalog, name: str, revision: str) -> Listing:
 
 def _with_stored(store: Store, listings: Sequence[Listing]) -> list[Listing]:
     """Each listing with its rows stored, last event and recorded sample rate."""
+    from el_monitor.store import StoreError
+    from el_monitor.store.catalogue import table_stats
+    from el_monitor.store.mapping import table_name
+
     tables = {name.lower(): name for name in store.tables()}
     recorded = _recorded_rates(store)
     done = []
@@ -131,6 +134,9 @@ def _with_stored(store: Store, listings: Sequence[Listing]) -> list[Listing]:
 
 def _recorded_rates(store: Store) -> dict[tuple[str, str], int]:
     """The latest recorded sample rate per revision; empty when nothing records them yet."""
+    from el_monitor.store import StoreError
+    from el_monitor.store.sampling import SAMPLING_TABLE, recorded_sample_rates
+
     try:
         found = recorded_sample_rates(store)
     except StoreError as exc:

@@ -13,9 +13,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from el_monitor.errors import UserError
-from el_monitor.store import Store, StoreError, StoreUnavailable, open_store
+
+if TYPE_CHECKING:  # the store (orjson, its SQL) is loaded only by commands that open it
+    from el_monitor.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ def opened_store(
     created.  With ``spool_dir`` an unreachable server is only warned about: the store connects
     on first use.  ``hint`` is the command's own advice for an unreachable server.
     """
+    from el_monitor.store import StoreError, StoreUnavailable
+
     store = _open(url, create=create, spool_dir=spool_dir, hint=hint)
     try:
         yield store
@@ -56,6 +61,8 @@ def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
 
 def _open(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
     sqlite_path = url[len(_SQLITE) :] if url.startswith(_SQLITE) else ""
+    from el_monitor.store import StoreUnavailable, open_store
+
     if not create and sqlite_path not in ("", ":memory:") and not Path(sqlite_path).is_file():
         raise UserError(f"database {sqlite_path} does not exist; check --db")
     try:
