@@ -24,6 +24,9 @@ from el_monitor.event.ipmask import mask_ips
 
 JSON_FORMAT = "json"
 MAX_EVENT_BYTES = 65536
+LINE_BREAK = "line holds a line break: one event per line"
+"""Why a line with a CR or LF in it (a beacon query with %0A, a rejected POST body, a record
+replayed from the all log) is a parse error: it is one line, never two events."""
 
 
 class ParseError(ValueError):
@@ -179,6 +182,8 @@ def _json_parser(host: str, max_event_bytes: int) -> LineParser:
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
+        if b"\n" in line or b"\r" in line:
+            raise ParseError(LINE_BREAK)
         try:
             obj = loads(line)
         except orjson.JSONDecodeError as exc:
@@ -214,6 +219,8 @@ def _format_parser(
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
+        if b"\n" in line or b"\r" in line:
+            raise ParseError(LINE_BREAK)
         match = match_line(line)
         if match is None:
             raise ParseError("line does not match the input format")
