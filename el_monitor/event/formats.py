@@ -139,7 +139,8 @@ def compile_format(fmt: str) -> tuple[re.Pattern[bytes], tuple[_Field, ...]]:
 
 def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
     """``redact(line)``: a raw line as logs may keep it, its client IP (``%h``) replaced by
-    ``-``; a line the format does not match has everything address-shaped masked instead.
+    ``-``; a line the format does not match, or holding a line break, has everything
+    address-shaped masked instead.
     None when the format carries no client IP (JSON lines): there is nothing to take out."""
     if fmt == JSON_FORMAT:
         return None
@@ -149,7 +150,9 @@ def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
     match_line = compile_format(fmt)[0].match
 
     def redact(line: bytes) -> bytes:
-        match = match_line(line)
+        # A line holding a line break is a parse error whose second line may carry an address
+        # inside another field (``%i`` spans it): masked whole, like a line that does not match.
+        match = None if b"\n" in line or b"\r" in line else match_line(line)
         if match is None:
             return mask_ips(line)
         pieces: list[bytes] = []
