@@ -26,7 +26,9 @@ JSON_FORMAT = "json"
 MAX_EVENT_BYTES = 65536
 LINE_BREAK = "line holds a line break: one event per line"
 """Why a line with a CR or LF in it (a beacon query with %0A, a rejected POST body, a record
-replayed from the all log) is a parse error: it is one line, never two events."""
+replayed from the all log) is a parse error: it is one line, never two events.  The checks are
+written ``10 in line or 13 in line``: a byte value is found with memchr, where a one-byte
+``b"\n"`` takes the general substring search, several times slower on this hot path."""
 
 
 class ParseError(ValueError):
@@ -152,7 +154,7 @@ def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
     def redact(line: bytes) -> bytes:
         # A line holding a line break is a parse error whose second line may carry an address
         # inside another field (``%i`` spans it): masked whole, like a line that does not match.
-        match = None if b"\n" in line or b"\r" in line else match_line(line)
+        match = None if 10 in line or 13 in line else match_line(line)
         if match is None:
             return mask_ips(line)
         pieces: list[bytes] = []
@@ -185,7 +187,7 @@ def _json_parser(host: str, max_event_bytes: int) -> LineParser:
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
-        if b"\n" in line or b"\r" in line:
+        if 10 in line or 13 in line:
             raise ParseError(LINE_BREAK)
         try:
             obj = loads(line)
@@ -222,7 +224,7 @@ def _format_parser(
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
-        if b"\n" in line or b"\r" in line:
+        if 10 in line or 13 in line:
             raise ParseError(LINE_BREAK)
         match = match_line(line)
         if match is None:
