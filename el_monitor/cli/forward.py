@@ -23,6 +23,7 @@ from el_monitor.measures import MEASURES
 
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
+    from el_monitor.ingest.sources.base import Source
 
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 
@@ -58,6 +59,12 @@ def register(commands: Commands) -> None:
     )
     forward.add_argument(
         "--log-dir", metavar="DIR", help="write all/valid/invalid JSON-lines logs, one file per day"
+    )
+    forward.add_argument(
+        "--replay-all-log",
+        action="store_true",
+        help="the input is an all-*.jsonl log that --log-dir wrote: forward the raw lines its "
+        "records hold, read with --format (the format they arrived in), to backfill an outage",
     )
     forward.add_argument(
         "--spool-dir",
@@ -136,7 +143,6 @@ def run_forward(args: argparse.Namespace) -> int:
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.ingest.sources import open_source
     from el_monitor.schema.registry import open_registry
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -156,9 +162,7 @@ def run_forward(args: argparse.Namespace) -> int:
     with opened_store(
         args.db, doing="store events", create=True, spool_dir=args.spool_dir, hint=SPOOL_HINT
     ) as store:
-        source = open_source(
-            args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
-        )
+        source = _open_input(args)
         stop, reload = threading.Event(), threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -179,6 +183,21 @@ def run_forward(args: argparse.Namespace) -> int:
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
     return 1 if result.pending else 0
+
+
+def _open_input(args: argparse.Namespace) -> Source:
+    """``--input``, its lines read as all-log records with ``--replay-all-log``."""
+    from el_monitor.ingest.sources import open_source
+
+    if not args.replay_all_log:
+        return open_source(
+            args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
+        )
+    from el_monitor.ingest.sources.records import RECORD_BYTES_PER_LINE_BYTE, AllLogRecords
+
+    # A record is longer than its line: a line the forwarder took whole must not be cut.
+    limit = RECORD_BYTES_PER_LINE_BYTE * (args.max_event_bytes + 1) + 2
+    return AllLogRecords(open_source(args.input, max_line_bytes=limit, max_body_bytes=limit))
 
 
 def summary_table(snapshot: Snapshot, measures: Sequence[str] = MEASURES) -> str:

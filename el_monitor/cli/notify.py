@@ -47,7 +47,12 @@ def register(commands: Commands) -> None:
     facts.add_argument("--state", metavar="STATE", help="OK, WARNING, CRITICAL or UNKNOWN")
     facts.add_argument("--output", metavar="TEXT", help="the plugin's status line")
     facts.add_argument("--perfdata", metavar="TEXT", help="the plugin's performance data")
-    facts.add_argument("--time", metavar="UNIX", help="when it happened, Unix seconds")
+    facts.add_argument(
+        "--time",
+        metavar="UNIX",
+        help="when it happened, Unix seconds (a number outside 1970-9999: the mail shows "
+        "when it was sent, with a note)",
+    )
     where = notify.add_argument_group("overrides of the catalog's [smtp] and [alerts]")
     add_config_option(where)
     where.add_argument("--smtp", metavar="HOST:PORT", type=smtp_address, help="SMTP server")

@@ -2,6 +2,8 @@
 
 One file per kind and UTC day (``valid-2026-11-28.jsonl``), so that an outage of any later
 stage can be backfilled from them.  Files are buffered and fsynced when the store commits.
+Every record is one JSON value on one line; the ``all`` log holds each raw line as a JSON
+string (``event.rawlog``), so no client can forge a line of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 
 from el_monitor.errors import EventError, UserError
 from el_monitor.event.jsontext import capsule_json
+from el_monitor.event.rawlog import raw_record
 
 KINDS = ("all", "valid", "invalid")
 _BUFFER = 1 << 20
@@ -45,7 +48,8 @@ class EventLogs:
         return self.directory / f"{kind}-{self._day}.jsonl"
 
     def raw(self, line: bytes) -> None:
-        self._files["all"].write(line + b"\n")
+        """One JSON record per raw line (``event.rawlog``): a line break it holds is escaped."""
+        self._files["all"].write(raw_record(line) + b"\n")
 
     def valid(self, capsule: dict) -> None:
         self._files["valid"].write(capsule_json(capsule) + b"\n")

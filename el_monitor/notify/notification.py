@@ -7,7 +7,6 @@ refuses, in one line, a notification that cannot be acted on.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ class Notification:
     output: str = ""
     perfdata: str = ""
     time: float | None = None
+    time_note: str = ""  # why the mail shows the time it was sent instead of ``time``
 
     @classmethod
     def from_sources(
@@ -71,6 +71,7 @@ class Notification:
         for name, word in (("type", kind), ("state", state)):
             if not _WORD.fullmatch(word):
                 raise UserError(f"--{name} {values[name]!r} is not a word such as PROBLEM or OK")
+        stamp, time_note = _unix_time(values["time"])
         return cls(
             type=kind,
             host=values["host"].strip() or "-",
@@ -78,18 +79,33 @@ class Notification:
             state=state,
             output=values["output"],
             perfdata=values["perfdata"],
-            time=_unix_time(values["time"]),
+            time=stamp,
+            time_note=time_note,
         )
 
 
-def _unix_time(text: str) -> float | None:
-    """``--time``: None when not given; a UserError unless it is finite, non-negative seconds."""
-    if not text.strip():
-        return None
-    try:
-        stamp = float(text)
-    except ValueError:
-        stamp = math.nan
-    if not math.isfinite(stamp) or stamp < 0:
-        raise UserError(f"--time {text!r} is not a Unix time in seconds")
-    return stamp
+def _unix_time(text: str) -> tuple[float | None, str]:
+    """``--time`` as the ``time`` and ``time_note`` fields (None when not given).
+
+    Text that is not a decimal number (``yesterday``, ``nan``, ``inf``) is a mistake made by
+    hand, since Icinga's ``$icinga.timet$`` is always digits: a UserError.  A number no
+    calendar can show (negative, past year 9999, ``1e20``) is a time the alert itself carries,
+    and the alert must still go out: no time, and a note saying the mail shows when it was sent.
+    """
+    text = text.strip()
+    if not text:
+        return None, ""
+    if not _DECIMAL.fullmatch(text):
+        raise UserError(f"--time {text!r} is not a Unix time in seconds, such as 1764720000")
+    stamp = float(text)
+    if not 0 <= stamp < _YEAR_10000:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        return None, (
+            f"The notification gave the time {shown!r}, which is not a date between 1970 "
+            "and 9999; the time shown is when this mail was sent."
+        )
+    return stamp, ""
+
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_YEAR_10000 = 253402300800.0  # 10000-01-01T00:00:00Z: datetime ends the day before

@@ -175,6 +175,8 @@ def _headline(facts: AlertFacts, service: str, host: str, catalog: Catalog) -> s
 def _notes(facts: AlertFacts) -> tuple[str, ...]:
     decision = facts.decision
     notes = list(facts.notes)
+    if facts.notification.time_note:
+        notes.append(facts.notification.time_note)
     if decision.settled:
         notes.append("The flapping has stopped; this is where the service ended up.")
     if decision.held:

@@ -4,6 +4,7 @@ uncommitted lines."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -37,7 +38,9 @@ def test_follow_reads_appends_and_holds_a_partial_line(tmp_path: Path) -> None:
     append(log, [b"-line", b"next"])
     assert reader.lines(2) == [b"half-line", b"next"]
     pos = reader.chunks[-1].position
-    assert pos == FilePosition(log.stat().st_dev, log.stat().st_ino, log.stat().st_size)
+    st, data = log.stat(), log.read_bytes()
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    assert pos == FilePosition(st.st_dev, st.st_ino, st.st_size, f"{len(data)}:{digest}")
     reader.source.close()
 
 
@@ -106,7 +109,14 @@ def test_checkpoint_is_atomic_json_in_checkpoint_dir(tmp_path: Path) -> None:
     reader.source.commit(reader.chunks[-1].position)
     record = json.loads((tmp_path / ".x.log.el-monitor.checkpoint").read_text())
     st = log.stat()
-    assert record == {"path": str(log), "dev": st.st_dev, "inode": st.st_ino, "offset": st.st_size}
+    digest = hashlib.blake2b(log.read_bytes(), digest_size=16).hexdigest()
+    assert record == {
+        "path": str(log),
+        "dev": st.st_dev,
+        "inode": st.st_ino,
+        "offset": st.st_size,
+        "fingerprint": f"{st.st_size}:{digest}",
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == [".x.log.el-monitor.checkpoint", "logs"]
 
 

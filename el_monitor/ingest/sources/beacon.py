@@ -264,10 +264,18 @@ def decode_beacon(query: str, max_line_bytes: int) -> bytes:
     """The event of a beacon query string, decoded as EventLogging decodes ``%q``.
 
     ``http.server`` hands the request line over as latin-1 text, so encoding it back gives the
-    original bytes; bytes that are not valid UTF-8 are kept for the parser to judge.
+    original bytes; bytes that are not valid UTF-8 are kept for the parser to judge.  A line
+    break (``%0A``) between JSON tokens is valid JSON, as in EventLogging: such an event is
+    written out again on one line.  Any other line break stays, and makes a parse error.
     """
     raw = query.encode("latin-1", "replace").strip(b"?;").replace(b"+", b" ")
-    return clean_line(unquote_to_bytes(raw), max_line_bytes)
+    line = clean_line(unquote_to_bytes(raw), max_line_bytes)
+    if b"\n" in line or b"\r" in line:
+        try:
+            return clean_line(orjson.dumps(orjson.loads(line)), max_line_bytes)
+        except (orjson.JSONDecodeError, TypeError):
+            pass
+    return line
 
 
 def decode_events(body: bytes, max_line_bytes: int) -> list[bytes] | None:

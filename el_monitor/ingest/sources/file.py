@@ -5,10 +5,16 @@ its last line, and ``commit`` stores the position the pipeline has made durable,
 to the log (or in ``checkpoint_dir``).  A restart, even after SIGKILL, resumes exactly there: in
 the current file, or in the rotated file that still has the checkpointed inode and then the
 current file from its start.  Lines after the last commit are read again; none before it.
+
+The checkpoint also holds a fingerprint of the bytes just before its offset.  A file truncated
+in place (copytruncate) while the forwarder was down and then grown past the old offset keeps
+its inode and size, but not those bytes: it is read from the start, with a warning, instead of
+skipping its first lines.  Following does the same check on what it has read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
 """Longest wait between looks for appended data or rotation while following."""
+FINGERPRINT_BYTES = 4096
+"""How many bytes before a checkpointed offset its fingerprint covers."""
 
 
 class FilePosition(NamedTuple):
@@ -35,6 +43,15 @@ class FilePosition(NamedTuple):
     dev: int
     inode: int
     offset: int
+    fingerprint: str = ""  # of the bytes before ``offset`` (``fingerprint``); "" for none
+
+
+def fingerprint(fd: int, offset: int) -> str:
+    """``N:hex``: BLAKE2b-128 of the N (up to FINGERPRINT_BYTES) bytes of ``fd`` before
+    ``offset``; N is less than the window only where the file holds fewer bytes there."""
+    start = max(0, offset - FINGERPRINT_BYTES)
+    data = os.pread(fd, offset - start, start)
+    return f"{len(data)}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
 
 
 class _OpenFile:
@@ -53,23 +70,36 @@ class _OpenFile:
         self.splitter = LineSplitter(max_line_bytes, base=offset)
         self._max = max_line_bytes
         self._positions = positions
+        self._recent = b""  # the last bytes read, up to FINGERPRINT_BYTES: see ``rewritten``
 
     def read(self) -> bytes:
-        return os.read(self.fd, READ_BYTES)
+        data = os.read(self.fd, READ_BYTES)
+        if data and self._positions:
+            self._recent = (self._recent + data[-FINGERPRINT_BYTES:])[-FINGERPRINT_BYTES:]
+        return data
 
     def chunk(self, batch: tuple[list[bytes], int]) -> Chunk:
         lines, offset = batch
         if not self._positions:
             return Chunk(lines)
-        return Chunk(lines, position=FilePosition(self.dev, self.inode, offset))
+        position = FilePosition(self.dev, self.inode, offset, fingerprint(self.fd, offset))
+        return Chunk(lines, position=position)
 
     def truncated(self) -> bool:
         """True when the file is now shorter than what was read (copytruncate)."""
         return os.fstat(self.fd).st_size < self.splitter.fed
 
+    def rewritten(self) -> bool:
+        """True when the bytes last read are no longer there: truncated, then grown past."""
+        recent = self._recent
+        if not recent:
+            return False
+        return os.pread(self.fd, len(recent), self.splitter.fed - len(recent)) != recent
+
     def restart(self) -> None:
         os.lseek(self.fd, 0, os.SEEK_SET)
         self.splitter = LineSplitter(self._max)
+        self._recent = b""
 
     def close(self) -> None:
         os.close(self.fd)
@@ -133,6 +163,8 @@ class FileSource:
             if pos == self._committed:
                 return
             record = {"path": self.path, "dev": pos.dev, "inode": pos.inode, "offset": pos.offset}
+            if pos.fingerprint:
+                record["fingerprint"] = pos.fingerprint
             write_atomically(self.checkpoint_path, json.dumps(record).encode())
             self._committed = pos
 
@@ -154,6 +186,17 @@ class FileSource:
                 return
             if current.truncated():
                 logger.info("%s: truncated (copytruncate?); reading it again from the start", self)
+                yield from self._flush_partial(current)
+                current.restart()
+                continue
+            if current.rewritten():
+                logger.warning(
+                    "%s: %s was truncated and rewritten past offset %d since it was read; "
+                    "reading it again from the start",
+                    self,
+                    self.path,
+                    current.splitter.fed,
+                )
                 yield from self._flush_partial(current)
                 current.restart()
                 continue
@@ -223,7 +266,8 @@ class FileSource:
             return None, self._track(_OpenFile(fd, 0, self._max))
         self._committed = saved
         if (st.st_dev, st.st_ino) == (saved.dev, saved.inode):
-            return None, self._track(_OpenFile(fd, saved.offset, self._max))
+            offset = self._checked_offset(fd, saved, self.path)
+            return None, self._track(_OpenFile(fd, offset, self._max))
         current = self._track(_OpenFile(fd, 0, self._max))
         rotated_path = self._find_inode(saved.dev, saved.inode)
         if rotated_path is None:
@@ -234,11 +278,26 @@ class FileSource:
                 self.path,
             )
             return None, current
-        logger.info("%s: resuming in rotated file %s at %d", self, rotated_path, saved.offset)
-        rotated = self._track(
-            _OpenFile(_open_readable(self.name, rotated_path), saved.offset, self._max)
-        )
+        rotated_fd = _open_readable(self.name, rotated_path)
+        offset = self._checked_offset(rotated_fd, saved, rotated_path)
+        logger.info("%s: resuming in rotated file %s at %d", self, rotated_path, offset)
+        rotated = self._track(_OpenFile(rotated_fd, offset, self._max))
         return rotated, current
+
+    def _checked_offset(self, fd: int, saved: FilePosition, path: str) -> int:
+        """The checkpointed offset, or 0 when the file no longer holds what was read up to it:
+        shorter than the offset, or other bytes before it (truncated, then grown past it).
+        A checkpoint written before fingerprints existed is trusted as far as its size goes."""
+        if os.fstat(fd).st_size < saved.offset:
+            why = "is shorter than the checkpoint"
+        elif saved.fingerprint and fingerprint(fd, saved.offset) != saved.fingerprint:
+            why = "no longer holds the bytes read before the checkpoint (truncated and rewritten?)"
+        else:
+            return saved.offset
+        logger.warning(
+            "%s: %s %s at offset %d; reading it from the start", self, path, why, saved.offset
+        )
+        return 0
 
     def _find_inode(self, dev: int, inode: int) -> str | None:
         directory = os.path.dirname(self.path)
@@ -255,7 +314,12 @@ class FileSource:
         try:
             with open(where, "rb") as f:
                 record = json.loads(f.read())
-            saved = FilePosition(int(record["dev"]), int(record["inode"]), int(record["offset"]))
+            saved = FilePosition(
+                int(record["dev"]),
+                int(record["inode"]),
+                int(record["offset"]),
+                str(record.get("fingerprint", "")),
+            )
             owner = record["path"]
         except FileNotFoundError:
             return None
