@@ -171,7 +171,8 @@ def _not_another_address(separator: str) -> bytes:
     next field (a user agent would store it): such a line must not parse."""
     if not separator or separator.strip():  # no separator, or literal text: fields are fixed
         return b""
-    return rb"(?!\s+(?:-\s+)*" + ADDRESS.encode() + rb"(?!\S))"
+    # The class first: a user agent's first letter (M of Mozilla) ends the look at once.
+    return rb"(?!\s+(?=[-0-9A-Fa-f:\[])(?:-\s+)*" + ADDRESS.encode() + rb"(?!\S))"
 
 
 def _literal(text: str) -> bytes:
