@@ -17,7 +17,14 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from el_monitor.counts.counters import Counters, SchemaCounts
-from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
+from el_monitor.errors import (
+    PARSE,
+    UNKNOWN_SCHEMA,
+    VALIDATION,
+    EventError,
+    SchemaError,
+    UserError,
+)
 from el_monitor.event.capsule import CapsuleError
 from el_monitor.event.formats import LineParser, ParseError
 from el_monitor.ingest.policy import Policy
@@ -211,7 +218,11 @@ class Pipeline:
             self._unknown.clear()  # in place: process() holds it in a local for the chunk
         name = key[0]
         if self._known_names is None:
-            self._known_names = frozenset(schema for schema, _ in self.registry.revisions())
+            try:
+                self._known_names = frozenset(s for s, _ in self.registry.revisions())
+            except UserError as exc:  # the directory became unreadable: a bad day, no crash
+                log.error("cannot list the schema registry: %s", exc)
+                self._known_names = frozenset()
         if name in self._known_names or self.counters.known(name):
             owner = _Owner(self.counters.schema(name), self.policy.opt_out_check_for(name))
             self._unknown[key] = owner
