@@ -344,3 +344,32 @@ def test_dnt_and_gpc_events_are_counted_and_never_kept(tmp_path, header):
     for log_file in logs.glob("*.jsonl"):
         assert secret not in log_file.read_text()
     assert secret.encode() not in db.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["forward", "--db", "sqlite:///el.db"],
+        ["optout", "purge", "--db", "sqlite:///el.db"],
+        ["catalog", "check"],
+    ],
+)
+def test_a_schema_directory_without_schemas_is_refused(command, tmp_path):
+    os.chdir(tmp_path)
+    (tmp_path / "schemas" / "NotASchemaFile").mkdir(parents=True)  # e.g. the wrong folder
+    done = run(*command, "--schemas", "schemas", stdin=b"\n".join(valid_lines(3)) + b"\n")
+    assert done.returncode == 2
+    err = done.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "schemas holds no schemas" in err[0] and "--schemas" in err[0], err
+    assert not (tmp_path / "el.db").exists()  # refused before anything opened
+
+
+def test_the_forwarder_logs_how_many_schemas_it_has(tmp_path):
+    os.chdir(tmp_path)
+    done = run("-v", "forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path}/el.db")
+    assert done.returncode == 0, done.stderr
+    count = len(list(SCHEMAS.glob("*/*.json")))
+    folders = len([p for p in SCHEMAS.iterdir() if p.is_dir()])
+    assert (
+        f"schema registry {SCHEMAS}: {folders} schemas, {count} revisions" in done.stderr.decode()
+    )

@@ -211,8 +211,9 @@ def test_line_redactor_takes_the_client_ip_out_of_raw_lines():
     redact = make_line_redactor("%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i")
     line = b"?%7B%7D; cp1 7 2026-11-28T05:00:00 10.1.2.3 Mozilla/5.0 Chrome/131.0.0.0"
     assert redact(line) == b"?%7B%7D; cp1 7 2026-11-28T05:00:00 - Mozilla/5.0 Chrome/131.0.0.0"
-    # A line the format does not match: anything shaped like an address goes.
-    assert redact(b"junk 10.1.2.3 and fe80::1 at 13:55:10") == b"junk - and - at 13:55:10"
+    # A line the format does not match: anything shaped like an address goes (a time stays,
+    # unless it ends the line, where it could be what a cut left of an IPv6 address).
+    assert redact(b"junk 10.1.2.3 and fe80::1 at 13:55:10 UTC") == b"junk - and - at 13:55:10 UTC"
     # A line whose %h is no address is misaligned (its IP may sit in another field): it
     # does not parse, and as a non-matching line it is masked whole.
     shifted = b"?%7B%7D; cp1 7 2026-11-28T05:00:00 Mozilla/5.0 10.1.2.3 Chrome/131"
@@ -221,3 +222,54 @@ def test_line_redactor_takes_the_client_ip_out_of_raw_lines():
     assert b"10.1.2.3" not in redact(shifted)
     assert make_line_redactor("json") is None
     assert make_line_redactor("%q %{recvFrom}s") is None  # no %h: nothing to take out
+
+
+MISALIGNED = {
+    "hex word for %h": "cafe 10.1.2.3 Mozilla/5.0 (X11)",
+    "dash, then the address": "- 10.1.2.3 Mozilla/5.0 (X11)",
+    "two addresses": "10.9.9.9 10.1.2.3 Mozilla/5.0 (X11)",
+    "IPv6 then IPv4": "2001:db8::1 10.1.2.3 Mozilla/5.0 (X11)",
+    "address, dash, address": "10.9.9.9 - 2001:db8::7 Mozilla/5.0",
+    "not an address": "10.1.2.300 Mozilla/5.0 (X11)",
+    "user agent where %h stands": "Mozilla/5.0 10.1.2.3",
+    "missing %h": "Mozilla/5.0 (X11)",
+    "missing user agent": "10.1.2.3",
+}
+
+
+@pytest.mark.parametrize("tail", MISALIGNED.values(), ids=MISALIGNED.keys())
+def test_a_line_whose_fields_do_not_line_up_does_not_parse(tail):
+    parse = make_parser(VARNISH, "me")
+    line = f"{qson(CAPSULE)} cp1 7 2026-11-28T05:00:00 {tail}".encode()
+    with pytest.raises(ParseError, match="does not match"):
+        parse(line, None)
+    assert b"10.1.2.3" not in make_line_redactor(VARNISH)(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{q} cp1 2026-11-28T05:00:00 10.1.2.3 UA",  # missing seqId
+        "{q} 7 2026-11-28T05:00:00 10.1.2.3 UA",  # missing recvFrom
+        "{q} cp1 7 10.1.2.3 UA",  # missing timestamp
+        "{q} cp1 7 extra 2026-11-28T05:00:00 10.1.2.3 UA",  # an extra field before %h
+        "{q} cp1 7 2026-11-28T05:00:00 x 10.1.2.3 UA",  # an extra field where %h stands
+    ],
+)
+def test_missing_or_extra_fields_do_not_parse(line):
+    with pytest.raises(ParseError):
+        make_parser(VARNISH, "me")(line.format(q=qson(CAPSULE)).encode(), None)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.1.2.3", "2001:4860:4860:0:0:0:0:8888", "::ffff:10.1.2.3", "[2001:DB8::1]", "fe80::1%eth0"],
+)
+def test_every_form_of_client_address_parses_and_is_dropped(address):
+    line = f"{qson(CAPSULE)} cp1 7 2026-11-28T05:00:00 {address} Mozilla/5.0 (X11)".encode()
+    capsule = make_parser(VARNISH, "me")(line, None)
+    assert capsule["userAgent"] == "Mozilla/5.0 (X11)"
+    assert address.encode() not in make_line_redactor(VARNISH)(line)
+    # '-' stands for no address, and a user agent of '-' for none either
+    dash = f"{qson(CAPSULE)} cp1 7 2026-11-28T05:00:00 - -".encode()
+    assert make_parser(VARNISH, "me")(dash, None)["userAgent"] == "-"

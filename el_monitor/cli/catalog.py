@@ -11,7 +11,7 @@ import sys
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Catalog, CatalogError
 from el_monitor.cli.options import Commands, add_config_option, add_registry_options, command_group
-from el_monitor.schema.registry import SchemaRegistry, open_registry
+from el_monitor.schema.registry import SchemaRegistry, open_registry, require_schemas
 
 
 def register(commands: Commands) -> None:
@@ -35,9 +35,14 @@ def register(commands: Commands) -> None:
     check.set_defaults(run=run_check)
 
 
-def load_checked(args: argparse.Namespace) -> tuple[SchemaRegistry, Catalog | None]:
-    """The registry and the catalog; None (problems printed) when the catalog is invalid."""
+def load_checked(
+    args: argparse.Namespace, *, require: bool = False
+) -> tuple[SchemaRegistry, Catalog | None]:
+    """The registry and the catalog; None (problems printed) when the catalog is invalid.
+    ``require``: refuse a schema directory that holds no schemas (UserError)."""
     registry = open_registry(args.schemas, args.schema_cache)
+    if require:
+        require_schemas(registry, args.schemas)
     try:
         catalog = load_catalog(getattr(args, "config", None), registry)
     except CatalogError as exc:
@@ -51,7 +56,7 @@ def load_checked(args: argparse.Namespace) -> tuple[SchemaRegistry, Catalog | No
 
 def run_check(args: argparse.Namespace) -> int:
     """Exit 0 when the catalog is valid (listing unowned schemas), 1 with its problems."""
-    registry, catalog = load_checked(args)
+    registry, catalog = load_checked(args, require=True)
     if catalog is None:
         return 1
     unowned = catalog.unowned(name for name, _ in registry.revisions())

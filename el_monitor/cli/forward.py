@@ -9,6 +9,7 @@ events could be neither stored nor spooled.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import threading
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from el_monitor.measures import MEASURES
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
     from el_monitor.ingest.sources.base import Source
+
+log = logging.getLogger(__name__)
 
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 
@@ -143,10 +146,17 @@ def run_forward(args: argparse.Namespace) -> int:
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.schema.registry import open_registry
+    from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
     registry = open_registry(args.schemas, args.schema_cache)
+    revisions = require_schemas(registry, args.schemas)
+    log.info(
+        "schema registry %s: %d schemas, %d revisions",
+        args.schemas,
+        len({name for name, _ in revisions}),
+        len(revisions),
+    )
     loader = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
     policy = loader.load()  # an invalid catalog stops us here, before anything opens
     settings = ForwarderSettings(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_int
@@ -25,7 +26,10 @@ from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
     from el_monitor.catalog.model import Catalog
+    from el_monitor.optout.listfile import OptOutList
     from el_monitor.optout.purge import PurgeSummary
+    from el_monitor.optout.records import RecordMatcher
+    from el_monitor.optout.textpurge import FilePurge
     from el_monitor.schema.registry import SchemaRegistry
 
 __all__ = ["register"]
@@ -75,10 +79,18 @@ def register(commands: Commands) -> None:
         "purge",
         help="delete stored events of opted-out users",
         description="Delete the rows already stored for opted-out users from every table of a "
-        "schema whose catalog policy names user_fields. Works in batches with a progress "
-        "report; an interrupted run resumes from its checkpoint (next to the opt-out file).",
+        "schema whose catalog policy names user_fields, and their error examples kept for the "
+        "daily report; with --log-dir, their records in the forwarder's event logs too. Works "
+        "in batches with a progress report; an interrupted run resumes from its checkpoint "
+        "(next to the opt-out file).",
     )
-    add_db_option(purge, required=True, help="sqlite:///path or mysql://…")
+    add_db_option(purge, help="sqlite:///path or mysql://… (its event tables and error examples)")
+    purge.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="also rewrite the forwarder's event logs in DIR (all/valid/invalid JSON lines) "
+        "without their records; a file a running forwarder appends to is left for a later run",
+    )
     add_registry_options(purge, help="schema registry: which schema revisions (tables) exist")
     purge.add_argument("--dry-run", action="store_true", help="count the rows, delete nothing")
     purge.add_argument(
@@ -194,15 +206,16 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_purge(args: argparse.Namespace) -> int:
-    from el_monitor.optout.checkpoint import checkpoint_path
     from el_monitor.optout.listfile import OptOutList, resolve_optout_path
-    from el_monitor.optout.purge import purge
+    from el_monitor.optout.records import RecordMatcher
     from el_monitor.optout.secret import resolve_secret
-    from el_monitor.progress import Progress
-    from el_monitor.schema.registry import open_registry
-    from el_monitor.store import StoreError, StoreUnavailable
+    from el_monitor.optout.textpurge import purge_log_files
+    from el_monitor.schema.registry import open_registry, require_schemas
 
+    if not args.db and not args.log_dir:
+        raise UserError("optout purge: give --db, --log-dir or both (what to purge)")
     registry = open_registry(args.schemas, args.schema_cache)
+    require_schemas(registry, args.schemas)  # a wrong folder would purge nothing, silently
     catalog = _catalog(args, registry)
     if not catalog.defaults.user_fields and not any(
         p.user_fields for p in catalog.schemas.values()
@@ -215,6 +228,42 @@ def _run_purge(args: argparse.Namespace) -> int:
         print(f"opt-out list {optouts.path} is empty: nothing to purge")
         return 0
     secret = resolve_secret(args.secret_file, catalog)
+    matcher = RecordMatcher(secret, optouts.hashes, catalog)
+    files = _log_files(args.log_dir) if args.log_dir else []  # a wrong path fails first
+    if args.db:
+        _purge_store(args, catalog, registry, optouts, secret, matcher)
+    if args.log_dir:
+        try:
+            done = purge_log_files(files, matcher, dry_run=args.dry_run)
+        except OSError as exc:
+            raise UserError(f"optout purge: {exc.filename}: {exc.strerror}") from None
+        _print_files(done, args.dry_run)
+    return 0
+
+
+def _log_files(directory: str) -> list[Path]:
+    from el_monitor.ingest.event_logs import log_files
+
+    if not Path(directory).is_dir():
+        raise UserError(f"optout purge: --log-dir {directory} is not a directory")
+    return log_files(directory)
+
+
+def _purge_store(
+    args: argparse.Namespace,
+    catalog: Catalog,
+    registry: SchemaRegistry,
+    optouts: OptOutList,
+    secret: bytes,
+    matcher: RecordMatcher,
+) -> None:
+    """The event tables, then the error examples; prints what was (or would be) deleted."""
+    from el_monitor.optout.checkpoint import checkpoint_path
+    from el_monitor.optout.purge import purge
+    from el_monitor.optout.textpurge import purge_error_examples
+    from el_monitor.progress import Progress
+    from el_monitor.store import StoreError, StoreUnavailable
+
     label = "optout purge (dry run)" if args.dry_run else "optout purge"
     with opened_store(args.db, doing="purge") as store:
         try:
@@ -230,6 +279,9 @@ def _run_purge(args: argparse.Namespace) -> int:
                     progress=progress,
                     restart=args.restart,
                 )
+            examples = purge_error_examples(
+                store, matcher, dry_run=args.dry_run, batch_size=args.batch_size
+            )
         except (StoreUnavailable, StoreError) as exc:
             resume = (
                 ""
@@ -238,7 +290,8 @@ def _run_purge(args: argparse.Namespace) -> int:
             )
             raise UserError(f"optout purge stopped: {exc}{resume}") from None
     _print_summary(summary)
-    return 0
+    verb = "would clear" if args.dry_run else "cleared"
+    print(f"error examples: {examples.scanned} scanned, {verb} {examples.cleared}")
 
 
 def _print_summary(summary: PurgeSummary) -> None:
@@ -252,3 +305,15 @@ def _print_summary(summary: PurgeSummary) -> None:
     print(format_table(("table", "scanned", verb), rows, total=total, rules=False))
     if summary.resumed:
         print("(resumed from a checkpoint: rows scanned by the interrupted run are not counted)")
+
+
+def _print_files(done: list[FilePurge], dry_run: bool) -> None:
+    verb = "would remove" if dry_run else "removed"
+    if not done:
+        print("no event log files (all/valid/invalid-*.jsonl): nothing to purge there")
+        return
+    rows = [(f.path, str(f.records), str(f.removed)) for f in done]
+    print(format_table(("log file", "records", verb), rows, rules=False))
+    for f in done:
+        if f.busy:
+            print(f"{f.path}: a forwarder is still writing it; left as it was, run again later")

@@ -39,8 +39,9 @@ class CapsuleError(ValueError):
     def __init__(self, message: str, path: str = "capsule") -> None:
         super().__init__(message)
         self.path = path
-        # The schema the capsule names, when it names a well-formed one: lets the error count
-        # against the schema whose producer is at fault.
+        # The schema the capsule names, when it names a well-formed one (and its revision,
+        # when that is a string): lets the error count against the schema whose producer is
+        # at fault.
         self.schema: str | None = None
         self.revision: str | None = None
         # The object as parsed, when it is one: a broken event may still show an opted-out
@@ -133,8 +134,9 @@ def build_capsule(
             schema, revision = obj.get("schema"), obj.get("revision")
             if type(revision) is int:
                 revision = str(revision)
-            if is_schema_name(schema) and type(revision) is str:
-                exc.schema, exc.revision = schema, revision
+            if is_schema_name(schema):  # a known schema's owners (and opt-outs) see it
+                exc.schema = schema
+                exc.revision = revision if type(revision) is str else None
         raise
 
 

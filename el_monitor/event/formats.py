@@ -20,7 +20,7 @@ import orjson
 
 from el_monitor.errors import UserError
 from el_monitor.event.capsule import ALLOWED, CapsuleError, build_capsule, parse_timestamp
-from el_monitor.event.ipmask import mask_ips
+from el_monitor.event.ipmask import ADDRESS, mask_ips
 
 JSON_FORMAT = "json"
 MAX_EVENT_BYTES = 65536
@@ -91,7 +91,7 @@ _SIMPLE: dict[str, tuple[bytes, Decoder | None]] = {
     "t": (rb"\[[^\]]*\]|\S+", _decode_timestamp),
     # An address (IPv4, IPv6) or "-": a line whose %h is anything else is misaligned, and
     # its client IP may sit in another field, so it must not parse.
-    "h": (rb"[0-9A-Fa-f:.]{2,45}|-", None),
+    "h": (ADDRESS.encode() + rb"|-", None),
     "o": (rb"\S+", None),
 }
 _NAMED: dict[str, tuple[bytes, Decoder]] = {
@@ -107,7 +107,8 @@ def compile_format(fmt: str) -> tuple[re.Pattern[bytes], tuple[_Field, ...]]:
     pattern = [b"^"]
     fields: list[_Field] = []
     pos = 0
-    for match in _SPECIFIER.finditer(fmt):
+    specifiers = list(_SPECIFIER.finditer(fmt))
+    for index, match in enumerate(specifiers):
         pattern.append(_literal(fmt[pos : match.start()]))
         pos = match.end()
         name, kind, simple = match.groups()
@@ -127,6 +128,9 @@ def compile_format(fmt: str) -> tuple[re.Pattern[bytes], tuple[_Field, ...]]:
                 )
         fields.append(_Field(group, key, regex, decode))
         pattern.append(b"(?P<" + group.encode() + b">" + regex + b")")
+        if simple == "h":
+            end = specifiers[index + 1].start() if index + 1 < len(specifiers) else len(fmt)
+            pattern.append(_not_another_address(fmt[pos:end]))
     pattern.append(_literal(fmt[pos:]))
     pattern.append(b"$")
     if not any(f.key is None and f.decode for f in fields):
@@ -167,6 +171,16 @@ def make_line_redactor(fmt: str) -> Callable[[bytes], bytes] | None:
         return b"".join(pieces)
 
     return redact
+
+
+def _not_another_address(separator: str) -> bytes:
+    """After %h: the next field must not be an address too (after dashes, if any).  Two
+    addresses, or '-' then one, mean the fields shifted and the client's IP sits in the
+    next field (a user agent would store it): such a line must not parse."""
+    if not separator or separator.strip():  # no separator, or literal text: fields are fixed
+        return b""
+    # The class first: a user agent's first letter (M of Mozilla) ends the look at once.
+    return rb"(?!\s+(?=[-0-9A-Fa-f:\[])(?:-\s+)*" + ADDRESS.encode() + rb"(?!\S))"
 
 
 def _literal(text: str) -> bytes:

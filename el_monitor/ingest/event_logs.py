@@ -67,3 +67,8 @@ class EventLogs:
         for handle in self._files.values():
             handle.close()
         self._files = {}
+
+
+def log_files(directory: str | os.PathLike) -> list[Path]:
+    """Every day's file of every kind in ``directory`` (what the opt-out purge cleans)."""
+    return sorted(path for kind in KINDS for path in Path(directory).glob(f"{kind}-*.jsonl"))

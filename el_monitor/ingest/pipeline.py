@@ -4,6 +4,10 @@ This loop is the forwarder's hot path, so it keeps to local variables, caches ea
 validator, counters and sampler together, and turns every failure into an EventError value
 without ever letting one escape: a bad line costs a count and a log line, nothing more.
 Opted-out events are counted and nothing else: not stored, not logged, not even as raw lines.
+
+An event naming a revision the registry lacks, of a schema it knows, is counted under that
+schema (its owners must see it) and passes the schema's opt-out check like any other; an
+unknown schema name is counted overall only, so names from the wire never grow the counters.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from el_monitor.counts.counters import Counters, SchemaCounts
-from el_monitor.errors import PARSE, UNKNOWN_SCHEMA, VALIDATION, EventError, SchemaError
+from el_monitor.errors import (
+    PARSE,
+    UNKNOWN_SCHEMA,
+    VALIDATION,
+    EventError,
+    SchemaError,
+    UserError,
+)
 from el_monitor.event.capsule import CapsuleError
 from el_monitor.event.formats import LineParser, ParseError
 from el_monitor.ingest.policy import Policy
@@ -33,6 +44,13 @@ class _Entry(NamedTuple):
     compiled: CompiledSchema
     counts: SchemaCounts
     sampler: Sampler | None
+    opted_out: OptOutCheck | None
+
+
+class _Owner(NamedTuple):
+    """Who answers for an event whose revision cannot be used: the schema it names."""
+
+    counts: SchemaCounts
     opted_out: OptOutCheck | None
 
 
@@ -63,13 +81,16 @@ class Pipeline:
             self.log_raw = log_raw
         self.policy = policy or Policy()
         self._schemas: dict[tuple[str, str], _Entry] = {}  # (schema, revision) → entry
-        self._unknown: set[tuple[str, str]] = set()  # pairs the registry does not have
+        # Pairs the registry does not have → their known schema's owner, or None (unknown name).
+        self._unknown: dict[tuple[str, str | None], _Owner | None] = {}
+        self._known_names: frozenset[str] | None = None  # schema names the registry lists
 
     def set_policy(self, policy: Policy) -> None:
         """Take a new catalog's decisions from the next event on."""
         self.policy = policy
         self._schemas = {}
-        self._unknown = set()
+        self._unknown = {}
+        self._known_names = None  # listed again: a reload also picks up new schemas
 
     def process(self, chunk: Chunk) -> None:
         defaults = chunk.defaults
@@ -96,7 +117,7 @@ class Pipeline:
             if entry is None:
                 entry = None if key in unknown else self._lookup(key)
                 if entry is None:
-                    self._unknown_schema(line, key)
+                    self._unknown_schema(line, key, capsule)
                     continue
             counts = entry.counts
             counts.raw += 1
@@ -126,38 +147,52 @@ class Pipeline:
     def _opted_out_chunk(self, chunk: Chunk) -> None:
         """The sender asked not to be tracked: count each event, keep nothing of it."""
         for line in chunk.lines:
-            entry = None
+            owner = None
             try:
                 capsule = self.parser(line, chunk.defaults)
-                entry = self._entry((capsule["schema"], capsule["revision"]))
-            except (ParseError, CapsuleError):
+                owner = self._owner(capsule["schema"], capsule["revision"])
+            except ParseError:
                 pass
-            counts = entry.counts if entry else self.counters.unattributed
+            except CapsuleError as exc:
+                owner = self._owner(exc.schema, exc.revision)
+            counts = owner.counts if owner else self.counters.unattributed
             counts.raw += 1
             counts.opted_out += 1
 
     def _opted_out_broken(self, exc: CapsuleError) -> bool:
         """Whether a broken capsule still shows an opted-out user (a known schema, a string
-        wiki and an event object are enough to tell): counted, and logged nowhere."""
+        wiki and an event object are enough to tell, whatever its revision): counted, and
+        logged nowhere."""
         capsule = exc.capsule
-        if exc.schema is None or exc.revision is None or capsule is None:
+        if capsule is None or type(capsule.get("wiki")) is not str:
             return False
-        if type(capsule.get("wiki")) is not str or type(capsule.get("event")) is not dict:
+        if type(capsule.get("event")) is not dict:
             return False
-        entry = self._entry((exc.schema, exc.revision))
-        if entry is None or entry.opted_out is None or not entry.opted_out(capsule):
+        owner = self._owner(exc.schema, exc.revision)
+        if owner is None or owner.opted_out is None or not owner.opted_out(capsule):
             return False
-        entry.counts.raw += 1
-        entry.counts.opted_out += 1
+        owner.counts.raw += 1
+        owner.counts.opted_out += 1
         return True
 
-    def _entry(self, key: tuple[str, str]) -> _Entry | None:
-        """The cached entry of a (schema, revision), looked up on first sight; None: unknown.
-        (``process`` inlines this for the hot path.)"""
-        entry = self._schemas.get(key)
-        if entry is None and key not in self._unknown:
-            entry = self._lookup(key)
-        return entry
+    def _owner(self, schema: str | None, revision: str | None) -> _Entry | _Owner | None:
+        """Counts and opt-out check for an event naming this schema and revision (None: not
+        readable): the revision's entry, else its schema's owner; None when the schema is
+        unknown.  (``process`` inlines the first lookup for the hot path.)"""
+        if schema is None:
+            return None
+        key = (schema, revision)
+        if revision is not None:
+            entry = self._schemas.get((schema, revision))
+            if entry is not None:
+                return entry
+            if key not in self._unknown:
+                entry = self._lookup((schema, revision))
+                if entry is not None:
+                    return entry
+        elif key not in self._unknown:
+            self._remember_unknown(key)
+        return self._unknown.get(key)
 
     def _lookup(self, key: tuple[str, str]) -> _Entry | None:
         try:
@@ -166,9 +201,7 @@ class Pipeline:
             log.error("schema %s/%s cannot be used: %s", key[0], key[1], exc)
             compiled = None
         if compiled is None:
-            if len(self._unknown) >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: bounded
-                self._unknown.clear()  # in place: process() holds it in a local for the chunk
-            self._unknown.add(key)
+            self._remember_unknown(key)
             return None
         policy = self.policy
         entry = self._schemas[key] = _Entry(
@@ -179,15 +212,43 @@ class Pipeline:
         )
         return entry
 
-    def _unknown_schema(self, line: bytes, key: tuple[str, str]) -> None:
-        """Counted overall only: arbitrary names from the wire must not grow the counters."""
+    def _remember_unknown(self, key: tuple[str, str | None]) -> None:
+        """Note a pair the registry lacks, with its schema's owner when the name is known."""
+        if len(self._unknown) >= _UNKNOWN_CACHE_LIMIT:  # names from the wire: bounded
+            self._unknown.clear()  # in place: process() holds it in a local for the chunk
+        name = key[0]
+        if self._known_names is None:
+            try:
+                self._known_names = frozenset(s for s, _ in self.registry.revisions())
+            except UserError as exc:  # the directory became unreadable: a bad day, no crash
+                log.error("cannot list the schema registry: %s", exc)
+                self._known_names = frozenset()
+        if name in self._known_names or self.counters.known(name):
+            owner = _Owner(self.counters.schema(name), self.policy.opt_out_check_for(name))
+            self._unknown[key] = owner
+        else:
+            self._unknown[key] = None
+
+    def _unknown_schema(self, line: bytes, key: tuple[str, str], capsule: dict) -> None:
+        """An unknown revision of a known schema counts under that schema, after its opt-out
+        check; an unknown name is counted overall only: names from the wire must not grow
+        the counters."""
+        owner = self._unknown.get(key)
+        if owner is None:
+            counts = self.counters.unattributed
+            message = f"unknown schema {key[0]} revision {key[1]}"
+        else:
+            counts = owner.counts
+            if owner.opted_out is not None and owner.opted_out(capsule):
+                counts.raw += 1
+                counts.opted_out += 1
+                return
+            message = f"schema {key[0]} has no revision {key[1]} in the registry"
         if self.log_raw is not None:
             self.log_raw(line)
-        counts = self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(UNKNOWN_SCHEMA, None)] += 1
-        message = f"unknown schema {key[0]} revision {key[1]}"
         self.reject(EventError(self._raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1]))
 
     def _invalid(
@@ -202,8 +263,8 @@ class Pipeline:
         """Count an event that failed before schema validation, against its schema if known."""
         if self.log_raw is not None:
             self.log_raw(line)
-        entry = self._entry((schema, revision)) if schema and revision is not None else None
-        counts = entry.counts if entry else self.counters.unattributed
+        owner = self._owner(schema, revision)
+        counts = owner.counts if owner else self.counters.unattributed
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(code, path)] += 1

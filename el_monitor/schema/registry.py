@@ -22,7 +22,13 @@ from el_monitor.errors import SchemaError, UserError
 from el_monitor.event.names import is_revision, is_schema_name
 from el_monitor.schema.compiled import CompiledSchema, compile_schema
 
-__all__ = ["DirectoryRegistry", "HttpRegistry", "SchemaRegistry", "open_registry"]
+__all__ = [
+    "DirectoryRegistry",
+    "HttpRegistry",
+    "SchemaRegistry",
+    "open_registry",
+    "require_schemas",
+]
 
 log = logging.getLogger(__name__)
 
@@ -245,3 +251,16 @@ def open_registry(location: str, cache_dir: str | os.PathLike) -> SchemaRegistry
     if location.startswith(("http://", "https://")):
         return HttpRegistry(location, cache_dir)
     return DirectoryRegistry(location)
+
+
+def require_schemas(registry: SchemaRegistry, location: str) -> list[tuple[str, str]]:
+    """The revisions the registry lists, refusing a directory that holds none: a typo or the
+    wrong folder would otherwise make every event an unknown-schema error.  An HTTP
+    repository cannot be listed (only what was cached), so it is taken as it is."""
+    revisions = registry.revisions()
+    if not revisions and isinstance(registry, DirectoryRegistry):
+        raise UserError(
+            f"schema directory {location} holds no schemas (<Schema>/<revision>.json files); "
+            "check --schemas"
+        )
+    return revisions

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from el_monitor.measures import MEASURES
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import Dialect, Index, TableSpec
+from el_monitor.store.rows import IN_LIMIT
 
 __all__ = [
     "COUNTS_TABLE",
@@ -35,13 +36,16 @@ __all__ = [
     "HourCounts",
     "HourErrors",
     "Measures",
+    "StoredExample",
     "add_counts",
+    "clear_examples",
     "counts_tables_sql",
     "create_counts_tables",
     "daily_counts",
     "day_error_groups",
     "first_examples",
     "period_of",
+    "scan_examples",
 ]
 
 COUNTS_TABLE = "el_monitor_counts"
@@ -259,3 +263,41 @@ def as_text(value: object) -> str:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
+
+
+# --- the opt-out purge -----------------------------------------------------------------------
+
+
+class StoredExample(NamedTuple):
+    key: int  # the row's id
+    schema: str
+    example: str
+
+
+def scan_examples(store: Store, after: int, limit: int) -> list[StoredExample]:
+    """The next ``limit`` error rows after id ``after`` that keep an example, in id order;
+    none when the table does not exist (no forwarder wrote counts here)."""
+    if not store.table_exists(ERRORS_TABLE):
+        return []
+    q, mark = store.dialect.quote, store.dialect.mark
+    rows = store.query(
+        f"SELECT {q('id')}, {q('schema_name')}, {q('example')} FROM {q(ERRORS_TABLE)} "
+        f"WHERE {q('id')} > {mark} AND {q('example')} IS NOT NULL ORDER BY {q('id')} LIMIT {mark}",
+        (after, limit),
+    )
+    return [StoredExample(int(key), as_text(name), as_text(text)) for key, name, text in rows]
+
+
+def clear_examples(store: Store, keys: Sequence[int], message: str) -> int:
+    """Drop the example of these error rows and put ``message`` in place of theirs (it may
+    quote the example's values); the counts stay.  One transaction; returns rows changed."""
+    q, dialect = store.dialect.quote, store.dialect
+    statements: list[tuple[str, Params]] = []
+    for start in range(0, len(keys), IN_LIMIT):
+        chunk = keys[start : start + IN_LIMIT]
+        sql = (
+            f"UPDATE {q(ERRORS_TABLE)} SET {q('example')} = NULL, {q('message')} = "
+            f"{dialect.mark} WHERE {q('id')} IN ({dialect.marks(len(chunk))})"
+        )
+        statements.append((sql, (message, *chunk)))
+    return sum(store.execute_all(statements)) if statements else 0
