@@ -65,6 +65,11 @@ class StoreError(ValueError):
     """A valid event that its table cannot hold: it becomes an EventError with code 'store'."""
 
 
+class TableMissing(StoreError):
+    """A statement named a table that does not exist (dropped while we ran): the store
+    recreates it and retries rather than refusing the rows."""
+
+
 def table_name(schema: str, revision: str) -> str:
     name = f"{schema}_{re.sub(r'[^A-Za-z0-9_]', '_', revision)}"
     if not IDENTIFIER.fullmatch(name):
