@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from el_monitor.store.mapping import SQL_TYPES, VARCHAR, VARCHAR_LIMIT, Column
+from el_monitor.store.mapping import SQL_TYPES, Column
 
 # Types of the two capsule columns that carry the unique key and the time index.
 _CAPSULE_TYPES = {"uuid": "CHAR(32)", "timestamp": "VARCHAR(14)"}
@@ -33,7 +33,6 @@ class TableSpec(NamedTuple):
     unique: Index | None = None
     indexes: tuple[Index, ...] = ()
     collation: str | None = None  # MySQL's table collation; None keeps the database default
-    max_lengths: tuple[tuple[str, int], ...] = ()  # (column, most characters it holds)
 
 
 class Query(NamedTuple):
@@ -59,7 +58,6 @@ def event_table(name: str, columns: Sequence[Column]) -> TableSpec:
         unique=Index(f"ix_{name}_uuid", ("uuid",)),
         indexes=(Index(f"ix_{name}_timestamp", ("timestamp",)),),
         collation=EVENT_COLLATION,
-        max_lengths=tuple((c.name, VARCHAR_LIMIT) for c in columns if c.kind == VARCHAR),
     )
 
 
@@ -92,7 +90,6 @@ class Dialect(ABC):
         if spec.unique is not None:
             lines.append(self._unique_key(spec.unique))
         lines += self._inline_indexes(spec.indexes)
-        lines += self._length_checks(spec.max_lengths)
         body = ",\n  ".join(lines)
         create = f"CREATE TABLE IF NOT EXISTS {q(spec.name)} (\n  {body}\n)"
         return [create + self._table_options(spec.collation), *self._create_indexes(spec)]
@@ -122,11 +119,6 @@ class Dialect(ABC):
     def table_columns(self, table: str) -> Query:
         """A query answering (name, SQL type) per column of ``table``, in table order; no
         rows when the table is missing."""
-
-    def _length_checks(self, max_lengths: Sequence[tuple[str, int]]) -> list[str]:
-        """Constraints refusing strings longer than their column's declared length, for an
-        engine that does not refuse them itself."""
-        return []
 
     @abstractmethod
     def _unique_key(self, index: Index) -> str: ...
@@ -165,16 +157,6 @@ class SQLiteDialect(Dialect):
 
     def _inline_indexes(self, indexes: Sequence[Index]) -> list[str]:
         return []
-
-    def _length_checks(self, max_lengths: Sequence[tuple[str, int]]) -> list[str]:
-        # SQLite ignores a VARCHAR's length: a CHECK refuses what MySQL's strict mode does,
-        # evaluated in C at insert time.  Its name is what the refusal message says.
-        q = self.quote
-        return [
-            f"CONSTRAINT {q(f'{column} longer than {limit} characters')} "
-            f"CHECK (length({q(column)}) <= {limit})"
-            for column, limit in max_lengths
-        ]
 
     def _create_indexes(self, spec: TableSpec) -> list[str]:
         return [
