@@ -200,8 +200,8 @@ class TableLayout:
         """Refuse a string longer than its VARCHAR column, as MySQL's strict mode does."""
         if isinstance(value, str) and len(value) > VARCHAR_LIMIT:
             raise StoreError(
-                f"{self.column_names[position]} is {len(value):,} characters long; "
-                f"its column holds at most {VARCHAR_LIMIT}"
+                f"{self.column_names[position]} is too long: {len(value):,} characters, "
+                f"where its column holds at most {VARCHAR_LIMIT}"
             )
 
     def _fill(self, obj: Mapping[str, Any], prefix: str, values: Row) -> None:

@@ -77,6 +77,8 @@ def test_a_string_longer_than_its_varchar_column_is_a_store_error_on_both_engine
     (record,) = [json.loads(line) for line in log_records(logs, "invalid")]
     assert record["code"] == STORE and record["schema"] == "NavigationTiming"
     # The same words on both engines: the row is refused as it is built.
-    assert record["message"] == "event_skin is 65,000 characters long; its column holds at most 191"
+    assert record["message"] == (
+        "event_skin is too long: 65,000 characters, where its column holds at most 191"
+    )
     assert json.loads(record["rawEvent"])["uuid"] == f"{1:032x}"
     assert count_rows(db_url) == 3
