@@ -11,3 +11,7 @@ from __future__ import annotations
 
 MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
 OVERALL = "overall"  # the scope that sums every schema (and the lines no schema was named for)
+# Events the event logs (``--log-dir``) could not hold: a health count of the forwarder kept
+# overall only and outside the books, since such events are stored all the same.
+NOT_LOGGED = "not_logged"
+OVERALL_ONLY = (NOT_LOGGED,)

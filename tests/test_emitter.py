@@ -28,7 +28,7 @@ from el_monitor.graphite.emitter import (
     parse_address,
 )
 from el_monitor.graphite.names import path_node
-from el_monitor.measures import MEASURES, OVERALL
+from el_monitor.measures import MEASURES, NOT_LOGGED, OVERALL
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 
@@ -450,3 +450,18 @@ def test_submit_never_raises(caplog: pytest.LogCaptureFixture, carbon: Carbon, e
     emitter.submit(object(), None)  # type: ignore[arg-type]
     assert "could not queue" in caplog.text
     emitter.close()
+
+
+def test_events_not_logged_are_sent_overall_only_when_they_grew() -> None:
+    """The event logs' failures reach Graphite (and check_el_inserted) like the errors: a
+    point in the intervals where some events could not be logged, none otherwise."""
+    quiet = {OVERALL: {"raw": 5, NOT_LOGGED: 0}, "NavigationTiming": {"raw": 5}}
+    names = [name for name, _, _ in metric_points(interval(quiet), None, "el", "fwd1", 1010)]
+    assert not [name for name in names if NOT_LOGGED in name]
+    failing = {OVERALL: {"raw": 5, NOT_LOGGED: 4}, "NavigationTiming": {"raw": 5}}
+    points = metric_points(interval(failing), None, "el", "fwd1", 1010)
+    got = {name: value for name, value, _ in points if NOT_LOGGED in name}
+    assert got == {
+        "el.fwd1.overall.not_logged.count": 4,
+        "el.fwd1.overall.not_logged.rate": pytest.approx(4 / 10.7),
+    }

@@ -10,8 +10,16 @@ Two findings, both from the forwarders' overall counters:
     EL_INSERTED CRITICAL - nothing inserted for the last 90 s while 1234 valid events arrived:
     the forwarder stopped writing or the database is stuck (1234 spooled)
 
+A third, milder finding: events the forwarders could not write to their event logs
+(``--log-dir`` on a full or read-only disk; ``overall.not_logged``) make it a WARNING.  They
+reached the database, so the sink works, but a backfill from those logs would miss them::
+
+    EL_INSERTED WARNING - 1200 events not written to the forwarders' event logs (full or
+    read-only --log-dir?); 100% of valid events inserted over the last 10min (…)
+
 Fewer than ``--min-events`` valid events in the window are not judged.  Perfdata: ``ratio``
-with its thresholds, ``valid``/``inserted``/``spooled`` event counts and ``stalled`` seconds.
+with its thresholds, ``valid``/``inserted``/``spooled`` event counts, ``stalled`` seconds and,
+when the forwarders send it, ``not_logged``.
 """
 
 from __future__ import annotations
@@ -30,11 +38,14 @@ from el_monitor.checks.judge import PerfContext, ValueContext, compared
 from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 from el_monitor.graphite.render import Series
+from el_monitor.measures import NOT_LOGGED as NOT_LOGGED_MEASURE
 
 NAME = "EL_INSERTED"
-MEASURES = ("valid", "inserted", "spooled")
+MEASURES = ("valid", "inserted", "spooled", NOT_LOGGED_MEASURE)
 COUNTS = names.metric(names.OVERALL, names.alternatives(MEASURES), names.COUNT)
-VALID, INSERTED, SPOOLED = (names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES)
+VALID, INSERTED, SPOOLED, NOT_LOGGED = (
+    names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES
+)
 DEFAULT_STEP = 10  # seconds between points when a window has a single point
 
 
@@ -109,6 +120,10 @@ class Inserted(nagiosplugin.Resource):
         yield nagiosplugin.Metric("stalled", stall(valid, inserted, spooled), "s", context="stall")
         for name, value in totals._asdict().items():
             yield nagiosplugin.Metric(name, value, min=0, context="count")
+        if frame.get(NOT_LOGGED) is not None:  # forwarders from before it leave it out
+            yield nagiosplugin.Metric(
+                NOT_LOGGED_MEASURE, frame.total(NOT_LOGGED), min=0, context=NOT_LOGGED_MEASURE
+            )
 
 
 class StallContext(nagiosplugin.Context):
@@ -161,6 +176,16 @@ class InsertedSummary(nagiosplugin.Summary):
         unknown = output.unknown_text(results)
         if unknown:
             return unknown
+        text = self._problem(results)
+        not_logged = output.worst(results, NOT_LOGGED_MEASURE)
+        if not_logged is not None and not_logged.state != nagiosplugin.Ok:
+            text = (
+                f"{output.num(not_logged.metric.value)} events not written to the forwarders' "
+                f"event logs (full or read-only --log-dir?); {text}"
+            )
+        return text
+
+    def _problem(self, results: nagiosplugin.Results) -> str:
         stalled = output.worst(results, "stall")
         if stalled is not None and stalled.state == nagiosplugin.Critical:
             value = stalled.metric.value
@@ -229,6 +254,7 @@ def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Ch
         StallContext(args.stalled),
         PerfContext("count"),
         PerfContext("unjudged"),
+        ValueContext(NOT_LOGGED_MEASURE, Range("0"), None),  # any such event is a WARNING
         InsertedSummary(graphite.window.label(), args.min_events),
     )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from el_monitor.measures import MEASURES, OVERALL
+from el_monitor.measures import MEASURES, NOT_LOGGED, OVERALL
 
 
 class SchemaCounts:
@@ -76,6 +76,7 @@ class Counters:
         # Lines whose schema is unknown or unreadable: counted overall, never per name, so
         # arbitrary names from the wire cannot grow memory without bound.
         self.unattributed = SchemaCounts()
+        self.not_logged = 0  # events the event logs could not hold (they were stored)
 
     def schema(self, name: str) -> SchemaCounts:
         """The counts of a schema known to the registry (created on first use)."""
@@ -101,6 +102,7 @@ class Counters:
             if name is not None:
                 scopes[name] = MappingProxyType(values)
                 errors[name] = MappingProxyType(dict(counts.errors))
+        overall[NOT_LOGGED] = self.not_logged
         scopes[OVERALL] = MappingProxyType(overall)
         errors[OVERALL] = MappingProxyType(dict(overall_errors))
         return Snapshot(self._clock(), MappingProxyType(scopes), MappingProxyType(errors))

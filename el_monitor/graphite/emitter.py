@@ -103,7 +103,8 @@ def metric_points(
 ) -> list[Point]:
     """Every point of one interval: count and rate of each measure for every scope present
     (zeros included, so "no events" is 0 and only a silent forwarder leaves a gap), plus the
-    error groups that grew (``snapshot_errors`` holds per-scope deltas, not cumulative counts)."""
+    error groups that grew (``snapshot_errors`` holds per-scope deltas, not cumulative counts)
+    and ``overall.not_logged`` when it grew."""
     names = MetricNames(prefix, instance, max_error_names=1 << 30)
     return _points(names, interval, snapshot_errors, timestamp)
 
@@ -119,6 +120,11 @@ def _points(
             count = values.get(measure, 0)
             append((count_name, count, timestamp))
             append((rate_name, count / seconds, timestamp))
+        for sparse, count_name, rate_name in names.sparse(scope):
+            count = values.get(sparse, 0)
+            if count > 0:
+                append((count_name, count, timestamp))
+                append((rate_name, count / seconds, timestamp))
     if errors:
         # Summed by name: two paths may sanitise to one node, and carbon would keep only
         # the last of two points with the same name and timestamp.

@@ -1,9 +1,10 @@
 """Every Graphite metric name el-monitor writes or reads, built here and nowhere else.
 
 A forwarder writes ``<prefix>.<instance>.<scope>.<measure>.{count,rate}``, ``scope`` being
-``overall`` or ``schema.<Schema>``, and its validation errors as
-``<prefix>.<instance>.<scope>.errors.<code>.<path>.count``.  The check plugins and notify read
-them back summed over instances, so any number of forwarders can feed one Graphite.
+``overall`` or ``schema.<Schema>``; ``overall`` also carries ``not_logged``, sent like the
+errors only in intervals where it grew; and its validation errors as
+``<prefix>.<instance>.<scope>.errors.<code>.<path>.count``.  The check plugins and
+notify read them back summed over instances, so any number of forwarders can feed one Graphite.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from el_monitor.measures import MEASURES, OVERALL
+from el_monitor.measures import MEASURES, OVERALL, OVERALL_ONLY
 
 DEFAULT_PREFIX = "eventlogging"
 COUNT, RATE = "count", "rate"
@@ -140,6 +141,13 @@ class MetricNames:
             names = tuple((m, metric(head, m, COUNT), metric(head, m, RATE)) for m in MEASURES)
             self._measures[scope] = names
         return names
+
+    def sparse(self, scope: str) -> tuple[tuple[str, str, str], ...]:
+        """Like ``measures``, for the counts sent only when they grew (``not_logged``)."""
+        if scope != OVERALL:
+            return ()
+        head = self.base + scope_node(scope)
+        return tuple((m, metric(head, m, COUNT), metric(head, m, RATE)) for m in OVERALL_ONLY)
 
     def error(self, scope: str, code: str, path: str | None) -> str:
         """The count name of an error group.  Paths come from the wire (array indexes, odd

@@ -4,69 +4,200 @@ One file per kind and UTC day (``valid-2026-11-28.jsonl``), so that an outage of
 stage can be backfilled from them.  Files are buffered and fsynced when the store commits.
 Every record is one JSON value on one line; the ``all`` log holds each raw line as a JSON
 string (``event.rawlog``), so no client can forge a line of its own.
+
+The database is the record; these logs are best effort.  When they cannot be written (a full
+disk, a read-only or vanished directory, an I/O error, at open, write, flush or fsync) the
+forwarder goes on storing events and moving its checkpoint: the failure is logged once when
+it starts and once when it ends, every event written since the last good fsync or arriving
+meanwhile is counted in ``Counters.not_logged`` (sent to Graphite as ``overall.not_logged``,
+which ``check_el_inserted`` turns into a WARNING), and the files are reopened with backoff.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
 
+from el_monitor.counts.counters import Counters
 from el_monitor.errors import EventError, UserError
 from el_monitor.event.jsontext import capsule_json
 from el_monitor.event.rawlog import raw_record
+from el_monitor.ingest.writer import Backoff
+
+log = logging.getLogger(__name__)
 
 KINDS = ("all", "valid", "invalid")
 _BUFFER = 1 << 20
+RETRY_CEILING = 60.0  # longest wait, in seconds, between two attempts to reopen the logs
 
 
 class EventLogs:
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        counters: Counters | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot use log directory {self.directory}: {exc.strerror}") from None
+        self.counters = counters or Counters()
+        self._clock = clock
         self._day = ""
         self._files: dict[str, BinaryIO] = {}
+        self._unsynced = 0  # events given to the all log since its last good fsync
+        self._down_since: float | None = None  # when the logs stopped being writable
+        self._lost = 0  # events not logged since then
+        self._retry = Backoff(ceiling=RETRY_CEILING)
 
     def roll(self, now: float | None = None) -> None:
-        """Switch to the files of the current UTC day when it has changed."""
+        """Switch to the files of the current UTC day when it has changed; while the logs
+        cannot be written, reopen them when the backoff allows."""
         day = time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
-        if day != self._day:
-            self.close()
-            self._day = day
-            self._files = {
-                kind: open(self.directory / f"{kind}-{day}.jsonl", "ab", buffering=_BUFFER)  # noqa: SIM115
-                for kind in KINDS
-            }
+        if self._down_since is not None and not self._files:
+            if self._clock() < self._retry.next_attempt:
+                return
+            self._count_lost()
+        elif day == self._day:
+            return
+        self.close()
+        self._day = day
+        self._open()
 
     def path(self, kind: str) -> Path:
         return self.directory / f"{kind}-{self._day}.jsonl"
 
     def raw(self, line: bytes) -> None:
         """One JSON record per raw line (``event.rawlog``): a line break it holds is escaped."""
-        self._files["all"].write(raw_record(line) + b"\n")
+        self._unsynced += 1
+        handle = self._files.get("all")
+        if handle is not None:
+            try:
+                handle.write(raw_record(line) + b"\n")
+            except OSError as exc:
+                self._failed(exc)
 
     def valid(self, capsule: dict) -> None:
-        self._files["valid"].write(capsule_json(capsule) + b"\n")
+        handle = self._files.get("valid")
+        if handle is not None:
+            try:
+                handle.write(capsule_json(capsule) + b"\n")
+            except OSError as exc:
+                self._failed(exc)
 
     def invalid(self, error: EventError) -> None:
-        self._files["invalid"].write(orjson.dumps(error.to_record()) + b"\n")
+        handle = self._files.get("invalid")
+        if handle is not None:
+            try:
+                handle.write(orjson.dumps(error.to_record()) + b"\n")
+            except OSError as exc:
+                self._failed(exc)
 
     def sync(self) -> None:
-        """Make everything written so far durable (before a checkpoint moves past it)."""
-        for handle in self._files.values():
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Make everything written so far durable (before a checkpoint moves past it).
+
+        Never raises: what cannot be made durable is counted as not logged instead."""
+        if self._files:
+            try:
+                for handle in self._files.values():
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                self._failed(exc)
+            else:
+                self._unsynced = 0
+                if self._down_since is not None:
+                    self._recovered()
+        self._count_lost()
 
     def close(self) -> None:
-        for handle in self._files.values():
+        handles, self._files = self._files, {}
+        failure = None
+        for handle in handles.values():
+            try:
+                handle.close()  # closed even when its last flush fails
+            except OSError as exc:
+                failure = exc
+        if failure is not None:
+            self._failed(failure)
+        elif handles:
+            self._unsynced = 0  # written and closed: what close could do for them is done
+        self._count_lost()
+
+    def _open(self) -> None:
+        files: dict[str, BinaryIO] = {}
+        try:
+            for kind in KINDS:
+                files[kind] = _open_for_append(self.path(kind))
+        except OSError as exc:
+            self._files = files
+            self._failed(exc)
+            return
+        self._files = files
+
+    def _failed(self, exc: OSError) -> None:
+        """Stop writing: close what is open, count what may be lost, retry later."""
+        handles, self._files = self._files, {}
+        for handle in handles.values():
+            with suppress(OSError, ValueError):
+                handle.close()
+        self._retry.failed(self._clock())
+        if self._down_since is None:
+            self._down_since = self._clock()
+            log.error(
+                "cannot write the event logs in %s (%s); forwarding to the database goes on, "
+                "events are counted as not logged and the logs are retried with backoff",
+                self.directory,
+                exc.strerror or exc,
+            )
+        else:
+            log.debug("event logs in %s still not writable: %s", self.directory, exc)
+
+    def _count_lost(self) -> None:
+        """While the logs are down, events since the last good fsync are lost: count them."""
+        if self._down_since is not None and self._unsynced:
+            self._lost += self._unsynced
+            self.counters.not_logged += self._unsynced
+            self._unsynced = 0
+
+    def _recovered(self) -> None:
+        assert self._down_since is not None
+        log.warning(
+            "event logs in %s writable again after %.0f s; %d events were not logged meanwhile",
+            self.directory,
+            self._clock() - self._down_since,
+            self._lost,
+        )
+        self._down_since = None
+        self._lost = 0
+        self._retry.succeeded()
+
+
+def _open_for_append(path: Path) -> BinaryIO:
+    """Open a log to append to it, ending a record a failed write left cut short first, so
+    the next record starts on a line of its own."""
+    handle = open(path, "ab", buffering=_BUFFER)  # noqa: SIM115
+    try:
+        if handle.tell() > 0:
+            with open(path, "rb") as reader:
+                reader.seek(-1, os.SEEK_END)
+                if reader.read(1) != b"\n":
+                    handle.write(b"\n")
+                    handle.flush()
+    except BaseException:
+        with suppress(OSError):
             handle.close()
-        self._files = {}
+        raise
+    return handle
 
 
 def log_files(directory: str | os.PathLike) -> list[Path]:

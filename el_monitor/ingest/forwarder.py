@@ -77,7 +77,7 @@ class Forwarder:
         self.reload = reload or threading.Event()
         self.source = source
         self.counters = counters or Counters()
-        self.logs = EventLogs(settings.log_dir) if settings.log_dir else None
+        self.logs = EventLogs(settings.log_dir, self.counters) if settings.log_dir else None
         spool = Spool(settings.spool_dir) if settings.spool_dir else None
         self.writer = StoreWriter(store, registry, self.counters, self._rejected, spool)
         host = settings.host or short_hostname()

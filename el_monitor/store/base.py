@@ -17,6 +17,7 @@ from el_monitor.store.mapping import (
     Row,
     StoreError,
     TableLayout,
+    TableMissing,
     event_columns,
     table_name,
 )
@@ -75,13 +76,36 @@ class Store(ABC):
         """Insert every row in one transaction; duplicates of stored uuids are skipped.
 
         When the database refuses the batch for its data, the rows are retried one by one so
-        that a single bad row costs only itself.
+        that a single bad row costs only itself.  A table dropped since its layout was read
+        is recreated (said at WARNING) and the batch retried, as for a table never seen.
         """
+        for _ in range(len(batch) + 1):  # each retry recreates at least one table
+            try:
+                return self._insert_once(batch)
+            except TableMissing as exc:
+                if not self._recreate_missing(batch):
+                    raise StoreUnavailable(f"{exc}, yet every table is there: retry later") from exc
+        raise StoreUnavailable("tables keep vanishing while the batch is inserted")
+
+    def _insert_once(self, batch: Batch) -> InsertResult:
         try:
             return InsertResult(self._insert_batch(batch), [])
+        except TableMissing:
+            raise
         except StoreError as exc:
             log.info("batch refused (%s); retrying row by row", exc)
         return self._insert_rows(batch)
+
+    def _recreate_missing(self, batch: Batch) -> bool:
+        """Recreate the batch's tables that are gone, with their layouts' columns (so the
+        rows built against them still fit); returns whether any was missing."""
+        present = {name.lower() for name in self.tables()}
+        missing = [layout for layout in batch if layout.name.lower() not in present]
+        for layout in missing:
+            self.create(event_table(layout.name, layout.columns))
+            self._layouts = {k: v for k, v in self._layouts.items() if v.name != layout.name}
+            log.warning("table %s was missing; recreated", layout.name)
+        return bool(missing)
 
     def create(self, spec: TableSpec) -> None:
         """Create ``spec``'s table and indexes when missing; a statement at a time, since

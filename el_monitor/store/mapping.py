@@ -65,6 +65,11 @@ class StoreError(ValueError):
     """A valid event that its table cannot hold: it becomes an EventError with code 'store'."""
 
 
+class TableMissing(StoreError):
+    """A statement named a table that does not exist (dropped while we ran): the store
+    recreates it and retries rather than refusing the rows."""
+
+
 def table_name(schema: str, revision: str) -> str:
     name = f"{schema}_{re.sub(r'[^A-Za-z0-9_]', '_', revision)}"
     if not IDENTIFIER.fullmatch(name):
@@ -144,9 +149,19 @@ class TableLayout:
             c.name[:i] for c in columns for i, ch in enumerate(c.name) if ch == "_" and i > 6
         )
         self._capsule = tuple((self._position.get(k), k) for k in _CAPSULE_VALUES)
-        # Fast path: a top-level event field → its scalar column, without building the name.
+        # SQLite ignores a VARCHAR's length and MySQL's strict mode refuses a longer string:
+        # both engines agree by refusing it here, as the row is built.
+        self._varchar = frozenset(c.name for c in columns if c.kind == VARCHAR)
+        self._capsule_varchar = tuple(
+            position
+            for position, key in self._capsule
+            if position is not None and key in self._varchar
+        )
+        # Fast path: a top-level event field → its scalar column, without building the name;
+        # a VARCHAR column's position is stored inverted (``~i``, negative), so only those
+        # fields pay for the length check.
         self._top_scalar = {
-            c.name[6:]: i
+            c.name[6:]: ~i if c.kind == VARCHAR else i
             for i, c in enumerate(columns)
             if c.name.startswith("event_") and c.kind != JSON
         }
@@ -164,14 +179,30 @@ class TableLayout:
         for position, key in self._capsule:
             if position is not None:
                 values[position] = capsule.get(key)
+        for position in self._capsule_varchar:
+            value = values[position]
+            if value.__class__ is str and len(value) > VARCHAR_LIMIT:
+                self._check_length(position, value)
         top_scalar = self._top_scalar
         for key, value in capsule["event"].items():
             position = top_scalar.get(key)
             if position is not None and value.__class__ is not dict and value.__class__ is not list:
+                if position < 0:
+                    position = ~position
+                    if value.__class__ is str and len(value) > VARCHAR_LIMIT:
+                        self._check_length(position, value)
                 values[position] = value
             else:
                 self._fill({key: value}, "event_", values)
         return values
+
+    def _check_length(self, position: int, value: Value) -> None:
+        """Refuse a string longer than its VARCHAR column, as MySQL's strict mode does."""
+        if isinstance(value, str) and len(value) > VARCHAR_LIMIT:
+            raise StoreError(
+                f"{self.column_names[position]} is too long: {len(value):,} characters, "
+                f"where its column holds at most {VARCHAR_LIMIT}"
+            )
 
     def _fill(self, obj: Mapping[str, Any], prefix: str, values: Row) -> None:
         position_of = self._position
@@ -184,6 +215,8 @@ class TableLayout:
                         value = orjson.dumps(value).decode()
                     except TypeError:  # orjson writes 254 levels at most
                         raise StoreError(f"{name} nests too deep to store as JSON") from None
+                elif name in self._varchar:
+                    self._check_length(position, value)
                 values[position] = value
             elif value.__class__ is dict and name in self._nested:
                 self._fill(value, name + "_", values)

@@ -25,11 +25,12 @@ from el_monitor.store.base import (
     safe_url,
 )
 from el_monitor.store.dialect import MYSQL, InsertSQL
-from el_monitor.store.mapping import Row, StoreError, TableLayout, Value
+from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
 _UNAVAILABLE = {1040, 1053, 1205, 1213, 1290, 1836, 1927, 2003, 2006, 2013, 2014, 2055}
+_NO_SUCH_TABLE = 1146  # dropped while we ran: recreated by Store.insert
 _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by default)
 
 
@@ -77,6 +78,8 @@ class MySQLStore(Store):
                 raise StoreUnavailable(f"{safe_url(self.url)}: {exc}") from exc
             raise StoreError(f"database refused the batch: {exc.args[-1]}") from exc
         except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] == _NO_SUCH_TABLE:  # a ProgrammingError
+                raise TableMissing(f"database refused the batch: {exc.args[-1]}") from exc
             raise StoreError(f"database refused the batch: {exc.args[-1]}") from exc
 
     def _drop_connection(self) -> None:
@@ -133,7 +136,7 @@ class MySQLStore(Store):
                             try:
                                 inserted[layout] += cursor.execute(statement)
                             except pymysql.err.MySQLError as exc:
-                                if exc.args and exc.args[0] in _UNAVAILABLE:
+                                if exc.args and exc.args[0] in _UNAVAILABLE | {_NO_SUCH_TABLE}:
                                     raise
                                 message = f"database refused: {exc.args[-1]}"
                                 rejected.append(Rejected(layout, index, message))

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import Batch, InsertResult, Params, Rejected, Store, StoreUnavailable
+from el_monitor.store.base import (
+    Batch,
+    InsertResult,
+    Params,
+    Rejected,
+    Store,
+    StoreUnavailable,
+)
 from el_monitor.store.dialect import SQLITE
-from el_monitor.store.mapping import StoreError, TableLayout
+from el_monitor.store.mapping import StoreError, TableLayout, TableMissing
 
-# Errors that mean "try again later", as opposed to "this row cannot be stored".
+# Errors that mean "try again later", as opposed to "this row cannot be stored": by SQLite's
+# primary result code (BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL), and by wording
+# for errors raised without one.
+_TRANSIENT_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
+# After these the connection may hold a half-written state: it is reopened before the next use.
+_REOPEN_CODES = frozenset({10, 13, 14})
 
 
 class SQLiteStore(Store):
@@ -25,18 +37,67 @@ class SQLiteStore(Store):
         if path != ":memory:" and not Path(path).resolve().parent.is_dir():
             raise UserError(f"cannot open {url}: directory {Path(path).parent} does not exist")
         try:
-            self._db = sqlite3.connect(
-                path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # A 32 MiB page cache and checkpoints every 64 MiB of WAL instead of every 4 MiB:
-            # the default checkpoints cost more than the inserts themselves at full speed.
-            self._db.execute("PRAGMA cache_size=-32768")
-            self._db.execute("PRAGMA wal_autocheckpoint=16384")
+            self._db = self._open()
         except sqlite3.Error as exc:
             raise UserError(f"cannot open {url}: {exc}") from None
+        self._reopen = False  # set by a failure that may have left the connection unusable
         self._sql: dict[str, str] = {}
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            # A 32 MiB page cache and checkpoints every 64 MiB of WAL instead of every 4 MiB:
+            # the default checkpoints cost more than the inserts themselves at full speed.
+            db.execute("PRAGMA cache_size=-32768")
+            db.execute("PRAGMA wal_autocheckpoint=16384")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._reopen:
+            with suppress(sqlite3.Error):
+                self._db.close()
+            self._db = self._open()
+            self._reopen = False
+        return self._db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN … COMMIT on a usable connection, rolled back on any failure.
+
+        SQLite rolls a transaction back by itself on some errors (a full disk, an I/O error),
+        so the rollback must not fail when none is active: its "cannot rollback" would hide
+        the real error.  After such an error the connection is reopened before the next use.
+        """
+        with self._errors():
+            db = self._connection()
+            db.execute("BEGIN")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Map sqlite3's exceptions onto the store's kinds of failure."""
+        try:
+            yield
+        except (sqlite3.Error, OverflowError) as exc:
+            if _missing_table(exc):
+                raise TableMissing(f"sqlite: {exc}") from exc
+            if _transient(exc):
+                if _code(exc) in _REOPEN_CODES:
+                    self._reopen = True
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
+            raise StoreError(f"database refused the batch: {exc}") from exc
 
     def _insert_sql(self, layout: TableLayout) -> str:
         sql = self._sql.get(layout.name)
@@ -48,69 +109,52 @@ class SQLiteStore(Store):
 
     def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
         inserted = {}
-        with _errors():
-            self._db.execute("BEGIN")
-            try:
-                for layout, rows in batch.items():
-                    inserted[layout] = self._db.executemany(self._insert_sql(layout), rows).rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for layout, rows in batch.items():
+                inserted[layout] = db.executemany(self._insert_sql(layout), rows).rowcount
         return inserted
 
     def _insert_rows(self, batch: Batch) -> InsertResult:
         inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
         rejected = []
-        with _errors():
-            self._db.execute("BEGIN")
-            try:
-                for layout, rows in batch.items():
-                    sql = self._insert_sql(layout)
-                    for index, row in enumerate(rows):
-                        try:
-                            inserted[layout] += self._db.execute(sql, row).rowcount
-                        except (sqlite3.Error, OverflowError) as exc:
-                            if _transient(exc):
-                                raise
-                            rejected.append(Rejected(layout, index, f"database refused: {exc}"))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for layout, rows in batch.items():
+                sql = self._insert_sql(layout)
+                for index, row in enumerate(rows):
+                    try:
+                        inserted[layout] += db.execute(sql, row).rowcount
+                    except (sqlite3.Error, OverflowError) as exc:
+                        if _transient(exc) or _missing_table(exc):
+                            raise
+                        rejected.append(Rejected(layout, index, f"database refused: {exc}"))
         return InsertResult(inserted, rejected)
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        with _errors():
-            return self._db.execute(sql, params).fetchall()
+        with self._errors():
+            return self._connection().execute(sql, params).fetchall()
 
     def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
-        with _errors():
-            self._db.execute("BEGIN")
-            try:
-                changed = [self._db.execute(sql, params).rowcount for sql, params in statements]
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            changed = [db.execute(sql, params).rowcount for sql, params in statements]
         return changed
 
     def close(self) -> None:
         self._db.close()
 
 
+def _code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of an error, when the driver gives one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def _transient(exc: BaseException) -> bool:
+    if _code(exc) in _TRANSIENT_CODES:
+        return True
     return isinstance(exc, sqlite3.OperationalError) and any(
         word in str(exc).lower() for word in _TRANSIENT
     )
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Map sqlite3's exceptions onto the store's two kinds of failure."""
-    try:
-        yield
-    except (sqlite3.Error, OverflowError) as exc:
-        if _transient(exc):
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
-        raise StoreError(f"database refused the batch: {exc}") from exc
+def _missing_table(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table")

@@ -73,3 +73,27 @@ def test_stall_helper_ignores_idle_and_unflushed_points() -> None:
     inserted = series([5, 5, 0, 0, 0, 0, None])
     assert check_inserted.stall(valid, inserted, None) == check_inserted.Stall(20, 10, 0)
     assert check_inserted.stall(valid, series([5] * 6 + [None]), None).seconds == 0
+
+
+def test_events_the_logs_could_not_hold_are_a_warning(graphite: Stub, capsys) -> None:
+    """A full or read-only --log-dir: every event inserted, but some missing from the event
+    logs (``overall.not_logged``, sent only where it grew) — a WARNING saying so."""
+    put(
+        graphite,
+        metric("fw1", "overall.valid.count", [100.0] * 9 + [None]),
+        metric("fw1", "overall.inserted.count", [100.0] * 9 + [None]),
+        metric("fw1", "overall.spooled.count", const(0.0)),
+        metric("fw1", "overall.not_logged.count", [None] * 6 + [40.0, 100.0, None, None]),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    text, perf = status(out)
+    assert code == 1
+    assert text == (
+        "EL_INSERTED WARNING - 140 events not written to the forwarders' event logs (full or "
+        "read-only --log-dir?); 100% of valid events inserted over the last 10min (900 of 900)"
+    )
+    assert "not_logged=140;0;;0" in perf.split()
+    graphite.data["eventlogging.fw1.overall.not_logged.count"] = [None] * 10
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 0
+    assert "not_logged=0;0;;0" in out
