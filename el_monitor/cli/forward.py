@@ -63,7 +63,8 @@ def register(commands: Commands) -> None:
         "--spool-dir",
         metavar="DIR",
         help="keep batches here while the database is unavailable (also lets the forwarder "
-        "start while it is down)",
+        "start while it is down); an http:// input also journals what it accepts here, so "
+        "accepted events survive a crash",
     )
     forward.add_argument(
         "--batch-size",
@@ -157,7 +158,10 @@ def run_forward(args: argparse.Namespace) -> int:
         args.db, doing="store events", create=True, spool_dir=args.spool_dir, hint=SPOOL_HINT
     ) as store:
         source = open_source(
-            args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
+            args.input,
+            max_line_bytes=args.max_event_bytes,
+            max_body_bytes=args.max_event_bytes,
+            spool_dir=args.spool_dir,
         )
         stop, reload = threading.Event(), threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -132,6 +132,8 @@ class Journal:
         self._syncing = False
         self._fsyncer = concurrent.futures.ThreadPoolExecutor(1, "journal fsync")
         self.failed: OSError | None = None
+        self._last: Position | None = None  # just past the last record handed over
+        self._replayed = not self._replay  # whether replay() has handed over all there was
 
     def _read_checkpoint(self) -> Position:
         try:
@@ -159,7 +161,10 @@ class Journal:
             start = self.checkpoint.offset if number == self.checkpoint.segment else 0
             path = self.directory / _segment_name(number)
             with contextlib.suppress(FileNotFoundError):
-                yield from read_records(path, number, start)
+                for chunks in read_records(path, number, start):
+                    self._last = chunks[-1].position  # type: ignore[assignment]
+                    yield chunks
+        self._replayed = True
 
     def append(self, record: bytes) -> tuple[Position, int]:
         """Write a record (not yet durable); its position and the mark ``synced`` waits for.
@@ -171,7 +176,8 @@ class Journal:
             written += os.write(self._fd, record[written:])
         self._size += len(record)
         self._appended += len(record)
-        return Position(self._segment, self._size), self._appended
+        self._last = Position(self._segment, self._size)
+        return self._last, self._appended
 
     def _rotate(self) -> None:
         """Close the full segment (durably: the next fsync covers only the new one)."""
@@ -240,14 +246,15 @@ class Journal:
                 (self.directory / _segment_name(number)).unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Stop appending; a segment everything in which is checkpointed goes."""
+        """Stop appending; when everything handed over is checkpointed, the journal goes."""
         self._fsyncer.shutdown(wait=True)
         with contextlib.suppress(OSError):
             os.close(self._fd)
-        if self.checkpoint.segment == self._segment and self.checkpoint.offset == self._size:
+        if self._replayed and (self._last is None or self._last == self.checkpoint):
             for number in self._segments():
                 (self.directory / _segment_name(number)).unlink(missing_ok=True)
             self._checkpoint_path.unlink(missing_ok=True)
+            fsync_directory(self.directory)
         elif self._size == 0:
             (self.directory / _segment_name(self._segment)).unlink(missing_ok=True)
         os.close(self._lock_fd)

@@ -13,6 +13,7 @@ records a client's address, by privacy policy.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import threading
 from collections import deque
@@ -21,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import IDLE, Chunk
 from el_monitor.ingest.sources.lines import MAX_CHUNK_BYTES, MAX_CHUNK_LINES
+
+log = logging.getLogger(__name__)
 
 QUEUE_BYTES = 64 * 1024 * 1024
 QUEUE_LINES = 200_000
@@ -126,6 +129,8 @@ class BufferedSource:
         while not self._closing.is_set():
             if stop.is_set():
                 self.stop_receiving()
+                log.info("%s: stopped receiving; handing over the %d events queued",
+                         self.name, len(self._buffer))  # fmt: skip
                 while taken := self._buffer.take(0):
                     yield from self._out(taken)
                 return
