@@ -11,12 +11,10 @@ import threading
 
 from harness.wait import wait_until
 from helpers import valid_lines
+from sources.support import IDLE, Reader
 
 from el_monitor.ingest.sources.http import HttpSource, raise_open_files_limit
 from el_monitor.ingest.sources.network import chunk_cost
-
-from sources.support import IDLE, Reader
-
 
 BOUND = 1024 * 1024
 
@@ -124,7 +122,10 @@ class Slowloris:
     async def _run(self) -> None:
         tasks = []
         for start in range(0, self.count, 500):  # connect in waves, not all SYNs at once
-            tasks += [asyncio.ensure_future(self._one(i)) for i in range(start, min(start + 500, self.count))]
+            tasks += [
+                asyncio.ensure_future(self._one(i))
+                for i in range(start, min(start + 500, self.count))
+            ]
             while self.state["tried"] < len(tasks) and not self.stop.is_set():
                 await asyncio.sleep(0.01)
         await asyncio.gather(*tasks)

@@ -198,4 +198,3 @@ class HttpSource(BufferedSource):
         self._loop.close()
         if self.journal is not None:
             self.journal.close()
-

@@ -67,7 +67,7 @@ def request_chunks(
 ) -> list[Chunk]:
     """One chunk per event with its uuid; only the last carries the request's position, so a
     checkpoint never falls inside a request."""
-    chunks = [Chunk([line], {**defaults, "uuid": u}) for u, line in zip(uuids, lines)]
+    chunks = [Chunk([line], {**defaults, "uuid": u}) for u, line in zip(uuids, lines, strict=True)]
     if end is not None and chunks:
         chunks[-1] = chunks[-1]._replace(position=end)
     return chunks

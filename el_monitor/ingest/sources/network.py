@@ -70,7 +70,10 @@ class ChunkBuffer:
         count = sum(len(c.lines) for c in chunks)
         size = sum(s for _, s in sized)
         with self._cond:
-            if self._lines + count > self.capacity_lines or self._bytes + size > self.capacity_bytes:
+            if (
+                self._lines + count > self.capacity_lines
+                or self._bytes + size > self.capacity_bytes
+            ):
                 return False
             self._items.extend(sized)
             self._lines += count
