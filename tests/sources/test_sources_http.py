@@ -186,3 +186,50 @@ def test_close_ends_idle_keepalive_connections() -> None:
     assert threading.active_count() <= before - 1  # the server's thread is gone
     assert conn.sock.recv(1) == b""  # and the connection closed
     conn.close()
+
+
+def exchange(source: HttpSource, data: bytes) -> bytes:
+    """Send raw bytes; everything the server answers until it closes the connection."""
+    with socket.create_connection(source.address, timeout=10) as conn:
+        conn.sendall(data)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        return received
+
+
+def test_pipelined_requests_and_100_continue_on_one_connection(beacon: HttpSource) -> None:
+    answer = exchange(
+        beacon,
+        b"GET /beacon/event?%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        b"[{}]"
+        b"GET /beacon/event?%7B%7D HTTP/1.0\r\n\r\n",  # 1.0 without keep-alive: the last one
+    )
+    statuses = [line.split()[1] for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1")]
+    assert statuses == [b"204", b"100", b"202", b"204"]
+    assert answer.endswith(b"Connection: close\r\n\r\n")
+    assert Reader(beacon).lines(3) == [b"{}"] * 3
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"GET /beacon/event?" + b"x" * 300_000 + b" HTTP/1.1\r\n\r\n", b"414"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\nX: " + b"y" * 20_000 + b"\r\n\r\n", b"431"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", b"431"),
+        (b"GET /beacon/event?%7B%7D HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET  /beacon/event HTTP/1.1\r\n\r\n", b"400"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\nBad Header: 1\r\n\r\n", b"400"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\n folded\r\n\r\n", b"400"),
+        (b"POST /v1/events HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n[]", b"400"),
+    ],
+)
+def test_malformed_requests_are_refused_and_the_connection_closed(
+    beacon: HttpSource, data: bytes, status: bytes
+) -> None:
+    answer = exchange(beacon, data)
+    assert answer.startswith(b"HTTP/1.1 " + status) and answer.count(b"\r\nServer:") == 1
+    assert b"Connection: close" in answer
+    assert Reader(beacon).quiet(0.1) == []
+    assert (beacon.requests, beacon.rejected) == (1, 1)

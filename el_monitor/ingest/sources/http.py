@@ -162,10 +162,10 @@ class HttpSource(BufferedSource):
     def count(self, status: int) -> None:
         """Every answer, on the event loop's thread."""
         self.requests += 1
-        if 400 <= status < 500:
-            self.rejected += 1
-        elif status == HTTPStatus.SERVICE_UNAVAILABLE:
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
             self.busy += 1
+        elif status >= 400:  # the client's fault (505 too: a version we do not speak)
+            self.rejected += 1
 
     def stop_receiving(self) -> None:
         """Answer 503 from now on and close the listener; returns once that is in force, so

@@ -89,14 +89,15 @@ async def read_head(reader: asyncio.StreamReader, first: bytes, max_target: int)
     if any(b <= 0x20 or b == 0x7F for b in target):
         raise BadRequest(HTTPStatus.BAD_REQUEST, "malformed request target")
     request = Request(method.decode("ascii"), target.decode("latin-1"), version.decode("ascii"))
-    total = 0
+    total = count = 0
     headers = request.headers
     while True:
         raw = await read_line(reader, MAX_HEADER_BYTES, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
         if not raw:
             return request
         total += len(raw)
-        if total > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
+        count += 1
+        if total > MAX_HEADER_BYTES or count > MAX_HEADERS:
             raise BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers too large")
         name, colon, value = raw.partition(b":")
         if not colon or not name or not set(name) <= _TOKEN:
