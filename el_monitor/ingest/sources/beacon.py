@@ -41,6 +41,7 @@ EVENTS_PATH = "/v1/events"
 _ROUTES = {BEACON_PATH: "GET", EVENTS_PATH: "POST"}
 """path → the one method it answers."""
 _BUSY_HEADERS = {"Retry-After": "1"}
+LINGER_SECONDS = 2.0
 
 
 class Receiver(Protocol):
@@ -92,19 +93,21 @@ class BeaconServer:
             self._server.close()
 
     async def close(self, grace: float) -> None:
-        """End idle connections now and wait up to ``grace`` for answers being sent."""
+        """End idle connections now, wait up to ``grace`` for answers being sent, then cut
+        what is left; returns once every connection's task has ended."""
         self.stop_accepting()
-        for conn in list(self.connections):
+        for conn in self.connections:
             if not conn.answering and conn.task is not None:
                 conn.task.cancel()
-        busy = [c.task for c in self.connections if c.task is not None]
-        if busy:
-            _, late = await asyncio.wait(busy, timeout=grace)
+        tasks = [c.task for c in self.connections if c.task is not None]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        if late:
+            logger.warning("%s: %d answers cut off at close", self.source.name, len(late))
             for task in late:
                 task.cancel()
-            if late:
-                await asyncio.wait(late, timeout=grace)
-                logger.warning("%s: %d requests were cut off at close", self.source.name, len(late))
+            await asyncio.wait(late, timeout=grace)
 
     def _make_room(self) -> bool:
         """At the connection limit, close the oldest connection not being answered."""
@@ -156,6 +159,8 @@ class BeaconServer:
         except BadRequest as exc:
             conn.answering = True
             await self._send(writer, exc.status, exc.text, exc.headers, close=True)
+            conn.answering = False
+            await _linger(reader, writer)
             return False
         except TimeoutError:
             conn.answering = True
@@ -240,6 +245,18 @@ class BeaconServer:
         with contextlib.suppress(ConnectionError, TimeoutError):
             async with asyncio.timeout(self.source.request_seconds):
                 await writer.drain()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing on a request we did not read to its end: say we are done writing and
+    discard what the client still sends, for a moment, so that closing with unread data does
+    not reset the connection before the client has read our answer."""
+    with contextlib.suppress(OSError, TimeoutError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await reader.read(65536):
+                pass
 
 
 def decode_beacon(query: str, max_line_bytes: int) -> bytes:
