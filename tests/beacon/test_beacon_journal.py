@@ -98,3 +98,19 @@ def test_one_forwarder_at_a_time(tmp_path):
     finally:
         held.close()
     assert Journal(tmp_path).checkpoint == Position(0, 0)
+
+
+def test_a_request_that_asks_not_to_be_tracked_is_never_journaled(tmp_path):
+    source = beacon(tmp_path)
+    try:
+        conn = http.client.HTTPConnection(*source.address, timeout=30)
+        conn.request("POST", "/v1/events", b'[{"user": "secret-token-4711"}]', {"DNT": "1"})
+        assert conn.getresponse().status == 202
+        conn.close()
+        reader = Reader(source)
+        reader.lines(1)
+        chunk = reader.chunks[0]
+        assert chunk.defaults["_optout"] is True and chunk.position is None
+        assert b"secret-token-4711" not in b"".join(p.read_bytes() for p in tmp_path.glob("*"))
+    finally:
+        source.close()

@@ -12,7 +12,9 @@ What a 2xx promises:
   stores, spools or (database away, no spool) writes a rescue file of it before exiting.
 - With a journal (``--spool-dir``): also on disk.  The request is appended to the journal and
   answered only after an fsync covering it, so the events survive SIGKILL and are replayed at
-  the next start (idempotent by their uuid).
+  the next start (idempotent by their uuid).  The journal holds raw requests until the
+  checkpoint passes them, as the spool holds batches; a request whose sender asked not to be
+  tracked (DNT, GPC) is only counted, so it is never written there.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from el_monitor.event.names import short_hostname
-from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.ingest.sources.beacon import BeaconServer
 from el_monitor.ingest.sources.journal import Journal, encode, request_chunks
 from el_monitor.ingest.sources.network import (
@@ -143,7 +145,7 @@ class HttpSource(BufferedSource):
         queue's only producer."""
         uuids = [uuid.uuid4().hex for _ in lines]
         journal = self.journal
-        if journal is None:
+        if journal is None or defaults.get(OPTOUT_FLAG):  # DNT/GPC: counted, never written
             return self._buffer.offer(request_chunks(defaults, uuids, lines, None))
         if not self._buffer.fits(len(lines), sum(map(len, lines)) + LINE_OVERHEAD * len(lines)):
             return False
