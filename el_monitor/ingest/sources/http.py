@@ -154,7 +154,8 @@ class HttpSource(BufferedSource):
         except OSError as exc:
             logger.error("%s: cannot write the journal (%s); answering 503", self.name, exc)
             return False
-        self._buffer.offer(request_chunks(defaults, uuids, lines, position))
+        if not self._buffer.offer(request_chunks(defaults, uuids, lines, position)):
+            raise RuntimeError("the queue refused what it said fits: a second producer?")
         try:
             await journal.synced(mark)
         except OSError:
