@@ -58,16 +58,18 @@ def test_sigterm_with_the_database_away_and_no_spool_rescues_to_a_file(mysql_url
             forwarder.kill()
     finally:
         proxy.close()
-    assert forwarder.proc.returncode == 1, err[-3000:]
-    assert burst.retry_after == {"1"}
+    seen = f"answers {burst.statuses}; stderr:\n{err[-3000:]}"
+    assert forwarder.proc.returncode == 1, seen
+    assert burst.retry_after == {"1"}, seen
     (rescue,) = logs.glob("el-monitor-rescue-*.jsonl")
     assert str(rescue) in err and "--input file://" in err
     rescued = [json.loads(line)["uuid"] for line in rescue.read_bytes().splitlines()]
     stored = stored_uuids(mysql_url)
-    assert not set(rescued) & set(stored)
-    assert set(burst.answered) == set(rescued) | set(stored)  # every 2xx is somewhere
+    # A batch whose commit the cut interrupted may be both stored and rescued (its outcome
+    # was unknown); replaying it adds no row.  What matters: every 2xx is somewhere.
+    assert set(burst.answered) == set(rescued) | set(stored), seen
     counts = summary_counts(out)
-    assert counts["raw"] == len(burst.answered)
+    assert counts["raw"] == len(burst.answered), seen
     assert_books_balance(counts, rescued=len(rescued))
 
 
