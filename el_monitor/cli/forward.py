@@ -73,7 +73,8 @@ def register(commands: Commands) -> None:
         "--spool-dir",
         metavar="DIR",
         help="keep batches here while the database is unavailable (also lets the forwarder "
-        "start while it is down)",
+        "start while it is down); an http:// input also journals what it accepts here, so "
+        "accepted events survive a crash",
     )
     forward.add_argument(
         "--batch-size",
@@ -201,13 +202,20 @@ def _open_input(args: argparse.Namespace) -> Source:
 
     if not args.replay_all_log:
         return open_source(
-            args.input, max_line_bytes=args.max_event_bytes, max_body_bytes=args.max_event_bytes
+            args.input,
+            max_line_bytes=args.max_event_bytes,
+            max_body_bytes=args.max_event_bytes,
+            spool_dir=args.spool_dir,
         )
     from el_monitor.ingest.sources.records import RECORD_BYTES_PER_LINE_BYTE, AllLogRecords
 
     # A record is longer than its line: a line the forwarder took whole must not be cut.
     limit = RECORD_BYTES_PER_LINE_BYTE * (args.max_event_bytes + 1) + 2
-    return AllLogRecords(open_source(args.input, max_line_bytes=limit, max_body_bytes=limit))
+    return AllLogRecords(
+        open_source(
+            args.input, max_line_bytes=limit, max_body_bytes=limit, spool_dir=args.spool_dir
+        )
+    )
 
 
 def summary_table(snapshot: Snapshot, measures: Sequence[str] = MEASURES) -> str:

@@ -1,7 +1,9 @@
 """The forwarder: a source feeding the pipeline, the store writer and the event logs.
 
 It runs in one thread (sources bring their own reader threads), owns every mutable part, and
-stops cleanly when ``stop`` is set: the batch is flushed (or spooled) before ``run`` returns.
+stops cleanly when ``stop`` is set: the source ends its input (a network source first stops
+receiving, then hands over what it queued), the batch is flushed (or spooled) before ``run``
+returns, and what can be neither is written to a rescue file (``rescue``), loudly.
 Between two chunks its run loop does whatever periodic job is due: flushing, reloading the
 policy, feeding counts to Graphite, to the store and to the log.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from el_monitor.ingest.event_logs import EventLogs
 from el_monitor.ingest.periodic import Every, PeriodicTask, run_due
 from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy, PolicyLoader
+from el_monitor.ingest.rescue import rescue
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.writer import StoreWriter
@@ -53,6 +57,7 @@ class ForwarderSettings:
 class ForwardResult:
     counts: Snapshot
     pending: int  # valid events neither committed nor spooled (database away, no spool)
+    rescued_to: str | None = None  # where those were written instead (``rescue``)
 
 
 class Forwarder:
@@ -121,7 +126,8 @@ class Forwarder:
     def _tasks(self, stop: threading.Event) -> list[PeriodicTask]:
         """The run loop's periodic jobs, in the order they run between two chunks."""
         settings = self.settings
-        tasks = [PeriodicTask("flush", self._flush_due, functools.partial(self._flush, stop))]
+        flush_due = functools.partial(self._flush_due, stop)
+        tasks = [PeriodicTask("flush", flush_due, functools.partial(self._flush, stop))]
         if self.reloader is not None:
             reload_due = Every(POLICY_CHECK_INTERVAL, now=self.reload)
             tasks.append(PeriodicTask("policy reload", reload_due, self._maybe_reload))
@@ -150,9 +156,8 @@ class Forwarder:
                         self._position_since = time.monotonic()
                     self._position = chunk.position
                 run_due(tasks)
-                if stop.is_set():
-                    break
             pending = self._drain(stop)
+            rescued_to = self._rescue() if pending else None
             if self.counts_feed is not None:
                 self.counts_feed.write()
         finally:
@@ -161,9 +166,7 @@ class Forwarder:
                 self.logs.close()
             if self.metrics_feed is not None:
                 self.metrics_feed.close()
-        if pending:
-            log.error("%d valid events could not be stored or spooled", pending)
-        return ForwardResult(self.counters.snapshot(), pending)
+        return ForwardResult(self.counters.snapshot(), pending, rescued_to)
 
     def _drain(self, stop: threading.Event) -> int:
         """At the end of input: flush, then wait for the spool to drain unless stopped."""
@@ -179,6 +182,14 @@ class Forwarder:
             pending += self._flush(stop)
         return pending
 
+    def _rescue(self) -> str:
+        """The batch the database did not take, to a file (log dir, spool dir or here)."""
+        settings = self.settings
+        places = [d for d in (settings.log_dir, settings.spool_dir) if d] + [os.getcwd()]
+        where = rescue(self.writer.batch, places)
+        self.writer.batch = []
+        return where
+
     def _maybe_reload(self) -> None:
         """Between two chunks, so no event is lost or counted twice across the switch."""
         assert self.reloader is not None
@@ -189,8 +200,10 @@ class Forwarder:
                 self.set_policy(policy)
                 log.info("catalog and opt-out list reloaded")
 
-    def _flush_due(self) -> bool:
+    def _flush_due(self, stop: threading.Event) -> bool:
         settings = self.settings
+        if stop.is_set() and not self.writer.can_flush():
+            return False  # stopping with the database away: ``run`` keeps the batch to the end
         if self.writer.due(settings.batch_size, settings.flush_interval):
             return True
         # Lines that produced nothing to store still move the checkpoint now and then.

@@ -88,6 +88,10 @@ class StoreWriter:
             return True
         return bool(self.backlog) and self._store_ready()
 
+    def can_flush(self) -> bool:
+        """Whether a flush now could make the batch durable (else it could only wait)."""
+        return self.spool is not None or self._store_ready()
+
     def flush(self, stop: threading.Event | None = None) -> int:
         """Make the batch durable: committed, or spooled.  Without a (working) spool, retry
         with backoff until the database returns or ``stop`` is set.  Returns the number of

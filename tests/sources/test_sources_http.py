@@ -1,10 +1,9 @@
 """The HTTP beacon source on a loopback socket: GET beacons decoded like EventLogging's, POSTed
-events, rejections that pass nothing down, 503 when the queue or the connections are full,
-and keep-alive connections ended by close."""
+events, rejections that pass nothing down, 503 when the queue is full, idle connections making
+room at the connection limit, and keep-alive connections ended by close."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import socket
@@ -150,28 +149,26 @@ def test_full_queue_answers_503(beacon: HttpSource) -> None:
     small = HttpSource("http://small", "127.0.0.1", 0, idle_interval=IDLE, queue_lines=2)
     try:
         assert request(small, "POST", "/v1/events", b"[1, 2]")[0] == 202
-        status, _ = request(small, "GET", "/beacon/event?%7B%7D")
-        assert status == 503 and small.busy == 1
+        conn = http.client.HTTPConnection(*small.address, timeout=5)
+        conn.request("GET", "/beacon/event?%7B%7D")
+        response = conn.getresponse()
+        assert response.status == 503 and response.getheader("Retry-After") == "1"
+        assert small.busy == 1
+        conn.close()
         assert Reader(small).lines(2) == [b"1", b"2"]
         assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
     finally:
         small.close()
 
 
-def test_connections_past_the_limit_are_answered_503_at_once() -> None:
-    import socket
-
+def test_at_the_connection_limit_an_idle_connection_makes_room() -> None:
     small = HttpSource("http://few", "127.0.0.1", 0, idle_interval=IDLE, max_connections=2)
     idle = [socket.create_connection(small.address, timeout=5) for _ in range(2)]  # sending nothing
     try:
-        wait_until(lambda: len(small._server._connections) == 2, 60, "two open connections")
-        # The answer is sent before the request is read: a reset may overtake it.
-        with contextlib.suppress(ConnectionError):
-            assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 503
-        assert small.busy == 1 and Reader(small).quiet(0.1) == []
-        idle.pop().close()
-        wait_until(lambda: len(small._server._connections) == 1, 60, "a connection closed")
+        wait_until(lambda: len(small._server.connections) == 2, 60, "two open connections")
         assert request(small, "GET", "/beacon/event?%7B%7D")[0] == 204
+        assert idle[0].recv(1) == b""  # the oldest idle connection was closed for it
+        assert small.busy == 0 and Reader(small).lines(1) == [b"{}"]
     finally:
         for conn in idle:
             conn.close()
@@ -186,5 +183,53 @@ def test_close_ends_idle_keepalive_connections() -> None:
         assert conn.getresponse().read() == b""
     before = threading.active_count()
     source.close()  # without waiting for the keep-alive timeout (15 s):
-    assert threading.active_count() <= before - 2  # server and handler threads are gone
+    assert threading.active_count() <= before - 1  # the server's thread is gone
+    assert conn.sock.recv(1) == b""  # and the connection closed
     conn.close()
+
+
+def exchange(source: HttpSource, data: bytes) -> bytes:
+    """Send raw bytes; everything the server answers until it closes the connection."""
+    with socket.create_connection(source.address, timeout=10) as conn:
+        conn.sendall(data)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        return received
+
+
+def test_pipelined_requests_and_100_continue_on_one_connection(beacon: HttpSource) -> None:
+    answer = exchange(
+        beacon,
+        b"GET /beacon/event?%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        b"[{}]"
+        b"GET /beacon/event?%7B%7D HTTP/1.0\r\n\r\n",  # 1.0 without keep-alive: the last one
+    )
+    statuses = [line.split()[1] for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1")]
+    assert statuses == [b"204", b"100", b"202", b"204"]
+    assert answer.endswith(b"Connection: close\r\n\r\n")
+    assert Reader(beacon).lines(3) == [b"{}"] * 3
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"GET /beacon/event?" + b"x" * 300_000 + b" HTTP/1.1\r\n\r\n", b"414"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\nX: " + b"y" * 20_000 + b"\r\n\r\n", b"431"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", b"431"),
+        (b"GET /beacon/event?%7B%7D HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET  /beacon/event HTTP/1.1\r\n\r\n", b"400"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\nBad Header: 1\r\n\r\n", b"400"),
+        (b"GET /beacon/event?%7B%7D HTTP/1.1\r\n folded\r\n\r\n", b"400"),
+        (b"POST /v1/events HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n[]", b"400"),
+    ],
+)
+def test_malformed_requests_are_refused_and_the_connection_closed(
+    beacon: HttpSource, data: bytes, status: bytes
+) -> None:
+    answer = exchange(beacon, data)
+    assert answer.startswith(b"HTTP/1.1 " + status) and answer.count(b"\r\nServer:") == 1
+    assert b"Connection: close" in answer
+    assert Reader(beacon).quiet(0.1) == []
+    assert (beacon.requests, beacon.rejected) == (1, 1)

@@ -37,3 +37,28 @@ def test_udp_full_queue_drops_and_counts() -> None:
     assert (source.received, source.dropped) == (9, 6)
     assert len(Reader(source).lines(9)) == 9
     source.close()
+
+
+def test_udp_queue_is_bounded_in_bytes_too() -> None:
+    from el_monitor.ingest.sources.network import LINE_OVERHEAD
+
+    room = 3 * (1000 + LINE_OVERHEAD)  # three 1000-byte lines
+    source = UdpSource("udp://bytes", "127.0.0.1", 0, idle_interval=IDLE, queue_bytes=room)
+    udp_send(source.address, *[b"x" * 1000] * 5)
+    wait_until(lambda: source.received + source.dropped == 5, 60, "5 lines counted")
+    assert (source.received, source.dropped) == (3, 2)
+    assert source._buffer.peak <= room
+    assert Reader(source).lines(3) == [b"x" * 1000] * 3
+    source.close()
+
+
+def test_udp_stop_hands_over_what_was_queued() -> None:
+    import threading
+
+    source = UdpSource("udp://stop", "127.0.0.1", 0, idle_interval=IDLE)
+    udp_send(source.address, *[b"%d" % i for i in range(50)])
+    wait_until(lambda: source.received == 50, 60, "50 lines received")
+    stop = threading.Event()
+    stop.set()  # stopped before the pipeline took anything: all 50 still come out
+    assert Reader(source, stop).rest() == [b"%d" % i for i in range(50)]
+    source.close()

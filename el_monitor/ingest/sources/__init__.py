@@ -23,8 +23,10 @@ def open_source(
     max_line_bytes: int = 65536,
     max_body_bytes: int = 65536,
     checkpoint_dir: str | None = None,
+    spool_dir: str | None = None,
 ) -> Source:
-    """Build the source a URI names; mistakes become a one-line ``UserError``."""
+    """Build the source a URI names; mistakes become a one-line ``UserError``.  With
+    ``spool_dir`` an HTTP source journals what it accepts there (``journal``)."""
     if idle_interval <= 0 or max_line_bytes < 1 or max_body_bytes < 1:
         raise ValueError("idle_interval, max_line_bytes and max_body_bytes must be positive")
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
@@ -40,7 +42,7 @@ def open_source(
             uri, host, port, idle_interval=idle_interval, max_line_bytes=max_line_bytes
         )
     if scheme == "http":
-        from el_monitor.ingest.sources.http import HttpSource
+        from el_monitor.ingest.sources.http import JOURNAL_DIR, HttpSource
 
         host, port = _host_port(uri)
         return HttpSource(
@@ -50,6 +52,7 @@ def open_source(
             idle_interval=idle_interval,
             max_line_bytes=max_line_bytes,
             max_body_bytes=max_body_bytes,
+            journal_dir=f"{spool_dir}/{JOURNAL_DIR}" if spool_dir else None,
         )
     raise UserError(f"unknown input {uri!r}: use one of {', '.join(SCHEMES)}")
 

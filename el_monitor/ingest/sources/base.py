@@ -30,7 +30,9 @@ OPTOUT_FLAG = "_optout"
 class Source(Protocol):
     """A producer of raw lines.
 
-    ``chunks`` yields until the input ends or ``stop`` is set, and yields an idle ``Chunk``
+    ``chunks`` yields until the input ends or ``stop`` is set (a network source, whose input
+    cannot be read again, then stops receiving and yields what it had queued before it
+    ends), and yields an idle ``Chunk``
     at least every ``idle_interval`` seconds while nothing arrives, so the pipeline can flush
     by age and notice ``stop``.  ``commit`` receives a ``Chunk.position`` once everything up
     to it is durable; sources without checkpoints ignore it.

@@ -1,270 +1,269 @@
-"""The beacon's HTTP server: a thread per connection, request handling, decoding events.
+"""The beacon's HTTP server: asyncio streams on one event loop, routing, decoding events.
 
-The server tracks its connections so the source can end idle keep-alive ones when it closes,
-and answers 503 at once past its limit of open connections.  Every method goes through one
-dispatcher, so unknown paths are 404 and wrong methods 405, and every answer is counted
+No thread per connection: an idle or slow connection costs a socket and a small task, so
+thousands of them starve no one.  A request has a total deadline (request line, headers and
+body together), so trickling a byte now and then buys nothing; an idle keep-alive connection
+is closed after ``idle_seconds``.  At the connection limit the oldest connection that is not
+being answered (idle, or still sending its request) is closed to make room; only when every
+connection is being answered is a new one turned away with 503.  Every answer is counted
 before it is sent.  Capsule fields come from the request (receive host, time, user agent),
 never from the client's address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
-import socketserver
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import unquote_to_bytes
 
 import orjson
 
 from el_monitor.ingest.sources.base import OPTOUT_FLAG
+from el_monitor.ingest.sources.httpwire import (
+    CONTINUE,
+    BadRequest,
+    Request,
+    read_head,
+    response,
+)
 from el_monitor.ingest.sources.lines import clean_line
 
 logger = logging.getLogger(__name__)
 
-Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a server
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
-    b"Content-Length: 0\r\n\r\n"
-)
-
 BEACON_PATH = "/beacon/event"
 EVENTS_PATH = "/v1/events"
-_ROUTES = {BEACON_PATH: ("GET", "_beacon"), EVENTS_PATH: ("POST", "_events")}
-"""path → (the one method it answers, handler method name)."""
+_ROUTES = {BEACON_PATH: "GET", EVENTS_PATH: "POST"}
+"""path → the one method it answers."""
+_BUSY_HEADERS = {"Retry-After": "1"}
+LINGER_SECONDS = 2.0
 
 
 class Receiver(Protocol):
-    """What the server and its handlers need of the source they feed (``HttpSource``)."""
+    """What the server needs of the source it feeds (``HttpSource``)."""
 
     name: str
     hostname: str
     max_line_bytes: int
     max_body_bytes: int
     max_connections: int
+    request_seconds: float
+    idle_seconds: float
 
-    def offer(self, lines: list[bytes], defaults: dict[str, object]) -> bool: ...
+    def accept(self, lines: list[bytes], defaults: dict[str, object]) -> Awaitable[bool]: ...
 
     def count(self, status: int) -> None: ...
 
 
-class BeaconServer(HTTPServer):
-    """A thread per connection, tracked so ``close`` can end idle keep-alive ones and join them.
+class _Connection:
+    """A connection's task and whether it is being answered (then it is never evicted)."""
 
-    (``ThreadingHTTPServer`` does not join daemon threads, and non-daemon ones would hold the
-    process open on a stuck client.)
-    """
+    __slots__ = ("task", "answering")
 
-    request_queue_size = 128
+    def __init__(self, task: asyncio.Task | None) -> None:
+        self.task = task
+        self.answering = False
 
-    def __init__(self, family: int, address: tuple, source: Receiver) -> None:
-        self.address_family = family
+
+class BeaconServer:
+    """Serves on a bound socket from the event loop's thread (every method runs there)."""
+
+    def __init__(self, source: Receiver, sock: socket.socket) -> None:
         self.source = source
-        self._connections: dict[Request, threading.Thread] = {}
-        self._connections_lock = threading.Lock()
-        super().__init__(address, BeaconHandler)
+        self.sock = sock
+        self.connections: dict[_Connection, None] = {}  # insertion order: oldest first
+        self.draining = False
+        self._server: asyncio.AbstractServer | None = None
 
-    def server_bind(self) -> None:
-        """Bind without ``HTTPServer``'s reverse DNS lookup of the host, which can stall."""
-        socketserver.TCPServer.server_bind(self)
-        host, self.server_port = self.server_address[:2]
-        self.server_name = str(host)
-
-    def process_request(self, request: Request, client_address: Any) -> None:
-        """A thread for the connection, unless ``max_connections`` are open: then a 503 at
-        once (best effort: the request is not read, so a reset may reach the client first),
-        so that clients holding connections open cannot take every thread there is."""
-        thread = threading.Thread(
-            target=self._serve, args=(request, client_address), name=self.source.name, daemon=True
+    async def start(self) -> None:
+        limit = 3 * self.source.max_line_bytes + 1024  # a percent-encoded beacon line
+        self._server = await asyncio.start_server(
+            self._serve, sock=self.sock, limit=limit, backlog=1024
         )
-        with self._connections_lock:
-            full = len(self._connections) >= self.source.max_connections
-            if not full:
-                self._connections[request] = thread
-        if full:
-            self.source.count(HTTPStatus.SERVICE_UNAVAILABLE)
-            with contextlib.suppress(OSError):
-                _socket(request).sendall(_BUSY)
-            self.shutdown_request(request)
-            return
-        thread.start()
 
-    def _serve(self, request: Request, client_address: Any) -> None:
+    def stop_accepting(self) -> None:
+        """No new connections; a request from here on is answered 503 and nothing queued."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+
+    async def close(self, grace: float) -> None:
+        """End idle connections now, wait up to ``grace`` for answers being sent, then cut
+        what is left; returns once every connection's task has ended."""
+        self.stop_accepting()
+        for conn in self.connections:
+            if not conn.answering and conn.task is not None:
+                conn.task.cancel()
+        tasks = [c.task for c in self.connections if c.task is not None]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        if late:
+            logger.warning("%s: %d answers cut off at close", self.source.name, len(late))
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=grace)
+
+    def _make_room(self) -> bool:
+        """At the connection limit, close the oldest connection not being answered."""
+        for conn in self.connections:
+            if not conn.answering and conn.task is not None:
+                conn.task.cancel()
+                del self.connections[conn]
+                return True
+        return False
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(asyncio.current_task())
         try:
-            self.finish_request(request, client_address)
+            if len(self.connections) >= self.source.max_connections and not self._make_room():
+                await self._send(writer, HTTPStatus.SERVICE_UNAVAILABLE, "busy", _BUSY_HEADERS)
+                return
+            self.connections[conn] = None
+            while await self._one_request(conn, reader, writer):
+                pass
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            pass  # a client that vanishes or stalls mid-answer is routine
+        except asyncio.CancelledError:
+            writer.transport.abort()  # evicted, or the server is closing
         except Exception:
-            self.handle_error(request, client_address)
+            logger.exception("%s: request failed", self.source.name)
         finally:
-            self.shutdown_request(request)
+            self.connections.pop(conn, None)
+            writer.close()
 
-    def shutdown_request(self, request: Request) -> None:
-        with self._connections_lock:
-            self._connections.pop(request, None)
-        super().shutdown_request(request)
+    async def _one_request(
+        self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Read, handle and answer one request; whether the connection stays open."""
+        source = self.source
+        try:
+            async with asyncio.timeout(source.idle_seconds):
+                first = await reader.readexactly(1)
+        except (TimeoutError, asyncio.IncompleteReadError):
+            return False  # idle keep-alive connection, or the client closed it
+        try:
+            async with asyncio.timeout(source.request_seconds):
+                request = await read_head(reader, first, 3 * source.max_line_bytes + 1024)
+                method = _ROUTES.get(request.path)
+                if method is None:
+                    raise BadRequest(HTTPStatus.NOT_FOUND, "not found")
+                if request.method != method:
+                    raise BadRequest(HTTPStatus.METHOD_NOT_ALLOWED, f"use {method}", Allow=method)
+                body = await self._read_body(request, reader, writer)
+        except BadRequest as exc:
+            conn.answering = True
+            await self._send(writer, exc.status, exc.text, exc.headers, close=True)
+            conn.answering = False
+            await _linger(reader, writer)
+            return False
+        except TimeoutError:
+            conn.answering = True
+            await self._send(writer, HTTPStatus.REQUEST_TIMEOUT, "too slow", close=True)
+            return False
+        conn.answering = True
+        status, text, headers = await self._handle(request, body)
+        keep = status < 400 and request.keep_alive() and not self.draining
+        await self._send(writer, status, text, headers, close=not keep)
+        conn.answering = False
+        return keep
 
-    def close_connections(self) -> None:
-        """End every connection's handler: shut the socket down under it, then join it."""
-        with self._connections_lock:
-            connections = list(self._connections.items())
-        for conn, _ in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                _socket(conn).shutdown(socket.SHUT_RDWR)
-        for _, thread in connections:
-            thread.join(timeout=2)
-            if thread.is_alive():
-                logger.warning("%s: a request handler did not stop", self.source.name)
+    async def _read_body(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bytes:
+        size = request.content_length()
+        limit = self.source.max_body_bytes
+        if size is None:
+            if request.method == "POST":
+                raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+            return b""
+        if size > limit:
+            raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
+        if size and request.headers.get("expect", "").lower() == "100-continue":
+            writer.write(CONTINUE)
+        try:
+            return await reader.readexactly(size)
+        except asyncio.IncompleteReadError as exc:
+            raise ConnectionResetError("body shorter than Content-Length") from exc
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that vanishes mid-request is routine, not a traceback on stderr."""
-        logger.debug("%s: request failed", self.source.name, exc_info=True)
-
-
-class BeaconHandler(BaseHTTPRequestHandler):
-    """Routes every method through ``_dispatch`` so unknown paths are 404 and methods 405."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "el-monitor"
-    sys_version = ""
-    timeout = 15  # idle keep-alive connections are closed after this many seconds
-    server: BeaconServer
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        if name.startswith("do_"):
-            return self._dispatch
-        raise AttributeError(name)
-
-    def _dispatch(self) -> None:
-        route = _ROUTES.get(self.path.partition("?")[0])
-        if route is None:
-            self._reply(HTTPStatus.NOT_FOUND, "not found")
-        elif self.command != route[0]:
-            self._reply(HTTPStatus.METHOD_NOT_ALLOWED, f"use {route[0]}", {"Allow": route[0]})
-        else:
-            getattr(self, route[1])()
-
-    def _beacon(self) -> None:
-        line = decode_beacon(self.path.partition("?")[2], self.server.source.max_line_bytes)
-        if not line:
-            self._reply(HTTPStatus.BAD_REQUEST, "empty beacon: send /beacon/event?<json>")
-            return
-        self._accept([line], HTTPStatus.NO_CONTENT)
-
-    def _events(self) -> None:
-        source = self.server.source
-        body = self._read_body(source.max_body_bytes)
-        if body is None:
-            return
+    async def _handle(
+        self, request: Request, body: bytes
+    ) -> tuple[HTTPStatus, str, dict[str, str] | None]:
+        source = self.source
+        if request.method == "GET":
+            line = decode_beacon(request.query, source.max_line_bytes)
+            if not line:
+                return HTTPStatus.BAD_REQUEST, "empty beacon: send /beacon/event?<json>", None
+            return await self._accept([line], request, HTTPStatus.NO_CONTENT)
         lines = decode_events(body, source.max_line_bytes)
         if lines is not None:
-            self._accept(lines, HTTPStatus.ACCEPTED)
-            return
+            return await self._accept(lines, request, HTTPStatus.ACCEPTED)
         # Pass the bad body down anyway, so it is counted and logged as a parse error.
         raw = body[: source.max_line_bytes + 1] if len(body) > source.max_line_bytes else body
-        if raw.strip() and not source.offer([raw], self._defaults()):
-            self._busy()
-            return
-        self._reply(HTTPStatus.BAD_REQUEST, "body must be a JSON array of events")
+        if raw.strip():
+            busy = await self._accept([raw], request, HTTPStatus.BAD_REQUEST)
+            if busy[0] != HTTPStatus.BAD_REQUEST:
+                return busy
+        return HTTPStatus.BAD_REQUEST, "body must be a JSON array of events", None
 
-    def _read_body(self, limit: int) -> bytes | None:
-        """The request body, or ``None`` after answering why it cannot be read."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._reply(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunked")
-            return None
-        length = self.headers.get("Content-Length")
-        if length is None:
-            self._reply(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
-            return None
-        size = content_length(length)
-        if size is None:
-            self._reply(HTTPStatus.BAD_REQUEST, "bad Content-Length")
-            return None
-        if size > limit:
-            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
-            return None
-        body = self.rfile.read(size)
-        if len(body) < size:
-            self._reply(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
-            return None
-        return body
+    async def _accept(
+        self, lines: list[bytes], request: Request, status: HTTPStatus
+    ) -> tuple[HTTPStatus, str, dict[str, str] | None]:
+        if not self.draining and await self.source.accept(lines, self._defaults(request)):
+            return status, "", None
+        return HTTPStatus.SERVICE_UNAVAILABLE, "busy; retry later", _BUSY_HEADERS
 
-    def _accept(self, lines: list[bytes], status: HTTPStatus) -> None:
-        if self.server.source.offer(lines, self._defaults()):
-            self._reply(status)
-        else:
-            self._busy()
-
-    def _busy(self) -> None:
-        self._reply(HTTPStatus.SERVICE_UNAVAILABLE, "busy; retry later", {"Retry-After": "1"})
-
-    def _defaults(self) -> dict[str, object]:
-        """Capsule fields this request supplies; the per-event uuid is added by ``offer``."""
+    def _defaults(self, request: Request) -> dict[str, object]:
+        """Capsule fields this request supplies; the per-event uuid is added by ``accept``."""
         defaults: dict[str, object] = {
-            "recvFrom": self.server.source.hostname,
+            "recvFrom": self.source.hostname,
             "timestamp": int(time.time()),
         }
-        agent = self.headers.get("User-Agent")
+        headers = request.headers
+        agent = headers.get("user-agent")
         if agent is not None:
             defaults["userAgent"] = agent
-        if any(self.headers.get(h, "").strip() == "1" for h in ("DNT", "Sec-GPC")):
+        if any(headers.get(h, "").strip() == "1" for h in ("dnt", "sec-gpc")):
             defaults[OPTOUT_FLAG] = True  # honoured later in the pipeline, not dropped here
         return defaults
 
-    def handle_expect_100(self) -> bool:
-        """Refuse an oversized body before the client sends it."""
-        size = content_length(self.headers.get("Content-Length", ""))
-        if size is not None and size > self.server.source.max_body_bytes:
-            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-            return False
-        return super().handle_expect_100()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Malformed requests get the same tiny plain-text answer as everything else."""
-        self._reply(HTTPStatus(code), message or HTTPStatus(code).phrase)
-
-    def _reply(
-        self, status: HTTPStatus, text: str = "", headers: dict[str, str] | None = None
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        status: HTTPStatus,
+        text: str = "",
+        headers: dict[str, str] | None = None,
+        close: bool = False,
     ) -> None:
-        """Send a response; errors close the connection, since their body may be unread."""
-        self.server.source.count(status)  # before answering, so a client never sees it lag
-        body = f"{text}\n".encode() if text else b""
-        self.send_response(status)
-        if status != HTTPStatus.NO_CONTENT:
-            self.send_header("Content-Length", str(len(body)))
-        if body:
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        if status >= 400:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        """Debug-level, and without the client address the base class would print."""
-        logger.debug("%s: " + format, self.server.source.name, *args)
+        self.source.count(status)  # before answering, so a client never sees it lag
+        writer.write(response(status, text, headers, close))
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            async with asyncio.timeout(self.source.request_seconds):
+                await writer.drain()
 
 
-def content_length(text: str) -> int | None:
-    """The declared body size, or None when it is not a decimal number.  Past 18 digits it
-    is simply huge: ``int()`` refuses over 4,300 digits, and a client may send that many."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    return int(text) if len(text) <= 18 else 10**18
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing on a request we did not read to its end: say we are done writing and
+    discard what the client still sends, for a moment, so that closing with unread data does
+    not reset the connection before the client has read our answer."""
+    with contextlib.suppress(OSError, TimeoutError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await reader.read(65536):
+                pass
 
 
 def decode_beacon(query: str, max_line_bytes: int) -> bytes:
     """The event of a beacon query string, decoded as EventLogging decodes ``%q``.
 
-    ``http.server`` hands the request line over as latin-1 text, so encoding it back gives the
-    original bytes; bytes that are not valid UTF-8 are kept for the parser to judge.  A line
+    The request target is kept as latin-1 text, so encoding it back gives the original bytes;
+    bytes that are not valid UTF-8 are kept for the parser to judge.  A line
     break (``%0A``) between JSON tokens is valid JSON, as in EventLogging: such an event is
     written out again on one line.  Any other line break stays, and makes a parse error.
     """
@@ -292,8 +291,3 @@ def decode_events(body: bytes, max_line_bytes: int) -> list[bytes] | None:
         return [clean_line(orjson.dumps(event), max_line_bytes) for event in value]
     except TypeError:  # an event nested deeper than orjson writes: the body is unreadable
         return None
-
-
-def _socket(request: Request) -> socket.socket:
-    """The connection's socket (a stream server's request is the socket itself)."""
-    return request if isinstance(request, socket.socket) else request[1]

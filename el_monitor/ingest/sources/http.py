@@ -1,23 +1,41 @@
-"""``http://`` input: an EventLogging beacon endpoint, a thread per connection.
+"""``http://`` input: an EventLogging beacon endpoint served by asyncio on one thread.
 
 ``GET /beacon/event?<json>`` answers 204 and ``POST /v1/events`` (a JSON array) 202.  This is
-the pipeline's side (a bounded queue, a chunk and a uuid per event); the HTTP server and its
-request handling live in ``beacon``.
+the pipeline's side; the server and request handling live in ``beacon``, HTTP framing in
+``httpwire`` and the write-ahead journal in ``journal``.
+
+What a 2xx promises:
+
+- Always: the events are in the byte-bounded queue, which is full → 503 with ``Retry-After``
+  (the backpressure when the pipeline stalls).  On stop the server answers 503 to anything
+  new and closes its listener, then the queue is handed over to the end, so the forwarder
+  stores, spools or (database away, no spool) writes a rescue file of it before exiting.
+- With a journal (``--spool-dir``): also on disk.  The request is appended to the journal and
+  answered only after an fsync covering it, so the events survive SIGKILL and are replayed at
+  the next start (idempotent by their uuid).  The journal holds raw requests until the
+  checkpoint passes them, as the spool holds batches; a request whose sender asked not to be
+  tracked (DNT, GPC) is only counted, so it is never written there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import resource
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from http import HTTPStatus
+from pathlib import Path
 
 from el_monitor.event.names import short_hostname
-from el_monitor.ingest.sources.base import Chunk
+from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.ingest.sources.beacon import BeaconServer
+from el_monitor.ingest.sources.journal import Journal, encode, request_chunks
 from el_monitor.ingest.sources.network import (
-    POLL_SECONDS,
+    LINE_OVERHEAD,
+    QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
     listen_error,
@@ -26,7 +44,25 @@ from el_monitor.ingest.sources.network import (
 
 logger = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 512  # open beacon connections, a thread each; more are answered 503
+RESERVED_FILES = 256  # descriptors kept for the database, logs, spool and journal
+REQUEST_SECONDS = 10.0  # the whole request: request line, headers and body
+IDLE_SECONDS = 15.0  # a keep-alive connection with no request in progress
+CLOSE_GRACE = 5.0  # how long close waits for answers being sent
+JOURNAL_DIR = "http-journal"  # under --spool-dir
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft limit on open files to the hard one (each connection holds one), and
+    return the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            logger.debug("could not raise the open files limit from %d", soft)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 class HttpSource(BufferedSource):
@@ -47,51 +83,121 @@ class HttpSource(BufferedSource):
         idle_interval: float = 0.2,
         max_line_bytes: int = 65536,
         max_body_bytes: int = 65536,
+        queue_bytes: int = QUEUE_BYTES,
         queue_lines: int = QUEUE_LINES,
-        max_connections: int = MAX_CONNECTIONS,
+        max_connections: int | None = None,
+        request_seconds: float = REQUEST_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
+        journal_dir: str | Path | None = None,
     ) -> None:
-        super().__init__(name, idle_interval, queue_lines)
+        super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self.max_line_bytes = max_line_bytes
         self.max_body_bytes = max_body_bytes
-        self.max_connections = max_connections
+        files = raise_open_files_limit()
+        self.max_connections = max_connections or max(16, files - RESERVED_FILES)
+        self.request_seconds = request_seconds
+        self.idle_seconds = idle_seconds
         self.hostname = short_hostname()
         self.requests = 0
         self.rejected = 0
         self.busy = 0
-        self._count_lock = threading.Lock()
+        self.journal = Journal(journal_dir) if journal_dir is not None else None
         family, address = resolve(name, socket.SOCK_STREAM, host, port)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self._server = BeaconServer(family, address, self)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(1024)
         except OSError as exc:
+            sock.close()
+            if self.journal is not None:
+                self.journal.close()
             raise listen_error(name, port, exc) from exc
-        bound, bound_port = self._server.server_address[:2]
+        bound, bound_port = sock.getsockname()[:2]
         self.address: tuple[str, int] = (str(bound), bound_port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": POLL_SECONDS},
-            name=f"http {name}",
-            daemon=True,
-        )
+        self._loop = asyncio.new_event_loop()
+        self._server = BeaconServer(self, sock)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"http {name}")
+        self._thread.daemon = True
         self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._server.start(), self._loop).result()
+        logger.info("%s: listening on http://%s:%d", name, bound, bound_port)
 
-    def offer(self, lines: list[bytes], defaults: dict[str, object]) -> bool:
-        """Queue one chunk per line, each with its own uuid; all or nothing."""
-        chunks = [Chunk([line], {**defaults, "uuid": uuid.uuid4().hex}) for line in lines]
-        return self._buffer.offer(chunks)
+    def _before_live(self, stop: threading.Event) -> Iterator[Chunk]:
+        """What the journal holds past its checkpoint, all of it even when stopping (a live
+        position committed after a partial replay would drop the rest)."""
+        if self.journal is None:
+            return iter(())
+        return self._replay(self.journal)
+
+    def _replay(self, journal: Journal) -> Iterator[Chunk]:
+        events = 0
+        for chunks in journal.replay():
+            events += len(chunks)
+            yield from chunks
+        if events:
+            logger.warning("%s: replayed %d accepted events from the journal in %s",
+                           self.name, events, journal.directory)  # fmt: skip
+
+    async def accept(self, lines: list[bytes], defaults: dict[str, object]) -> bool:
+        """Queue a request's events (one chunk each, with its uuid), all or nothing; with a
+        journal, return only once they are on disk.  Runs on the event loop's thread, the
+        queue's only producer."""
+        uuids = [uuid.uuid4().hex for _ in lines]
+        journal = self.journal
+        if journal is None or defaults.get(OPTOUT_FLAG):  # DNT/GPC: counted, never written
+            return self._buffer.offer(request_chunks(defaults, uuids, lines, None))
+        if not self._buffer.fits(len(lines), sum(map(len, lines)) + LINE_OVERHEAD * len(lines)):
+            return False
+        try:
+            position, mark = journal.append(encode(defaults, uuids, lines))
+        except OSError as exc:
+            logger.error("%s: cannot write the journal (%s); answering 503", self.name, exc)
+            return False
+        if not self._buffer.offer(request_chunks(defaults, uuids, lines, position)):
+            raise RuntimeError("the queue refused what it said fits: a second producer?")
+        try:
+            await journal.synced(mark)
+        except OSError:
+            return False  # queued, but not durable: the client is told to retry
+        return True
 
     def count(self, status: int) -> None:
-        with self._count_lock:
-            self.requests += 1
-            if 400 <= status < 500:
-                self.rejected += 1
-            elif status == HTTPStatus.SERVICE_UNAVAILABLE:
-                self.busy += 1
+        """Every answer, on the event loop's thread."""
+        self.requests += 1
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self.busy += 1
+        elif status >= 400:  # the client's fault (505 too: a version we do not speak)
+            self.rejected += 1
+
+    def stop_receiving(self) -> None:
+        """Answer 503 from now on and close the listener; returns once that is in force, so
+        nothing more can be queued."""
+        if self._loop.is_running():
+            done = threading.Event()
+
+            def stop() -> None:
+                self._server.stop_accepting()
+                done.set()
+
+            self._loop.call_soon_threadsafe(stop)
+            done.wait()
+
+    def commit(self, position: object) -> None:
+        if self.journal is not None:
+            self.journal.commit(position)
 
     def close(self) -> None:
         if self._closing.is_set():
             return
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.close_connections()
+        closing = asyncio.run_coroutine_threadsafe(self._server.close(CLOSE_GRACE), self._loop)
+        try:
+            closing.result(timeout=3 * CLOSE_GRACE)
+        except TimeoutError:
+            logger.warning("%s: connections did not close in time", self.name)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+        self._loop.close()
+        if self.journal is not None:
+            self.journal.close()

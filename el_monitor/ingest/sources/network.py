@@ -1,13 +1,19 @@
-"""What the network sources share: a bounded hand-off to the pipeline, and listening.
+"""What the network sources share: a hand-off to the pipeline bounded in bytes, and listening.
 
 Receivers run on background threads and never wait for the pipeline: a full ``ChunkBuffer``
-makes UDP count a drop (it has no backpressure) and HTTP answer 503 (clients retry).  Nothing
-here records a client's address, by privacy policy.
+makes UDP count a drop (it has no backpressure) and HTTP answer 503 (clients retry).  When the
+pipeline stalls (a database away and no spool), the buffer fills and that 503 is the
+backpressure; its bound in bytes is what keeps memory bounded under large requests.
+
+On ``stop`` a network source first stops receiving, then yields everything already queued,
+and only then ends: what was accepted is processed before the forwarder returns.  Nothing here
+records a client's address, by privacy policy.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import threading
 from collections import deque
@@ -17,33 +23,62 @@ from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import IDLE, Chunk
 from el_monitor.ingest.sources.lines import MAX_CHUNK_BYTES, MAX_CHUNK_LINES
 
-QUEUE_LINES = 100_000
+log = logging.getLogger(__name__)
+
+QUEUE_BYTES = 64 * 1024 * 1024
+QUEUE_LINES = 200_000
+LINE_OVERHEAD = 512
+"""Bytes a queued line costs beyond its text (its chunk, defaults and uuid), for the bound."""
 POLL_SECONDS = 0.1
 """How often receiver threads look at the closing flag."""
 
 
+def chunk_cost(chunk: Chunk) -> int:
+    """What a chunk counts against the buffer's byte bound."""
+    return sum(map(len, chunk.lines)) + LINE_OVERHEAD * len(chunk.lines)
+
+
 class ChunkBuffer:
-    """A bounded hand-off from receiver threads to the pipeline, measured in lines.
+    """A hand-off from receivers to the pipeline, bounded in bytes (and lines).
 
     Receivers never block on it: ``offer`` refuses what does not fit, so UDP can count drops
     and HTTP can answer 503, instead of a slow pipeline stalling the network threads.
+    ``peak`` is the most it ever held, in bytes, so a test can check the bound held.
     """
 
-    def __init__(self, capacity_lines: int) -> None:
-        self.capacity = capacity_lines
+    def __init__(self, capacity_bytes: int = QUEUE_BYTES, capacity_lines: int = QUEUE_LINES):
+        self.capacity_bytes = capacity_bytes
+        self.capacity_lines = capacity_lines
         self._items: deque[tuple[Chunk, int]] = deque()
         self._lines = 0
+        self._bytes = 0
+        self.peak = 0
         self._cond = threading.Condition()
+
+    def fits(self, lines: int, size: int) -> bool:
+        """Whether ``lines`` lines costing ``size`` bytes would be taken now.  (For a single
+        producer, such as the HTTP server's loop, a True stays true until it offers.)"""
+        with self._cond:
+            return (
+                self._lines + lines <= self.capacity_lines
+                and self._bytes + size <= self.capacity_bytes
+            )
 
     def offer(self, chunks: Sequence[Chunk]) -> bool:
         """Queue all of ``chunks`` or none of them."""
-        sized = [(c, sum(map(len, c.lines))) for c in chunks]
+        sized = [(c, chunk_cost(c)) for c in chunks]
         count = sum(len(c.lines) for c in chunks)
+        size = sum(s for _, s in sized)
         with self._cond:
-            if self._lines + count > self.capacity:
+            if (
+                self._lines + count > self.capacity_lines
+                or self._bytes + size > self.capacity_bytes
+            ):
                 return False
             self._items.extend(sized)
             self._lines += count
+            self._bytes += size
+            self.peak = max(self.peak, self._bytes)
             self._cond.notify()
         return True
 
@@ -52,7 +87,7 @@ class ChunkBuffer:
         taken: list[Chunk] = []
         lines = nbytes = 0
         with self._cond:
-            if not self._items:
+            if not self._items and timeout > 0:
                 self._cond.wait(timeout)
             while self._items and lines < MAX_CHUNK_LINES and nbytes < MAX_CHUNK_BYTES:
                 chunk, size = self._items.popleft()
@@ -60,7 +95,13 @@ class ChunkBuffer:
                 lines += len(chunk.lines)
                 nbytes += size
             self._lines -= lines
+            self._bytes -= nbytes
         return taken
+
+    @property
+    def bytes(self) -> int:
+        """Bytes waiting, as the bound counts them."""
+        return self._bytes
 
     def __len__(self) -> int:
         """Lines waiting."""
@@ -68,29 +109,60 @@ class ChunkBuffer:
 
 
 class BufferedSource:
-    """The pipeline side shared by UDP and HTTP: drain the buffer, tick while it is empty."""
+    """The pipeline side shared by UDP and HTTP: drain the buffer, tick while it is empty, and
+    on ``stop`` stop receiving, then hand over everything still queued before ending."""
 
     name: str
     _merge: bool
 
-    def __init__(self, name: str, idle_interval: float, queue_lines: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        idle_interval: float,
+        queue_bytes: int = QUEUE_BYTES,
+        queue_lines: int = QUEUE_LINES,
+    ) -> None:
         self.name = name
         self._idle = idle_interval
-        self._buffer = ChunkBuffer(queue_lines)
+        self._buffer = ChunkBuffer(queue_bytes, queue_lines)
         self._closing = threading.Event()
 
     def chunks(self, stop: threading.Event) -> Iterator[Chunk]:
-        while not stop.is_set() and not self._closing.is_set():
+        yield from self._before_live(stop)
+        while not self._closing.is_set():
+            if stop.is_set():
+                self.stop_receiving()
+                log.info("%s: stopped receiving; handing over the %d events queued",
+                         self.name, len(self._buffer))  # fmt: skip
+                while taken := self._buffer.take(0):
+                    yield from self._out(taken)
+                return
             taken = self._buffer.take(self._idle)
-            if not taken:
-                yield IDLE
-            elif self._merge:
-                yield Chunk([line for chunk in taken for line in chunk.lines])
+            if taken:
+                yield from self._out(taken)
             else:
-                yield from taken
+                yield IDLE
+
+    def _before_live(self, stop: threading.Event) -> Iterator[Chunk]:
+        """Chunks to hand over before the live ones (the HTTP journal's replay)."""
+        return iter(())
+
+    def _out(self, taken: list[Chunk]) -> Iterator[Chunk]:
+        if self._merge:
+            yield Chunk([line for chunk in taken for line in chunk.lines])
+        else:
+            yield from taken
+
+    def stop_receiving(self) -> None:
+        """Take nothing more into the buffer; returns once no receiver can add to it."""
+        raise NotImplementedError
 
     def commit(self, position: object) -> None:
         """Network input cannot be replayed, so there is nothing to checkpoint."""
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._buffer.bytes
 
 
 def resolve(uri: str, kind: int, host: str, port: int) -> tuple[int, tuple]:

@@ -1,4 +1,7 @@
-"""``udp://`` input: lines from datagrams, each of which may hold several lines."""
+"""``udp://`` input: lines from datagrams, each of which may hold several lines.
+
+UDP has no backpressure: what does not fit the shared byte-bounded buffer is counted in
+``dropped``.  On stop the receiver ends first, then what it queued is handed over."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.lines import split_lines
 from el_monitor.ingest.sources.network import (
     POLL_SECONDS,
+    QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
     listen_error,
@@ -35,9 +39,12 @@ class UdpSource(BufferedSource):
         *,
         idle_interval: float = 0.2,
         max_line_bytes: int = 65536,
+        queue_bytes: int = QUEUE_BYTES,
         queue_lines: int = QUEUE_LINES,
     ) -> None:
-        super().__init__(name, idle_interval, queue_lines)
+        super().__init__(name, idle_interval, queue_bytes, queue_lines)
+        self._receiving = threading.Event()
+        self._receiving.set()
         self._max = max_line_bytes
         self.received = 0
         self.dropped = 0
@@ -58,13 +65,13 @@ class UdpSource(BufferedSource):
         self._thread.start()
 
     def _receive(self) -> None:
-        while not self._closing.is_set():
+        while self._receiving.is_set():
             try:
                 data = self._sock.recv(65535)
             except TimeoutError:
                 continue
             except OSError:
-                if self._closing.is_set():
+                if not self._receiving.is_set():
                     return
                 logger.exception("%s: receive failed", self.name)
                 time.sleep(POLL_SECONDS)
@@ -77,9 +84,13 @@ class UdpSource(BufferedSource):
             else:
                 self.dropped += len(lines)
 
+    def stop_receiving(self) -> None:
+        self._receiving.clear()
+        self._thread.join()
+
     def close(self) -> None:
         if self._closing.is_set():
             return
         self._closing.set()
-        self._thread.join()
+        self.stop_receiving()
         self._sock.close()

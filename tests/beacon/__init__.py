@@ -1,0 +1,1 @@
+"""The HTTP beacon as a real forwarder process: shutdown, outages, crashes and load."""
