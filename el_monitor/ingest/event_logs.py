@@ -117,7 +117,24 @@ class EventLogs:
                 self._unsynced = 0
                 if self._down_since is not None:
                     self._recovered()
+                self._follow_replaced()
         self._count_lost()
+
+    def _follow_replaced(self) -> None:
+        """Reopen a day's file that was replaced or removed under us (``optout purge``
+        rewrites logs by rename), so later records land in the file others read."""
+        for kind, handle in self._files.items():
+            try:
+                current = os.stat(self.path(kind)).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                try:
+                    self._files[kind] = _open_for_append(self.path(kind))
+                except OSError as exc:
+                    self._failed(exc)
+                    return
+                handle.close()
 
     def close(self) -> None:
         handles, self._files = self._files, {}
