@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import Batch, InsertResult, Params, Rejected, Store, StoreUnavailable
+from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction
 from el_monitor.store.dialect import SQLITE
-from el_monitor.store.mapping import StoreError, TableLayout
+from el_monitor.store.mapping import Row, StoreError, TableLayout
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored".
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
@@ -46,57 +46,50 @@ class SQLiteStore(Store):
             sql = self._sql[layout.name] = f"{head}({marks}){tail}"
         return sql
 
-    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
-        inserted = {}
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
         with _errors():
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first: reads then stay true
             try:
-                for layout, rows in batch.items():
-                    inserted[layout] = self._db.executemany(self._insert_sql(layout), rows).rowcount
+                yield _SQLiteTransaction(self._db, self._insert_sql)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self._db.execute("ROLLBACK")
                 raise
-        return inserted
-
-    def _insert_rows(self, batch: Batch) -> InsertResult:
-        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
-        rejected = []
-        with _errors():
-            self._db.execute("BEGIN")
-            try:
-                for layout, rows in batch.items():
-                    sql = self._insert_sql(layout)
-                    for index, row in enumerate(rows):
-                        try:
-                            inserted[layout] += self._db.execute(sql, row).rowcount
-                        except (sqlite3.Error, OverflowError) as exc:
-                            if _transient(exc):
-                                raise
-                            rejected.append(Rejected(layout, index, f"database refused: {exc}"))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return InsertResult(inserted, rejected)
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with _errors():
             return self._db.execute(sql, params).fetchall()
 
-    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
-        with _errors():
-            self._db.execute("BEGIN")
-            try:
-                changed = [self._db.execute(sql, params).rowcount for sql, params in statements]
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return changed
-
     def close(self) -> None:
         self._db.close()
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, db: sqlite3.Connection, insert_sql: Callable[[TableLayout], str]) -> None:
+        self._db = db
+        self._insert_sql = insert_sql
+
+    def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
+        return self._db.executemany(self._insert_sql(layout), rows).rowcount
+
+    def insert_row(self, layout: TableLayout, row: Row) -> int | str:
+        try:
+            return self._db.execute(self._insert_sql(layout), row).rowcount
+        except (sqlite3.Error, OverflowError) as exc:
+            if _transient(exc):
+                raise
+            return f"database refused: {exc}"
+
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._db.execute(sql, params).rowcount
+
+    def execute_many(self, sql: str, params: Sequence[Params]) -> None:
+        self._db.executemany(sql, params)
 
 
 def _transient(exc: BaseException) -> bool:
