@@ -24,6 +24,8 @@ MEASURES_SQL = "raw, valid, invalid, sampled_out, opted_out, inserted, duplicate
 def sums(db_url: str, where: str = "") -> dict[str, int]:
     store = open_store(db_url)
     try:
+        if not store.table_exists(COUNTS_TABLE):  # nothing recorded yet
+            return dict.fromkeys(MEASURES_SQL.split(", "), 0)
         row = store.query(
             f"SELECT {', '.join(f'SUM({m})' for m in MEASURES_SQL.split(', '))} "
             f"FROM {COUNTS_TABLE} {where}"
