@@ -16,7 +16,9 @@ the tally ``ScopeHours.at`` finds with one dict lookup).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from el_monitor.errors import DUPLICATE, EventError
@@ -27,6 +29,7 @@ HOUR = 3600
 TEXT_LIMIT = 4096  # characters of a message or raw example kept per error group (TEXT: 64 KB)
 MAX_EXAMPLES = 10_000  # error groups whose example is kept between two flushes
 
+_TIMESTAMP, _SCHEMA = itemgetter("timestamp"), itemgetter("schema")
 HourKey = tuple[int, str]  # (hour: Unix seconds // 3600, schema or NO_SCHEMA)
 ErrorKey = tuple[int, str, str, str]  # (hour, schema, code, path or "")
 
@@ -181,10 +184,26 @@ class Outcome(NamedTuple):
     error: EventError | None  # None: an identical replay (counted duplicate only)
 
 
+def _valid_by_hour(capsules: Sequence[Mapping[str, Any]]) -> dict[HourKey, int]:
+    """Events per (hour, schema).  A live batch spans a second or two, so it is counted per
+    schema in C when all of it falls in one hour; a backfill's batch is counted one by one."""
+    stamps = list(map(_TIMESTAMP, capsules))
+    if not stamps:
+        return {}
+    hour = min(stamps) // HOUR
+    if max(stamps) // HOUR == hour:
+        return {(hour, name): n for name, n in Counter(map(_SCHEMA, capsules)).items()}
+    valid: dict[HourKey, int] = {}
+    for capsule in capsules:
+        key = (capsule["timestamp"] // HOUR, capsule["schema"])
+        valid[key] = valid.get(key, 0) + 1
+    return valid
+
+
 def batch_rows(
     instance: str,
     pending: Pending,
-    capsules: Iterable[Mapping[str, Any]],
+    capsules: Sequence[Mapping[str, Any]],
     outcomes: Sequence[Outcome],
     spooled: bool,
 ) -> tuple[list[HourCounts], list[HourErrors]]:
@@ -199,11 +218,7 @@ def batch_rows(
             values = measures[key] = dict.fromkeys(MEASURES, 0)
         return values
 
-    valid: dict[HourKey, int] = {}
-    for capsule in capsules:
-        key = (capsule["timestamp"] // HOUR, capsule["schema"])
-        valid[key] = valid.get(key, 0) + 1
-    for key, count in valid.items():
+    for key, count in _valid_by_hour(capsules).items():
         values = row(key)
         values["valid"] = values["inserted"] = count
         if spooled:

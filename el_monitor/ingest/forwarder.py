@@ -200,7 +200,7 @@ class Forwarder:
         pending = self.writer.flush(stop)
         if self.logs is not None:
             self.logs.sync()
-        if not pending and self._position is not None:
+        if not pending and not self.writer.counts_pending and self._position is not None:
             self.source.commit(self._position)
             self._position = None
         return pending

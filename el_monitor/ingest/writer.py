@@ -70,6 +70,9 @@ class StoreWriter:
         self.book = book or HourBook()
         self.instance = instance  # this forwarder in the counts tables
         self._counts_ready = False
+        # Counts a flush could neither write nor spool (the database away, no spool): until a
+        # flush writes them, the source's checkpoint must not move past the lines they count.
+        self.counts_pending = False
         self._sample_rate_for: Callable[[str], int] = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
@@ -113,14 +116,17 @@ class StoreWriter:
                 try:
                     self._commit(capsules, counted)
                     self.backoff.succeeded()
+                    self.counts_pending = False
                     return 0
                 except StoreUnavailable as exc:
                     self._unavailable(exc)
             if self._spool(capsules, counted):
+                self.counts_pending = False
                 return 0
             if stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
                 self.book.give_back(counted)
+                self.counts_pending = bool(counted)
                 return len(capsules)
             wait = max(0.0, self.backoff.next_attempt - self.clock())
             if stop is not None:
