@@ -197,9 +197,12 @@ class Forwarder:
         )
 
     def _flush(self, stop: threading.Event) -> int:
-        pending = self.writer.flush(stop)
+        """Logs, then rows and counts, then the checkpoint.  A crash between the commit and the
+        checkpoint replays the lines since the last checkpoint (their rows are then counted
+        duplicate, their counts twice): the logs are synced first to keep that moment short."""
         if self.logs is not None:
             self.logs.sync()
+        pending = self.writer.flush(stop)
         if not pending and not self.writer.counts_pending and self._position is not None:
             self.source.commit(self._position)
             self._position = None

@@ -5,12 +5,14 @@ SQLite and MariaDB, through ``el-monitor forward`` processes."""
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import signal
 import subprocess
 import sys
 
 from harness.wait import wait_until
+from helpers import example_capsules
 
 from el_monitor.store import open_store
 from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE
@@ -79,17 +81,20 @@ def test_sigkill_between_flushes_loses_and_repeats_no_count(db_url, tmp_path):
     log.write_bytes(b"")
     at = 1795842000
     lines, valid = events(6000, 0, at)
-    args = ("--batch-size", "200", "--flush-interval", "0.3")
+    args = ("--batch-size", "1000", "--flush-interval", "0.5")
     proc = forward_process(db_url, f"file://{log}?follow=1", *args)
+    checkpoint = tmp_path / f".{log.name}.el-monitor.checkpoint"
     half = len(lines) // 2
     try:
         append(log, lines[: half // 2])
-        wait_until(lambda: count_rows(db_url) >= 500, 120, "rows of the first lines stored")
-        stored = count_rows(db_url)
-        # More lines arrive; once a batch of them is stored the forwarder is killed, with more
-        # read than flushed (their counts must be neither lost nor, on the replay, doubled).
+        wait_until(checkpoint.exists, 120, "the first lines stored and checkpointed")
+        moved = checkpoint.read_bytes()
+        # More lines arrive; the forwarder is killed just after its checkpoint moves again,
+        # with lines read that it has not flushed: their counts must be neither lost nor, on
+        # the replay, doubled.  (A kill between a commit and its checkpoint would replay the
+        # lines since the checkpoint: the forwarder keeps that moment short.)
         append(log, lines[half // 2 : half])
-        wait_until(lambda: count_rows(db_url) > stored, 120, "a batch of the later lines stored")
+        wait_until(lambda: checkpoint.read_bytes() != moved, 120, "the checkpoint moving on")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -175,3 +180,45 @@ def test_counts_of_a_spooled_batch_are_written_when_it_drains(tmp_path, sqlite_u
     )
     assert error_sum(sqlite_url) == total["invalid"]
     assert not list(spool.glob("*.jsonl"))
+
+
+def test_lines_with_nothing_to_store_are_counted_flush_by_flush(sqlite_url, tmp_path):
+    """No row to go with them: the counts go in a transaction of their own at each flush (not
+    once a minute), and the checkpoint moves only after, so a SIGKILL and a restart count every
+    line once."""
+    log = tmp_path / "events.log"
+    nav = next(c for c in example_capsules() if c["schema"] == "NavigationTiming")
+    bad = [
+        json.dumps(dict(nav, uuid=f"{i:032x}", timestamp=1795842000 + i, event={"isAnon": 1}))
+        for i in range(400)
+    ]
+    lines = [text.encode() for text in bad] + [b"garbage"] * 100
+    log.write_bytes(b"")
+    args = ("--flush-interval", "0.2")
+    proc = forward_process(sqlite_url, f"file://{log}?follow=1", *args)
+    checkpoint = tmp_path / f".{log.name}.el-monitor.checkpoint"
+
+    def checkpointed() -> int:
+        return json.loads(checkpoint.read_text())["offset"] if checkpoint.exists() else 0
+
+    try:
+        append(log, lines[:250])
+        wait_until(lambda: sums(sqlite_url)["raw"] == 250, 60, "the first lines counted")
+        # The checkpoint moves after the transaction that counted the lines (a kill between
+        # the two replays them: see the forwarder's notes), then the kill.
+        wait_until(lambda: checkpointed() == log.stat().st_size, 60, "the checkpoint moved")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    append(log, lines[250:])
+    again = forward_process(sqlite_url, f"file://{log}?follow=1", *args)
+    try:
+        wait_until(lambda: sums(sqlite_url)["raw"] >= len(lines), 60, "every line counted")
+    finally:
+        again.send_signal(signal.SIGTERM)
+        out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err.decode()
+    assert sums(sqlite_url) == {
+        **dict.fromkeys(MEASURES_SQL.split(", "), 0), "raw": 500, "invalid": 500,
+    }  # fmt: skip
+    assert error_sum(sqlite_url) == 500 and count_rows(sqlite_url) == 0
