@@ -14,6 +14,7 @@ PARSE = "parse"
 VALIDATION = "validation"
 UNKNOWN_SCHEMA = "unknown-schema"
 STORE = "store"  # valid event the existing table cannot hold (missing column, value too big)
+DUPLICATE = "duplicate"  # its uuid is stored already, with different content
 
 
 class EventError(NamedTuple):

@@ -1,15 +1,18 @@
 """What can become of an event, as every layer counts it, and the scope of all schemas at once.
 
 The books always balance: raw = valid + invalid + sampled_out + opted_out, and the valid ones
-are inserted, spooled or refused by the store.  The counters, the store's counts table, the
-Graphite metric names and the report all use these names in this order.  Kept apart from the
-counters so that what only needs the names (the check plugins, via the metric names) does not
-load the counting machinery.
+are inserted, found already stored (``duplicate``: a replay, or another event reusing a uuid)
+or refused by the store (a ``store`` error); ``spooled`` counts those that waited in the
+spool.  The counters, the store's counts table, the Graphite metric names and the report all
+use these names in this order.  Kept apart from the counters so that what only needs the
+names (the check plugins, via the metric names) does not load the counting machinery.
 """
 
 from __future__ import annotations
 
-MEASURES = ("raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "spooled")
+MEASURES = (
+    "raw", "valid", "invalid", "sampled_out", "opted_out", "inserted", "duplicate", "spooled",
+)  # fmt: skip
 OVERALL = "overall"  # the scope that sums every schema (and the lines no schema was named for)
 # Events the event logs (``--log-dir``) could not hold: a health count of the forwarder kept
 # overall only and outside the books, since such events are stored all the same.

@@ -30,6 +30,8 @@ from el_monitor.graphite.emitter import (
 from el_monitor.graphite.names import path_node
 from el_monitor.measures import MEASURES, NOT_LOGGED, OVERALL
 
+POINTS = 2 * len(MEASURES)  # a count and a rate per measure: the points of one scope
+
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 
 
@@ -295,16 +297,17 @@ def test_lines_reach_carbon_with_names_values_and_timestamps(carbon: Carbon, emi
     emitter = emitters(carbon.port, instance="web1.eqiad")
     counts = {OVERALL: {"raw": 30, "valid": 25}, "Edit-Attempt": {"raw": 30, "valid": 25}}
     emitter.submit(Interval(100.0, 110.0, counts), {"Edit-Attempt": {("validation", "$.x"): 5}})
-    carbon.wait_for(29)
+    carbon.wait_for(2 * POINTS + 1)
     got = carbon.received()
-    assert len(got) == 29
+    assert len(got) == 2 * POINTS + 1  # two scopes and one error group
+    assert got["eventlogging.web1_eqiad.overall.duplicate.count"] == (0, 110)
     assert got["eventlogging.web1_eqiad.overall.raw.count"] == (30, 110)
     assert got["eventlogging.web1_eqiad.overall.raw.rate"] == (3.0, 110)
     assert got["eventlogging.web1_eqiad.schema.Edit-Attempt.valid.rate"] == (2.5, 110)
     assert got["eventlogging.web1_eqiad.schema.Edit-Attempt.opted_out.count"] == (0, 110)
     assert got["eventlogging.web1_eqiad.schema.Edit-Attempt.errors.validation.x.count"] == (5, 110)
     emitter.close()
-    assert (emitter.sent, emitter.dropped) == (29, 0)
+    assert (emitter.sent, emitter.dropped) == (2 * POINTS + 1, 0)
 
 
 def test_carbon_down_then_up_gets_the_backlog(caplog: pytest.LogCaptureFixture, emitters) -> None:
@@ -319,14 +322,14 @@ def test_carbon_down_then_up_gets_the_backlog(caplog: pytest.LogCaptureFixture, 
         lambda: caplog.text.count("still unreachable") >= 3, 30, "three more refused retries"
     )
     assert caplog.text.count("cannot send metrics") == 1
-    assert emitter.buffered == 28 and emitter.sent == 0
+    assert emitter.buffered == 2 * POINTS and emitter.sent == 0
 
     carbon = Carbon(port)
     try:
-        carbon.wait_for(28)
+        carbon.wait_for(2 * POINTS)
         assert carbon.lines[0] == ("eventlogging.fwd1.overall.raw.count", 1, 10)
         assert ("eventlogging.fwd1.overall.raw.count", 2, 20) in carbon.lines
-        wait_until(lambda: emitter.sent == 28, 30, "sent to be counted")
+        wait_until(lambda: emitter.sent == 2 * POINTS, 30, "sent to be counted")
         assert emitter.dropped == 0
         assert f"sending to 127.0.0.1:{port} again" in caplog.text
     finally:
@@ -337,7 +340,7 @@ def test_carbon_down_then_up_gets_the_backlog(caplog: pytest.LogCaptureFixture, 
 def test_carbon_restart_loses_nothing(carbon: Carbon, emitters) -> None:
     emitter = emitters(carbon.port)
     emitter.submit(interval({OVERALL: {"raw": 1}}, 0, 10), None)
-    carbon.wait_for(14)
+    carbon.wait_for(POINTS)
     carbon.drop_connections()
     # The first write after a peer's close would "succeed" into the void; the emitter notices
     # the closed connection first and reconnects. It can only notice a close that reached its
@@ -349,7 +352,7 @@ def test_carbon_restart_loses_nothing(carbon: Carbon, emitters) -> None:
         "carbon's close to reach the emitter's end of the connection",
     )
     emitter.submit(interval({OVERALL: {"raw": 2}}, 10, 20), None)
-    carbon.wait_for(28)
+    carbon.wait_for(2 * POINTS)
     assert len(carbon.connections) == 2
     assert ("eventlogging.fwd1.overall.raw.count", 2, 20) in carbon.lines
 
@@ -427,12 +430,12 @@ def test_close_is_bounded_when_carbon_is_down(emitters) -> None:
     emitter.submit(interval({OVERALL: {"raw": 1}}), None)
     finishes(lambda: emitter.close(timeout=0.3), 60, "close() to return with carbon down")
     wait_until(
-        lambda: (emitter.sent, emitter.dropped, emitter.buffered) == (0, 14, 0),
+        lambda: (emitter.sent, emitter.dropped, emitter.buffered) == (0, POINTS, 0),
         30,
         lambda: f"the unsent points to be counted dropped ({emitter.dropped})",
     )
     emitter.submit(interval({OVERALL: {"raw": 1}}), None)  # after close: counted, not sent
-    assert emitter.dropped == 28
+    assert emitter.dropped == 2 * POINTS
 
 
 def test_close_flushes_what_is_buffered(carbon: Carbon, emitters) -> None:
@@ -440,8 +443,8 @@ def test_close_flushes_what_is_buffered(carbon: Carbon, emitters) -> None:
     for k in range(20):
         emitter.submit(interval({OVERALL: {"raw": k}}, 10 * k, 10 * k + 10), None)
     emitter.close(timeout=30.0)  # ample: flushing, not the clock, is what is tested
-    assert (emitter.sent, emitter.dropped) == (280, 0)
-    carbon.wait_for(280)
+    assert (emitter.sent, emitter.dropped) == (20 * POINTS, 0)
+    carbon.wait_for(20 * POINTS)
 
 
 def test_submit_never_raises(caplog: pytest.LogCaptureFixture, carbon: Carbon, emitters) -> None:

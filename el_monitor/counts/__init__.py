@@ -1,2 +1,2 @@
-"""The observability core: per-schema counters (``counters``), and the recorder that adds
-them to the store's counts tables for the daily report (``recorder``)."""
+"""The observability core: per-schema counters by processing time, for rates (``counters``),
+and the counts by the events' own hour that go to the store for the daily report (``hourly``)."""

@@ -31,6 +31,7 @@ class SchemaCounts:
         self.sampled_out = 0
         self.opted_out = 0
         self.inserted = 0
+        self.duplicate = 0
         self.spooled = 0
         # (code, JSON path of the first validation error or None) → count
         self.errors: Counter[tuple[str, str | None]] = Counter()

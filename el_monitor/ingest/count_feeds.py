@@ -1,8 +1,8 @@
-"""Where the forwarder's counts go between two snapshots: a log line, Graphite, the store.
+"""Where the forwarder's processing-time counts go between two snapshots: a log line, Graphite.
 
-Each feed keeps the snapshot it last delivered and sends the difference since, so a delivery
-that fails (the store away) is simply carried into the next one, and the three never disturb
-each other's intervals.
+Each feed keeps the snapshot it last delivered and sends the difference since, so the two never
+disturb each other's intervals.  (The report's counts, by the events' own hour, are written
+with each batch: ``counts.hourly`` and the store writer.)
 """
 
 from __future__ import annotations
@@ -18,15 +18,10 @@ from el_monitor.counts.counters import (
     difference,
     error_difference,
 )
-from el_monitor.counts.recorder import TEXT_LIMIT, CountsRecorder, ErrorKey
-from el_monitor.errors import EventError
 from el_monitor.ingest.periodic import WallClockSlots
 from el_monitor.measures import OVERALL
-from el_monitor.store.counts import NO_SCHEMA
 
 log = logging.getLogger(__name__)
-
-MAX_EXAMPLES = 10_000  # error groups remembered between two counts writes
 
 
 class MetricSink(Protocol):
@@ -89,32 +84,3 @@ class MetricsFeed:
         interval = Interval(stamp - seconds, stamp, difference(self._last, now).counts)
         self._sink.submit(interval, error_difference(self._last, now))
         self._last = now
-
-
-class CountsFeed:
-    """Counts and error groups to the store's counts tables, for the daily report.
-
-    Between two writes it remembers the first message and raw event of each error group, as
-    the example the report shows (redacted there).
-    """
-
-    def __init__(self, counters: Counters, recorder: CountsRecorder) -> None:
-        self._counters = counters
-        self._recorder = recorder
-        self._last = counters.snapshot()
-        self._examples: dict[ErrorKey, tuple[str, str]] = {}
-
-    def note(self, error: EventError) -> None:
-        if len(self._examples) >= MAX_EXAMPLES:
-            return
-        known = error.schema is not None and self._counters.known(error.schema)
-        key = (error.schema if known and error.schema else NO_SCHEMA, error.code, error.path or "")
-        if key not in self._examples:
-            self._examples[key] = (error.message[:TEXT_LIMIT], error.raw_event[:TEXT_LIMIT])
-
-    def write(self) -> None:
-        """Add the counts since the last write; on failure keep them for the next."""
-        now = self._counters.snapshot()
-        if self._recorder.write(self._last, now, self._examples):
-            self._last = now
-            self._examples = {}

@@ -5,7 +5,8 @@ stops cleanly when ``stop`` is set: the source ends its input (a network source 
 receiving, then hands over what it queued), the batch is flushed (or spooled) before ``run``
 returns, and what can be neither is written to a rescue file (``rescue``), loudly.
 Between two chunks its run loop does whatever periodic job is due: flushing, reloading the
-policy, feeding counts to Graphite, to the store and to the log.
+policy, feeding counts to Graphite and to the log.  The report's counts go to the store with
+each flush, in the batch's own transaction (see ``writer``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import time
 from dataclasses import dataclass
 
 from el_monitor.counts.counters import Counters, Snapshot
-from el_monitor.counts.recorder import CountsRecorder
+from el_monitor.counts.hourly import HourBook
 from el_monitor.errors import EventError
 from el_monitor.event.formats import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
 from el_monitor.event.names import short_hostname
-from el_monitor.ingest.count_feeds import CountsFeed, MetricsFeed, MetricSink, StatsLog
+from el_monitor.ingest.count_feeds import MetricsFeed, MetricSink, StatsLog
 from el_monitor.ingest.event_logs import EventLogs
 from el_monitor.ingest.periodic import Every, PeriodicTask, run_due
 from el_monitor.ingest.pipeline import Pipeline
@@ -49,7 +50,6 @@ class ForwarderSettings:
     stats_interval: float | None = None
     max_event_bytes: int = MAX_EVENT_BYTES
     host: str = ""  # recvFrom for lines that name none; default: this host's short name
-    counts_interval: float | None = 60.0  # seconds between writes to el_monitor_counts
     instance: str = ""  # this forwarder in el_monitor_counts; default: the host name
 
 
@@ -84,12 +84,16 @@ class Forwarder:
         self.counters = counters or Counters()
         self.logs = EventLogs(settings.log_dir, self.counters) if settings.log_dir else None
         spool = Spool(settings.spool_dir) if settings.spool_dir else None
-        self.writer = StoreWriter(store, registry, self.counters, self._rejected, spool)
         host = settings.host or short_hostname()
-        self.counts_feed = (
-            CountsFeed(self.counters, CountsRecorder(store, settings.instance or host))
-            if settings.counts_interval
-            else None
+        self.book = HourBook()  # the report's counts, by event hour, until the next flush
+        self.writer = StoreWriter(
+            store,
+            registry,
+            self.counters,
+            self._rejected,
+            spool,
+            book=self.book,
+            instance=settings.instance or host,
         )
         self.metrics_feed = MetricsFeed(self.counters, metrics) if metrics else None
         parser = make_parser(settings.format, host, settings.max_event_bytes)
@@ -101,6 +105,7 @@ class Forwarder:
             reject=self._rejected,
             log_raw=self.logs.raw if self.logs else None,
             redact_line=make_line_redactor(settings.format),
+            book=self.book,
         )
         self._position: object | None = None
         self._position_since = 0.0
@@ -119,8 +124,6 @@ class Forwarder:
     def _rejected(self, error: EventError) -> None:
         if self.logs is not None:
             self.logs.invalid(error)
-        if self.counts_feed is not None:
-            self.counts_feed.note(error)
         log.debug("invalid event (%s): %s", error.code, error.message)
 
     def _tasks(self, stop: threading.Event) -> list[PeriodicTask]:
@@ -134,10 +137,6 @@ class Forwarder:
         if self.metrics_feed is not None:
             feed = self.metrics_feed
             tasks.append(PeriodicTask("metrics", feed.slots, feed.send))
-        if self.counts_feed is not None:
-            tasks.append(
-                PeriodicTask("counts", Every(settings.counts_interval), self.counts_feed.write)
-            )
         if settings.stats_interval:
             stats = StatsLog(self.counters)
             tasks.append(PeriodicTask("stats", Every(settings.stats_interval), stats.write))
@@ -158,8 +157,6 @@ class Forwarder:
                 run_due(tasks)
             pending = self._drain(stop)
             rescued_to = self._rescue() if pending else None
-            if self.counts_feed is not None:
-                self.counts_feed.write()
         finally:
             self.source.close()
             if self.logs is not None:
@@ -213,10 +210,13 @@ class Forwarder:
         )
 
     def _flush(self, stop: threading.Event) -> int:
-        pending = self.writer.flush(stop)
+        """Logs, then rows and counts, then the checkpoint.  A crash between the commit and the
+        checkpoint replays the lines since the last checkpoint (their rows are then counted
+        duplicate, their counts twice): the logs are synced first to keep that moment short."""
         if self.logs is not None:
             self.logs.sync()
-        if not pending and self._position is not None:
+        pending = self.writer.flush(stop)
+        if not pending and not self.writer.counts_pending and self._position is not None:
             self.source.commit(self._position)
             self._position = None
         return pending

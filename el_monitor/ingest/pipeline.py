@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from el_monitor.counts.counters import Counters, SchemaCounts
+from el_monitor.counts.hourly import HourBook, ScopeHours
 from el_monitor.errors import (
     PARSE,
     UNKNOWN_SCHEMA,
@@ -25,7 +26,7 @@ from el_monitor.errors import (
     SchemaError,
     UserError,
 )
-from el_monitor.event.capsule import CapsuleError
+from el_monitor.event.capsule import CapsuleError, parse_timestamp
 from el_monitor.event.formats import LineParser, ParseError
 from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sampling import Sampler
@@ -33,6 +34,7 @@ from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.optout.matcher import OptOutCheck
 from el_monitor.schema.compiled import CompiledSchema
 from el_monitor.schema.registry import SchemaRegistry
+from el_monitor.store.counts import NO_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class _Entry(NamedTuple):
     counts: SchemaCounts
     sampler: Sampler | None
     opted_out: OptOutCheck | None
+    hours: ScopeHours  # by the event's own hour, for the report
 
 
 class _Owner(NamedTuple):
@@ -52,6 +55,7 @@ class _Owner(NamedTuple):
 
     counts: SchemaCounts
     opted_out: OptOutCheck | None
+    hours: ScopeHours
 
 
 class Pipeline:
@@ -67,6 +71,7 @@ class Pipeline:
         log_raw: Callable[[bytes], None] | None = None,
         policy: Policy | None = None,
         redact_line: Callable[[bytes], bytes] | None = None,
+        book: HourBook | None = None,
     ) -> None:
         self.parser = parser
         self.registry = registry
@@ -80,6 +85,7 @@ class Pipeline:
         else:
             self.log_raw = log_raw
         self.policy = policy or Policy()
+        self.book = book or HourBook()
         self._schemas: dict[tuple[str, str], _Entry] = {}  # (schema, revision) → entry
         # Pairs the registry does not have → their known schema's owner, or None (unknown name).
         self._unknown: dict[tuple[str, str | None], _Owner | None] = {}
@@ -106,11 +112,14 @@ class Pipeline:
             try:
                 capsule = parse(line, defaults)
             except ParseError as exc:
-                self._invalid(line, str(exc), PARSE, None, None, None)
+                self._invalid(line, str(exc), PARSE, None, None, None, None)
                 continue
             except CapsuleError as exc:
                 if not self._opted_out_broken(exc):
-                    self._invalid(line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path)
+                    seconds = _seconds_of(exc.capsule)
+                    self._invalid(
+                        line, str(exc), VALIDATION, exc.schema, exc.revision, exc.path, seconds
+                    )
                 continue
             key = (capsule["schema"], capsule["revision"])
             entry = schemas.get(key)
@@ -124,12 +133,14 @@ class Pipeline:
             opted_out = entry.opted_out
             if opted_out is not None and opted_out(capsule):
                 counts.opted_out += 1
+                entry.hours.at(capsule["timestamp"]).opted_out += 1
                 continue
             if log_raw is not None:
                 log_raw(line)
             sampler = entry.sampler
             if sampler is not None and not sampler.keep(capsule):
                 counts.sampled_out += 1
+                entry.hours.at(capsule["timestamp"]).sampled_out += 1
                 continue
             failure = entry.compiled.validate(capsule["event"])
             if failure is None:
@@ -138,26 +149,31 @@ class Pipeline:
             else:
                 counts.invalid += 1
                 counts.errors[(VALIDATION, failure.path)] += 1
-                self.reject(
-                    EventError(
-                        self._raw_text(line), failure.message, VALIDATION, *key, failure.path
-                    )
+                error = EventError(
+                    self._raw_text(line), failure.message, VALIDATION, *key, failure.path
                 )
+                self.book.invalid(key[0], capsule["timestamp"], error)
+                self.reject(error)
 
     def _opted_out_chunk(self, chunk: Chunk) -> None:
         """The sender asked not to be tracked: count each event, keep nothing of it."""
         for line in chunk.lines:
             owner = None
+            seconds = None
             try:
                 capsule = self.parser(line, chunk.defaults)
+                seconds = capsule["timestamp"]
                 owner = self._owner(capsule["schema"], capsule["revision"])
             except ParseError:
                 pass
             except CapsuleError as exc:
+                seconds = _seconds_of(exc.capsule)
                 owner = self._owner(exc.schema, exc.revision)
             counts = owner.counts if owner else self.counters.unattributed
             counts.raw += 1
             counts.opted_out += 1
+            hours = owner.hours if owner else self.book.scope(NO_SCHEMA)
+            hours.at(self.book.now() if seconds is None else seconds).opted_out += 1
 
     def _opted_out_broken(self, exc: CapsuleError) -> bool:
         """Whether a broken capsule still shows an opted-out user (a known schema, a string
@@ -173,6 +189,8 @@ class Pipeline:
             return False
         owner.counts.raw += 1
         owner.counts.opted_out += 1
+        seconds = _seconds_of(capsule)
+        owner.hours.at(self.book.now() if seconds is None else seconds).opted_out += 1
         return True
 
     def _owner(self, schema: str | None, revision: str | None) -> _Entry | _Owner | None:
@@ -209,6 +227,7 @@ class Pipeline:
             self.counters.schema(key[0]),
             policy.sampler_for(key[0]),
             policy.opt_out_check_for(key[0]),
+            self.book.scope(key[0]),
         )
         return entry
 
@@ -224,7 +243,11 @@ class Pipeline:
                 log.error("cannot list the schema registry: %s", exc)
                 self._known_names = frozenset()
         if name in self._known_names or self.counters.known(name):
-            owner = _Owner(self.counters.schema(name), self.policy.opt_out_check_for(name))
+            owner = _Owner(
+                self.counters.schema(name),
+                self.policy.opt_out_check_for(name),
+                self.book.scope(name),
+            )
             self._unknown[key] = owner
         else:
             self._unknown[key] = None
@@ -242,6 +265,7 @@ class Pipeline:
             if owner.opted_out is not None and owner.opted_out(capsule):
                 counts.raw += 1
                 counts.opted_out += 1
+                owner.hours.at(capsule["timestamp"]).opted_out += 1
                 return
             message = f"schema {key[0]} has no revision {key[1]} in the registry"
         if self.log_raw is not None:
@@ -249,7 +273,9 @@ class Pipeline:
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(UNKNOWN_SCHEMA, None)] += 1
-        self.reject(EventError(self._raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1]))
+        error = EventError(self._raw_text(line), message, UNKNOWN_SCHEMA, key[0], key[1])
+        self.book.invalid(key[0] if owner else NO_SCHEMA, capsule["timestamp"], error)
+        self.reject(error)
 
     def _invalid(
         self,
@@ -259,8 +285,10 @@ class Pipeline:
         schema: str | None,
         revision: str | None,
         path: str | None,
+        seconds: int | None,
     ) -> None:
-        """Count an event that failed before schema validation, against its schema if known."""
+        """Count an event that failed before schema validation, against its schema if known
+        (and its hour, when it has a readable timestamp)."""
         if self.log_raw is not None:
             self.log_raw(line)
         owner = self._owner(schema, revision)
@@ -268,7 +296,9 @@ class Pipeline:
         counts.raw += 1
         counts.invalid += 1
         counts.errors[(code, path)] += 1
-        self.reject(EventError(self._raw_text(line), message, code, schema, revision, path))
+        error = EventError(self._raw_text(line), message, code, schema, revision, path)
+        self.book.invalid(schema if owner and schema else NO_SCHEMA, seconds, error)
+        self.reject(error)
 
     def _raw_text(self, line: bytes) -> str:
         """The line as text for the invalid log: redacted, undecodable bytes replaced, size
@@ -277,3 +307,14 @@ class Pipeline:
             line = self.redact_line(line)
         text = line[:RAW_EVENT_LIMIT].decode("utf-8", "replace")
         return text if len(line) <= RAW_EVENT_LIMIT else text + "…[truncated]"
+
+
+def _seconds_of(capsule: dict | None) -> int | None:
+    """A broken capsule's own timestamp, when it has a readable one (None: use processing
+    time)."""
+    if capsule is None or capsule.get("timestamp") is None:
+        return None
+    try:
+        return parse_timestamp(capsule["timestamp"])
+    except CapsuleError:
+        return None

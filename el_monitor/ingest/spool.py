@@ -2,7 +2,13 @@
 
 One file per batch, written to a temporary name, fsynced and renamed, so a file either holds a
 whole batch or does not exist.  Files are drained oldest first and removed only after their
-rows are committed; a crash in between replays the file, which the uuid key makes harmless.
+rows are committed; a crash in between replays the file, which the uuid key makes harmless
+(and the counts with it: they are committed in the same transaction as the rows).
+
+A file holds the batch's capsules, one per line, after a first line ``{"el_monitor_counts":
+{...}}`` with what the forwarder counted for the report since the flush before (files from
+before that line existed are read as they are).  Events set aside (their schema is gone from
+the registry) go to ``*.orphaned`` files beside, capsules only, which the drain leaves alone.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -21,6 +28,15 @@ from el_monitor.event.capsule import REQUIRED
 from el_monitor.event.jsontext import capsule_json
 
 log = logging.getLogger(__name__)
+
+COUNTS_KEY = "el_monitor_counts"
+ORPHANED = ".orphaned"
+
+
+class SpooledBatch(NamedTuple):
+    path: Path
+    capsules: list[dict]
+    counts: Any  # the counts record spooled with the batch; None in files from before it
 
 
 class Spool:
@@ -36,13 +52,21 @@ class Spool:
             leftover.unlink()
         self._sequence = 0
 
-    def put(self, capsules: list[dict]) -> Path:
-        """Write one batch durably; returns its file."""
+    def put(self, capsules: list[dict], counts: dict | None = None) -> Path:
+        """Write one batch (and the counts that go with it) durably; returns its file."""
         self._sequence += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}.jsonl"
         final = self.directory / name
-        write_atomically(final, b"".join(capsule_json(c) + b"\n" for c in capsules))
+        head = [orjson.dumps({COUNTS_KEY: counts}) + b"\n"] if counts is not None else []
+        write_atomically(final, b"".join(head + [capsule_json(c) + b"\n" for c in capsules]))
         return final
+
+    def set_aside(self, path: Path, capsules: list[dict]) -> Path:
+        """Keep ``capsules`` of the batch ``path`` in ``<name>.orphaned`` (rewritten whole if
+        a crash left one), where the drain does not look; returns that file."""
+        aside = path.with_suffix(ORPHANED)
+        write_atomically(aside, b"".join(capsule_json(c) + b"\n" for c in capsules))
+        return aside
 
     def files(self) -> list[Path]:
         return sorted(self.directory.glob("*.jsonl"))
@@ -50,7 +74,7 @@ class Spool:
     def __len__(self) -> int:
         return len(self.files())
 
-    def batches(self) -> Iterator[tuple[Path, list[dict]]]:
+    def batches(self) -> Iterator[SpooledBatch]:
         """Spooled batches, oldest first; call ``done`` on each once it is committed.
 
         A file that cannot be read back is renamed ``*.corrupt`` and logged, not retried: it
@@ -60,12 +84,15 @@ class Spool:
             try:
                 with open(path, "rb") as spooled:
                     capsules = [orjson.loads(line) for line in spooled if line.strip()]
+                counts = None
+                if capsules and type(capsules[0]) is dict and capsules[0].keys() == {COUNTS_KEY}:
+                    counts = capsules.pop(0)[COUNTS_KEY]
                 if not all(type(c) is dict and c.keys() >= REQUIRED for c in capsules):
                     raise ValueError("a line is not a capsule")
             except (OSError, ValueError) as exc:
                 self._set_aside(path, exc)
                 continue
-            yield path, capsules
+            yield SpooledBatch(path, capsules, counts)
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
         corrupt = path.with_suffix(".corrupt")

@@ -1,9 +1,11 @@
 """The store sink: batches valid capsules, commits them, and spools when the database is away.
 
 A flush groups the batch by schema revision, builds rows against each table's real layout and
-inserts them in one transaction.  When the database cannot be reached the batch goes to the
-spool (or, without one, waits and retries), and later flushes drain the spool oldest first.
-Only after a flush is durable does the source's checkpoint move.
+inserts them in one transaction, together with the report's counts since the last flush (by
+the events' own hour: ``counts.hourly``), so rows and counts are exactly as durable as each
+other.  When the database cannot be reached the batch and its counts go to the spool (or,
+without one, wait and retry), and later flushes drain the spool oldest first.  Only after a
+flush is durable does the source's checkpoint move, so a crash replays what it counted.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from el_monitor.counts.counters import Counters
-from el_monitor.errors import STORE, EventError
+from el_monitor.counts.hourly import NOTHING, HourBook, Outcome, Pending, batch_rows
+from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
-from el_monitor.ingest.spool import Spool
+from el_monitor.ingest.spool import Spool, SpooledBatch
 from el_monitor.schema.registry import SchemaRegistry
-from el_monitor.store import Store, StoreError, StoreUnavailable, TableLayout
+from el_monitor.store import InsertResult, Store, StoreError, StoreUnavailable, TableLayout
 from el_monitor.store.catalogue import has_rows
+from el_monitor.store.counts import count_statements, create_counts_tables
 from el_monitor.store.sampling import record_sample_rate
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,8 @@ class StoreWriter:
         on_error: Callable[[EventError], None],
         spool: Spool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        book: HourBook | None = None,
+        instance: str = "",
     ) -> None:
         self.store = store
         self.registry = registry
@@ -61,6 +67,12 @@ class StoreWriter:
         self.on_error = on_error
         self.spool = spool
         self.clock = clock
+        self.book = book or HourBook()
+        self.instance = instance  # this forwarder in the counts tables
+        self._counts_ready = False
+        # Counts a flush could neither write nor spool (the database away, no spool): until a
+        # flush writes them, the source's checkpoint must not move past the lines they count.
+        self.counts_pending = False
         self._sample_rate_for: Callable[[str], int] = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
@@ -86,6 +98,9 @@ class StoreWriter:
         """Whether a flush is due: a full batch, an old one, or a spool the store can drain."""
         if len(self.batch) >= batch_size or (self.batch and self.age() >= flush_interval):
             return True
+        since = self.book.since  # counts without rows: written as often as rows would be
+        if since is not None and time.monotonic() - since >= flush_interval:
+            return True
         return bool(self.backlog) and self._store_ready()
 
     def can_flush(self) -> bool:
@@ -97,20 +112,25 @@ class StoreWriter:
         with backoff until the database returns or ``stop`` is set.  Returns the number of
         events left pending, which stay in the batch."""
         capsules, self.batch = self.batch, []
+        counted = self.book.take()
         if self._store_ready():
             self._drain_spool()
         while True:
             if self._store_ready():
                 try:
-                    self._commit(capsules)
+                    self._commit(capsules, counted)
                     self.backoff.succeeded()
+                    self.counts_pending = False
                     return 0
                 except StoreUnavailable as exc:
                     self._unavailable(exc)
-            if self._spool(capsules):
+            if self._spool(capsules, counted):
+                self.counts_pending = False
                 return 0
             if stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
+                self.book.give_back(counted)
+                self.counts_pending = bool(counted)
                 return len(capsules)
             wait = max(0.0, self.backoff.next_attempt - self.clock())
             if stop is not None:
@@ -125,13 +145,14 @@ class StoreWriter:
         self.backoff.failed(self.clock())
         log.warning("database unavailable (%s); retrying in %.0f s", exc, self.backoff.delay)
 
-    def _spool(self, capsules: list[dict]) -> bool:
-        """Whether the batch is now safe in the spool (a full disk means it is not)."""
+    def _spool(self, capsules: list[dict], counted: Pending) -> bool:
+        """Whether the batch and its counts are now safe in the spool (a full disk means they
+        are not)."""
         if self.spool is None:
             return False
-        if capsules:
+        if capsules or counted:
             try:
-                self.spool.put(capsules)
+                self.spool.put(capsules, counted.to_record())
             except OSError as exc:
                 log.error("cannot spool %d events: %s", len(capsules), exc)
                 return False
@@ -143,18 +164,73 @@ class StoreWriter:
     def _drain_spool(self) -> None:
         if not self.backlog or self.spool is None:
             return
-        for path, capsules in self.spool.batches():
+        for batch in self.spool.batches():
+            capsules, counted, orphans = self._read_spooled(batch)
             try:
-                self._commit(capsules)
+                self._commit(capsules, counted, spooled=True, orphans=orphans)
             except StoreUnavailable as exc:
                 self._unavailable(exc)
                 return
-            self.spool.done(path)
-            log.info("drained %d spooled events from %s", len(capsules), path.name)
+            self.spool.done(batch.path)
+            log.info("drained %d spooled events from %s", len(capsules), batch.path.name)
         self.backlog = len(self.spool)  # what is left on disk: set-aside files are not
 
-    def _commit(self, capsules: list[dict]) -> None:
-        """Insert in one transaction, counting per schema.  Raises StoreUnavailable."""
+    def _read_spooled(self, batch: SpooledBatch) -> tuple[list[dict], Pending, list[Outcome]]:
+        """A spooled batch's capsules whose schema the registry still has, its counts, and the
+        others, set aside in a file of their own (one log line per schema revision) and
+        counted as store errors, so one gone schema does not block the spool."""
+        counted = NOTHING
+        if batch.counts is not None:
+            try:
+                counted = Pending.from_record(batch.counts)
+            except ValueError as exc:
+                log.error("spooled batch %s: its counts are unreadable (%s); its events are "
+                          "stored without them", batch.path.name, exc)  # fmt: skip
+        known: list[dict] = []
+        gone: list[dict] = []
+        for capsule in batch.capsules:
+            (known if self._registered(capsule) else gone).append(capsule)
+        if not gone:
+            return known, counted, []
+        aside = self.spool.set_aside(batch.path, gone) if self.spool else batch.path
+        orphans = []
+        for (schema, revision), count in Counter(
+            (c["schema"], c["revision"]) for c in gone
+        ).items():
+            log.error(
+                "spooled batch %s holds %d events of schema %s revision %s, which is no longer "
+                "in the registry: set aside in %s, counted as store errors (restore the schema "
+                "and rename the file to .jsonl to store them)",
+                batch.path.name, count, schema, revision, aside.name,
+            )  # fmt: skip
+            message = f"schema {schema}/{revision} is no longer in the registry; set aside in "
+            orphans += [
+                Outcome(c, self._store_error(c, message + aside.name))
+                for c in gone
+                if (c["schema"], c["revision"]) == (schema, revision)
+            ]
+        return known, counted, orphans
+
+    def _registered(self, capsule: dict) -> bool:
+        try:
+            return self.registry.get(capsule["schema"], capsule["revision"]) is not None
+        except SchemaError:
+            return False
+
+    def _commit(
+        self,
+        capsules: list[dict],
+        counted: Pending = NOTHING,
+        spooled: bool = False,
+        orphans: list[Outcome] | None = None,
+    ) -> None:
+        """Insert in one transaction with the counts of the batch, counting per schema.
+        Raises StoreUnavailable."""
+        if not capsules and not counted and not orphans:
+            return
+        if not self._counts_ready:
+            create_counts_tables(self.store)
+            self._counts_ready = True
         rows: dict[TableLayout, list[list]] = defaultdict(list)
         kept: dict[TableLayout, list[dict]] = defaultdict(list)
         layouts: dict[tuple[str, str], TableLayout | StoreError] = {}
@@ -173,22 +249,51 @@ class StoreWriter:
                 continue
             rows[layout].append(row)
             kept[layout].append(capsule)
-        result = self.store.insert(rows)
-        rejected += [(kept[r.layout][r.index], r.message) for r in result.rejected]
-        for capsule, message in rejected:
-            self._reject(capsule, message)
+        early = [Outcome(capsule, self._store_error(capsule, m)) for capsule, m in rejected]
+        early += orphans or []
+        all_capsules = capsules + [o.capsule for o in orphans or []]
+
+        def outcomes(result: InsertResult) -> list[Outcome]:
+            found = early + [
+                Outcome(kept[r.layout][r.index], self._store_error(kept[r.layout][r.index],
+                        r.message)) for r in result.rejected
+            ]  # fmt: skip
+            for duplicate in result.duplicates:
+                capsule = kept[duplicate.layout][duplicate.index]
+                found.append(Outcome(capsule, _duplicate_error(capsule, duplicate.differs)))
+            return found
+
+        def bookkeeping(result: InsertResult) -> list:
+            counts, errors = batch_rows(
+                self.instance, counted, all_capsules, outcomes(result), spooled
+            )
+            return count_statements(self.store.dialect, counts, errors)
+
+        try:
+            result = self.store.insert(rows, bookkeeping)
+        except StoreError:  # the counts tables were dropped while we ran: make them again
+            log.warning("the counts tables are missing; creating them again")
+            create_counts_tables(self.store)
+            result = self.store.insert(rows, bookkeeping)
+        for outcome in outcomes(result):
+            counts = self.counters.schema(outcome.capsule["schema"])
+            if outcome.error is None or outcome.error.code == DUPLICATE:
+                counts.duplicate += 1
+            if outcome.error is not None:
+                counts.errors[(outcome.error.code, None)] += 1
+                self.on_error(outcome.error)
         for layout, count in result.inserted.items():
             self.counters.schema(kept[layout][0]["schema"]).inserted += count
 
     def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
-        compiled = self.registry.get(schema, revision)
         try:
+            compiled = self.registry.get(schema, revision)
             if compiled is None:  # validated moments ago: only a registry gone away does this
                 raise StoreError(f"schema {schema}/{revision} is no longer in the registry")
             layout = self.store.layout(schema, revision, compiled.schema)
-        except StoreError as exc:
+        except (StoreError, SchemaError) as exc:
             log.error("cannot store %s/%s: %s", schema, revision, exc)
-            return exc
+            return exc if isinstance(exc, StoreError) else StoreError(str(exc))
         self._record_sample_rate(schema, revision, layout)
         return layout
 
@@ -214,8 +319,20 @@ class StoreWriter:
         else:
             log.info("sample rate of %s/%s is now 1 in %d", schema, revision, rate)
 
-    def _reject(self, capsule: dict, message: str) -> None:
-        counts = self.counters.schema(capsule["schema"])
-        counts.errors[(STORE, None)] += 1
+    @staticmethod
+    def _store_error(capsule: dict, message: str) -> EventError:
         raw = capsule_json(capsule).decode()
-        self.on_error(EventError(raw, message, STORE, capsule["schema"], capsule["revision"]))
+        return EventError(raw, message, STORE, capsule["schema"], capsule["revision"])
+
+
+def _duplicate_error(capsule: dict, differs: tuple[str, ...]) -> EventError | None:
+    """None for a replay (the stored row is this one); an error when another event holds the
+    uuid (its columns named, not its values: they may be a user's)."""
+    if not differs:
+        return None
+    message = (
+        f"uuid {capsule['uuid']} is stored already with different content "
+        f"(differs in {', '.join(differs)}); this event was not stored"
+    )
+    raw = capsule_json(capsule).decode()
+    return EventError(raw, message, DUPLICATE, capsule["schema"], capsule["revision"])

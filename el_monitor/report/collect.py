@@ -147,7 +147,9 @@ def _daily_counts(
         recorded[position] = True
         history = histories.setdefault(row.schema, [Tally()] * len(index))
         sums = row.sums
-        history[position] = Tally(sums.valid, sums.invalid, sums.sampled_out, sums.opted_out)
+        history[position] = Tally(
+            sums.valid, sums.invalid, sums.sampled_out, sums.opted_out, sums.duplicate
+        )
     return histories, recorded
 
 

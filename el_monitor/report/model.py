@@ -46,6 +46,7 @@ class Tally(NamedTuple):
     invalid: int = 0
     sampled_out: int = 0
     opted_out: int = 0
+    duplicate: int = 0  # valid events whose uuid was stored already (replays, reused uuids)
 
     def plus(self, other: Tally) -> Tally:
         return Tally(*(a + b for a, b in zip(self, other, strict=True)))
@@ -90,6 +91,10 @@ class Figures:
     @property
     def opted_out(self) -> int:
         return self.today.opted_out
+
+    @property
+    def duplicate(self) -> int:
+        return self.today.duplicate
 
     @property
     def invalid_share(self) -> float | None:

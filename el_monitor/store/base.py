@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from el_monitor.store.dialect import Dialect, TableSpec, event_table
+from el_monitor.store.duplicates import Duplicate, duplicates_of, split_stored, stored_rows
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
     Column,
@@ -41,6 +43,7 @@ class Rejected:
 class InsertResult(NamedTuple):
     inserted: dict[TableLayout, int]  # new rows per table; replayed uuids add nothing
     rejected: list[Rejected]
+    duplicates: tuple[Duplicate, ...] = ()  # rows whose uuid was stored already
 
 
 class TableColumn(NamedTuple):
@@ -50,6 +53,39 @@ class TableColumn(NamedTuple):
 
 Batch = Mapping[TableLayout, Sequence[Row]]
 Params = Sequence[object]
+# What else a batch's transaction writes, given what the insert did (the counts of the batch).
+Bookkeeping = Callable[[InsertResult], Sequence[tuple[str, Sequence[Params]]]]
+
+
+class Transaction(ABC):
+    """One open write transaction of a store; engine errors leave it through the store's
+    mapping (StoreError, StoreUnavailable) and roll it back."""
+
+    @abstractmethod
+    def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
+        """Insert rows, skipping stored uuids; returns how many were added."""
+
+    @abstractmethod
+    def insert_row(self, layout: TableLayout, row: Row) -> int | str:
+        """Insert one row: 1 or 0 (its uuid was stored), or why the database refused it."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> int: ...
+
+    @abstractmethod
+    def execute_many(self, sql: str, params: Sequence[Params]) -> None:
+        """One statement over many parameter rows (a multi-row write where the driver can)."""
+
+
+class _Replayed(Exception):
+    """Some tables added fewer rows than sent: the transaction is redone reading them back."""
+
+    def __init__(self, layouts: set[TableLayout]) -> None:
+        super().__init__("stored uuids in the batch")
+        self.layouts = layouts
 
 
 class Store(ABC):
@@ -72,29 +108,89 @@ class Store(ABC):
             layout = self._layouts[key] = _layout_from(name, wanted, existing)
         return layout
 
-    def insert(self, batch: Batch) -> InsertResult:
-        """Insert every row in one transaction; duplicates of stored uuids are skipped.
+    def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:
+        """Insert every row in one transaction; duplicates of stored uuids are skipped, and
+        ``bookkeeping``'s statements (given the result) run in the same transaction.
 
+        Only when a table adds fewer rows than sent is the transaction redone, reading the
+        stored rows of its uuids first, to tell which rows were duplicates and how they differ.
         When the database refuses the batch for its data, the rows are retried one by one so
         that a single bad row costs only itself.  A table dropped since its layout was read
         is recreated (said at WARNING) and the batch retried, as for a table never seen.
         """
         for _ in range(len(batch) + 1):  # each retry recreates at least one table
             try:
-                return self._insert_once(batch)
+                return self._insert_once(batch, bookkeeping)
             except TableMissing as exc:
                 if not self._recreate_missing(batch):
                     raise StoreUnavailable(f"{exc}, yet every table is there: retry later") from exc
         raise StoreUnavailable("tables keep vanishing while the batch is inserted")
 
-    def _insert_once(self, batch: Batch) -> InsertResult:
+    def _insert_once(self, batch: Batch, bookkeeping: Bookkeeping | None) -> InsertResult:
+        checked: set[TableLayout] = set()
         try:
-            return InsertResult(self._insert_batch(batch), [])
+            for _ in range(3):  # a concurrent writer can add a uuid between two tries
+                try:
+                    with self._transaction() as tx:
+                        result = self._insert_checked(tx, batch, checked)
+                        _book(tx, bookkeeping, result)
+                    return result
+                except _Replayed as replayed:
+                    checked |= replayed.layouts
+            raise StoreUnavailable("other writers keep adding this batch's uuids; retrying later")
         except TableMissing:
             raise
         except StoreError as exc:
             log.info("batch refused (%s); retrying row by row", exc)
-        return self._insert_rows(batch)
+        with self._transaction() as tx:
+            result = self._insert_rows(tx, batch)
+            _book(tx, bookkeeping, result)
+        return result
+
+    def _insert_checked(
+        self, tx: Transaction, batch: Batch, checked: set[TableLayout]
+    ) -> InsertResult:
+        """Insert each table's rows; those of ``checked`` tables after reading back which of
+        their uuids are stored.  Raises _Replayed naming the tables that fell short."""
+        inserted: dict[TableLayout, int] = {}
+        duplicates: list[Duplicate] = []
+        short = set()
+        for layout, rows in batch.items():
+            if layout in checked:
+                uuids = [str(row[0]) for row in rows]
+                stored = stored_rows(tx.query, self.dialect, layout, uuids)
+                new, found = split_stored(layout, rows, stored)
+                duplicates += found
+                sent = [rows[i] for i in new] if found else rows
+            else:
+                sent = rows
+            added = inserted[layout] = tx.insert(layout, sent) if sent else 0
+            if added < len(sent):
+                short.add(layout)
+        if short:
+            raise _Replayed(short)
+        return InsertResult(inserted, [], tuple(duplicates))
+
+    def _insert_rows(self, tx: Transaction, batch: Batch) -> InsertResult:
+        """One statement per row, refused rows reported, skipped ones compared."""
+        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
+        rejected = []
+        duplicates: list[Duplicate] = []
+        for layout, rows in batch.items():
+            skipped = []
+            for index, row in enumerate(rows):
+                outcome = tx.insert_row(layout, row)
+                if isinstance(outcome, str):
+                    rejected.append(Rejected(layout, index, outcome))
+                elif outcome:
+                    inserted[layout] += outcome
+                else:
+                    skipped.append(index)
+            if skipped:
+                uuids = [str(rows[i][0]) for i in skipped]
+                stored = stored_rows(tx.query, self.dialect, layout, uuids)
+                duplicates += duplicates_of(layout, rows, skipped, stored)
+        return InsertResult(inserted, rejected, tuple(duplicates))
 
     def _recreate_missing(self, batch: Batch) -> bool:
         """Recreate the batch's tables that are gone, with their layouts' columns (so the
@@ -119,12 +215,9 @@ class Store(ABC):
         return [column.name for column in self.columns(name)]
 
     @abstractmethod
-    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
-        """One transaction; raises StoreError for a data problem, StoreUnavailable otherwise."""
-
-    @abstractmethod
-    def _insert_rows(self, batch: Batch) -> InsertResult:
-        """One transaction, one statement per row, refused rows reported."""
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back when it raises;
+        engine errors become StoreError (the data) or StoreUnavailable (the database)."""
 
     @abstractmethod
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
@@ -134,10 +227,11 @@ class Store(ABC):
         """Run one write statement in its own transaction; returns the rows it changed."""
         return self.execute_all([(sql, params)])[0]
 
-    @abstractmethod
     def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
         """Run write statements in one transaction, so that all of them take effect or none
         does (no DDL: MySQL commits it at once); returns the rows each changed."""
+        with self._transaction() as tx:
+            return [tx.execute(sql, params) for sql, params in statements]
 
     def tables(self) -> list[str]:
         """Names of the tables in the database."""
@@ -153,6 +247,12 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+def _book(tx: Transaction, bookkeeping: Bookkeeping | None, result: InsertResult) -> None:
+    if bookkeeping is not None:
+        for sql, rows in bookkeeping(result):
+            tx.execute_many(sql, rows)
 
 
 def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -> TableLayout:

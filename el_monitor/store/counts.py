@@ -21,6 +21,7 @@ from typing import NamedTuple
 from el_monitor.measures import MEASURES
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import Dialect, Index, TableSpec
+from el_monitor.store.mapping import StoreError
 from el_monitor.store.rows import IN_LIMIT
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "StoredExample",
     "add_counts",
     "clear_examples",
+    "count_statements",
     "counts_tables_sql",
     "create_counts_tables",
     "daily_counts",
@@ -69,12 +71,14 @@ class Measures(NamedTuple):
     sampled_out: int = 0
     opted_out: int = 0
     inserted: int = 0
+    duplicate: int = 0
     spooled: int = 0
 
 
 _WHERE = ("period", "instance", "schema_name")  # what one row counts
 _ERROR_GROUP = (*_WHERE, "code", "path")
 
+_MEASURE_TYPE = "BIGINT NOT NULL DEFAULT 0"
 _KEY_COLUMNS = (
     ("period", f"VARCHAR({PERIOD_LENGTH}) NOT NULL"),
     ("instance", f"VARCHAR({NAME_LENGTH}) NOT NULL"),
@@ -82,7 +86,7 @@ _KEY_COLUMNS = (
 )
 COUNTS = TableSpec(
     COUNTS_TABLE,
-    (*_KEY_COLUMNS, *((measure, "BIGINT NOT NULL DEFAULT 0") for measure in MEASURES)),
+    (*_KEY_COLUMNS, *((measure, _MEASURE_TYPE) for measure in MEASURES)),
     unique=Index(f"ux_{COUNTS_TABLE}", _WHERE),
     collation="utf8mb4_bin",
 )
@@ -120,9 +124,21 @@ def counts_tables_sql(dialect: Dialect) -> list[str]:
 
 
 def create_counts_tables(store: Store) -> None:
-    """Create both tables in ``store`` when missing (idempotent)."""
+    """Create both tables in ``store`` when missing, and add the measures a table made by an
+    older version lacks (``duplicate``), so old databases keep working (idempotent)."""
     for table in (COUNTS, ERRORS):
         store.create(table)
+    for measure in _missing_measures(store):
+        try:
+            store.execute(store.dialect.add_column(COUNTS_TABLE, measure, _MEASURE_TYPE))
+        except StoreError:  # another forwarder, starting at the same moment, added it
+            if measure in _missing_measures(store):
+                raise
+
+
+def _missing_measures(store: Store) -> list[str]:
+    have = {column.name.lower() for column in store.columns(COUNTS_TABLE)}
+    return [measure for measure in MEASURES if measure not in have]
 
 
 # --- the forwarders' writes ------------------------------------------------------------------
@@ -153,15 +169,28 @@ class HourErrors(NamedTuple):
 def add_counts(store: Store, counts: Iterable[HourCounts], errors: Iterable[HourErrors]) -> None:
     """Add to the hour rows in one transaction: all of it takes effect or none does, so a
     failed write can simply be retried.  The tables must exist (create_counts_tables)."""
-    dialect = store.dialect
-    add_count = dialect.upsert(COUNTS_TABLE, _WHERE, MEASURES)
-    add_error = dialect.upsert(ERRORS_TABLE, _ERROR_GROUP, ("count",), ("message", "example"))
-    statements: list[tuple[str, Params]] = [
-        (add_count, (c.period, c.instance, c.schema, *c.added)) for c in counts
+    statements = [
+        (sql, row) for sql, rows in count_statements(store.dialect, counts, errors) for row in rows
     ]
-    statements += [(add_error, tuple(e)) for e in errors]
     if statements:
         store.execute_all(statements)
+
+
+def count_statements(
+    dialect: Dialect, counts: Iterable[HourCounts], errors: Iterable[HourErrors]
+) -> list[tuple[str, list[Params]]]:
+    """The additive upserts of hour rows, as (statement, parameter rows): for the forwarder
+    to run in the transaction of the batch they count (``Store.insert``'s bookkeeping)."""
+    add_count = dialect.upsert(COUNTS_TABLE, _WHERE, MEASURES)
+    add_error = dialect.upsert(ERRORS_TABLE, _ERROR_GROUP, ("count",), ("message", "example"))
+    statements: list[tuple[str, list[Params]]] = []
+    count_rows: list[Params] = [(c.period, c.instance, c.schema, *c.added) for c in counts]
+    if count_rows:
+        statements.append((add_count, count_rows))
+    error_rows: list[Params] = [tuple(e) for e in errors]
+    if error_rows:
+        statements.append((add_error, error_rows))
+    return statements
 
 
 # --- the report's reads ----------------------------------------------------------------------
@@ -198,7 +227,8 @@ def daily_counts(store: Store, first: datetime.date, last: datetime.date) -> lis
     """Sums per UTC day and schema of the hour rows from ``first`` to ``last``, inclusive."""
     q, mark = store.dialect.quote, store.dialect.mark
     day = f"substr({q('period')}, 1, 10)"
-    sums = ", ".join(f"SUM({q(measure)})" for measure in MEASURES)
+    missing = set(_missing_measures(store))  # a table no forwarder of this version wrote yet
+    sums = ", ".join("0" if m in missing else f"SUM({q(m)})" for m in MEASURES)
     rows = store.query(
         f"SELECT {day}, {q('schema_name')}, {sums} FROM {q(COUNTS_TABLE)} "
         f"WHERE {q('period')} >= {mark} AND {q('period')} < {mark} "

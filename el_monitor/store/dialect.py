@@ -69,6 +69,7 @@ class Dialect(ABC):
     auto_key: str  # type and constraints of the auto-increment ``id`` column
     list_tables: str  # a query answering one row per table, its name (internal ones left out)
     _skip_stored_uuid: str  # after an insert's rows: a replayed uuid adds nothing
+    lock_rows: str  # after a SELECT in a write transaction: no other writer adds what it read
 
     @abstractmethod
     def quote(self, identifier: str) -> str:
@@ -115,6 +116,10 @@ class Dialect(ABC):
         head = f"INSERT INTO {self.quote(table)} ({self.names(columns)}) VALUES "
         return InsertSQL(head, self._skip_stored_uuid)
 
+    def add_column(self, table: str, column: str, kind: str) -> str:
+        """Add a column to an existing table (the same words on both engines)."""
+        return f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.quote(column)} {kind}"
+
     @abstractmethod
     def table_columns(self, table: str) -> Query:
         """A query answering (name, SQL type) per column of ``table``, in table order; no
@@ -145,6 +150,7 @@ class SQLiteDialect(Dialect):
         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
     )
     _skip_stored_uuid = ' ON CONFLICT("uuid") DO NOTHING'
+    lock_rows = ""  # one writer at a time: the transaction's write lock covers it
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -180,6 +186,7 @@ class MySQLDialect(Dialect):
     auto_key = "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"
     list_tables = "SHOW TABLES"
     _skip_stored_uuid = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
+    lock_rows = " FOR UPDATE"  # also locks the gaps where a missing uuid would go
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"

@@ -15,15 +15,7 @@ import pymysql
 from pymysql.converters import escape_string
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import (
-    Batch,
-    InsertResult,
-    Params,
-    Rejected,
-    Store,
-    StoreUnavailable,
-    safe_url,
-)
+from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction, safe_url
 from el_monitor.store.dialect import MYSQL, InsertSQL
 from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
 
@@ -88,20 +80,17 @@ class MySQLStore(Store):
                 self._conn.close()
             self._conn = None
 
-    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
-        inserted = dict.fromkeys(batch, 0)
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
         with self._errors():
             conn = self._connection()
             try:
                 with conn.cursor() as cursor:
-                    for layout, rows in batch.items():
-                        for statement in self._statements(layout, rows):
-                            inserted[layout] += cursor.execute(statement)
+                    yield _MySQLTransaction(cursor, self._statements)
                 conn.commit()
             except BaseException:
                 _rollback(conn)
                 raise
-        return inserted
 
     def _statements(self, layout: TableLayout, rows: Sequence[Row]) -> Iterator[str]:
         """Multi-row INSERTs of literals, each at most about _STATEMENT_BYTES long."""
@@ -123,29 +112,6 @@ class MySQLStore(Store):
         if parts:
             yield prefix + ",".join(parts) + suffix
 
-    def _insert_rows(self, batch: Batch) -> InsertResult:
-        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
-        rejected = []
-        with self._errors():
-            conn = self._connection()
-            try:
-                with conn.cursor() as cursor:
-                    for layout, rows in batch.items():
-                        for index, row in enumerate(rows):
-                            statement = next(self._statements(layout, [row]))
-                            try:
-                                inserted[layout] += cursor.execute(statement)
-                            except pymysql.err.MySQLError as exc:
-                                if exc.args and exc.args[0] in _UNAVAILABLE | {_NO_SUCH_TABLE}:
-                                    raise
-                                message = f"database refused: {exc.args[-1]}"
-                                rejected.append(Rejected(layout, index, message))
-                conn.commit()
-            except BaseException:
-                _rollback(conn)
-                raise
-        return InsertResult(inserted, rejected)
-
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors(), self._connection().cursor() as cursor:
             cursor.execute(sql, tuple(params) or None)
@@ -153,20 +119,40 @@ class MySQLStore(Store):
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
-    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
-        with self._errors():
-            conn = self._connection()
-            try:
-                with conn.cursor() as cursor:
-                    changed = [cursor.execute(sql, tuple(p) or None) for sql, p in statements]
-                conn.commit()
-            except BaseException:
-                _rollback(conn)
-                raise
-        return changed
-
     def close(self) -> None:
         self._drop_connection()
+
+
+class _MySQLTransaction(Transaction):
+    def __init__(
+        self,
+        cursor: pymysql.cursors.Cursor,
+        statements: Callable[[TableLayout, Sequence[Row]], Iterator[str]],
+    ) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
+        return sum(self._cursor.execute(sql) for sql in self._statements(layout, rows))
+
+    def insert_row(self, layout: TableLayout, row: Row) -> int | str:
+        statement = next(self._statements(layout, [row]))
+        try:
+            return self._cursor.execute(statement)
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in _UNAVAILABLE | {_NO_SUCH_TABLE}:
+                raise
+            return f"database refused: {exc.args[-1]}"
+
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, tuple(params) or None)
+        return list(self._cursor.fetchall())
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._cursor.execute(sql, tuple(params) or None)
+
+    def execute_many(self, sql: str, params: Sequence[Params]) -> None:
+        self._cursor.executemany(sql, [tuple(p) for p in params])
 
 
 def _row_literal(row: Row) -> str:

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import (
-    Batch,
-    InsertResult,
-    Params,
-    Rejected,
-    Store,
-    StoreUnavailable,
-)
+from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction
 from el_monitor.store.dialect import SQLITE
-from el_monitor.store.mapping import StoreError, TableLayout, TableMissing
+from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored": by SQLite's
 # primary result code (BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL), and by wording
@@ -65,19 +58,28 @@ class SQLiteStore(Store):
             self._reopen = False
         return self._db
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN … COMMIT on a usable connection, rolled back on any failure.
+    def _insert_sql(self, layout: TableLayout) -> str:
+        sql = self._sql.get(layout.name)
+        if sql is None:
+            head, tail = self.dialect.insert_new(layout.name, layout.column_names)
+            marks = self.dialect.marks(len(layout.column_names))
+            sql = self._sql[layout.name] = f"{head}({marks}){tail}"
+        return sql
 
-        SQLite rolls a transaction back by itself on some errors (a full disk, an I/O error),
-        so the rollback must not fail when none is active: its "cannot rollback" would hide
-        the real error.  After such an error the connection is reopened before the next use.
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT on a usable connection, rolled back on any failure.
+
+        The write lock comes first, so what the transaction reads stays true.  SQLite rolls a
+        transaction back by itself on some errors (a full disk, an I/O error), so the rollback
+        must not fail when none is active: its "cannot rollback" would hide the real error.
+        After such an error the connection is reopened before the next use.
         """
         with self._errors():
             db = self._connection()
-            db.execute("BEGIN")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
+                yield _SQLiteTransaction(db, self._insert_sql)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -99,47 +101,38 @@ class SQLiteStore(Store):
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
             raise StoreError(f"database refused the batch: {exc}") from exc
 
-    def _insert_sql(self, layout: TableLayout) -> str:
-        sql = self._sql.get(layout.name)
-        if sql is None:
-            head, tail = self.dialect.insert_new(layout.name, layout.column_names)
-            marks = self.dialect.marks(len(layout.column_names))
-            sql = self._sql[layout.name] = f"{head}({marks}){tail}"
-        return sql
-
-    def _insert_batch(self, batch: Batch) -> dict[TableLayout, int]:
-        inserted = {}
-        with self._transaction() as db:
-            for layout, rows in batch.items():
-                inserted[layout] = db.executemany(self._insert_sql(layout), rows).rowcount
-        return inserted
-
-    def _insert_rows(self, batch: Batch) -> InsertResult:
-        inserted: dict[TableLayout, int] = dict.fromkeys(batch, 0)
-        rejected = []
-        with self._transaction() as db:
-            for layout, rows in batch.items():
-                sql = self._insert_sql(layout)
-                for index, row in enumerate(rows):
-                    try:
-                        inserted[layout] += db.execute(sql, row).rowcount
-                    except (sqlite3.Error, OverflowError) as exc:
-                        if _transient(exc) or _missing_table(exc):
-                            raise
-                        rejected.append(Rejected(layout, index, f"database refused: {exc}"))
-        return InsertResult(inserted, rejected)
-
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors():
             return self._connection().execute(sql, params).fetchall()
 
-    def execute_all(self, statements: Sequence[tuple[str, Params]]) -> list[int]:
-        with self._transaction() as db:
-            changed = [db.execute(sql, params).rowcount for sql, params in statements]
-        return changed
-
     def close(self) -> None:
         self._db.close()
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, db: sqlite3.Connection, insert_sql: Callable[[TableLayout], str]) -> None:
+        self._db = db
+        self._insert_sql = insert_sql
+
+    def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
+        return self._db.executemany(self._insert_sql(layout), rows).rowcount
+
+    def insert_row(self, layout: TableLayout, row: Row) -> int | str:
+        try:
+            return self._db.execute(self._insert_sql(layout), row).rowcount
+        except (sqlite3.Error, OverflowError) as exc:
+            if _transient(exc) or _missing_table(exc):
+                raise
+            return f"database refused: {exc}"
+
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._db.execute(sql, params).rowcount
+
+    def execute_many(self, sql: str, params: Sequence[Params]) -> None:
+        self._db.executemany(sql, params)
 
 
 def _code(exc: BaseException) -> int | None:

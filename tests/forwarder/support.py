@@ -4,9 +4,12 @@ and a corpus of hostile lines with the exact counts they must produce."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
-from helpers import SCHEMAS, valid_lines
+from helpers import SCHEMAS, example_capsules, valid_lines
 
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.schema.registry import DirectoryRegistry
@@ -84,3 +87,39 @@ def bad_corpus() -> tuple[list[bytes], dict]:
         mixed += [good[i], line] if i < len(good) else [line]
     mixed += good[len(lines) :]
     return mixed, expected
+
+
+def events(count: int, start: int, at: int, every: int = 7) -> tuple[list[bytes], int]:
+    """``count`` lines from ``at`` (Unix time) on, a second apart: every ``every``-th one fails
+    validation, and every 50th is not JSON at all (it has no time of its own).  Returns the
+    lines and how many are valid."""
+    capsules = example_capsules()
+    nav = next(c for c in capsules if c["schema"] == "NavigationTiming")
+    lines, valid = [], 0
+    for i in range(start, start + count):
+        if i % 50 == 49:
+            lines.append(b"garbage %d" % i)
+        elif i % every == 0:
+            bad = dict(nav, uuid=f"{i:032x}", timestamp=at + i, event={"isAnon": "yes"})
+            lines.append(json.dumps(bad).encode())
+        else:
+            good = dict(capsules[i % len(capsules)], uuid=f"{i:032x}", timestamp=at + i)
+            lines.append(json.dumps(good).encode())
+            valid += 1
+    return lines, valid
+
+
+def append(path: Path, lines: list[bytes]) -> None:
+    with open(path, "ab") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
+
+
+def forward_process(
+    db_url: str, source: str, *extra: str, schemas: Path = SCHEMAS
+) -> subprocess.Popen[bytes]:
+    """``el-monitor forward`` as instance fw1, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "el_monitor.cli", "forward", "--schemas", str(schemas),
+         "--db", db_url, "--input", source, "--instance", "fw1", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip

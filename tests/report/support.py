@@ -164,7 +164,7 @@ def fill(store: Store) -> None:
                     (period_of(when), instance, schema, *(counts.get(m, 0) for m in MEASURES))
                 )
         day += datetime.timedelta(days=1)
-    rows.append((f"{DAY}T05:00:00Z", "fw1", EVIL_SCHEMA, 1, 1, 0, 0, 0, 1, 0))  # fmt: skip
+    rows.append((f"{DAY}T05:00:00Z", "fw1", EVIL_SCHEMA, 1, 1, 0, 0, 0, 1, 0, 0))  # fmt: skip
     _insert(store, COUNTS_TABLE, ("period", "instance", "schema_name", *MEASURES), rows)
     columns = ("period", "instance", "schema_name", "code", "path", "count", "message", "example")
     _insert(store, ERRORS_TABLE, columns, _errors())
