@@ -14,9 +14,10 @@ from el_monitor.store.dialect import SQLITE
 from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored": by SQLite's
-# primary result code (BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL), and by wording
-# for errors raised without one.
-_TRANSIENT_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
+# primary result code (BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL, and SCHEMA:
+# another process changed the tables under a statement), and by wording for errors raised
+# without one.
+_TRANSIENT_CODES = frozenset({5, 6, 8, 10, 13, 14, 15, 17})
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
 # After these the connection may hold a half-written state: it is reopened before the next use.
 _REOPEN_CODES = frozenset({10, 13, 14})

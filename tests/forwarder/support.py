@@ -13,7 +13,7 @@ from helpers import SCHEMAS, example_capsules, valid_lines
 
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.schema.registry import DirectoryRegistry
-from el_monitor.store import open_store
+from el_monitor.store import StoreUnavailable, open_store
 
 
 def forward(source, db_url: str, **settings) -> tuple:
@@ -34,6 +34,8 @@ def count_rows(db_url: str) -> int:
         tables = [t for t in store.tables() if not t.startswith("el_monitor_")]
         quote = store.dialect.quote
         return sum(store.query(f"SELECT COUNT(*) FROM {quote(t)}")[0][0] for t in tables)
+    except StoreUnavailable:  # a forwarder is creating a table as we read: not yet
+        return -1
     finally:
         store.close()
 
