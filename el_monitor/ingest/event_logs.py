@@ -79,26 +79,20 @@ class EventLogs:
     def raw(self, line: bytes) -> None:
         """One JSON record per raw line (``event.rawlog``): a line break it holds is escaped."""
         self._unsynced += 1
-        handle = self._files.get("all")
-        if handle is not None:
-            try:
-                handle.write(raw_record(line) + b"\n")
-            except OSError as exc:
-                self._failed(exc)
+        self._write("all", raw_record(line))
 
     def valid(self, capsule: dict) -> None:
-        handle = self._files.get("valid")
-        if handle is not None:
-            try:
-                handle.write(capsule_json(capsule) + b"\n")
-            except OSError as exc:
-                self._failed(exc)
+        self._write("valid", capsule_json(capsule))
 
     def invalid(self, error: EventError) -> None:
-        handle = self._files.get("invalid")
+        self._write("invalid", orjson.dumps(error.to_record()))
+
+    def _write(self, kind: str, record: bytes) -> None:
+        """Append one record; while the logs are down there is no file and nothing to do."""
+        handle = self._files.get(kind)
         if handle is not None:
             try:
-                handle.write(orjson.dumps(error.to_record()) + b"\n")
+                handle.write(record + b"\n")
             except OSError as exc:
                 self._failed(exc)
 
