@@ -22,7 +22,14 @@ from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.spool import Spool, SpooledBatch
 from el_monitor.schema.registry import SchemaRegistry
-from el_monitor.store import InsertResult, Store, StoreError, StoreUnavailable, TableLayout
+from el_monitor.store import (
+    InsertResult,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TableLayout,
+    TableMissing,
+)
 from el_monitor.store.catalogue import has_rows
 from el_monitor.store.counts import count_statements, create_counts_tables
 from el_monitor.store.sampling import record_sample_rate
@@ -271,7 +278,7 @@ class StoreWriter:
 
         try:
             result = self.store.insert(rows, bookkeeping)
-        except StoreError:  # the counts tables were dropped while we ran: make them again
+        except TableMissing:  # the counts tables were dropped while we ran: make them again
             log.warning("the counts tables are missing; creating them again")
             create_counts_tables(self.store)
             result = self.store.insert(rows, bookkeeping)

@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 
 from el_monitor.errors import UserError
 from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
-from el_monitor.store.mapping import StoreError, TableLayout
+from el_monitor.store.mapping import StoreError, TableLayout, TableMissing
 
 __all__ = [
     "InsertResult",
     "Rejected",
     "Store",
     "StoreError",
+    "TableMissing",
     "StoreUnavailable",
     "TableLayout",
     "open_store",

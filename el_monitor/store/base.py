@@ -121,9 +121,9 @@ class Store(ABC):
         for _ in range(len(batch) + 1):  # each retry recreates at least one table
             try:
                 return self._insert_once(batch, bookkeeping)
-            except TableMissing as exc:
+            except TableMissing:
                 if not self._recreate_missing(batch):
-                    raise StoreUnavailable(f"{exc}, yet every table is there: retry later") from exc
+                    raise  # a table beside the batch's (the counts): its owner makes it again
         raise StoreUnavailable("tables keep vanishing while the batch is inserted")
 
     def _insert_once(self, batch: Batch, bookkeeping: Bookkeeping | None) -> InsertResult:

@@ -12,6 +12,7 @@ from helpers import ListSource, example_capsules
 from el_monitor.errors import STORE
 from el_monitor.measures import OVERALL
 from el_monitor.store import open_store
+from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE
 from el_monitor.store.mapping import VARCHAR_LIMIT
 
 from .running import RunningForwarder, assert_books_balance, log_records, one_schema_lines
@@ -53,6 +54,36 @@ def test_a_table_dropped_while_forwarding_is_recreated_and_nothing_refused(db_ur
     assert "most common errors" not in out
     assert err.count("was missing; recreated") == 1, err
     assert _event_tables(db_url) == [table]
+
+
+def test_counts_tables_dropped_while_forwarding_are_recreated_and_nothing_refused(
+    db_url,
+) -> None:
+    fw = RunningForwarder(db_url)
+    try:
+        fw.send(one_schema_lines(100))
+        wait_until(lambda: fw.alive() and count_rows(db_url) == 100, 60, "100 events stored")
+        for table in (COUNTS_TABLE, ERRORS_TABLE):
+            _drop(db_url, table)
+        fw.send(one_schema_lines(200, start=100))
+        fw.output.wait_for("the counts tables are missing; creating them again")
+        wait_until(
+            lambda: fw.alive() and count_rows(db_url) == 300,
+            60,
+            lambda: f"the later events stored; stderr: {fw.stderr()}",
+        )
+        code, counts, out, err = fw.finish()
+    finally:
+        fw.kill()
+    assert code == 0, err
+    assert counts["valid"] == counts["inserted"] == 300
+    assert_books_balance(counts, store_errors=0)
+    store = open_store(db_url)
+    try:
+        (recorded,) = store.query(f"SELECT SUM(inserted) FROM {COUNTS_TABLE}")[0]
+    finally:
+        store.close()
+    assert 100 <= int(recorded) <= 200  # the later batches' counts, in the recreated table
 
 
 def test_a_string_longer_than_its_varchar_column_is_a_store_error_on_both_engines(
