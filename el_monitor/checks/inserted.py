@@ -1,11 +1,18 @@
 """check_el_inserted: do valid events reach the database?  The sink, not just the front door.
 
+What reached the database is ``inserted`` + ``duplicate``: a duplicate is a valid event whose
+uuid was stored already (a replay from a checkpoint after a restart, a backfill, a client's
+resend), so its row is there.  Counting inserts alone would make every replay look like a sink
+failure.  Forwarders from before the ``duplicate`` measure send no such series: read as 0.
+
 Two findings, both from the forwarders' overall counters:
 
-* the window's ratio inserted / valid, against ``-w 0.9: -c 0.5:`` (warn under 90% inserted,
-  critical under 50%); inserts lag a little behind validation, so the ratio hovers near 1;
-* a stall: no insert at all for the last ``--stalled`` seconds (default 60) while valid events
-  keep arriving — the forwarder stopped writing or the database is stuck.  Always CRITICAL::
+* the window's ratio (inserted + duplicate) / valid, against ``-w 0.9: -c 0.5:`` (warn under
+  90% stored, critical under 50%); inserts lag a little behind validation, so the ratio hovers
+  near 1;
+* a stall: nothing inserted nor found stored for the last ``--stalled`` seconds (default 60)
+  while valid events keep arriving — the forwarder stopped writing or the database is stuck.
+  Always CRITICAL::
 
     EL_INSERTED CRITICAL - nothing inserted for the last 90 s while 1234 valid events arrived:
     the forwarder stopped writing or the database is stuck (1234 spooled)
@@ -17,9 +24,14 @@ reached the database, so the sink works, but a backfill from those logs would mi
     EL_INSERTED WARNING - 1200 events not written to the forwarders' event logs (full or
     read-only --log-dir?); 100% of valid events inserted over the last 10min (…)
 
+The status line names the duplicates when there are any::
+
+    EL_INSERTED OK - 100% of valid events inserted or already stored over the last 10min
+    (1000 of 1000, 1000 of them duplicates)
+
 Fewer than ``--min-events`` valid events in the window are not judged.  Perfdata: ``ratio``
-with its thresholds, ``valid``/``inserted``/``spooled`` event counts, ``stalled`` seconds and,
-when the forwarders send it, ``not_logged``.
+with its thresholds, ``valid``/``inserted``/``duplicate``/``spooled`` event counts,
+``stalled`` seconds and, when the forwarders send it, ``not_logged``.
 """
 
 from __future__ import annotations
@@ -41,16 +53,17 @@ from el_monitor.graphite.render import Series
 from el_monitor.measures import NOT_LOGGED as NOT_LOGGED_MEASURE
 
 NAME = "EL_INSERTED"
-MEASURES = ("valid", "inserted", "spooled", NOT_LOGGED_MEASURE)
+MEASURES = ("valid", "inserted", "duplicate", "spooled", NOT_LOGGED_MEASURE)
 COUNTS = names.metric(names.OVERALL, names.alternatives(MEASURES), names.COUNT)
-VALID, INSERTED, SPOOLED, NOT_LOGGED = (
+VALID, INSERTED, DUPLICATE, SPOOLED, NOT_LOGGED = (
     names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES
 )
 DEFAULT_STEP = 10  # seconds between points when a window has a single point
 
 
 class Stall(NamedTuple):
-    """The trailing run of points with valid events but nothing inserted."""
+    """The trailing run of points with valid events but nothing inserted nor duplicate (found
+    already stored)."""
 
     seconds: float
     valid: float  # valid events that arrived during it
@@ -60,25 +73,35 @@ class Stall(NamedTuple):
 class Totals(NamedTuple):
     valid: float
     inserted: float
+    duplicate: float  # found already stored: reached the database like an insert
     spooled: float
 
 
-def stall(valid: Series | None, inserted: Series | None, spooled: Series | None) -> Stall:
-    """How long, up to the last valid point, nothing was inserted while valid events came in.
+def stall(
+    valid: Series | None,
+    inserted: Series | None,
+    duplicate: Series | None,
+    spooled: Series | None,
+) -> Stall:
+    """How long, up to the last valid point, nothing was stored while valid events came in.
 
-    A null insert count next to a valid one counts as nothing inserted; trailing points with
-    no valid count (not flushed yet) are ignored.
+    Stored is inserted or duplicate (a replay's rows are there already).  A null count next to
+    a valid one counts as nothing; trailing points with no valid count (not flushed yet) are
+    ignored.
     """
     if valid is None:
         return Stall(0, 0, 0)
-    inserted_at = {ts: v for v, ts in inserted.points} if inserted is not None else {}
+    stored_at: dict[int, float] = {}
+    for series in (s for s in (inserted, duplicate) if s is not None):
+        for v, ts in series.points:
+            stored_at[ts] = stored_at.get(ts, 0) + (v or 0)
     spooled_at = {ts: v for v, ts in spooled.points} if spooled is not None else {}
     points = [(ts, v) for v, ts in valid.points if v is not None]
     stamps = [ts for _, ts in valid.points]
     step = min((b - a for a, b in zip(stamps, stamps[1:], strict=False)), default=DEFAULT_STEP)
     run: list[tuple[int, float]] = []
     for ts, count in reversed(points):
-        if (inserted_at.get(ts) or 0) > 0:
+        if stored_at.get(ts, 0) > 0:
             break
         run.append((ts, count))
     arrived = sum(count for _, count in run)
@@ -94,7 +117,8 @@ def stall(valid: Series | None, inserted: Series | None, spooled: Series | None)
 
 
 class Inserted(nagiosplugin.Resource):
-    """Overall valid, inserted and spooled counts over the window, in one render request."""
+    """Overall valid, inserted, duplicate and spooled counts over the window, in one render
+    request."""
 
     def __init__(self, graphite: Graphite, prefix: str, min_events: float) -> None:
         self.graphite = graphite
@@ -113,11 +137,16 @@ class Inserted(nagiosplugin.Resource):
                 f"{names.full_name(self.prefix, INSERTED)}: does any forwarder write to a database?"
             )
         spooled = frame.get(SPOOLED)
-        totals = Totals(frame.total(VALID), frame.total(INSERTED), frame.total(SPOOLED))
+        duplicate = frame.get(DUPLICATE)  # None from forwarders older than the measure: 0
+        totals = Totals(
+            frame.total(VALID), frame.total(INSERTED), frame.total(DUPLICATE), frame.total(SPOOLED)
+        )
         judged = totals.valid >= self.min_events and totals.valid > 0
-        ratio = totals.inserted / totals.valid if totals.valid > 0 else None
+        stored = totals.inserted + totals.duplicate
+        ratio = stored / totals.valid if totals.valid > 0 else None
         yield nagiosplugin.Metric("ratio", ratio, min=0, context="ratio" if judged else "unjudged")
-        yield nagiosplugin.Metric("stalled", stall(valid, inserted, spooled), "s", context="stall")
+        stalled = stall(valid, inserted, duplicate, spooled)
+        yield nagiosplugin.Metric("stalled", stalled, "s", context="stall")
         for name, value in totals._asdict().items():
             yield nagiosplugin.Metric(name, value, min=0, context="count")
         if frame.get(NOT_LOGGED) is not None:  # forwarders from before it leave it out
@@ -155,16 +184,19 @@ class InsertedSummary(nagiosplugin.Summary):
     def _ratio(self, results: nagiosplugin.Results) -> str:
         ratio = output.worst(results, "ratio")
         counts = {r.metric.name: r.metric.value for r in output.by_context(results, "count")}
-        valid, inserted = counts.get("valid", 0), counts.get("inserted", 0)
+        valid, duplicate = counts.get("valid", 0), counts.get("duplicate", 0)
+        stored = counts.get("inserted", 0) + duplicate
         if ratio is None:
             return (
                 f"{output.num(valid)} valid events over {self.window}, fewer than --min-events "
                 f"{output.num(self.min_events)}: not judged"
             )
+        what = "inserted or already stored" if duplicate else "inserted"
         text = (
-            f"{output.num(100 * ratio.metric.value)}% of valid events inserted over "
-            f"{self.window} ({output.num(inserted)} of {output.num(valid)})"
+            f"{output.num(100 * ratio.metric.value)}% of valid events {what} over "
+            f"{self.window} ({output.num(stored)} of {output.num(valid)}"
         )
+        text += f", {output.num(duplicate)} of them duplicates)" if duplicate else ")"
         if counts.get("spooled"):
             text += f", {output.num(counts['spooled'])} spooled"
         return text
@@ -222,19 +254,20 @@ class InsertedSummary(nagiosplugin.Summary):
 def build_parser() -> argparse.ArgumentParser:
     parser = options.plugin_parser(
         "check_el_inserted",
-        "Valid events reaching the database: the ratio inserted / valid over the window, and "
-        "a stall (nothing inserted while valid events keep arriving) as CRITICAL.",
+        "Valid events reaching the database: the ratio (inserted + duplicate) / valid over the "
+        "window (a duplicate's row is stored already: a replay or backfill), and a stall "
+        "(nothing inserted nor found already stored while valid events keep arriving) as CRITICAL.",
         warning="0.9:",
         critical="0.5:",
-        units="inserted / valid events (0.9: means under 90%% inserted)",
+        units="(inserted + duplicate) / valid events (0.9: means under 90%% stored)",
     )
     parser.add_argument(
         "--stalled",
         type=positive_float,
         default=60.0,
         metavar="SECONDS",
-        help="CRITICAL when nothing was inserted for this long at the end of the window "
-        "while valid events arrived (default: %(default)g)",
+        help="CRITICAL when nothing was inserted nor found already stored for this long at the "
+        "end of the window while valid events arrived (default: %(default)g)",
     )
     parser.add_argument(
         "--min-events",

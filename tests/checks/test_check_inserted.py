@@ -1,5 +1,6 @@
-"""check_el_inserted: the share of valid events inserted, a stall of inserts while events
-arrive, missing insert counts, and the stall helper on its own."""
+"""check_el_inserted: the share of valid events stored (inserted or duplicate), a stall of
+inserts while events arrive, replays and backfills that only find duplicates, forwarders that
+send no duplicate counts, missing insert counts, and the stall helper on its own."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def test_inserted_ok_and_warning(graphite: Stub, capsys) -> None:
     assert code == 0
     assert out == (
         "EL_INSERTED OK - 98% of valid events inserted over the last 10min (882 of 900) "
-        "| inserted=882;;;0 ratio=0.98;0.9:;0.5:;0 spooled=0;;;0 stalled=0s;;60;0 valid=900;;;0\n"
+        "| duplicate=0;;;0 inserted=882;;;0 ratio=0.98;0.9:;0.5:;0 spooled=0;;;0 stalled=0s;;60;0 "
+        "valid=900;;;0\n"
     )
     graphite.data["eventlogging.fw1.overall.inserted.count"] = [70.0] * 9 + [None]
     code, out = run(check_inserted, graphite, capsys=capsys)
@@ -71,8 +73,25 @@ def test_stall_helper_ignores_idle_and_unflushed_points() -> None:
 
     valid = series([5, 5, 0, 0, 5, 5, None])
     inserted = series([5, 5, 0, 0, 0, 0, None])
-    assert check_inserted.stall(valid, inserted, None) == check_inserted.Stall(20, 10, 0)
-    assert check_inserted.stall(valid, series([5] * 6 + [None]), None).seconds == 0
+    assert check_inserted.stall(valid, inserted, None, None) == check_inserted.Stall(20, 10, 0)
+    assert check_inserted.stall(valid, series([5] * 6 + [None]), None, None).seconds == 0
+
+
+def test_stall_helper_counts_duplicates_as_stored() -> None:
+    """A point whose events were all found already stored ends a stall like an insert; a null
+    duplicate count, or none at all, is nothing stored."""
+    from el_monitor.graphite.render import Series
+
+    def series(values: Values) -> Series:
+        return Series("x", tuple((v, 100 + 10 * i) for i, v in enumerate(values)))
+
+    valid = series([5, 5, 5, 5, None])
+    inserted = series([5, 0, 0, 0, None])
+    stall = check_inserted.stall
+    assert stall(valid, inserted, None, None) == check_inserted.Stall(30, 15, 0)
+    assert stall(valid, inserted, series([0, 0, 0, 5, None]), None).seconds == 0
+    assert stall(valid, inserted, series([0, 5, None, None, None]), None).seconds == 20
+    assert stall(valid, series([0, 0, 0, 0, None]), series([5] * 4 + [None]), None).seconds == 0
 
 
 def test_events_the_logs_could_not_hold_are_a_warning(graphite: Stub, capsys) -> None:
@@ -97,3 +116,111 @@ def test_events_the_logs_could_not_hold_are_a_warning(graphite: Stub, capsys) ->
     code, out = run(check_inserted, graphite, capsys=capsys)
     assert code == 0
     assert "not_logged=0;0;;0" in out
+
+
+def test_a_replay_of_stored_events_is_ok(graphite: Stub, capsys) -> None:
+    """A restart replaying from its checkpoint (or a backfill): every valid event is a
+    duplicate, nothing new is inserted.  Their rows are in the database: OK, not a stall."""
+    put(
+        graphite,
+        metric("fw1", "overall.valid.count", const(100.0)),
+        metric("fw1", "overall.inserted.count", const(0.0)),
+        metric("fw1", "overall.duplicate.count", const(100.0)),
+        metric("fw1", "overall.spooled.count", const(0.0)),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    text, perf = status(out)
+    assert code == 0, out
+    assert text == (
+        "EL_INSERTED OK - 100% of valid events inserted or already stored over the last 10min "
+        "(1000 of 1000, 1000 of them duplicates)"
+    )
+    assert sorted(perf.split()) == [
+        "duplicate=1000;;;0",
+        "inserted=0;;;0",
+        "ratio=1;0.9:;0.5:;0",
+        "spooled=0;;;0",
+        "stalled=0s;;60;0",
+        "valid=1000;;;0",
+    ]
+    code, out = run(check_inserted, graphite, "-v", capsys=capsys)
+    assert code == 0
+    assert "duplicate: 1000 events" in out.splitlines()
+
+
+def test_replay_then_live_inserts_and_a_real_shortfall(graphite: Stub, capsys) -> None:
+    """A mix: a replay's duplicates, then live inserts, both count as stored; what neither
+    inserted nor found stored is still judged, and a stall after a replay is still a stall."""
+    put(
+        graphite,
+        metric("fw1", "overall.valid.count", [100.0] * 9 + [None]),
+        metric("fw1", "overall.inserted.count", [0.0] * 5 + [100.0] * 4 + [None]),
+        metric("fw1", "overall.duplicate.count", [100.0] * 5 + [0.0] * 4 + [None]),
+        metric("fw1", "overall.spooled.count", const(0.0)),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    text, perf = status(out)
+    assert code == 0, out
+    assert text == (
+        "EL_INSERTED OK - 100% of valid events inserted or already stored over the last 10min "
+        "(900 of 900, 500 of them duplicates)"
+    )
+    assert {"duplicate=500;;;0", "inserted=400;;;0", "stalled=0s;;60;0"} <= set(perf.split())
+
+    # 40 inserted + 30 duplicate of every 100: 30% lost, a WARNING.
+    graphite.data["eventlogging.fw1.overall.inserted.count"] = [40.0] * 9 + [None]
+    graphite.data["eventlogging.fw1.overall.duplicate.count"] = [30.0] * 9 + [None]
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    assert code == 1, out
+    assert status(out)[0] == (
+        "EL_INSERTED WARNING - 70% of valid events inserted or already stored over the last "
+        "10min (630 of 900, 270 of them duplicates), ratio 0.7 < 0.9"
+    )
+
+    # The replay ends and nothing is stored after it: the stall is not hidden.
+    graphite.data["eventlogging.fw1.overall.valid.count"] = const(100.0)
+    graphite.data["eventlogging.fw1.overall.inserted.count"] = const(0.0)
+    graphite.data["eventlogging.fw1.overall.duplicate.count"] = [100.0] * 4 + [0.0] * 6
+    graphite.data["eventlogging.fw1.overall.spooled.count"] = [0.0] * 4 + [100.0] * 6
+    code, out = run(check_inserted, graphite, "-c", "0.3:", capsys=capsys)
+    text, perf = status(out)
+    assert code == 2, out
+    assert text.startswith(
+        "EL_INSERTED CRITICAL - nothing inserted for the last 60 s while 600 valid events "
+        "arrived: the forwarder stopped writing or the database is stuck (600 spooled); "
+        "40% of valid events inserted or already stored over the last 10min (400 of 1000, "
+        "400 of them duplicates), 600 spooled"
+    )
+    assert "stalled=60s;;60;0" in perf.split()
+
+
+def test_forwarders_without_duplicate_counts(graphite: Stub, capsys) -> None:
+    """Forwarders from before the ``duplicate`` measure send no such series: it reads as 0,
+    alone or next to a newer forwarder whose duplicates are summed in."""
+    put(
+        graphite,
+        metric("old1", "overall.valid.count", [100.0] * 9 + [None]),
+        metric("old1", "overall.inserted.count", [95.0] * 9 + [None]),
+        metric("old1", "overall.spooled.count", const(0.0)),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    text, perf = status(out)
+    assert code == 0, out
+    assert text == "EL_INSERTED OK - 95% of valid events inserted over the last 10min (855 of 900)"
+    assert {"duplicate=0;;;0", "inserted=855;;;0", "ratio=0.95;0.9:;0.5:;0"} <= set(perf.split())
+
+    put(
+        graphite,
+        metric("new1", "overall.valid.count", [100.0] * 9 + [None]),
+        metric("new1", "overall.inserted.count", [0.0] * 9 + [None]),
+        metric("new1", "overall.duplicate.count", [100.0] * 9 + [None]),
+        metric("new1", "overall.spooled.count", const(0.0)),
+    )
+    code, out = run(check_inserted, graphite, capsys=capsys)
+    text, perf = status(out)
+    assert code == 0, out
+    assert text == (
+        "EL_INSERTED OK - 97.5% of valid events inserted or already stored over the last 10min "
+        "(1755 of 1800, 900 of them duplicates)"
+    )
+    assert {"duplicate=900;;;0", "inserted=855;;;0", "valid=1800;;;0"} <= set(perf.split())
