@@ -53,6 +53,7 @@ NESTED = {
             "type": "object",
             "properties": {
                 "pi": {"type": "number"},
+                "label": {"type": "string"},
                 "deep": {"type": "object", "properties": {"x": {"type": "integer"}}},
             },
         },
@@ -74,6 +75,7 @@ def test_event_columns_flatten_nested_objects_and_type_the_rest():
         "event_count": "bigint",
         "event_free": "json",
         "event_nested_deep_x": "bigint",
+        "event_nested_label": "varchar",
         "event_nested_pi": "double",
         "event_note": "text",
         "event_ok": "boolean",
@@ -188,6 +190,33 @@ def test_field_the_table_lacks_is_a_store_error(store):
         layout.row(
             {"uuid": "a" * 32, "timestamp": 1795842000, "wiki": "w", "event": {"surprise": 1}}
         )
+
+
+@pytest.mark.parametrize(
+    ("where", "column"),
+    [("wiki", "wiki"), ("short", "event_short"), ("label", "event_nested_label")],
+)
+def test_a_string_longer_than_its_varchar_column_is_refused_on_both_engines(
+    store, where, column
+) -> None:
+    """Capsule, top-level and nested VARCHAR columns alike: 191 characters fit, 192 do not."""
+    layout = store.layout("Nested", "1.0.0", NESTED)
+
+    def capsule(length: int, uuid: str) -> dict:
+        text = "é" * length  # characters, not bytes, as utf8mb4 counts them
+        fields = {"wiki": "w", "event": {}}
+        if where == "wiki":
+            fields["wiki"] = text
+        elif where == "short":
+            fields["event"] = {"short": text}
+        else:
+            fields["event"] = {"nested": {"label": text}}
+        return {"uuid": uuid, "timestamp": 1795842000, **fields}
+
+    with pytest.raises(StoreError, match=f"{column} is too long: 192 characters"):
+        layout.row(capsule(192, "b" * 32))
+    result = store.insert({layout: [layout.row(capsule(191, "a" * 32))]})
+    assert result.inserted[layout] == 1 and not result.rejected
 
 
 def test_existing_table_with_fewer_columns(store):

@@ -148,23 +148,21 @@ class TableLayout:
         self._nested = frozenset(
             c.name[:i] for c in columns for i, ch in enumerate(c.name) if ch == "_" and i > 6
         )
-        self._capsule = tuple((self._position.get(k), k) for k in _CAPSULE_VALUES)
+        # The capsule's fields this table has a column for (an old table may lack some).
+        self._capsule = tuple(
+            (self._position[k], k) for k in _CAPSULE_VALUES if k in self._position
+        )
         # SQLite ignores a VARCHAR's length and MySQL's strict mode refuses a longer string:
-        # both engines agree by refusing it here, as the row is built.
+        # both engines agree by refusing it here, as the row is built.  The fast paths map a
+        # top-level event field to its column without building the name: strings of VARCHAR
+        # columns apart, so only they pay for the length check.
+        top = [(c.name[6:], i, c.kind) for i, c in enumerate(columns) if c.name[:6] == "event_"]
+        self._top_scalar = {key: i for key, i, kind in top if kind not in (JSON, VARCHAR)}
+        self._top_varchar = {key: i for key, i, kind in top if kind == VARCHAR}
         self._varchar = frozenset(c.name for c in columns if c.kind == VARCHAR)
         self._capsule_varchar = tuple(
-            position
-            for position, key in self._capsule
-            if position is not None and key in self._varchar
+            position for position, key in self._capsule if key in self._varchar
         )
-        # Fast path: a top-level event field → its scalar column, without building the name;
-        # a VARCHAR column's position is stored inverted (``~i``, negative), so only those
-        # fields pay for the length check.
-        self._top_scalar = {
-            c.name[6:]: ~i if c.kind == VARCHAR else i
-            for i, c in enumerate(columns)
-            if c.name.startswith("event_") and c.kind != JSON
-        }
         self._last_second = -1
         self._last_mw = ""
 
@@ -177,32 +175,32 @@ class TableLayout:
             self._last_second, self._last_mw = second, mediawiki_timestamp(second)
         values[1] = self._last_mw
         for position, key in self._capsule:
-            if position is not None:
-                values[position] = capsule.get(key)
+            values[position] = capsule.get(key)
         for position in self._capsule_varchar:
             value = values[position]
             if value.__class__ is str and len(value) > VARCHAR_LIMIT:
-                self._check_length(position, value)
-        top_scalar = self._top_scalar
+                self._too_long(position, value)
+        top_scalar, top_varchar = self._top_scalar, self._top_varchar
         for key, value in capsule["event"].items():
             position = top_scalar.get(key)
             if position is not None and value.__class__ is not dict and value.__class__ is not list:
-                if position < 0:
-                    position = ~position
-                    if value.__class__ is str and len(value) > VARCHAR_LIMIT:
-                        self._check_length(position, value)
+                values[position] = value
+                continue
+            position = top_varchar.get(key)
+            if position is not None and value.__class__ is str:
+                if len(value) > VARCHAR_LIMIT:
+                    self._too_long(position, value)
                 values[position] = value
             else:
                 self._fill({key: value}, "event_", values)
         return values
 
-    def _check_length(self, position: int, value: Value) -> None:
+    def _too_long(self, position: int, value: str) -> None:
         """Refuse a string longer than its VARCHAR column, as MySQL's strict mode does."""
-        if isinstance(value, str) and len(value) > VARCHAR_LIMIT:
-            raise StoreError(
-                f"{self.column_names[position]} is too long: {len(value):,} characters, "
-                f"where its column holds at most {VARCHAR_LIMIT}"
-            )
+        raise StoreError(
+            f"{self.column_names[position]} is too long: {len(value):,} characters, "
+            f"where its column holds at most {VARCHAR_LIMIT}"
+        )
 
     def _fill(self, obj: Mapping[str, Any], prefix: str, values: Row) -> None:
         position_of = self._position
@@ -215,8 +213,10 @@ class TableLayout:
                         value = orjson.dumps(value).decode()
                     except TypeError:  # orjson writes 254 levels at most
                         raise StoreError(f"{name} nests too deep to store as JSON") from None
-                elif name in self._varchar:
-                    self._check_length(position, value)
+                elif (
+                    name in self._varchar and isinstance(value, str) and len(value) > VARCHAR_LIMIT
+                ):
+                    self._too_long(position, value)
                 values[position] = value
             elif value.__class__ is dict and name in self._nested:
                 self._fill(value, name + "_", values)
