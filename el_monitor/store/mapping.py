@@ -182,15 +182,19 @@ class TableLayout:
                 self._too_long(position, value)
         top_scalar, top_varchar = self._top_scalar, self._top_varchar
         for key, value in capsule["event"].items():
-            position = top_scalar.get(key)
-            if position is not None and value.__class__ is not dict and value.__class__ is not list:
-                values[position] = value
+            scalar_at = top_scalar.get(key)
+            if (
+                scalar_at is not None
+                and value.__class__ is not dict
+                and value.__class__ is not list
+            ):
+                values[scalar_at] = value
                 continue
-            position = top_varchar.get(key)
-            if position is not None and value.__class__ is str:
+            text_at = top_varchar.get(key)
+            if text_at is not None and value.__class__ is str:
                 if len(value) > VARCHAR_LIMIT:
-                    self._too_long(position, value)
-                values[position] = value
+                    self._too_long(text_at, value)
+                values[text_at] = value
             else:
                 self._fill({key: value}, "event_", values)
         return values
