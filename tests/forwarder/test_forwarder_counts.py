@@ -10,6 +10,8 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 from harness.wait import wait_until
 from helpers import example_capsules
@@ -21,6 +23,17 @@ from .support import append, count_rows, events, forward_process
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
 MEASURES_SQL = "raw, valid, invalid, sampled_out, opted_out, inserted, duplicate, spooled"
+
+
+def _restart_until_counted(db_url: str, log: Path, args: Sequence[str], lines: int) -> None:
+    """Follow ``log`` again until ``lines`` raw events are counted, then stop cleanly."""
+    again = forward_process(db_url, f"file://{log}?follow=1", *args)
+    try:
+        wait_until(lambda: sums(db_url)["raw"] >= lines, 120, "every line counted")
+    finally:
+        again.send_signal(signal.SIGTERM)
+        _, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err.decode()
 
 
 def sums(db_url: str, where: str = "") -> dict[str, int]:
@@ -105,13 +118,7 @@ def test_sigkill_between_flushes_loses_and_repeats_no_count(db_url, tmp_path):
     assert 0 < killed_at["raw"] < len(lines)
     append(log, lines[half:])
 
-    again = forward_process(db_url, f"file://{log}?follow=1", *args)
-    try:
-        wait_until(lambda: sums(db_url)["raw"] >= len(lines), 120, "every line counted")
-    finally:
-        again.send_signal(signal.SIGTERM)
-        out, err = again.communicate(timeout=60)
-    assert again.returncode == 0, err.decode()
+    _restart_until_counted(db_url, log, args, len(lines))
     total = sums(db_url)
     invalid = len(lines) - valid
     assert total == {
@@ -211,13 +218,7 @@ def test_lines_with_nothing_to_store_are_counted_flush_by_flush(sqlite_url, tmp_
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     append(log, lines[250:])
-    again = forward_process(sqlite_url, f"file://{log}?follow=1", *args)
-    try:
-        wait_until(lambda: sums(sqlite_url)["raw"] >= len(lines), 60, "every line counted")
-    finally:
-        again.send_signal(signal.SIGTERM)
-        out, err = again.communicate(timeout=60)
-    assert again.returncode == 0, err.decode()
+    _restart_until_counted(sqlite_url, log, args, len(lines))
     assert sums(sqlite_url) == {
         **dict.fromkeys(MEASURES_SQL.split(", "), 0), "raw": 500, "invalid": 500,
     }  # fmt: skip

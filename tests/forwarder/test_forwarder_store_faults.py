@@ -13,7 +13,7 @@ from el_monitor.errors import STORE
 from el_monitor.measures import OVERALL
 from el_monitor.store import open_store
 from el_monitor.store.counts import COUNTS_TABLE, ERRORS_TABLE
-from el_monitor.store.mapping import VARCHAR_LIMIT
+from el_monitor.store.mapping import VARCHAR_LIMIT, table_name
 
 from .running import RunningForwarder, assert_books_balance, log_records, one_schema_lines
 from .support import count_rows, forward
@@ -35,40 +35,20 @@ def _drop(db_url: str, table: str) -> None:
         store.close()
 
 
-def test_a_table_dropped_while_forwarding_is_recreated_and_nothing_refused(db_url) -> None:
+def _forward_dropping(db_url: str, tables: tuple[str, ...], said: str, stored: int) -> str:
+    """A forwarder fed 100 events, then ``tables`` dropped under it and 200 more sent: it must
+    say ``said``, end holding ``stored`` event rows with every event inserted and nothing
+    refused. Returns its stdout and stderr."""
     fw = RunningForwarder(db_url)
     try:
         fw.send(one_schema_lines(100))
         wait_until(lambda: fw.alive() and count_rows(db_url) == 100, 60, "100 events stored")
-        (table,) = _event_tables(db_url)
-        _drop(db_url, table)
-        fw.send(one_schema_lines(200, start=100))
-        fw.output.wait_for(f"table {table} was missing; recreated")
-        wait_until(lambda: fw.alive() and count_rows(db_url) == 200, 60, "the later events stored")
-        code, counts, out, err = fw.finish()
-    finally:
-        fw.kill()
-    assert code == 0, err
-    assert counts["valid"] == counts["inserted"] == 300
-    assert_books_balance(counts, store_errors=0)
-    assert "most common errors" not in out
-    assert err.count("was missing; recreated") == 1, err
-    assert _event_tables(db_url) == [table]
-
-
-def test_counts_tables_dropped_while_forwarding_are_recreated_and_nothing_refused(
-    db_url,
-) -> None:
-    fw = RunningForwarder(db_url)
-    try:
-        fw.send(one_schema_lines(100))
-        wait_until(lambda: fw.alive() and count_rows(db_url) == 100, 60, "100 events stored")
-        for table in (COUNTS_TABLE, ERRORS_TABLE):
+        for table in tables:
             _drop(db_url, table)
         fw.send(one_schema_lines(200, start=100))
-        fw.output.wait_for("the counts tables are missing; creating them again")
+        fw.output.wait_for(said)
         wait_until(
-            lambda: fw.alive() and count_rows(db_url) == 300,
+            lambda: fw.alive() and count_rows(db_url) == stored,
             60,
             lambda: f"the later events stored; stderr: {fw.stderr()}",
         )
@@ -78,6 +58,24 @@ def test_counts_tables_dropped_while_forwarding_are_recreated_and_nothing_refuse
     assert code == 0, err
     assert counts["valid"] == counts["inserted"] == 300
     assert_books_balance(counts, store_errors=0)
+    return out + err
+
+
+def test_a_table_dropped_while_forwarding_is_recreated_and_nothing_refused(db_url) -> None:
+    capsule = example_capsules()[0]
+    table = table_name(capsule["schema"], capsule["revision"])
+    said = f"table {table} was missing; recreated"
+    output = _forward_dropping(db_url, (table,), said, stored=200)
+    assert "most common errors" not in output
+    assert output.count("was missing; recreated") == 1, output
+    assert _event_tables(db_url) == [table]
+
+
+def test_counts_tables_dropped_while_forwarding_are_recreated_and_nothing_refused(
+    db_url,
+) -> None:
+    said = "the counts tables are missing; creating them again"
+    _forward_dropping(db_url, (COUNTS_TABLE, ERRORS_TABLE), said, stored=300)
     store = open_store(db_url)
     try:
         (recorded,) = store.query(f"SELECT SUM(inserted) FROM {COUNTS_TABLE}")[0]
