@@ -6,22 +6,34 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomically(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
-    """Temporary file beside ``path``, fsync, rename over it, fsync the directory.
+    """Replace ``path`` with ``data`` (see ``atomic_writer``).  Raises OSError; callers say
+    what it means."""
+    with atomic_writer(path, mode) as file:
+        file.write(data)
 
-    An existing file keeps its permissions.  Raises OSError; callers say what it means.
-    """
+
+@contextlib.contextmanager
+def atomic_writer(
+    path: str | os.PathLike, mode: int = 0o644, buffering: int = -1
+) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path`` to write; when the block ends it is fsynced, renamed
+    over ``path`` and the directory fsynced.  An exception in the block (the caller's own, to
+    abandon it, included) removes the temporary file and leaves ``path`` as it was.  An
+    existing file keeps its permissions."""
     path = Path(path)
     directory = path.parent
     with contextlib.suppress(FileNotFoundError):
         mode = stat.S_IMODE(path.stat().st_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
+        with os.fdopen(fd, "wb", buffering=buffering) as file:
+            yield file
             file.flush()
             os.fchmod(file.fileno(), mode)
             os.fsync(file.fileno())

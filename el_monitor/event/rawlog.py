@@ -36,6 +36,11 @@ def line_of_record(record: bytes) -> bytes | None:
         value = orjson.loads(record)
     except orjson.JSONDecodeError:
         return None
+    return line_of_value(value)
+
+
+def line_of_value(value: object) -> bytes | None:
+    """``line_of_record`` for a record already parsed."""
     if type(value) is str:
         return value.encode()
     if type(value) is dict and len(value) == 1 and type(value.get(BASE64_KEY)) is str:

@@ -21,6 +21,7 @@ import orjson
 
 from el_monitor.event.formats import unquote_plus_bytes
 from el_monitor.event.names import is_schema_name
+from el_monitor.event.rawlog import line_of_value
 from el_monitor.optout.identity import names_user_id
 from el_monitor.optout.matcher import OptOutCheck, OptOutMatcher, value_lookup
 
@@ -60,20 +61,22 @@ class RecordMatcher:
         return not whole and self._fragment_matches(text, schema)
 
     def log_line_matches(self, line: bytes) -> bool:
-        """A line of an all/valid/invalid log: a capsule, an EventError record, a raw line,
-        or a JSON value holding the raw text (each string in it is looked at)."""
+        """A line of an all/valid/invalid log: a capsule (valid), an EventError record
+        (invalid: its ``rawEvent``), an all-log record holding a raw line (``event.rawlog``,
+        base64 ones too), or a raw line as logs before records were JSON held it."""
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
             return self.matches(line.decode("utf-8", "replace"))
-        if isinstance(value, dict):
-            if self._capsule_matches(value):
-                return True
+        if isinstance(value, dict) and type(value.get("event")) is dict:
+            return self._capsule_matches(value)
+        raw = line_of_value(value)
+        if raw is not None:
+            return self.matches(raw.decode("utf-8", "replace"))
+        if isinstance(value, dict) and isinstance(value.get("rawEvent"), str):
             schema = value.get("schema")
-            texts = [v for v in value.values() if isinstance(v, str)]
-            name = schema if isinstance(schema, str) else None
-            return any(self.matches(text, name) for text in texts)
-        return isinstance(value, str) and self.matches(value)
+            return self.matches(value["rawEvent"], schema if isinstance(schema, str) else None)
+        return False
 
     def _capsule_matches(self, capsule: dict) -> bool:
         schema, wiki, event = capsule.get("schema"), capsule.get("wiki"), capsule.get("event")

@@ -12,16 +12,13 @@ message, which may quote the event's values, replaced; the counts stay.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from el_monitor.atomic import fsync_directory
+from el_monitor.atomic import atomic_writer
 from el_monitor.optout.records import RecordMatcher
 from el_monitor.store.counts import NO_SCHEMA, clear_examples, scan_examples
 
@@ -53,11 +50,14 @@ def purge_log_files(
     return [_purge_file(Path(path), matcher, dry_run) for path in files]
 
 
+class _Grew(Exception):
+    """A forwarder appended to the file while it was read: the rewrite is abandoned."""
+
+
 def _purge_file(path: Path, matcher: RecordMatcher, dry_run: bool) -> FilePurge:
     records = 0
     gone: set[int] = set()  # numbers of the lines to remove
     with open(path, "rb", buffering=_READ_BUFFER) as source:
-        before = os.fstat(source.fileno())
         for records, line in enumerate(source, 1):
             if matcher.log_line_matches(line.rstrip(b"\n")):
                 gone.add(records)
@@ -66,25 +66,16 @@ def _purge_file(path: Path, matcher: RecordMatcher, dry_run: bool) -> FilePurge:
         if not removed or dry_run:
             return FilePurge(str(path), records, removed, False)
         source.seek(0)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb", buffering=_READ_BUFFER) as target:
+            with atomic_writer(path, buffering=_READ_BUFFER) as target:
                 for number, line in enumerate(source, 1):
                     if number not in gone:
                         target.write(line)
-                target.flush()
-                os.fchmod(target.fileno(), stat.S_IMODE(before.st_mode))
-                os.fsync(target.fileno())
-            if os.stat(path).st_size != size or os.fstat(source.fileno()).st_size != size:
-                log.warning("optout purge: %s grew while it was read; left as it was", path)
-                os.unlink(tmp)
-                return FilePurge(str(path), records, removed, True)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    fsync_directory(path.parent)
+                if os.stat(path).st_size != size or os.fstat(source.fileno()).st_size != size:
+                    raise _Grew
+        except _Grew:
+            log.warning("optout purge: %s grew while it was read; left as it was", path)
+            return FilePurge(str(path), records, removed, True)
     return FilePurge(str(path), records, removed, False)
 
 

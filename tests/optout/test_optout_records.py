@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 import orjson
 import pytest
 
+from el_monitor.event.rawlog import raw_record
 from el_monitor.optout.records import RecordMatcher
 
 from .support import SECRET, TOKEN, USER, capsule, catalog, reference
@@ -77,3 +78,14 @@ def test_a_stored_example_names_its_schema_beside_it(matcher):
     assert not matcher.matches(cut)  # which schema's user fields? unknown
     assert matcher.matches(cut, "Edit")
     assert not matcher.matches(cut, "Other")
+
+
+def test_an_all_log_record_of_a_line_that_is_not_utf8_is_found(matcher):
+    """The all log keeps such a line as ``{"base64": …}``: the line inside is what is judged."""
+    for event in THEIRS:
+        line = texts(event)[1].encode() + b" \xff\xfe"  # a varnish line with stray bytes
+        record = raw_record(line)
+        assert b"base64" in record
+        assert matcher.log_line_matches(record), record
+    ours = texts({"performer": {"user_id": 7}, "action": "save"})[1].encode() + b" \xff"
+    assert not matcher.log_line_matches(raw_record(ours))
