@@ -183,6 +183,11 @@ class Outcome(NamedTuple):
     capsule: Mapping[str, Any]
     error: EventError | None  # None: an identical replay (counted duplicate only)
 
+    @property
+    def duplicate(self) -> bool:
+        """A replay, or another event holding a stored uuid (rather than a store error)."""
+        return self.error is None or self.error.code == DUPLICATE
+
 
 def _valid_by_hour(capsules: Sequence[Mapping[str, Any]]) -> dict[HourKey, int]:
     """Events per (hour, schema).  A live batch spans a second or two, so it is counted per
@@ -229,7 +234,7 @@ def batch_rows(
         hour, schema = capsule["timestamp"] // HOUR, capsule["schema"]
         values = row((hour, schema))
         values["inserted"] -= 1
-        if error is None or error.code == DUPLICATE:
+        if outcome.duplicate:
             values["duplicate"] += 1
         if error is not None:
             group_key = (hour, schema, error.code, "")

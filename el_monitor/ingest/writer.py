@@ -227,7 +227,7 @@ class StoreWriter:
     def _commit(
         self,
         capsules: list[dict],
-        counted: Pending = NOTHING,
+        counted: Pending,
         spooled: bool = False,
         orphans: list[Outcome] | None = None,
     ) -> None:
@@ -267,13 +267,14 @@ class StoreWriter:
             ]  # fmt: skip
             for duplicate in result.duplicates:
                 capsule = kept[duplicate.layout][duplicate.index]
-                found.append(Outcome(capsule, _duplicate_error(capsule, duplicate.differs)))
+                found.append(Outcome(capsule, self._duplicate_error(capsule, duplicate.differs)))
             return found
 
+        found: list[Outcome] = []  # of the transaction that committed: its bookkeeping's
+
         def bookkeeping(result: InsertResult) -> list:
-            counts, errors = batch_rows(
-                self.instance, counted, all_capsules, outcomes(result), spooled
-            )
+            found[:] = outcomes(result)
+            counts, errors = batch_rows(self.instance, counted, all_capsules, found, spooled)
             return count_statements(self.store.dialect, counts, errors)
 
         try:
@@ -282,9 +283,9 @@ class StoreWriter:
             log.warning("the counts tables are missing; creating them again")
             create_counts_tables(self.store)
             result = self.store.insert(rows, bookkeeping)
-        for outcome in outcomes(result):
+        for outcome in found:
             counts = self.counters.schema(outcome.capsule["schema"])
-            if outcome.error is None or outcome.error.code == DUPLICATE:
+            if outcome.duplicate:
                 counts.duplicate += 1
             if outcome.error is not None:
                 counts.errors[(outcome.error.code, None)] += 1
@@ -327,19 +328,18 @@ class StoreWriter:
             log.info("sample rate of %s/%s is now 1 in %d", schema, revision, rate)
 
     @staticmethod
-    def _store_error(capsule: dict, message: str) -> EventError:
+    def _store_error(capsule: dict, message: str, code: str = STORE) -> EventError:
         raw = capsule_json(capsule).decode()
-        return EventError(raw, message, STORE, capsule["schema"], capsule["revision"])
+        return EventError(raw, message, code, capsule["schema"], capsule["revision"])
 
-
-def _duplicate_error(capsule: dict, differs: tuple[str, ...]) -> EventError | None:
-    """None for a replay (the stored row is this one); an error when another event holds the
-    uuid (its columns named, not its values: they may be a user's)."""
-    if not differs:
-        return None
-    message = (
-        f"uuid {capsule['uuid']} is stored already with different content "
-        f"(differs in {', '.join(differs)}); this event was not stored"
-    )
-    raw = capsule_json(capsule).decode()
-    return EventError(raw, message, DUPLICATE, capsule["schema"], capsule["revision"])
+    @classmethod
+    def _duplicate_error(cls, capsule: dict, differs: tuple[str, ...]) -> EventError | None:
+        """None for a replay (the stored row is this one); an error when another event holds
+        the uuid (its columns named, not its values: they may be a user's)."""
+        if not differs:
+            return None
+        message = (
+            f"uuid {capsule['uuid']} is stored already with different content "
+            f"(differs in {', '.join(differs)}); this event was not stored"
+        )
+        return cls._store_error(capsule, message, DUPLICATE)
