@@ -24,10 +24,9 @@ from el_monitor.store.counts import (
     day_error_groups,
     first_examples,
 )
-from el_monitor.store.dialect import MYSQL, SQLITE
+from el_monitor.store.dialect import IN_LIMIT, MYSQL, SQLITE
 from el_monitor.store.mapping import TableLayout
 from el_monitor.store.rows import (
-    IN_LIMIT,
     KeyedRow,
     count_rows_after,
     delete_rows,

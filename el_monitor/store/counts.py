@@ -20,9 +20,8 @@ from typing import NamedTuple
 
 from el_monitor.measures import MEASURES
 from el_monitor.store.base import Params, Store
-from el_monitor.store.dialect import Dialect, Index, TableSpec
+from el_monitor.store.dialect import IN_LIMIT, Dialect, Index, TableSpec
 from el_monitor.store.mapping import StoreError
-from el_monitor.store.rows import IN_LIMIT
 
 __all__ = [
     "COUNTS_TABLE",

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from el_monitor.store.mapping import SQL_TYPES, Column
 
+IN_LIMIT = 1000  # keys per … IN (…) of one statement: far below every engine's parameter limit
+
 # Types of the two capsule columns that carry the unique key and the time index.
 _CAPSULE_TYPES = {"uuid": "CHAR(32)", "timestamp": "VARCHAR(14)"}
 EVENT_COLLATION = "utf8mb4_unicode_ci"

@@ -16,10 +16,8 @@ from typing import Any
 
 import orjson
 
-from el_monitor.store.dialect import Dialect
+from el_monitor.store.dialect import IN_LIMIT, Dialect
 from el_monitor.store.mapping import DOUBLE, JSON, Row, TableLayout
-
-IN_LIMIT = 1000  # uuids per SELECT … IN (…): far below every engine's parameter limit
 
 Query = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 

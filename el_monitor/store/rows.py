@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from el_monitor.store.base import Params, Store
-
-IN_LIMIT = 1000  # keys per DELETE … IN (…): far below every engine's parameter limit
+from el_monitor.store.dialect import IN_LIMIT
 
 
 class KeyedRow(NamedTuple):
