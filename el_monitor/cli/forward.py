@@ -199,23 +199,15 @@ def run_forward(args: argparse.Namespace) -> int:
 def _open_input(args: argparse.Namespace) -> Source:
     """``--input``, its lines read as all-log records with ``--replay-all-log``."""
     from el_monitor.ingest.sources import open_source
-
-    if not args.replay_all_log:
-        return open_source(
-            args.input,
-            max_line_bytes=args.max_event_bytes,
-            max_body_bytes=args.max_event_bytes,
-            spool_dir=args.spool_dir,
-        )
     from el_monitor.ingest.sources.records import RECORD_BYTES_PER_LINE_BYTE, AllLogRecords
 
-    # A record is longer than its line: a line the forwarder took whole must not be cut.
-    limit = RECORD_BYTES_PER_LINE_BYTE * (args.max_event_bytes + 1) + 2
-    return AllLogRecords(
-        open_source(
-            args.input, max_line_bytes=limit, max_body_bytes=limit, spool_dir=args.spool_dir
-        )
+    limit = args.max_event_bytes
+    if args.replay_all_log:  # a record is longer than its line: one taken whole is not cut
+        limit = RECORD_BYTES_PER_LINE_BYTE * (limit + 1) + 2
+    source = open_source(
+        args.input, max_line_bytes=limit, max_body_bytes=limit, spool_dir=args.spool_dir
     )
+    return AllLogRecords(source) if args.replay_all_log else source
 
 
 def summary_table(snapshot: Snapshot, measures: Sequence[str] = MEASURES) -> str:

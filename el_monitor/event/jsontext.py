@@ -9,6 +9,7 @@ the event itself is left out of the text, and the rest of the capsule says which
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import orjson
 
@@ -24,3 +25,8 @@ def capsule_json(capsule: dict) -> bytes:
         return json.dumps(capsule, separators=(",", ":")).encode()
     except (RecursionError, ValueError, TypeError):
         return json.dumps({**capsule, "event": TOO_DEEP}, default=str).encode()
+
+
+def capsule_lines(capsules: Iterable[dict]) -> bytes:
+    """JSON lines of capsules, as the spool and the rescue file hold them."""
+    return b"".join(capsule_json(c) + b"\n" for c in capsules)

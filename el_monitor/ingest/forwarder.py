@@ -57,7 +57,6 @@ class ForwarderSettings:
 class ForwardResult:
     counts: Snapshot
     pending: int  # valid events neither committed nor spooled (database away, no spool)
-    rescued_to: str | None = None  # where those were written instead (``rescue``)
 
 
 class Forwarder:
@@ -156,14 +155,15 @@ class Forwarder:
                     self._position = chunk.position
                 run_due(tasks)
             pending = self._drain(stop)
-            rescued_to = self._rescue() if pending else None
+            if pending:
+                self._rescue()
         finally:
             self.source.close()
             if self.logs is not None:
                 self.logs.close()
             if self.metrics_feed is not None:
                 self.metrics_feed.close()
-        return ForwardResult(self.counters.snapshot(), pending, rescued_to)
+        return ForwardResult(self.counters.snapshot(), pending)
 
     def _drain(self, stop: threading.Event) -> int:
         """At the end of input: flush, then wait for the spool to drain unless stopped."""
@@ -179,13 +179,12 @@ class Forwarder:
             pending += self._flush(stop)
         return pending
 
-    def _rescue(self) -> str:
+    def _rescue(self) -> None:
         """The batch the database did not take, to a file (log dir, spool dir or here)."""
         settings = self.settings
         places = [d for d in (settings.log_dir, settings.spool_dir) if d] + [os.getcwd()]
-        where = rescue(self.writer.batch, places)
+        rescue(self.writer.batch, places)
         self.writer.batch = []
-        return where
 
     def _maybe_reload(self) -> None:
         """Between two chunks, so no event is lost or counted twice across the switch."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from el_monitor.atomic import write_atomically
-from el_monitor.event.jsontext import capsule_json
+from el_monitor.event.jsontext import capsule_lines
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def rescue_file_name() -> str:
 
 def rescue(capsules: Sequence[dict], directories: Sequence[str | os.PathLike]) -> str:
     """Write ``capsules`` durably; returns the file's absolute path, or ``STDERR``."""
-    data = b"".join(capsule_json(c) + b"\n" for c in capsules)
+    data = capsule_lines(capsules)
     name = rescue_file_name()
     for directory in directories:
         path = Path(directory).absolute() / name

@@ -25,7 +25,7 @@ import orjson
 from el_monitor.atomic import fsync_directory, write_atomically
 from el_monitor.errors import UserError
 from el_monitor.event.capsule import REQUIRED
-from el_monitor.event.jsontext import capsule_json
+from el_monitor.event.jsontext import capsule_lines
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,15 @@ class Spool:
         self._sequence += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}.jsonl"
         final = self.directory / name
-        head = [orjson.dumps({COUNTS_KEY: counts}) + b"\n"] if counts is not None else []
-        write_atomically(final, b"".join(head + [capsule_json(c) + b"\n" for c in capsules]))
+        head = orjson.dumps({COUNTS_KEY: counts}) + b"\n" if counts is not None else b""
+        write_atomically(final, head + capsule_lines(capsules))
         return final
 
     def set_aside(self, path: Path, capsules: list[dict]) -> Path:
         """Keep ``capsules`` of the batch ``path`` in ``<name>.orphaned`` (rewritten whole if
         a crash left one), where the drain does not look; returns that file."""
         aside = path.with_suffix(ORPHANED)
-        write_atomically(aside, b"".join(capsule_json(c) + b"\n" for c in capsules))
+        write_atomically(aside, capsule_lines(capsules))
         return aside
 
     def files(self) -> list[Path]:
