@@ -81,7 +81,7 @@ class BeaconServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
-        limit = 3 * self.source.max_line_bytes + 1024  # a percent-encoded beacon line
+        limit = head_limit(self.source.max_line_bytes)
         self._server = await asyncio.start_server(
             self._serve, sock=self.sock, limit=limit, backlog=1024
         )
@@ -149,7 +149,7 @@ class BeaconServer:
             return False  # idle keep-alive connection, or the client closed it
         try:
             async with asyncio.timeout(source.request_seconds):
-                request = await read_head(reader, first, 3 * source.max_line_bytes + 1024)
+                request = await read_head(reader, first, head_limit(source.max_line_bytes))
                 method = _ROUTES.get(request.path)
                 if method is None:
                     raise BadRequest(HTTPStatus.NOT_FOUND, "not found")
@@ -257,6 +257,11 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         async with asyncio.timeout(LINGER_SECONDS):
             while await reader.read(65536):
                 pass
+
+
+def head_limit(max_line_bytes: int) -> int:
+    """Longest request head read: a beacon line percent-encoded (3 bytes a byte) and headers."""
+    return 3 * max_line_bytes + 1024
 
 
 def decode_beacon(query: str, max_line_bytes: int) -> bytes:
