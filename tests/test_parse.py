@@ -114,6 +114,17 @@ def test_mediawiki_timestamp():
     assert mediawiki_timestamp(1795842000) == "20261128050000"
 
 
+def test_mediawiki_timestamp_agrees_with_strftime_across_days_and_leap_years():
+    import random
+    import time
+
+    picks = random.Random(7).sample(range(946684800, 4102444800), 5000)
+    edges = [951782399, 951782400, 951868799, 1795823999, 1795824000, 1795910399, 4102444799]
+    for seconds in [*picks, *edges]:
+        expected = time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
+        assert mediawiki_timestamp(seconds) == expected, seconds
+
+
 @pytest.mark.parametrize(
     ("line", "error", "fragment"),
     [

@@ -219,6 +219,19 @@ def test_a_string_longer_than_its_varchar_column_is_refused_on_both_engines(
     assert result.inserted[layout] == 1 and not result.rejected
 
 
+def test_rows_of_a_group_refuse_only_the_rows_the_table_cannot_hold(store) -> None:
+    layout = store.layout("Nested", "1.0.0", NESTED)
+    capsules = [
+        {"uuid": f"{n:032x}", "timestamp": 1795842000, "wiki": "w", "event": {"short": text}}
+        for n, text in enumerate(["a", "x" * 192, "b", "y" * 500])
+    ]
+    built = layout.rows(capsules)
+    assert [c["uuid"] for c in built.kept] == [capsules[0]["uuid"], capsules[2]["uuid"]]
+    assert [row[layout.column_names.index("event_short")] for row in built.rows] == ["a", "b"]
+    assert [c["uuid"] for c, _ in built.refused] == [capsules[1]["uuid"], capsules[3]["uuid"]]
+    assert all("event_short is too long" in why for _, why in built.refused)
+
+
 def test_existing_table_with_fewer_columns(store):
     layout = store.layout("Nested", "1.0.0", {"properties": {"count": {"type": "integer"}}})
     # A second process whose schema grew: the table keeps its columns, new fields are errors.

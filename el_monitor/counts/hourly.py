@@ -16,8 +16,7 @@ the tally ``ScopeHours.at`` finds with one dict lookup).
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -29,9 +28,10 @@ HOUR = 3600
 TEXT_LIMIT = 4096  # characters of a message or raw example kept per error group (TEXT: 64 KB)
 MAX_EXAMPLES = 10_000  # error groups whose example is kept between two flushes
 
-_TIMESTAMP, _SCHEMA = itemgetter("timestamp"), itemgetter("schema")
+_TIMESTAMP = itemgetter("timestamp")
 HourKey = tuple[int, str]  # (hour: Unix seconds // 3600, schema or NO_SCHEMA)
 ErrorKey = tuple[int, str, str, str]  # (hour, schema, code, path or "")
+ValidCounts = dict[HourKey, int]  # valid events of a batch by (hour, schema)
 
 
 class HourTally:
@@ -189,30 +189,31 @@ class Outcome(NamedTuple):
         return self.error is None or self.error.code == DUPLICATE
 
 
-def _valid_by_hour(capsules: Sequence[Mapping[str, Any]]) -> dict[HourKey, int]:
-    """Events per (hour, schema).  A live batch spans a second or two, so it is counted per
-    schema in C when all of it falls in one hour; a backfill's batch is counted one by one."""
-    stamps = list(map(_TIMESTAMP, capsules))
-    if not stamps:
-        return {}
-    hour = min(stamps) // HOUR
-    if max(stamps) // HOUR == hour:
-        return {(hour, name): n for name, n in Counter(map(_SCHEMA, capsules)).items()}
-    valid: dict[HourKey, int] = {}
-    for capsule in capsules:
-        key = (capsule["timestamp"] // HOUR, capsule["schema"])
-        valid[key] = valid.get(key, 0) + 1
+def valid_by_hour(groups: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> ValidCounts:
+    """Events per (hour, schema) of ``(schema, capsules)`` groups.  A live batch spans a second
+    or two, so a group all in one hour is counted by its length; a backfill's one by one."""
+    valid: ValidCounts = {}
+    for schema, capsules in groups:
+        if not capsules:
+            continue
+        hour = min(map(_TIMESTAMP, capsules)) // HOUR
+        if max(map(_TIMESTAMP, capsules)) // HOUR == hour:
+            valid[(hour, schema)] = valid.get((hour, schema), 0) + len(capsules)
+            continue
+        for capsule in capsules:
+            key = (capsule["timestamp"] // HOUR, schema)
+            valid[key] = valid.get(key, 0) + 1
     return valid
 
 
 def batch_rows(
     instance: str,
     pending: Pending,
-    capsules: Sequence[Mapping[str, Any]],
+    valid: ValidCounts,
     outcomes: Sequence[Outcome],
     spooled: bool,
 ) -> tuple[list[HourCounts], list[HourErrors]]:
-    """The hour rows a committed batch adds: its valid events (each ``inserted`` unless an
+    """The hour rows a committed batch adds: its ``valid`` events (each ``inserted`` unless an
     outcome says ``duplicate`` or a store error), ``spooled`` when it came from the spool, and
     what the pipeline counted since the last flush (``pending``)."""
     measures: dict[HourKey, dict[str, int]] = {}
@@ -223,7 +224,7 @@ def batch_rows(
             values = measures[key] = dict.fromkeys(MEASURES, 0)
         return values
 
-    for key, count in _valid_by_hour(capsules).items():
+    for key, count in valid.items():
         values = row(key)
         values["valid"] = values["inserted"] = count
         if spooled:

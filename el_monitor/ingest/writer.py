@@ -13,11 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 
 from el_monitor.counts.counters import Counters
-from el_monitor.counts.hourly import NOTHING, HourBook, Outcome, Pending, batch_rows
+from el_monitor.counts.hourly import (
+    NOTHING,
+    HourBook,
+    Outcome,
+    Pending,
+    batch_rows,
+    valid_by_hour,
+)
 from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.spool import Spool, SpooledBatch
@@ -238,27 +245,32 @@ class StoreWriter:
         if not self._counts_ready:
             create_counts_tables(self.store)
             self._counts_ready = True
-        rows: dict[TableLayout, list[list]] = defaultdict(list)
-        kept: dict[TableLayout, list[dict]] = defaultdict(list)
-        layouts: dict[tuple[str, str], TableLayout | StoreError] = {}
-        rejected: list[tuple[dict, str]] = []  # reported only once the batch is committed
+        groups: dict[tuple[str, str], list[dict]] = {}
         for capsule in capsules:
             key = (capsule["schema"], capsule["revision"])
-            layout = layouts.get(key)
-            if layout is None:
-                layout = layouts[key] = self._layout(*key)
-            try:
-                if isinstance(layout, StoreError):
-                    raise layout
-                row = layout.row(capsule)  # before rows[layout]: a refusal must not add a table
-            except StoreError as exc:
-                rejected.append((capsule, str(exc)))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [capsule]
+            else:
+                group.append(capsule)
+        rows: dict[TableLayout, list[list]] = {}
+        kept: dict[TableLayout, list[dict]] = {}
+        rejected: list[tuple[dict, str]] = []  # reported only once the batch is committed
+        for (schema, revision), group in groups.items():
+            layout = self._layout(schema, revision)
+            if isinstance(layout, StoreError):
+                rejected += [(capsule, str(layout)) for capsule in group]
                 continue
-            rows[layout].append(row)
-            kept[layout].append(capsule)
+            built = layout.rows(group)
+            rejected += built.refused
+            if built.rows:  # a table whose every row was refused gets no statement
+                rows[layout], kept[layout] = built.rows, built.kept
         early = [Outcome(capsule, self._store_error(capsule, m)) for capsule, m in rejected]
         early += orphans or []
-        all_capsules = capsules + [o.capsule for o in orphans or []]
+        valid = valid_by_hour(
+            [(schema, group) for (schema, _), group in groups.items()]
+            + [(o.capsule["schema"], [o.capsule]) for o in orphans or []]
+        )
 
         def outcomes(result: InsertResult) -> list[Outcome]:
             found = early + [
@@ -274,7 +286,7 @@ class StoreWriter:
 
         def bookkeeping(result: InsertResult) -> list:
             found[:] = outcomes(result)
-            counts, errors = batch_rows(self.instance, counted, all_capsules, found, spooled)
+            counts, errors = batch_rows(self.instance, counted, valid, found, spooled)
             return count_statements(self.store.dialect, counts, errors)
 
         try:

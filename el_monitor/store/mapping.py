@@ -9,7 +9,7 @@ NULLable so retention can null fields later.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -132,6 +132,14 @@ def _kind(spec: Mapping[str, Any]) -> str | None:
     return _JSON_TYPES.get(types, JSON) if isinstance(types, str) else JSON
 
 
+class BuiltRows(NamedTuple):
+    """A group of capsules as rows of one table, and those it refused."""
+
+    rows: list[Row]
+    kept: list[dict[str, Any]]  # the capsules of ``rows``, in the same order
+    refused: list[tuple[dict[str, Any], str]]  # (capsule, why): store errors
+
+
 class TableLayout:
     """The columns an existing table has, and how an event's capsule becomes a row of it.
 
@@ -148,21 +156,23 @@ class TableLayout:
         self._nested = frozenset(
             c.name[:i] for c in columns for i, ch in enumerate(c.name) if ch == "_" and i > 6
         )
-        # The capsule's fields this table has a column for (an old table may lack some).
-        self._capsule = tuple(
-            (self._position[k], k) for k in _CAPSULE_VALUES if k in self._position
-        )
-        # SQLite ignores a VARCHAR's length and MySQL's strict mode refuses a longer string:
-        # both engines agree by refusing it here, as the row is built.  The fast paths map a
-        # top-level event field to its column without building the name: strings of VARCHAR
-        # columns apart, so only they pay for the length check.
-        top = [(c.name[6:], i, c.kind) for i, c in enumerate(columns) if c.name[:6] == "event_"]
-        self._top_scalar = {key: i for key, i, kind in top if kind not in (JSON, VARCHAR)}
-        self._top_varchar = {key: i for key, i, kind in top if kind == VARCHAR}
+        # The capsule's fields this table has a column for (an old table may lack some), and
+        # whether each is a VARCHAR.  SQLite ignores a VARCHAR's length and MySQL's strict mode
+        # refuses a longer string: both engines agree by refusing it here, as the row is built.
         self._varchar = frozenset(c.name for c in columns if c.kind == VARCHAR)
-        self._capsule_varchar = tuple(
-            position for position, key in self._capsule if key in self._varchar
+        self._capsule = tuple(
+            (self._position[k], k, k in self._varchar)
+            for k in _CAPSULE_VALUES
+            if k in self._position
         )
+        # The fast path maps a top-level event field to its column with one lookup: scalar
+        # columns by position, VARCHAR ones by ``~position`` (negative), so only their strings
+        # pay for the length check.
+        self._top = {
+            c.name[6:]: ~i if c.kind == VARCHAR else i
+            for i, c in enumerate(columns)
+            if c.name[:6] == "event_" and c.kind != JSON
+        }
         self._last_second = -1
         self._last_mw = ""
 
@@ -174,30 +184,37 @@ class TableLayout:
         if second != self._last_second:
             self._last_second, self._last_mw = second, mediawiki_timestamp(second)
         values[1] = self._last_mw
-        for position, key in self._capsule:
-            values[position] = capsule.get(key)
-        for position in self._capsule_varchar:
-            value = values[position]
-            if value.__class__ is str and len(value) > VARCHAR_LIMIT:
+        for position, key, limited in self._capsule:
+            value = values[position] = capsule.get(key)
+            if limited and value is not None and len(value) > VARCHAR_LIMIT:
                 self._too_long(position, value)
-        top_scalar, top_varchar = self._top_scalar, self._top_varchar
+        top = self._top
         for key, value in capsule["event"].items():
-            scalar_at = top_scalar.get(key)
-            if (
-                scalar_at is not None
-                and value.__class__ is not dict
-                and value.__class__ is not list
-            ):
-                values[scalar_at] = value
-                continue
-            text_at = top_varchar.get(key)
-            if text_at is not None and value.__class__ is str:
-                if len(value) > VARCHAR_LIMIT:
-                    self._too_long(text_at, value)
-                values[text_at] = value
-            else:
-                self._fill({key: value}, "event_", values)
+            at = top.get(key)
+            if at is not None and value.__class__ is not dict and value.__class__ is not list:
+                if at >= 0:
+                    values[at] = value
+                    continue
+                if value.__class__ is not str or len(value) <= VARCHAR_LIMIT:
+                    values[~at] = value
+                    continue
+            self._fill({key: value}, "event_", values)
         return values
+
+    def rows(self, capsules: Sequence[dict[str, Any]]) -> BuiltRows:
+        """Rows of ``capsules``; one the table cannot hold is refused, not the group."""
+        rows: list[Row] = []
+        refused: list[tuple[dict[str, Any], str]] = []
+        row = self.row
+        for capsule in capsules:
+            try:
+                rows.append(row(capsule))
+            except StoreError as exc:
+                refused.append((capsule, str(exc)))
+        if not refused:
+            return BuiltRows(rows, list(capsules), refused)
+        gone = {id(capsule) for capsule, _ in refused}
+        return BuiltRows(rows, [c for c in capsules if id(c) not in gone], refused)
 
     def _too_long(self, position: int, value: str) -> None:
         """Refuse a string longer than its VARCHAR column, as MySQL's strict mode does."""
