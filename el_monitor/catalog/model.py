@@ -4,7 +4,8 @@ One TOML file names, per schema, its owners, sampling, alert rate, retention and
 sanitizing (``keep``) or survives it hashed (``hash``); ``[defaults]`` fills what a schema
 omits.  Two optional tables configure the mail that goes to those owners, ``[smtp]`` and
 ``[alerts]``, exposed as ``Catalog.smtp`` and ``Catalog.alerts`` (value types of
-``el_monitor.mail.settings``, which notify and the report share).  ``el_monitor.catalog.load`` builds these values from a file.
+``el_monitor.mail.settings``, which notify and the report share).  ``el_monitor.catalog.load``
+builds these values from a file.
 """
 
 from __future__ import annotations
