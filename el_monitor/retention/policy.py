@@ -87,9 +87,7 @@ def rules_for(
     today = now.astimezone(datetime.UTC).date()
     base = policy.retention_days
     longer = [
-        g
-        for g in grants
-        if g.schema == policy.name and g.active(today) and g.retention_days > base
+        g for g in grants if g.schema == policy.name and g.active(today) and g.retention_days > base
     ]
     winner = max(longer, key=lambda g: (g.retention_days, not g.fields), default=None)
     extended: tuple[str, ...] = ()
