@@ -77,6 +77,7 @@ RULES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...], Any]] = {
         (150, ("event_responseStart", "event_loadEventEnd")),
     ),
 }
+EXTENSION_UNTIL = datetime.date(2026, 6, 30)  # NavigationTiming's, in CATALOG
 ALWAYS = ("id", "uuid", "timestamp", "wiki", RETENTION_MARKER)
 
 
@@ -210,6 +211,8 @@ def expected(
                 out[uuid] = {**row, RETENTION_MARKER: None} if RETENTION_MARKER in row else row
             continue
         days, keep, hashed, extension = RULES[schema]
+        if now.date() > EXTENSION_UNTIL:
+            extension = None
         final = extension[0] if extension else days
         if age <= days:
             out[uuid] = {**row, RETENTION_MARKER: None}
