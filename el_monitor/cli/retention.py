@@ -95,6 +95,7 @@ def register(commands: Commands) -> None:
         "--fields", nargs="+", default=(), metavar="FIELD", help="only these fields (default: rows)"
     )
     add_db_option(extend, required=True, help="sqlite:///path or mysql://user@host/db")
+    add_config_option(extend, help="catalog TOML file: --days must exceed its retention_days")
     extend.set_defaults(run=_run_extend)
 
     listing = actions.add_parser("list", help="show extensions, active and expired")
@@ -199,8 +200,14 @@ def _print_result(result: RunResult) -> None:
 
 
 def _run_extend(args: argparse.Namespace) -> int:
+    from el_monitor.catalog.load import load_catalog
     from el_monitor.retention.extensions import record_extension
 
+    days = load_catalog(getattr(args, "config", None)).policy(args.schema).retention_days
+    if args.days <= days:
+        raise UserError(
+            f"retention extend: {args.schema} keeps rows {days} days already; --days must be more"
+        )
     with opened_store(args.db, doing="record the extension") as store:
         grant = record_extension(
             store, args.schema, args.days, args.until, args.reason, args.by, _now(), args.fields

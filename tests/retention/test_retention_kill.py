@@ -16,8 +16,16 @@ from el_monitor.retention.engine import plan_run
 from el_monitor.retention.policy import DELETE, SANITIZE
 from el_monitor.store.retention import table_states
 
-from .support import TABLES, catalog, catalog_file, expected, plant_salts, registry_dir, rows_of
-from .support import seed
+from .support import (
+    TABLES,
+    catalog,
+    catalog_file,
+    expected,
+    plant_salts,
+    registry_dir,
+    rows_of,
+    seed,
+)
 
 
 def retention_run(db_url, tmp_path, *extra: str) -> subprocess.Popen:
