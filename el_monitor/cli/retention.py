@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from el_monitor.argtypes import positive_float, positive_int, schema_name
+from el_monitor.argtypes import iso_date, positive_float, positive_int, schema_name
 from el_monitor.cli.options import (
     Commands,
     add_config_option,
@@ -60,7 +60,7 @@ def register(commands: Commands) -> None:
     run.add_argument("--execute", action="store_true", help="do it (default: only report)")
     run.add_argument("--schema", type=schema_name, metavar="S", help="only this schema")
     run.add_argument(
-        "--before", type=_date, metavar="DATE", help="only rows before DATE (YYYY-MM-DD, UTC)"
+        "--before", type=iso_date, metavar="DATE", help="only rows before DATE (YYYY-MM-DD, UTC)"
     )
     run.add_argument(
         "--max-age-gap",
@@ -88,7 +88,7 @@ def register(commands: Commands) -> None:
     )
     extend.add_argument("schema", type=schema_name, metavar="SCHEMA")
     extend.add_argument("--days", type=positive_int, required=True, help="retention in days")
-    extend.add_argument("--until", type=_date, required=True, metavar="DATE", help="YYYY-MM-DD")
+    extend.add_argument("--until", type=iso_date, required=True, metavar="DATE", help="YYYY-MM-DD")
     extend.add_argument("--reason", required=True, metavar="TEXT", help="ticket and why")
     extend.add_argument("--by", required=True, metavar="NAME", help="who decided")
     extend.add_argument(
@@ -102,13 +102,6 @@ def register(commands: Commands) -> None:
     add_db_option(listing, required=True, help="sqlite:///path or mysql://user@host/db")
     add_config_option(listing)
     listing.set_defaults(run=_run_list)
-
-
-def _date(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, got {text!r}") from None
 
 
 def _now() -> datetime.datetime:

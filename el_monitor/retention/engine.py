@@ -26,7 +26,7 @@ from el_monitor.retention.plan import PreStep, RunPlan, Step, TablePlan, plan_ta
 from el_monitor.retention.policy import DELETE, SANITIZE, row_time, rules_for
 from el_monitor.store import Store, StoreError
 from el_monitor.store.retention import (
-    StateStart,
+    StatePolicy,
     batch_state,
     create_retention_tables,
     finish_table,
@@ -173,19 +173,16 @@ class _Batches:
 
     def run_table(self, table: TablePlan) -> TableResult:
         store, now, rules = self.store, self.plan.now, table.rules
-        start_table(
-            store,
-            StateStart(
-                table.table,
-                table.schema,
-                table.revision,
-                rules.action,
-                rules.retention_days,
-                rules.first_days,
-                rules.cutoff,
-                now,
-            ),
+        policy = StatePolicy(
+            table.table,
+            table.schema,
+            table.revision,
+            rules.action,
+            rules.retention_days,
+            rules.first_days,
+            rules.cutoff,
         )
+        start_table(store, policy, now)
         deleted = sanitized = 0
         try:
             for step in table.steps:

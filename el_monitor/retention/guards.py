@@ -118,9 +118,9 @@ def _age_gap(plan: TablePlan, max_days: float) -> list[str]:
         if not step.due.rows:
             continue
         if step.marker_to == PARTIAL:
-            left = last_run - datetime.timedelta(days=before.first_days)
+            left = last_run - datetime.timedelta(days=before.policy.first_days)
         else:
-            left = row_time(before.cutoff)
+            left = row_time(before.policy.cutoff)
         gap = (row_time(step.cutoff) - left).total_seconds() / 86400
         if gap > max_days:
             problems.append(

@@ -190,8 +190,8 @@ def delete_salts_before(store: Store, period: int) -> int:
 # --- state -------------------------------------------------------------------------------
 
 
-class TableState(NamedTuple):
-    """One row of ``el_monitor_retention_state`` (see the module docstring)."""
+class StatePolicy(NamedTuple):
+    """The table and the policy a run applies to it: the first columns of a state row."""
 
     table: str
     schema: str
@@ -200,6 +200,12 @@ class TableState(NamedTuple):
     retention_days: int
     first_days: int
     cutoff: str
+
+
+class TableState(NamedTuple):
+    """One row of ``el_monitor_retention_state`` (see the module docstring)."""
+
+    policy: StatePolicy
     checkpoint: str | None
     status: str
     last_run: str
@@ -224,27 +230,15 @@ def table_states(store: Store) -> dict[str, TableState]:
     rows = store.query(
         f"SELECT {store.dialect.names(_STATE_NAMES)} FROM {store.dialect.quote(STATE_TABLE)}"
     )
-    return {str(row[0]): TableState(*row) for row in rows}
+    width = len(StatePolicy._fields)
+    return {str(row[0]): TableState(StatePolicy(*row[:width]), *row[width:]) for row in rows}
 
 
-class StateStart(NamedTuple):
-    """What a run records as it starts on a table."""
-
-    table: str
-    schema: str
-    revision: str
-    action: str
-    retention_days: int
-    first_days: int
-    cutoff: str
-    now: datetime.datetime
-
-
-def start_table(store: Store, start: StateStart) -> None:
+def start_table(store: Store, start: StatePolicy, now: datetime.datetime) -> None:
     """Mark the table ``running`` with this run's policy; the last run's counts restart."""
-    q, mark, when = store.dialect.quote, store.dialect.mark, iso_time(start.now)
-    policy = ("schema_name", "revision", "action", "retention_days", "first_days", "cutoff")
-    values = (*start[1:7], RUNNING, when, 0, 0, None, when)
+    q, mark, when = store.dialect.quote, store.dialect.mark, iso_time(now)
+    policy = _STATE_NAMES[1 : len(StatePolicy._fields)]
+    values = (*start[1:], RUNNING, when, 0, 0, None, when)
     names = (*policy, "status", "last_run", "rows_deleted", "rows_sanitized", "error", "updated_at")
     exists = store.query(
         f"SELECT 1 FROM {q(STATE_TABLE)} WHERE {q('table_name')} = {mark}", (start.table,)

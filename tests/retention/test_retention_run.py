@@ -83,15 +83,20 @@ def test_state_table_says_what_each_run_did(store, seeded):
     states = table_states(store)
     assert sorted(states) == sorted(TABLES)
     nav = states["NavigationTiming_1_7_0"]
-    assert (nav.schema, nav.revision, nav.action) == ("NavigationTiming", "1_7_0", SANITIZE)
-    assert (nav.retention_days, nav.first_days, nav.status) == (150, 90, "done")
-    assert nav.cutoff == "20251002120000" and nav.checkpoint is not None
+    policy = nav.policy
+    assert (policy.schema, policy.revision, policy.action) == (
+        "NavigationTiming",
+        "1_7_0",
+        SANITIZE,
+    )
+    assert (policy.retention_days, policy.first_days, nav.status) == (150, 90, "done")
+    assert policy.cutoff == "20251002120000" and nav.checkpoint is not None
     assert nav.rows_sanitized == nav.total_sanitized == 330 and nav.rows_deleted == 0
     assert nav.last_run == nav.last_success == "2026-03-01T12:00:00Z"
     # What is left: nothing untouched older than 90 days, nothing unfinished past 150.
     assert nav.oldest_untouched > "20251201" and "20250930" < nav.oldest_unfinished < "20251201"
     search = states["SearchSatisfaction_1_4_0"]
-    assert (search.action, search.rows_deleted, search.total_deleted) == (DELETE, 330, 330)
+    assert (search.policy.action, search.rows_deleted, search.total_deleted) == (DELETE, 330, 330)
     assert search.oldest_untouched == search.oldest_unfinished > "20251201"
     run(store, cat, NOW + datetime.timedelta(days=1))
     search = table_states(store)["SearchSatisfaction_1_4_0"]
