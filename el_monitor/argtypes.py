@@ -7,6 +7,7 @@ message naming what is expected, which argparse prints after the option's name.
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 
 from el_monitor.event.names import INSTANCE_NAME, SCHEMA_NAME
@@ -43,3 +44,10 @@ def schema_name(text: str) -> str:
     if not SCHEMA_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a schema name ([A-Za-z0-9_-]{{1,63}})")
     return text
+
+
+def iso_date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None

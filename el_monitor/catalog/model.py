@@ -1,10 +1,11 @@
 """The catalog as typed values: per-schema policy that does not belong in the schema itself.
 
 One TOML file names, per schema, its owners, sampling, alert rate, retention and what survives
-sanitizing; ``[defaults]`` fills what a schema omits.  Two optional tables configure the mail
-that goes to those owners, ``[smtp]`` and ``[alerts]``, exposed as ``Catalog.smtp`` and
-``Catalog.alerts`` (value types of ``el_monitor.mail.settings``, which notify and the report
-share).  ``el_monitor.catalog.load`` builds these values from a file.
+sanitizing (``keep``) or survives it hashed (``hash``); ``[defaults]`` fills what a schema
+omits.  Two optional tables configure the mail that goes to those owners, ``[smtp]`` and
+``[alerts]``, exposed as ``Catalog.smtp`` and ``Catalog.alerts`` (value types of
+``el_monitor.mail.settings``, which notify and the report share).  ``el_monitor.catalog.load``
+builds these values from a file.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class SchemaPolicy:
     max_rate: float = 200.0
     retention_days: int = 90
     keep: tuple[str, ...] = ()
+    # Tokens kept as HMAC-SHA256 under a rotating salt when rows are sanitized, so that joins
+    # within a salt period still work; never also in ``keep`` (kept raw).
+    hash: tuple[str, ...] = ()
     aggregate: tuple[Aggregate, ...] = ()
     extensions: tuple[Extension, ...] = ()
     user_fields: tuple[str, ...] = ()

@@ -1,7 +1,7 @@
 """The schema policies of a catalog: ``[defaults]`` and ``[schema.<Name>]`` checked and merged.
 
 With a schema registry, schema names and every field a policy names (``sample_key``, ``keep``,
-``user_fields``, rollup dimensions, extension fields) are checked against the schema's
+``hash``, ``user_fields``, rollup dimensions, extension fields) are checked against the schema's
 revisions, so a typo is caught when the catalog is loaded rather than when retention runs.
 """
 
@@ -46,6 +46,7 @@ POLICY_KEYS = (
     "max_rate",
     "retention_days",
     "keep",
+    "hash",
     "aggregate",
     "extensions",
     "user_fields",
@@ -98,6 +99,7 @@ class PolicyValues(NamedTuple):
 
     settings: dict[str, Any]
     extensions_at: tuple[tuple[KeyPath, Extension], ...] = ()
+    path: KeyPath = ()  # the table the values were read from
 
 
 def known_schema(
@@ -120,6 +122,14 @@ def merged(
 ) -> SchemaPolicy:
     """The policy of ``values`` over ``defaults``; checks only what ``values`` sets itself."""
     policy = SchemaPolicy(name=name, **{**defaults, **values.settings})
+    both = [field for field in policy.hash if field in policy.keep]
+    if both and ("keep" in values.settings or "hash" in values.settings):
+        key = "hash" if "hash" in values.settings else "keep"
+        check.problem(
+            (*values.path, key),
+            f"{', '.join(map(repr, both))} in both keep and hash: a field is kept as it is "
+            "or hashed, not both",
+        )
     for where, extension in values.extensions_at:
         if extension.retention_days <= policy.retention_days:
             check.problem(
@@ -159,7 +169,8 @@ def policy_values(
         lambda v: v >= 1,
         into=out,
     )
-    for key, capsule in (("sample_key", False), ("keep", True), ("user_fields", False)):
+    keys = (("sample_key", False), ("keep", True), ("hash", False), ("user_fields", False))
+    for key, capsule in keys:
         if key in table:
             out[key] = fields(check, table[key], (*path, key), schema, capsule)
     if "aggregate" in table:
@@ -168,7 +179,7 @@ def policy_values(
     if "extensions" in table:
         placed = _extensions(check, table["extensions"], (*path, "extensions"), schema)
         out["extensions"] = tuple(extension for _, extension in placed)
-    return PolicyValues(out, placed)
+    return PolicyValues(out, placed, path)
 
 
 def fields(

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from el_monitor import __version__
-from el_monitor.cli import catalog, forward, notify, optout, report, schemas
+from el_monitor.cli import catalog, forward, notify, optout, report, retention, schemas
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (forward, catalog, schemas, optout, report, notify):  # the order of --help
+    # In the order of --help.
+    for command in (forward, catalog, schemas, optout, retention, report, notify):
         command.register(commands)
     return parser
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from el_monitor.argtypes import iso_date
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Catalog, CatalogError
 from el_monitor.cli.options import (
@@ -54,7 +55,7 @@ def register(commands: Commands) -> None:
     )
     daily.add_argument(
         "--date",
-        type=_day,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="the UTC day to report on (default: yesterday, UTC)",
     )
@@ -94,13 +95,6 @@ def register(commands: Commands) -> None:
         help="sender address, overriding the catalog's [smtp] mail_from",
     )
     daily.set_defaults(run=_run_daily)
-
-
-def _day(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None
 
 
 def _run_daily(args: argparse.Namespace) -> int:

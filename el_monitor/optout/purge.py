@@ -19,7 +19,7 @@ from el_monitor.optout.checkpoint import Checkpoint, checkpoint_path, fingerprin
 from el_monitor.optout.identity import names_user_id
 from el_monitor.optout.listfile import OptOutList
 from el_monitor.optout.matcher import ValueLookup, value_lookup
-from el_monitor.store.mapping import StoreError, schema_of_table, table_name
+from el_monitor.store.mapping import StoreError, field_column, schema_of_table, table_name
 from el_monitor.store.rows import count_rows_after, delete_rows, scan_rows_after
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _targets(store: Store, catalog: Catalog, registry: SchemaRegistry) -> list[_
             continue
         columns, by_name = [], []
         for path in fields:
-            column, kind = have.get(("event_" + path.replace(".", "_")).lower(), (None, ""))
+            column, kind = have.get(field_column(path).lower(), (None, ""))
             if column is None:
                 log.info("optout purge: %s has no column for user field %s", table, path)
             elif kind in ("boolean", "tinyint"):  # reads back as 0/1: never user 0 or 1

@@ -15,6 +15,7 @@ from el_monitor.store.dialect import Dialect, TableSpec, event_table
 from el_monitor.store.duplicates import Duplicate, duplicates_of, split_stored, stored_rows
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
+    RETENTION_MARKER,
     Column,
     Row,
     StoreError,
@@ -256,7 +257,8 @@ def _book(tx: Transaction, bookkeeping: Bookkeeping | None, result: InsertResult
 
 
 def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -> TableLayout:
-    """Layout over the columns the table really has; uuid and timestamp come first."""
+    """Layout over the columns the table really has; uuid and timestamp come first.  The
+    retention marker is left out: rows are inserted unsanitized (it stays NULL)."""
     have = {c.lower(): c for c in existing}
     if "uuid" not in have or "timestamp" not in have:
         raise StoreError(f"table {name} exists but lacks uuid/timestamp: not an EventLogging table")
@@ -265,7 +267,7 @@ def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -
     columns += [
         Column(actual, kinds.get(lower, "text"))
         for lower, actual in have.items()
-        if lower not in ("id", "uuid", "timestamp")
+        if lower not in ("id", "uuid", "timestamp", RETENTION_MARKER)
     ]
     return TableLayout(name, columns)
 

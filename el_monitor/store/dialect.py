@@ -122,6 +122,18 @@ class Dialect(ABC):
         """Add a column to an existing table (the same words on both engines)."""
         return f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.quote(column)} {kind}"
 
+    def add_index(self, table: str, index: Index) -> str:
+        """Add an index to an existing table (the same words on both engines; online on
+        InnoDB: inserts go on while it is built)."""
+        return (
+            f"CREATE INDEX {self.quote(index.name)} ON {self.quote(table)} "
+            f"({self.names(index.columns)})"
+        )
+
+    @abstractmethod
+    def table_indexes(self, table: str) -> Query:
+        """A query answering one row per index of ``table``, its name."""
+
     @abstractmethod
     def table_columns(self, table: str) -> Query:
         """A query answering (name, SQL type) per column of ``table``, in table order; no
@@ -160,6 +172,9 @@ class SQLiteDialect(Dialect):
     def table_columns(self, table: str) -> Query:
         return Query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,))
 
+    def table_indexes(self, table: str) -> Query:
+        return Query("SELECT name FROM pragma_index_list(?)", (table,))
+
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE ({self.names(index.columns)})"
 
@@ -197,6 +212,13 @@ class MySQLDialect(Dialect):
         return Query(
             "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+
+    def table_indexes(self, table: str) -> Query:
+        return Query(
+            "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
             (table,),
         )
 

@@ -59,6 +59,11 @@ CAPSULE_COLUMNS = (
     Column("topic", VARCHAR),
 )
 _CAPSULE_VALUES = ("wiki", "webHost", "userAgent", "topic")
+# Capsule fields a policy (keep, rollup dimensions) may name: their columns are their names.
+_CAPSULE_FIELD_COLUMNS = frozenset(c.name for c in CAPSULE_COLUMNS)
+# Added by retention to a table it sanitizes: how far a row has been sanitized (NULL: not
+# at all).  Never part of an insert: a forwarder's rows leave it NULL.
+RETENTION_MARKER = "el_retention"
 
 
 class StoreError(ValueError):
@@ -90,6 +95,25 @@ def schema_of_table(table: str, schemas: Iterable[str]) -> str | None:
         if table.startswith(name + "_") and _NUMBERED_REVISION.fullmatch(revision):
             return name
     return None
+
+
+def split_table_name(table: str, schemas: Iterable[str]) -> tuple[str, str] | None:
+    """(schema, revision as the table writes it) of an event table's name: the longest of
+    ``schemas`` that fits, else the name cut before its first numbered part (a schema no
+    registry or catalog knows any more); None for a name ``table_name`` never makes."""
+    known = schema_of_table(table, schemas)
+    if known is not None:
+        return known, table[len(known) + 1 :]
+    for at, char in enumerate(table):
+        if char == "_" and at and _NUMBERED_REVISION.fullmatch(table[at + 1 :]):
+            return table[:at], table[at + 1 :]
+    return None
+
+
+def field_column(path: str) -> str:
+    """The column of a field as the catalog names it (``performer.user_id``): a capsule
+    field's own, else ``event_`` and the path with ``_`` for dots."""
+    return path if path in _CAPSULE_FIELD_COLUMNS else "event_" + path.replace(".", "_")
 
 
 def event_columns(schema: Mapping[str, Any]) -> list[Column]:

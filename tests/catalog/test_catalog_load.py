@@ -81,7 +81,7 @@ def test_unknown_keys_everywhere_with_suggestions(tmp_path, registry):
         "3: defaults.retention_dayz: unknown key 'retention_dayz' (did you mean 'retention_days'?)",
         "5: schema.NavigationTiming.owner: unknown key 'owner' (did you mean 'owners'?)",
         "6: schema.NavigationTiming.colour: unknown key 'colour'; expected one of: owners, "
-        "sample_rate, sample_key, max_rate, retention_days, keep, aggregate, extensions, "
+        "sample_rate, sample_key, max_rate, retention_days, keep, hash, aggregate, extensions, "
         "user_fields",
         "7: schema.NavigationTiming.aggregate[0].dimensions: missing: a non-empty list of fields "
         'such as ["wiki"]',
@@ -198,9 +198,9 @@ def test_line_numbers_survive_multiline_values_and_odd_layouts(tmp_path):
         "optout_file, ops, smtp, alerts, defaults, schema",
         '9: schema.Test.keep: must be a list of strings such as ["a", "b"], not [["nested"]]',
         "12: schema.Test.schema: unknown key 'schema'; expected one of: owners, sample_rate, "
-        "sample_key, max_rate, retention_days, keep, aggregate, extensions, user_fields",
+        "sample_key, max_rate, retention_days, keep, hash, aggregate, extensions, user_fields",
         "14: schema.Third.limits: unknown key 'limits'; expected one of: owners, sample_rate, "
-        "sample_key, max_rate, retention_days, keep, aggregate, extensions, user_fields",
+        "sample_key, max_rate, retention_days, keep, hash, aggregate, extensions, user_fields",
     ]
 
 

@@ -232,3 +232,44 @@ def test_extensions(tmp_path):
         "16: schema.Test.extensions[2].retention_days: 30 days is not longer than the schema's "
         "retention_days (90); an extension must lengthen it",
     ]
+
+
+def test_hash_fields_are_checked_like_keep_and_never_also_kept(tmp_path, registry):
+    catalog = load_catalog(
+        write(
+            tmp_path,
+            """
+            [schema.ServerSideAccountCreation]
+            keep = ["isSelfMade", "campaign"]
+            hash = ["token"]
+            """,
+        ),
+        registry,
+    )
+    assert catalog.policy("ServerSideAccountCreation").hash == ("token",)
+    assert catalog.policy("Unlisted").hash == ()
+    found = problems(
+        tmp_path,
+        """
+        [defaults]
+        keep = ["wiki", "isApi"]
+        [schema.ServerSideAccountCreation]
+        hash = ["tokn", "isApi", "wiki"]
+        [schema.EditAttemptStep]
+        keep = ["action", "session_token"]
+        hash = ["session_token"]
+        """,
+        registry,
+    )
+    assert found == [
+        "4: schema.ServerSideAccountCreation.hash: no field 'tokn' in any revision of "
+        "ServerSideAccountCreation (did you mean 'token'?)",
+        # a capsule field is no token to hash: wiki is always kept
+        "4: schema.ServerSideAccountCreation.hash: no field 'wiki' in any revision of "
+        "ServerSideAccountCreation",
+        # the default keep list counts: isApi is kept there
+        "4: schema.ServerSideAccountCreation.hash: 'isApi' in both keep and hash: a field is "
+        "kept as it is or hashed, not both",
+        "7: schema.EditAttemptStep.hash: 'session_token' in both keep and hash: a field is "
+        "kept as it is or hashed, not both",
+    ]

@@ -1,0 +1,259 @@
+"""``retention run``: plan every event table, check the guards, run the pre-steps, then purge
+and sanitize in bounded batches.
+
+Order matters: the guards see the whole plan before anything changes; the pre-steps (rollups,
+log files) see rows before they lose detail; only then are rows deleted or sanitized, one
+batch per transaction together with its state row (``store.retention``), so a run killed at
+any point leaves every table consistent and the next run simply goes on (rows done are gone
+or marked, and are never selected again).  A dry run (the default) writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from el_monitor.catalog.model import Catalog
+from el_monitor.progress import ProgressSink
+from el_monitor.retention.extensions import catalog_grants, database_grants
+from el_monitor.retention.guards import RetentionRefused, check_guards
+from el_monitor.retention.hashing import TokenHasher, forget_salts
+from el_monitor.retention.plan import PreStep, RunPlan, Step, TablePlan, plan_table, store_tables
+from el_monitor.retention.policy import DELETE, SANITIZE, row_time, rules_for
+from el_monitor.store import Store, StoreError
+from el_monitor.store.retention import (
+    StatePolicy,
+    batch_state,
+    create_retention_tables,
+    finish_table,
+    start_table,
+    table_states,
+)
+from el_monitor.store.retention_rows import (
+    ANY,
+    PARTIAL,
+    AnyMarker,
+    Sanitize,
+    add_marker,
+    delete_batch,
+    due_batch,
+    oldest_row,
+    read_values,
+    sanitize_batch,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000  # rows a transaction: tens of milliseconds of locks on InnoDB
+
+
+@dataclass(frozen=True)
+class TableResult:
+    plan: TablePlan
+    deleted: int = 0
+    sanitized: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    plan: RunPlan
+    tables: tuple[TableResult, ...]
+    pre_steps: tuple[str, ...] = ()
+    salts_forgotten: int = 0
+
+    @property
+    def due(self) -> int:
+        """Rows the run found due (all of them handled, when executed)."""
+        return sum(t.plan.due(DELETE) + t.plan.due(SANITIZE) for t in self.tables)
+
+
+def plan_run(
+    store: Store,
+    catalog: Catalog,
+    now: datetime.datetime,
+    known_schemas: Iterable[str],
+    *,
+    execute: bool = False,
+    only: str | None = None,
+    before: datetime.date | None = None,
+) -> RunPlan:
+    """Every event table (of schema ``only`` if given) with its rules and rows due."""
+    names = {*known_schemas, *catalog.schemas}
+    tables = store_tables(store, names, only)
+    grants = (
+        *catalog_grants(catalog, (schema for _, schema, _, _ in tables)),
+        *database_grants(store),
+    )
+    states = table_states(store)
+    plans = tuple(
+        plan_table(
+            store,
+            table,
+            schema,
+            revision,
+            rules_for(catalog.policy(schema), grants, now, before),
+            columns,
+            states.get(table),
+        )
+        for table, schema, revision, columns in tables
+    )
+    hasher = TokenHasher(store, now) if execute else None
+    return RunPlan(store, catalog, now, execute, plans, grants, before, only, hasher)
+
+
+def run_retention(
+    plan: RunPlan,
+    *,
+    max_age_gap: float | None = None,
+    pre_steps: Sequence[PreStep] = (),
+    batch_size: int = BATCH_SIZE,
+    pause: float = 0.0,
+    progress: ProgressSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Check the guards (RetentionRefused), run ``pre_steps``, then, when ``plan.execute``,
+    every table's steps; ``pause`` seconds between batches let replicas catch up."""
+    store = plan.store
+    problems = check_guards(store, plan.catalog, plan.tables, plan.grants, plan.now, max_age_gap)
+    if problems:
+        raise RetentionRefused(problems)
+    lines = tuple(step(plan) for step in pre_steps)
+    if not plan.execute:
+        return RunResult(plan, tuple(TableResult(t) for t in plan.tables), lines)
+    create_retention_tables(store)
+    tables = [_with_marker(store, plan, t) if t.needs_marker else t for t in plan.tables]
+    if progress is not None:
+        progress.set_total(sum(t.due(DELETE) + t.due(SANITIZE) for t in tables))
+    batches = _Batches(store, plan, batch_size, pause, progress, sleep)
+    results = tuple(batches.run_table(table) for table in tables)
+    forgotten = 0
+    if plan.before is None and plan.only is None:  # every table is as the policy says
+        forgotten = forget_salts(store, plan.now, _longest(plan))
+    return RunResult(plan, results, lines, forgotten)
+
+
+def _with_marker(store: Store, plan: RunPlan, table: TablePlan) -> TablePlan:
+    """The table with its marker (added now if missing), its steps counted again."""
+    if not add_marker(store, table.table):
+        return table
+    columns = {c.name.lower(): c.name for c in store.columns(table.table)}
+    return plan_table(
+        store, table.table, table.schema, table.revision, table.rules, columns, table.previous
+    )
+
+
+def _longest(plan: RunPlan) -> int:
+    """The longest retention anything may have in force: salts of older periods can go."""
+    today = plan.now.astimezone(datetime.UTC).date()
+    days = [plan.catalog.defaults.retention_days]
+    days += [policy.retention_days for policy in plan.catalog.schemas.values()]
+    days += [t.rules.retention_days for t in plan.tables]
+    days += [g.retention_days for g in plan.grants if g.active(today)]
+    return max(days)
+
+
+class _Batches:
+    """One run's batch loop over tables: the store, sizes, pacing and progress it shares."""
+
+    def __init__(
+        self,
+        store: Store,
+        plan: RunPlan,
+        batch_size: int,
+        pause: float,
+        progress: ProgressSink | None,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.store, self.plan, self.size = store, plan, batch_size
+        self.pause, self.progress, self.sleep = pause, progress, sleep
+
+    def run_table(self, table: TablePlan) -> TableResult:
+        store, now, rules = self.store, self.plan.now, table.rules
+        policy = StatePolicy(
+            table.table,
+            table.schema,
+            table.revision,
+            rules.action,
+            rules.retention_days,
+            rules.first_days,
+            rules.cutoff,
+        )
+        start_table(store, policy, now)
+        deleted = sanitized = 0
+        try:
+            for step in table.steps:
+                done = self._run_step(table.table, step)
+                if step.action == DELETE:
+                    deleted += done
+                else:
+                    sanitized += done
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # the database may be what failed
+                finish_table(store, table.table, _oldest(store, table), now, str(exc) or "stopped")
+            raise
+        finish_table(store, table.table, _oldest(store, table), now)
+        log.info("retention: %s: %d deleted, %d sanitized", table.table, deleted, sanitized)
+        return TableResult(table, deleted, sanitized)
+
+    def _run_step(self, table: str, step: Step) -> int:
+        store, now, total = self.store, self.plan.now, 0
+        how = None
+        if step.action == SANITIZE:  # on a table with its marker: only ever NULL or a stage
+            assert not isinstance(step.marker_from, AnyMarker) and step.marker_to is not None
+            how = Sanitize(step.nulls, step.marker_from, step.marker_to)
+        while True:
+            batch = due_batch(store, table, step.cutoff, step.marker_from, self.size)
+            if not batch:
+                return total
+            ids = [key for key, _ in batch]
+            checkpoint = batch[-1][1]
+            if how is None:
+                state = batch_state(store, table, checkpoint, len(ids), 0, now)
+                done = delete_batch(store, table, ids, state)
+            else:
+                state = batch_state(store, table, checkpoint, 0, len(ids), now)
+                hashed = self._hashed(table, ids, step.hashes)
+                done = sanitize_batch(store, table, ids, how, hashed, state)
+            if not done:
+                raise StoreError(f"{table}: a batch of {len(ids)} due rows changed nothing")
+            total += done
+            if self.progress is not None:
+                self.progress.advance(len(ids), table)
+            if len(batch) < self.size:
+                return total
+            if self.pause:
+                self.sleep(self.pause)
+
+    def _hashed(
+        self, table: str, ids: Sequence[int], columns: Sequence[str]
+    ) -> dict[str, dict[int, str | None]]:
+        """column → id → the HMAC of its value (None for NULL), by each row's time."""
+        hasher = self.plan.hasher
+        if not columns or hasher is None:
+            return {}
+        out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
+        for key, timestamp, *values in read_values(self.store, table, ids, columns):
+            when = row_time(_text(timestamp))
+            for column, value in zip(columns, values, strict=True):
+                out[column][key] = None if value is None else hasher.hash(_text(value), when)
+        return out
+
+
+def _oldest(store: Store, table: TablePlan) -> tuple[str | None, str | None]:
+    """(oldest untouched, oldest unfinished) row of the table as it is now."""
+    if not table.has_marker:
+        oldest = oldest_row(store, table.table, ANY)
+        return oldest, oldest
+    untouched = oldest_row(store, table.table, None)
+    if table.rules.action == DELETE:
+        return untouched, oldest_row(store, table.table, ANY)
+    partial = oldest_row(store, table.table, PARTIAL)
+    return untouched, min((t for t in (untouched, partial) if t), default=None)
+
+
+def _text(value: object) -> str:
+    return bytes(value).decode() if isinstance(value, bytes | bytearray) else str(value)

@@ -1,0 +1,215 @@
+"""Retention on event tables: which rows are due, and deleting or sanitizing them in batches.
+
+Every statement is bounded: a batch's ids are read first (a non-locking read on the
+``timestamp`` index, or on the marker's), then deleted or updated by primary key, at most
+``IN_LIMIT`` keys a statement, in one short transaction with the batch's state update.  So a
+kill loses at most the batch in flight, and nothing but the rows of one batch is locked.
+
+Sanitized rows are marked in a column of their own, ``el_retention`` (``RETENTION_MARKER``):
+NULL for a row as the forwarder wrote it, ``PARTIAL`` (1) once sanitized but for an
+extension's fields, ``FINAL`` (2) once sanitized for good.  A marked row is never visited
+again at its stage, and a row backfilled later with an old timestamp is still NULL, so it is
+found like any other.  The marker is added (with an index on marker and timestamp, so the
+due rows are one index range however many sanitized rows precede them) the first time a table
+is sanitized: instant on MariaDB, online for the index.  The forwarder's layout leaves the
+column out of its inserts (``store.base._layout_from``), so its rows arrive unmarked.  Tables
+that are only ever purged need no marker: a deleted row is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from el_monitor.store.base import Params, Store
+from el_monitor.store.dialect import IN_LIMIT, Index
+from el_monitor.store.mapping import RETENTION_MARKER
+
+PARTIAL, FINAL = 1, 2
+_MARKER_TYPE = "SMALLINT NULL"
+_BOOKKEEPING_PREFIX = "el_monitor_"  # the counts, errors, sampling and retention tables
+
+
+class AnyMarker:
+    """Rows whatever their marker (a purge, or a table without the column)."""
+
+
+ANY = AnyMarker()
+Marker = int | None | AnyMarker  # rows with this marker value (None: not sanitized)
+
+
+class DueRows(NamedTuple):
+    rows: int
+    oldest: str | None  # MediaWiki timestamp of the oldest; None when there is none
+
+
+def event_tables(store: Store) -> dict[str, dict[str, str]]:
+    """Event tables → their columns (lower-case name → name): every table with the
+    EventLogging ``id``, ``uuid`` and ``timestamp`` columns, other than el-monitor's own."""
+    found = {}
+    for table in store.tables():
+        if table.lower().startswith(_BOOKKEEPING_PREFIX):
+            continue
+        columns = {c.name.lower(): c.name for c in store.columns(table)}
+        if {"id", "uuid", "timestamp"} <= columns.keys():
+            found[table] = columns
+    return found
+
+
+def marker_index(table: str) -> Index:
+    name = f"ix_{table}_retention"
+    if len(name) > 64:  # MySQL's identifier limit; a table name may use up 64 already
+        name = "ix_retention_" + hashlib.sha256(table.encode()).hexdigest()[:32]
+    return Index(name, (RETENTION_MARKER, "timestamp"))
+
+
+def add_marker(store: Store, table: str) -> bool:
+    """Give ``table`` the marker column and its index, when it lacks them; returns whether
+    anything was added."""
+    dialect = store.dialect
+    added = False
+    if RETENTION_MARKER not in {c.name.lower() for c in store.columns(table)}:
+        store.execute(dialect.add_column(table, RETENTION_MARKER, _MARKER_TYPE))
+        added = True
+    index = marker_index(table)
+    if index.name not in {name for (name,) in store.query(*dialect.table_indexes(table))}:
+        store.execute(dialect.add_index(table, index))
+        added = True
+    return added
+
+
+def _marker_is(store: Store, marker: Marker) -> tuple[str, tuple[object, ...]]:
+    """The condition on the marker (empty for ANY) and its parameters."""
+    column = store.dialect.quote(RETENTION_MARKER)
+    if marker is None:
+        return f" AND {column} IS NULL", ()
+    if isinstance(marker, int):
+        return f" AND {column} = {store.dialect.mark}", (marker,)
+    return "", ()
+
+
+def _where(
+    store: Store, marker: Marker, since: str | None = None
+) -> tuple[str, tuple[object, ...]]:
+    """``timestamp < ?``, the marker condition and ``timestamp >= since``, with their
+    parameters after the cutoff's."""
+    condition, params = _marker_is(store, marker)
+    if since is not None:
+        condition += f" AND {store.dialect.quote('timestamp')} >= {store.dialect.mark}"
+        params += (since,)
+    return f"{store.dialect.quote('timestamp')} < {store.dialect.mark}{condition}", params
+
+
+def count_due(
+    store: Store, table: str, cutoff: str, marker: Marker, since: str | None = None
+) -> DueRows:
+    """How many rows with this marker are older than ``cutoff`` (and not older than
+    ``since``), and the oldest."""
+    q = store.dialect.quote
+    where, params = _where(store, marker, since)
+    ((count, oldest),) = store.query(
+        f"SELECT COUNT(*), MIN({q('timestamp')}) FROM {q(table)} WHERE {where}",
+        (cutoff, *params),
+    )
+    return DueRows(int(count), _text(oldest))
+
+
+def oldest_row(store: Store, table: str, marker: Marker) -> str | None:
+    """The oldest timestamp of the rows with this marker (NULL timestamps left out)."""
+    return count_due(store, table, "99999999999999", marker).oldest
+
+
+def due_batch(
+    store: Store, table: str, cutoff: str, marker: Marker, limit: int
+) -> list[tuple[int, str]]:
+    """(id, timestamp) of the oldest ``limit`` due rows with this marker, oldest first."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    where, params = _where(store, marker)
+    rows = store.query(
+        f"SELECT {q('id')}, {q('timestamp')} FROM {q(table)} WHERE {where} "
+        f"ORDER BY {q('timestamp')} LIMIT {mark}",
+        (cutoff, *params, limit),
+    )
+    return [(int(key), str(_text(ts))) for key, ts in rows]
+
+
+def delete_batch(
+    store: Store, table: str, ids: Sequence[int], state: tuple[str, Params] | None = None
+) -> int:
+    """Delete these rows, and record ``state``, in one transaction; how many went."""
+    q, dialect = store.dialect.quote, store.dialect
+    statements = [
+        (f"DELETE FROM {q(table)} WHERE {q('id')} IN ({dialect.marks(len(chunk))})", chunk)
+        for chunk in _chunks(ids, IN_LIMIT)
+    ]
+    counts = store.execute_all([*statements, *([state] if state else [])])
+    return sum(counts[: len(statements)])
+
+
+def read_values(
+    store: Store, table: str, ids: Sequence[int], columns: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """(id, timestamp, *columns) of these rows."""
+    q, dialect = store.dialect.quote, store.dialect
+    out: list[tuple[Any, ...]] = []
+    for chunk in _chunks(ids, IN_LIMIT):
+        out += store.query(
+            f"SELECT {dialect.names(('id', 'timestamp', *columns))} FROM {q(table)} "
+            f"WHERE {q('id')} IN ({dialect.marks(len(chunk))})",
+            chunk,
+        )
+    return out
+
+
+class Sanitize(NamedTuple):
+    """What a sanitizing batch does to its rows."""
+
+    nulls: tuple[str, ...]  # columns set to NULL
+    marker_from: int | None  # only rows still at this marker are changed
+    marker_to: int
+
+
+def sanitize_batch(
+    store: Store,
+    table: str,
+    ids: Sequence[int],
+    how: Sanitize,
+    hashed: Mapping[str, Mapping[int, str | None]] | None = None,
+    state: tuple[str, Params] | None = None,
+) -> int:
+    """Null ``how.nulls``, set each ``hashed`` column to its value per id, and mark the rows,
+    in one transaction with ``state``; returns how many rows changed.  A row no longer at
+    ``how.marker_from`` (another run got there first) is left alone, so nothing is hashed
+    twice."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    hashed = hashed or {}
+    width = 1 + 2 * len(hashed)  # parameters per row
+    statements: list[tuple[str, Params]] = []
+    for chunk in _chunks(ids, max(1, IN_LIMIT // width)):
+        sets = [f"{q(column)} = NULL" for column in how.nulls]
+        params: list[object] = []
+        for column, values in hashed.items():
+            cases = " ".join([f"WHEN {mark} THEN {mark}"] * len(chunk))
+            sets.append(f"{q(column)} = CASE {q('id')} {cases} END")
+            for key in chunk:
+                params += (key, values.get(key))
+        sets.append(f"{q(RETENTION_MARKER)} = {mark}")
+        condition, marker = _marker_is(store, how.marker_from)
+        sql = (
+            f"UPDATE {q(table)} SET {', '.join(sets)} "
+            f"WHERE {q('id')} IN ({store.dialect.marks(len(chunk))}){condition}"
+        )
+        statements.append((sql, (*params, how.marker_to, *chunk, *marker)))
+    counts = store.execute_all([*statements, *([state] if state else [])])
+    return sum(counts[: len(statements)])
+
+
+def _chunks(keys: Sequence[int], size: int) -> list[Sequence[int]]:
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return None if value is None else str(value)
