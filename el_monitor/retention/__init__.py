@@ -1,0 +1,1 @@
+"""Retention: old events purged, sanitized to an allowlist or aggregated, logs cleaned too."""
