@@ -11,8 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 from harness.mounts import fill, read_only, small_tmpfs
+from optout.support import SECRET, catalog, reference
 
+from el_monitor.ingest.event_logs import log_files
+from el_monitor.optout.records import RecordMatcher
+from el_monitor.optout.textpurge import purge_log_files
 from el_monitor.retention.logfiles import DELETE, KEEP, REWRITE, LogCleaning, clean_log_files
+from el_monitor.retention.records import SchemaRules, Stage
 
 from .logs_support import (
     DAY,
@@ -253,3 +258,20 @@ def test_a_file_that_grows_while_rewritten_is_left_as_it_was(tmp_path) -> None:
     assert failed.path == str(path) and "grew while it was read" in (failed.error or "")
     assert path.read_bytes() == before + appended
     assert [p.name for p in directory.iterdir()] == [path.name]
+
+
+def test_optout_purge_still_finds_a_user_in_sanitized_records(tmp_path) -> None:
+    """Retention may keep a user field; the opt-out purge (issue 10) still removes that
+    user's sanitized records, and stored examples (see tests/optout/test_optout_everywhere)."""
+    directory = tmp_path / "logs"
+    write_day(directory, D120, [("Unlisted", 10), ("Unlisted", 11)])
+    rules = {"Unlisted": SchemaRules((Stage(NOW - 90 * DAY, keep=("user_id",)),))}
+    done = clean_log_files(directory, rules.get, hasher, NOW, execute=True)
+    assert actions(done)[name("valid", D120)] == (REWRITE, 2, 0, 0, 2)
+    theirs = reference(SECRET, "enwiki", "user-id", "900000010")
+    matcher = RecordMatcher(SECRET, frozenset({theirs}), catalog(Unlisted=("user_id",)))
+    (purged,) = purge_log_files(log_files(directory), matcher)
+    assert (purged.records, purged.removed) == (2, 1)
+    assert [r["event"] for r in records(directory / name("valid", D120))] == [
+        {"user_id": 900_000_011}
+    ]
