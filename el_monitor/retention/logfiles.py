@@ -3,6 +3,8 @@ rewritten or kept as it is.
 
 Files are named by kind and UTC day (``ingest.event_logs``).  Only files of a day that
 began before the policy's shortest retention are read; the rest are within every retention.
+(A capsule stamped long before the day it was logged, a replay, say, waits for its file's
+day: reading every file on every run to find such records would cost more than it saves.)
 
 * ``all`` (raw lines) and ``invalid`` (EventError records quoting them) hold raw text, which
   may hold anything (another schema's fields, a user id in a broken line) and is not

@@ -31,13 +31,19 @@ from el_monitor.event.jsontext import capsule_json
 __all__ = [
     "ALWAYS_KEPT",
     "DEFAULT_DAYS",
+    "KEEP",
     "MARKER",
+    "REMOVE",
+    "SANITIZE",
+    "CapsuleJudge",
     "Hasher",
     "Judged",
     "RulesFor",
     "SchemaRules",
     "Stage",
     "default_rules",
+    "field_path",
+    "sanitize",
     "text_cutoff",
 ]
 
