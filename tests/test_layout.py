@@ -31,6 +31,7 @@ LAYERS = [
     {"catalog"},
     {"optout"},
     {"ingest"},
+    {"retention"},  # below report and checks, which show its state
     {"notify", "report"},
     {"checks"},
     {"cli"},

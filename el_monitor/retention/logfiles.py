@@ -43,11 +43,9 @@ from el_monitor.retention.records import (
     text_cutoff,
 )
 
-__all__ = ["DELETE", "KEEP", "REWRITE", "LogCleaning", "LogFileResult", "clean_log_files"]
-
 log = logging.getLogger(__name__)
 
-DELETE, REWRITE = "delete", "rewrite"
+DELETE, REWRITE = "delete", "rewrite"  # a file's actions, besides KEEP (as it is)
 _NAME = re.compile(r"(?P<kind>[a-z]+)-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
 _BUFFER = 1 << 20
 _ONE_DAY = datetime.timedelta(days=1)
