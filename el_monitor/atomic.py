@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,3 +53,31 @@ def fsync_directory(directory: str | os.PathLike) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class FileGrew(Exception):
+    """The file was appended to while it was read: a rewrite of it was abandoned."""
+
+
+def rewrite_lines(
+    path: str | os.PathLike,
+    change: Callable[[int, bytes], bytes | None],
+    size: int,
+    buffering: int = -1,
+) -> None:
+    """Replace ``path`` (``atomic_writer``) by its lines passed through ``change(number,
+    line)`` (numbered from 1, newline included; None drops the line).  ``size`` is how long
+    the file was when the caller decided what to change: when it is no longer that long (a
+    writer appended meanwhile), the rewrite is abandoned with ``FileGrew`` and the file left as
+    it is, so no appended record is lost.  Raises OSError (a full disk, a read-only directory)
+    with the file as it was."""
+    with (
+        open(path, "rb", buffering=buffering) as source,
+        atomic_writer(path, buffering=buffering) as target,
+    ):
+        for number, line in enumerate(source, 1):
+            new = change(number, line)
+            if new is not None:
+                target.write(new)
+        if os.stat(path).st_size != size or os.fstat(source.fileno()).st_size != size:
+            raise FileGrew(str(path))

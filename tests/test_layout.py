@@ -31,7 +31,8 @@ LAYERS = [
     {"catalog"},
     {"optout"},
     {"ingest"},
-    {"notify", "report", "retention"},
+    {"retention"},  # below report and checks, which show its state
+    {"notify", "report"},
     {"checks"},
     {"cli"},
 ]

@@ -13,12 +13,11 @@ message, which may quote the event's values, replaced; the counts stay.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from el_monitor.atomic import atomic_writer
+from el_monitor.atomic import FileGrew, rewrite_lines
 from el_monitor.optout.records import RecordMatcher
 from el_monitor.store.counts import NO_SCHEMA, clear_examples, scan_examples
 
@@ -50,10 +49,6 @@ def purge_log_files(
     return [_purge_file(Path(path), matcher, dry_run) for path in files]
 
 
-class _Grew(Exception):
-    """A forwarder appended to the file while it was read: the rewrite is abandoned."""
-
-
 def _purge_file(path: Path, matcher: RecordMatcher, dry_run: bool) -> FilePurge:
     records = 0
     gone: set[int] = set()  # numbers of the lines to remove
@@ -62,20 +57,14 @@ def _purge_file(path: Path, matcher: RecordMatcher, dry_run: bool) -> FilePurge:
             if matcher.log_line_matches(line.rstrip(b"\n")):
                 gone.add(records)
         size = source.tell()
-        removed = len(gone)
-        if not removed or dry_run:
-            return FilePurge(str(path), records, removed, False)
-        source.seek(0)
-        try:
-            with atomic_writer(path, buffering=_READ_BUFFER) as target:
-                for number, line in enumerate(source, 1):
-                    if number not in gone:
-                        target.write(line)
-                if os.stat(path).st_size != size or os.fstat(source.fileno()).st_size != size:
-                    raise _Grew
-        except _Grew:
-            log.warning("optout purge: %s grew while it was read; left as it was", path)
-            return FilePurge(str(path), records, removed, True)
+    removed = len(gone)
+    if not removed or dry_run:
+        return FilePurge(str(path), records, removed, False)
+    try:
+        rewrite_lines(path, lambda n, line: None if n in gone else line, size, _READ_BUFFER)
+    except FileGrew:
+        log.warning("optout purge: %s grew while it was read; left as it was", path)
+        return FilePurge(str(path), records, removed, True)
     return FilePurge(str(path), records, removed, False)
 
 

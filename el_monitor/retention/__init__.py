@@ -1,2 +1,3 @@
 """Retention: old rows purged or sanitized to an allowlist (tokens hashed), dated extensions,
-rollups kept after the rows go, log files cleaned, and the review of new schemas."""
+rollups kept after the rows go, log files and stored error examples cleaned, and the review of
+new schemas."""

@@ -45,6 +45,7 @@ __all__ = [
     "daily_counts",
     "day_error_groups",
     "first_examples",
+    "old_example_keys",
     "period_of",
     "scan_examples",
 ]
@@ -315,6 +316,26 @@ def scan_examples(store: Store, after: int, limit: int) -> list[StoredExample]:
         (after, limit),
     )
     return [StoredExample(int(key), as_text(name), as_text(text)) for key, name, text in rows]
+
+
+def old_example_keys(store: Store, before: datetime.datetime, after: int, limit: int) -> list[int]:
+    """Ids, after ``after`` in id order, of the next ``limit`` error rows that keep an example
+    and whose hour began before ``before`` (aware); none when the table does not exist."""
+    if not store.table_exists(ERRORS_TABLE):
+        return []
+    q, mark = store.dialect.quote, store.dialect.mark
+    rows = store.query(
+        f"SELECT {q('id')} FROM {q(ERRORS_TABLE)} WHERE {q('id')} > {mark} "
+        f"AND {q('period')} < {mark} AND {q('example')} IS NOT NULL "
+        f"ORDER BY {q('id')} LIMIT {mark}",
+        (after, _moment_text(before), limit),
+    )
+    return [int(key) for (key,) in rows]
+
+
+def _moment_text(when: datetime.datetime) -> str:
+    """A moment in the periods' format to the second, so that string order is time order."""
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clear_examples(store: Store, keys: Sequence[int], message: str) -> int:
