@@ -119,8 +119,8 @@ def mediawiki_timestamp(seconds: int) -> str:
 
 
 _DAY = 86400
-_HOURS_MINUTES = tuple(f"{h:02d}{m:02d}" for h in range(24) for m in range(60))
 _SECONDS = tuple(f"{s:02d}" for s in range(60))
+_HOURS_MINUTES = tuple(h + m for h in _SECONDS[:24] for m in _SECONDS)
 
 
 @functools.lru_cache(maxsize=64)
