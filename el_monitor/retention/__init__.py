@@ -1,0 +1,1 @@
+"""Retention: purge, sanitize, hash, aggregate, extensions, log-file cleaning, schema review."""
