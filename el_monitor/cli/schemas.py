@@ -63,6 +63,10 @@ def register(commands: Commands) -> None:
         description="List every known schema revision with its owners, sample rate, max rate "
         "and retention from the catalog and, with --db, the rows stored, the last event time "
         "and the sample rate recorded with the data (CHANGED when it differs from the catalog).",
+        # By hand: argparse would show --schemas as optional (see below) and ACTION as needed.
+        usage="%(prog)s [-h] [--config FILE] --schemas DIR|URL [--schema-cache DIR] [--db URL] "
+        "[--json]\n       %(prog)s review --schemas DIR|URL [--config FILE] [--json] "
+        "[REVISION ...]",
     )
     add_config_option(schemas)
     # Not required here: `schemas review --schemas DIR` gives it after the action, which
@@ -74,7 +78,9 @@ def register(commands: Commands) -> None:
     )
     schemas.add_argument("--json", action="store_true", help="a JSON array, for scripts")
     schemas.set_defaults(run=functools.partial(run_schemas, parser=schemas))
-    actions = schemas.add_subparsers(title="actions", metavar="ACTION", required=False)
+    actions = schemas.add_subparsers(
+        title="actions", metavar="ACTION", required=False, prog=schemas.prog
+    )
     _register_review(actions)
 
 

@@ -99,7 +99,14 @@ _RULES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     *(("user-agent", w, False) for w in (("user", "agent"), ("useragent",))),
     *(
         ("user-name", w, False)
-        for w in (("user", "name"), ("username",), ("account", "name"), ("user", "text"))
+        for w in (
+            ("user", "name"),
+            ("username",),
+            ("account", "name"),
+            ("performer", "name"),
+            ("actor", "name"),
+            ("user", "text"),
+        )
     ),
     *(
         ("user-id", (who, "id"), True)
