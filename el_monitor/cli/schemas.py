@@ -1,5 +1,6 @@
 """``el-monitor schemas``: every known schema revision with the policy the catalog applies to it
-and, with ``--db``, what the database holds of it."""
+and, with ``--db``, what the database holds of it; ``schemas review`` checks revisions for
+privacy and data policy before they are deployed (``retention.review``)."""
 
 from __future__ import annotations
 

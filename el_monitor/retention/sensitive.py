@@ -62,7 +62,8 @@ KINDS = {
             "page-token",
             "a per-page-view or per-request token",
             WARNING,
-            f"hash it (joins within a salt period still work), or {_DECLARE}",
+            "hash it (joins within a salt period still work); user_fields is for what a user "
+            "can opt out as",
         ),
         Kind(
             "url-title",
