@@ -25,6 +25,7 @@ from el_monitor.catalog.model import CAPSULE_FIELDS, PERIODS, Aggregate, Extensi
 from el_monitor.catalog.tomllines import KeyPath, did_you_mean
 from el_monitor.errors import SchemaError
 from el_monitor.event.names import SCHEMA_NAME
+from el_monitor.schema.fields import declared_fields
 from el_monitor.schema.registry import HttpRegistry, SchemaRegistry
 
 __all__ = [
@@ -89,7 +90,7 @@ class SchemaFields:
                 continue
             if compiled is not None:
                 readable = True
-                _field_paths(compiled.schema, "", found)
+                found.update(field.path for field in declared_fields(compiled.schema))
         return frozenset(found) if readable else None
 
 
@@ -291,19 +292,3 @@ def _extensions(
             until, reason, days = entry["until"], entry["reason"].strip(), entry["retention_days"]
             out.append((where, Extension(until, reason, days, extension_fields)))
     return tuple(out)
-
-
-def _field_paths(schema: object, prefix: str, out: set[str]) -> None:
-    """Dotted paths of every declared property, nested objects included."""
-    if not isinstance(schema, dict):
-        return
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        for name, sub in properties.items():
-            out.add(prefix + name)
-            _field_paths(sub, f"{prefix}{name}.", out)
-    for key in ("allOf", "anyOf", "oneOf"):
-        subs = schema.get(key)
-        if isinstance(subs, list):
-            for sub in subs:
-                _field_paths(sub, prefix, out)

@@ -1,9 +1,11 @@
 """``el-monitor schemas``: every known schema revision with the policy the catalog applies to it
-and, with ``--db``, what the database holds of it."""
+and, with ``--db``, what the database holds of it; ``schemas review`` checks revisions for
+privacy and data policy before they are deployed (``retention.review``)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -17,6 +19,7 @@ from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
 
 if TYPE_CHECKING:
+    from el_monitor.retention.review import Finding
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,19 +64,75 @@ def register(commands: Commands) -> None:
         description="List every known schema revision with its owners, sample rate, max rate "
         "and retention from the catalog and, with --db, the rows stored, the last event time "
         "and the sample rate recorded with the data (CHANGED when it differs from the catalog).",
+        # By hand: argparse would show --schemas as optional (see below) and ACTION as needed.
+        usage="%(prog)s [-h] [--config FILE] --schemas DIR|URL [--schema-cache DIR] [--db URL] "
+        "[--json]\n       %(prog)s review --schemas DIR|URL [--config FILE] [--json] "
+        "[REVISION ...]",
     )
     add_config_option(schemas)
-    add_registry_options(schemas)
+    # Not required here: `schemas review --schemas DIR` gives it after the action, which
+    # argparse would otherwise refuse for lack of one before it (run_schemas insists instead).
+    add_registry_options(schemas, required=False)
     add_db_option(
         schemas,
         help="also show rows stored and the last event: sqlite:///path or mysql://user@host/db",
     )
     schemas.add_argument("--json", action="store_true", help="a JSON array, for scripts")
-    schemas.set_defaults(run=run_schemas)
+    schemas.set_defaults(run=functools.partial(run_schemas, parser=schemas))
+    actions = schemas.add_subparsers(
+        title="actions", metavar="ACTION", required=False, prog=schemas.prog
+    )
+    _register_review(actions)
 
 
-def run_schemas(args: argparse.Namespace) -> int:
+def _register_review(actions: Commands) -> None:
+    review = actions.add_parser(
+        "review",
+        help="review schema revisions for privacy and data policy before deploying them",
+        description="Check schema revisions as a privacy or data reviewer would: fields that "
+        "look like personal data (ids, tokens, names, IPs, emails, free text, URLs, titles) "
+        "the catalog does not declare in user_fields or hash, or keeps past retention; "
+        "strings without maxLength; no owner; no sampling on a high-volume schema; a field a "
+        "rollup or keep needs that the revision drops. Exit 0 when clean, 1 with findings "
+        "(to gate a merge), 2 on a usage error or an invalid catalog.",
+    )
+    add_config_option(review)
+    add_registry_options(review)
+    review.add_argument(
+        "revisions",
+        nargs="*",
+        metavar="REVISION",
+        help="Schema/revision (NavigationTiming/1.7.0), or Schema for its latest revision; "
+        "default: the latest revision of every schema",
+    )
+    review.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON array of findings (schema, revision, field, check, severity, message)",
+    )
+    review.set_defaults(run=run_review)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    """Exit 0 without findings, 1 with some, 2 when the catalog is invalid."""
+    from el_monitor.retention.review import review, select_revisions
+
+    registry, catalog = load_checked(args, require=True)
+    if catalog is None:
+        return 2  # its problems are on stderr: the catalog is the user's to fix
+    revisions = select_revisions(registry, args.revisions)
+    findings = review(registry, catalog, revisions)
+    if args.json:
+        print(json.dumps([finding.as_json() for finding in findings], indent=2))
+    else:
+        print(_review_text(findings, len(revisions)))
+    return 1 if findings else 0
+
+
+def run_schemas(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Exit 0 with the listing, 1 when the catalog is invalid (its problems on stderr)."""
+    if args.schemas is None:
+        parser.error("the following arguments are required: --schemas")
     registry, catalog = load_checked(args)
     if catalog is None:
         return 1
@@ -197,3 +256,29 @@ def _cells(listing: Listing, stored: bool, cut: bool) -> list[str]:
             sampling += " CHANGED"
         cells += [str(listing.stored.rows), listing.stored.last_event or "-", sampling]
     return cells
+
+
+def _review_text(findings: Sequence[Finding], reviewed: int) -> str:
+    """Findings grouped by revision, errors first, then a one-line summary."""
+    lines: list[str] = []
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.schema, finding.revision), []).append(finding)
+    for (schema, revision), found in groups.items():
+        lines.append(f"{schema}/{revision}: {_counted(found)}")
+        lines += [f"  {f.severity:<7}  {f.check:<16}  {f.field or '-'}: {f.message}" for f in found]
+    total = f"{_plural(reviewed, 'revision')} reviewed"
+    if findings:
+        lines.append(f"{total}: {_counted(findings)} in {len(groups)} of them")
+    else:
+        lines.append(f"{total}: no findings")
+    return "\n".join(lines)
+
+
+def _counted(findings: Sequence[Finding]) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    return f"{_plural(errors, 'error')}, {_plural(len(findings) - errors, 'warning')}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

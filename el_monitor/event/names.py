@@ -24,6 +24,15 @@ def is_revision(value: object) -> bool:
     return type(value) is str and REVISION.fullmatch(value) is not None
 
 
+def revision_key(revision: str) -> tuple[tuple[int, int | str], ...]:
+    """Sorts revisions as their authors count: ``1.10.0`` after ``1.9.0``, ``17325565`` after
+    ``9000000`` (digit runs compare as numbers, the rest as text)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.findall(r"[0-9]+|[^0-9]+", revision)
+    )
+
+
 def short_hostname() -> str:
     """This host's name without its domain: the default ``recvFrom`` and forwarder instance."""
     import socket  # here: the check plugins load these patterns and must start fast
