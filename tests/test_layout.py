@@ -31,7 +31,7 @@ LAYERS = [
     {"catalog"},
     {"optout"},
     {"ingest"},
-    {"notify", "report"},
+    {"notify", "report", "retention"},
     {"checks"},
     {"cli"},
 ]

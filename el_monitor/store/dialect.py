@@ -123,6 +123,13 @@ class Dialect(ABC):
         return f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.quote(column)} {kind}"
 
     @abstractmethod
+    def number_list(self, columns: Sequence[str | None]) -> str:
+        """An expression: the numeric ``columns`` of a row as one comma-separated text, each
+        value written so that ``float()`` reads it back exactly, an empty item for NULL (and
+        for None: a column the table lacks).  One value per row instead of one per column is
+        what makes reading a million rows through PyMySQL affordable."""
+
+    @abstractmethod
     def table_columns(self, table: str) -> Query:
         """A query answering (name, SQL type) per column of ``table``, in table order; no
         rows when the table is missing."""
@@ -159,6 +166,18 @@ class SQLiteDialect(Dialect):
 
     def table_columns(self, table: str) -> Query:
         return Query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,))
+
+    def number_list(self, columns: Sequence[str | None]) -> str:
+        # printf's %.17g round-trips a double (text of a REAL keeps only 15 digits); it would
+        # print NULL as 0, hence the CASE.
+        items = [
+            "''"
+            if c is None
+            else f"CASE WHEN {self.quote(c)} IS NULL THEN '' "
+            f"ELSE printf('%.17g', {self.quote(c)}) END"
+            for c in columns
+        ]
+        return " || ',' || ".join(items)
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE ({self.names(index.columns)})"
@@ -199,6 +218,11 @@ class MySQLDialect(Dialect):
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (table,),
         )
+
+    def number_list(self, columns: Sequence[str | None]) -> str:
+        # A number in text is what the protocol itself sends for it: read back exactly.
+        items = ["''" if c is None else f"IFNULL({self.quote(c)}, '')" for c in columns]
+        return f"CONCAT_WS(',', {', '.join(items)})"
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE KEY {self.quote(index.name)} ({self.names(index.columns)})"

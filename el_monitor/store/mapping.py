@@ -59,6 +59,8 @@ CAPSULE_COLUMNS = (
     Column("topic", VARCHAR),
 )
 _CAPSULE_VALUES = ("wiki", "webHost", "userAgent", "topic")
+# Capsule fields a policy (keep, rollup dimensions) may name: their columns are their names.
+_CAPSULE_FIELD_COLUMNS = frozenset(c.name for c in CAPSULE_COLUMNS)
 
 
 class StoreError(ValueError):
@@ -90,6 +92,12 @@ def schema_of_table(table: str, schemas: Iterable[str]) -> str | None:
         if table.startswith(name + "_") and _NUMBERED_REVISION.fullmatch(revision):
             return name
     return None
+
+
+def field_column(path: str) -> str:
+    """The column of a field as the catalog names it (``performer.user_id``): a capsule
+    field's own, else ``event_`` and the path with ``_`` for dots."""
+    return path if path in _CAPSULE_FIELD_COLUMNS else "event_" + path.replace(".", "_")
 
 
 def event_columns(schema: Mapping[str, Any]) -> list[Column]:
