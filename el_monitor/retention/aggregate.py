@@ -12,7 +12,7 @@ Percentiles are PERCENTILE_CONT's: over the n non-NULL values sorted, the p-quan
 ``v[i] + (h - i) * (v[i+1] - v[i])`` with ``h = p * (n - 1)`` and ``i = floor(h)`` (linear
 interpolation between closest ranks, as numpy's default and Hive's ``percentile``); NULL when
 n is 0.  They are computed here, in Python, from each group's exact value counts, so both
-engines give the same numbers: the rows are read in short id-keyed batches (consistent reads,
+engines give the same numbers: the rows are read in short windows of ids (consistent reads,
 no locks) and only the rollup's own write is a transaction.
 """
 
@@ -30,7 +30,7 @@ from itertools import accumulate
 
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
 from el_monitor.store.base import Store
-from el_monitor.store.mapping import TEXT, field_column, schema_of_table
+from el_monitor.store.mapping import TEXT, StoreError, field_column, schema_of_table
 from el_monitor.store.rollups import (
     PERIOD_CHARS,
     RollupRow,
@@ -41,7 +41,7 @@ from el_monitor.store.rollups import (
     prepare,
     replace_periods,
     rollup_table,
-    scan_source,
+    scan_window,
 )
 
 __all__ = ["QUANTILES", "RollupResult", "percentile", "period_window", "roll_up"]
@@ -49,7 +49,8 @@ __all__ = ["QUANTILES", "RollupResult", "percentile", "period_window", "roll_up"
 log = logging.getLogger(__name__)
 
 QUANTILES = (0.50, 0.75, 0.95)  # the rollup's p50, p75, p95
-BATCH = 20_000  # rows per read
+# Ids per read: a group's numbers of this many rows stay far below a packet (16 MiB).
+WINDOW = 16_384
 _PERIOD_TAIL = "00000101000000"  # what follows a period's prefix in its start timestamp
 
 
@@ -74,7 +75,7 @@ def roll_up(
     before: datetime.datetime,
     since: datetime.datetime | None = None,
     tables: Iterable[str] | None = None,
-    batch: int = BATCH,
+    window: int = WINDOW,
 ) -> list[RollupResult]:
     """Recompute each of ``policy.aggregate``'s rules for the periods starting in
     ``[since, before)`` (from the oldest row when ``since`` is None), over ``tables`` (by
@@ -82,7 +83,7 @@ def roll_up(
     if tables is None:
         tables = [t for t in store.tables() if schema_of_table(t, [policy.name])]
     names = sorted(tables)
-    return [_roll_up_rule(store, policy.name, rule, names, since, before, batch)
+    return [_roll_up_rule(store, policy.name, rule, names, since, before, window)
             for rule in policy.aggregate]  # fmt: skip
 
 
@@ -113,7 +114,7 @@ def _roll_up_rule(
     tables: Sequence[str],
     since: datetime.datetime | None,
     before: datetime.datetime,
-    batch: int,
+    window: int,
 ) -> RollupResult:
     started = time.perf_counter()
     dimensions = [field_column(name) for name in rule.dimensions]
@@ -142,7 +143,7 @@ def _roll_up_rule(
     start, end = period_window(rule.period, since, before)
     groups = _Groups(len(measured))
     for source in sources:
-        _read(store, source, PERIOD_CHARS[rule.period], start, end, batch, groups)
+        _read(store, source, PERIOD_CHARS[rule.period], start, end, window, groups)
     rows = groups.rows()
     periods = sorted({row.period_start for row in rows})
     prepare(store, rollup)
@@ -162,20 +163,16 @@ def _read(
     period_chars: int,
     start: str,
     end: str,
-    batch: int,
+    window: int,
     groups: _Groups,
 ) -> None:
-    """Every row of ``source`` in [start, end) into ``groups``, a keyed batch at a time."""
+    """Every row of ``source`` in [start, end) into ``groups``, a window of ids at a time."""
     span = id_span(store, source.table, start, end)
     if span is None:
         return
-    after, last = span[0] - 1, span[1]
-    while after < last:
-        rows = scan_source(store, source, period_chars, start, end, after, last, batch)
-        if not rows:
-            break
-        groups.add(rows)
-        after = rows[-1][0]
+    for after in range(span[0] - 1, span[1], window):
+        last = min(after + window, span[1])
+        groups.add(scan_window(store, source, period_chars, start, end, after, last))
 
 
 class _Groups:
@@ -191,24 +188,22 @@ class _Groups:
     def total(self) -> int:
         return sum(self.events.values())
 
-    def add(self, rows: Sequence[tuple]) -> None:
-        """Rows as ``scan_source`` gives them: ``(id, period, *dimensions[, numbers])``."""
+    def add(self, found: Sequence[tuple]) -> None:
+        """Groups as ``scan_window`` gives them: ``(period, *dimensions, rows, numbers)``."""
         k = self.measured
-        if not k:
-            self.events.update(row[1:] for row in rows)
-            return
-        texts: dict[tuple, list[str]] = {}
-        for row in rows:
-            numbers = row[-1]
-            texts.setdefault(row[1:-1], []).append(
-                numbers.decode() if isinstance(numbers, bytes) else numbers
-            )
-        for key, lines in texts.items():
-            self.events[key] += len(lines)
+        for row in found:
+            key, rows, numbers = row[:-2], int(row[-2]), row[-1]
+            self.events[key] += rows
+            if not k:
+                continue
+            if isinstance(numbers, bytes):
+                numbers = numbers.decode()
+            flat = numbers.replace(";", ",").split(",")  # one C-level split per group
+            if len(flat) != rows * k:
+                raise StoreError(f"a group's values came back cut ({len(flat)} of {rows * k})")
             counters = self.values.get(key)
             if counters is None:
                 counters = self.values[key] = [Counter() for _ in range(k)]
-            flat = ",".join(lines).split(",")  # one C-level split for the whole batch
             for i, counter in enumerate(counters):
                 counter.update(flat[i::k])
 
@@ -224,16 +219,17 @@ class _Groups:
 
 
 def _statistics(counter: Counter[str]) -> list[object]:
-    """count, p50, p75, p95 of one group's values (given as text: '' is NULL)."""
-    counts: dict[float, int] = {}
-    for text, n in counter.items():
-        if text:
-            value = float(text)
-            counts[value] = counts.get(value, 0) + n
-    if not counts:
+    """count, p50, p75, p95 of one group's values (given as text: '' is NULL).  Texts of
+    one number ('5', '5.0' from two revisions' tables) sort next to each other, which the
+    running counts handle like one value counted twice."""
+    counter.pop("", None)
+    if not counter:
         return [0, *([None] * len(QUANTILES))]
-    values = sorted(counts)
-    cumulative = list(accumulate(counts[v] for v in values))
+    numbers = list(map(float, counter))
+    counts = list(counter.values())
+    order = sorted(range(len(numbers)), key=numbers.__getitem__)
+    values = [numbers[i] for i in order]
+    cumulative = list(accumulate([counts[i] for i in order]))
     return [cumulative[-1], *(percentile(values, cumulative, q) for q in QUANTILES)]
 
 

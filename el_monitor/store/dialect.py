@@ -129,6 +129,14 @@ class Dialect(ABC):
         for None: a column the table lacks).  One value per row instead of one per column is
         what makes reading a million rows through PyMySQL affordable."""
 
+    def exact(self, expression: str) -> str:
+        """``expression`` as GROUP BY should compare it: byte for byte (SQLite's default)."""
+        return expression
+
+    @abstractmethod
+    def concat_rows(self, expression: str) -> str:
+        """An aggregate: ``expression`` of every row of a group, joined by ``;``."""
+
     @abstractmethod
     def table_columns(self, table: str) -> Query:
         """A query answering (name, SQL type) per column of ``table``, in table order; no
@@ -179,6 +187,9 @@ class SQLiteDialect(Dialect):
         ]
         return " || ',' || ".join(items)
 
+    def concat_rows(self, expression: str) -> str:
+        return f"group_concat({expression}, ';')"
+
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE ({self.names(index.columns)})"
 
@@ -223,6 +234,13 @@ class MySQLDialect(Dialect):
         # A number in text is what the protocol itself sends for it: read back exactly.
         items = ["''" if c is None else f"IFNULL({self.quote(c)}, '')" for c in columns]
         return f"CONCAT_WS(',', {', '.join(items)})"
+
+    def concat_rows(self, expression: str) -> str:
+        return f"GROUP_CONCAT({expression} SEPARATOR ';')"  # as long as the session allows
+
+    def exact(self, expression: str) -> str:
+        # Event tables compare text case- and accent-insensitively (utf8mb4_unicode_ci).
+        return f"CAST({expression} AS BINARY)"
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE KEY {self.quote(index.name)} ({self.names(index.columns)})"

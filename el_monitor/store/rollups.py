@@ -5,10 +5,11 @@ values: ``period_start`` (``YYYYMMDDHHMMSS``, the events' own timestamp format),
 columns under their event-table names (``wiki``, ``event_isSelfMade``), ``events`` (rows in the
 group) and, per measured column, ``<column>_count`` (non-NULL values) and ``_p50 _p75 _p95``.
 
-Reading the event rows is a keyed walk over an ``id`` span (short consistent reads, no locks);
-the numbers of a row come back as one text (``Dialect.number_list``), because PyMySQL decodes
-each column in Python.  Writing replaces whole periods: their rows are deleted and the new ones
-inserted in one transaction, so recomputing a period is idempotent.
+Reading the event rows is a walk over windows of their ``id`` span (short consistent reads,
+no locks); a window comes back a row per group, its rows' numbers as one text
+(``Dialect.number_list``, ``concat_rows``), because PyMySQL decodes each value in Python.
+Writing replaces whole periods: their rows are deleted and the new ones inserted in one
+transaction, so recomputing a period is idempotent.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = [
     "read_rollup",
     "replace_periods",
     "rollup_table",
-    "scan_source",
+    "scan_window",
 ]
 
 PERIOD_COLUMN = "period_start"
@@ -151,7 +152,7 @@ def id_span(store: Store, table: str, start: str, end: str) -> tuple[int, int] |
     return None if low is None else (int(low), int(high))
 
 
-def scan_source(
+def scan_window(
     store: Store,
     source: RollupSource,
     period_chars: int,
@@ -159,23 +160,25 @@ def scan_source(
     end: str,
     after: int,
     last: int,
-    limit: int,
 ) -> list[tuple[Any, ...]]:
-    """The next ``limit`` rows with ``after < id <= last`` and a timestamp in [start, end),
-    in id order: ``(id, period prefix, *dimensions[, numbers])``, numbers being the
-    measured columns as ``Dialect.number_list`` writes them (absent without any)."""
+    """The rows with ``after < id <= last`` and a timestamp in [start, end), by group:
+    ``(period prefix, *dimensions, rows, numbers)``, where numbers holds each row's measured
+    columns as ``Dialect.number_list`` writes them, rows joined by ``;`` (None without
+    measured columns).  A group per row of the result, not a row per event: PyMySQL decodes
+    each value in Python, so a window of thousands of rows costs a few hundred values."""
     dialect = store.dialect
     q, mark = dialect.quote, dialect.mark
-    selected = [q("id"), f"SUBSTR({q('timestamp')}, 1, {int(period_chars)})"]
-    selected += [q(column) for column in source.dimensions]
-    if source.measured:
-        selected.append(dialect.number_list(source.measured))
+    period = f"SUBSTR({q('timestamp')}, 1, {int(period_chars)})"
+    keys = [period, *(q(column) for column in source.dimensions)]
+    numbers = (
+        dialect.concat_rows(dialect.number_list(source.measured)) if source.measured else "NULL"
+    )
     return store.query(
-        f"SELECT {', '.join(selected)} FROM {q(source.table)} "
+        f"SELECT {', '.join(keys)}, COUNT(*), {numbers} FROM {q(source.table)} "
         f"WHERE {q('id')} > {mark} AND {q('id')} <= {mark} "
         f"AND {q('timestamp')} >= {mark} AND {q('timestamp')} < {mark} "
-        f"ORDER BY {q('id')} LIMIT {mark}",
-        (after, last, start, end, limit),
+        f"GROUP BY {', '.join(map(dialect.exact, keys))}",
+        (after, last, start, end),
     )
 
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 import datetime
 import random
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
+from helpers import ROOT, SCHEMAS
 
+from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
 from el_monitor.retention.aggregate import percentile, period_window, roll_up
+from el_monitor.schema.registry import open_registry
 from el_monitor.store import Store
 from el_monitor.store.mapping import field_column
 from el_monitor.store.rollups import RollupTable, read_rollup, rollup_table
@@ -219,3 +223,62 @@ def test_percentiles_by_hand():
         1, 2, pytest.approx(8.4), 10
     ]  # fmt: skip
     assert percentile([7.0], [1], 0.95) == 7.0
+
+
+SHARED_SCHEMAS = Path("/work/shared/schemas")
+EXAMPLE = ROOT / "examples" / "el-monitor.toml"
+
+
+def test_the_shipped_rules_work_on_the_real_schemas(store, tmp_path):
+    """examples/el-monitor.toml's NavigationTiming and ServerSideAccountCreation rules,
+    checked against the real schemas, on their real tables."""
+    schemas = SHARED_SCHEMAS if SHARED_SCHEMAS.is_dir() else SCHEMAS
+    registry = open_registry(str(schemas), tmp_path / "cache")
+    catalog = load_catalog(EXAMPLE, registry)
+    rng = random.Random(3)
+    nav = catalog.policy("NavigationTiming")
+    [timing] = [rule for rule in nav.aggregate if rule.name == "daily_timing"]
+    signups = catalog.policy("ServerSideAccountCreation")
+    layouts = {
+        name: store.layout(name, revision, registry.get(name, revision).schema)
+        for name, revision in (
+            ("NavigationTiming", "1.7.0"),
+            ("ServerSideAccountCreation", "1.2.0"),
+        )
+    }
+    values: dict[str, list[float]] = defaultdict(list)  # the first day's
+    nav_rows, signup_rows = [], []
+    for i in range(300):
+        when = (DAY0 + datetime.timedelta(minutes=7 * i)).timestamp()
+        event = {field: rng.randrange(4000) for field in timing.percentiles if rng.random() < 0.9}
+        for field, value in event.items():
+            if 7 * i < 24 * 60:
+                values[field].append(value)
+        capsule = {"uuid": f"a{i:031x}", "timestamp": when, "wiki": "enwiki", "event": event}
+        nav_rows.append(layouts["NavigationTiming"].row(capsule))
+        signup = {"isSelfMade": i % 2 == 0, "campaign": ["a", "b", None][i % 3], "isApi": False}
+        signup = {k: v for k, v in signup.items() if v is not None}
+        capsule = {"uuid": f"b{i:031x}", "timestamp": when, "wiki": "dewiki", "event": signup}
+        signup_rows.append(layouts["ServerSideAccountCreation"].row(capsule))
+    store.insert({layouts["NavigationTiming"]: nav_rows,
+                  layouts["ServerSideAccountCreation"]: signup_rows})  # fmt: skip
+
+    before = DAY0 + datetime.timedelta(days=1)  # the first day, 206 of the 300 rows
+    results = {r.rule: r for r in roll_up(store, nav, before) + roll_up(store, signups, before)}
+    assert results["daily_timing"].events == results["daily_signups"].events == 206
+    measured = tuple(field_column(f) for f in timing.percentiles)
+    rollup = RollupTable(
+        rollup_table("NavigationTiming", "daily_timing"), (("wiki", ""),), measured
+    )
+    [row] = read_rollup(store, rollup)
+    assert row[:3] == ("20260110000000", "enwiki", 206)
+    want: list[object] = []
+    for field in timing.percentiles:
+        want += [len(values[field]), *(reference_percentile(values[field], q) for q in QUANTILES)]
+    assert row[3:] == pytest.approx(want, rel=1e-12)
+    [signup_rule] = signups.aggregate
+    dims = tuple((field_column(d), "") for d in signup_rule.dimensions)
+    table = RollupTable(rollup_table("ServerSideAccountCreation", "daily_signups"), dims, ())
+    counts = {tuple(r[1:5]): r[5] for r in read_rollup(store, table)}
+    assert sum(counts.values()) == 206 and len(counts) == 6
+    assert counts[("dewiki", 1, "a", None)] == 35  # i even, i % 3 == 0, i < 206
