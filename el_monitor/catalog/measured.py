@@ -3,7 +3,7 @@ revision of the schema, so that a rule never asks for the percentiles of a strin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from el_monitor.catalog.checker import FIELD_PATH_RE, Checker, show_value
 from el_monitor.catalog.model import CAPSULE_FIELDS
@@ -11,8 +11,16 @@ from el_monitor.catalog.tomllines import KeyPath, did_you_mean
 from el_monitor.store.mapping import StoreError, field_column
 from el_monitor.store.rollups import measure_columns
 
-if TYPE_CHECKING:
-    from el_monitor.catalog.policies import SchemaFields
+
+class SchemaTypes(Protocol):
+    """What is read of a schema's revisions (``policies.SchemaFields``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def types(self) -> dict[str, frozenset[str]] | None: ...
+
 
 __all__ = ["NUMERIC", "measured_fields"]
 
@@ -20,7 +28,7 @@ NUMERIC = frozenset({"integer", "number"})
 
 
 def measured_fields(
-    check: Checker, entry: dict, path: KeyPath, schema: SchemaFields | None
+    check: Checker, entry: dict, path: KeyPath, schema: SchemaTypes | None
 ) -> tuple[str, ...] | None:
     """The rule's measured fields (none when absent); None when any of them is wrong."""
     if path[-1] not in entry:
