@@ -111,7 +111,7 @@ def expected(seeded: list[dict], rule: Aggregate, days: set[datetime.date] | Non
     return out
 
 
-def stored(store: Store, rule: Aggregate, dimension_kinds: int | None = None):
+def stored(store: Store, rule: Aggregate):
     """The rule's rollup table, keyed as ``expected`` keys it."""
     measured = tuple(field_column(f) for f in rule.percentiles)
     dims = tuple((field_column(d), "text") for d in rule.dimensions)
