@@ -30,6 +30,7 @@ import bench_checks
 import bench_cli
 import bench_mail
 import bench_pipeline
+import bench_rollups
 import bench_stores
 import corpus_events
 from measure import log
@@ -43,6 +44,8 @@ DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 LEGEND = """\
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
+rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
+in seconds per million rows, against a COUNT(*) of the same table.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -56,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-mysql", action="store_true", help="skip the MariaDB figure")
     args = parser.parse_args(argv)
     size, big, small = (20_000, 100_000, 25_000) if args.quick else (200_000, 1_000_000, 250_000)
+    rollup_rows = 100_000 if args.quick else 1_000_000
     mysql_url = None if args.no_mysql else os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
 
     started = time.perf_counter()
@@ -68,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = make_corpus(size, "raw", args.seed + 1)
         registry = open_registry(str(corpus_events.SCHEMAS), tmp / "schema-cache")
         figures = measure_all(data, raw, registry, files, mysql_url, tmp)
+        log(f"retention rollup over a day of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
+        figures.append(bench_rollups.rollup(registry, mysql_url, rollup_rows))
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -49,11 +49,14 @@ class Extension:
 
 @dataclass(frozen=True)
 class Aggregate:
-    """A rollup kept after the raw rows are purged."""
+    """A rollup kept after the raw rows are purged: per period and group of ``dimensions``,
+    the event count and, for each numeric field of ``percentiles``, how many events had a
+    value and its p50/p75/p95 (``el_monitor.retention.aggregate`` says how they are taken)."""
 
     name: str
     dimensions: tuple[str, ...]
     period: str = "day"
+    percentiles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

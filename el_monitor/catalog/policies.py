@@ -21,6 +21,7 @@ from el_monitor.catalog.checker import (
     is_positive,
     show_value,
 )
+from el_monitor.catalog.measured import measured_fields
 from el_monitor.catalog.model import CAPSULE_FIELDS, PERIODS, Aggregate, Extension, SchemaPolicy
 from el_monitor.catalog.tomllines import KeyPath, did_you_mean
 from el_monitor.errors import SchemaError
@@ -52,7 +53,7 @@ POLICY_KEYS = (
     "extensions",
     "user_fields",
 )
-AGGREGATE_KEYS = ("name", "dimensions", "period")
+AGGREGATE_KEYS = ("name", "dimensions", "period", "percentiles")
 EXTENSION_KEYS = ("until", "reason", "retention_days", "fields")
 
 
@@ -76,9 +77,10 @@ class SchemaFields:
         self.name = name
 
     @cached_property
-    def paths(self) -> frozenset[str] | None:
-        """Every field path of every revision; None when no revision can be read."""
-        found: set[str] = set()
+    def types(self) -> dict[str, frozenset[str]] | None:
+        """Every field path of every revision, with the JSON types its revisions declare;
+        None when no revision can be read."""
+        found: dict[str, set[str]] = {}
         readable = False
         for name, revision in self.index.revisions:
             if name != self.name:
@@ -90,8 +92,20 @@ class SchemaFields:
                 continue
             if compiled is not None:
                 readable = True
-                found.update(field.path for field in declared_fields(compiled.schema))
-        return frozenset(found) if readable else None
+                for field in declared_fields(compiled.schema):
+                    kinds = found.setdefault(field.path, set())
+                    declared = field.spec.get("type")
+                    if isinstance(declared, str):
+                        kinds.add(declared)
+                    elif isinstance(declared, list):
+                        kinds.update(t for t in declared if isinstance(t, str))
+        return {path: frozenset(kinds) for path, kinds in found.items()} if readable else None
+
+    @property
+    def paths(self) -> frozenset[str] | None:
+        """Every field path of every revision; None when no revision can be read."""
+        types = self.types
+        return None if types is None else frozenset(types)
 
 
 class PolicyValues(NamedTuple):
@@ -248,8 +262,9 @@ def _aggregates(
                 f"must be one of {', '.join(map(repr, PERIODS))}, not {show_value(period)}",
             )
             ok = False
-        if ok:
-            out.append(Aggregate(entry["name"], tuple(entry["dimensions"]), period))
+        measured = measured_fields(check, entry, (*where, "percentiles"), schema)
+        if ok and measured is not None:
+            out.append(Aggregate(entry["name"], tuple(entry["dimensions"]), period, measured))
     return tuple(out)
 
 

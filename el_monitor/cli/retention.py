@@ -112,10 +112,9 @@ def pre_steps(args: argparse.Namespace) -> list[PreStep]:
     """What must see the rows before they lose detail, in this order: rollups (catalog
     ``aggregate``), then, with ``--log-dir``, the event logs and stored error examples.
     Each gets the RunPlan after the guards pass (dry runs too) and returns a summary line."""
-    from el_monitor.retention.steps import examples_step, log_step
+    from el_monitor.retention.steps import examples_step, log_step, rollup_step
 
-    steps: list[PreStep] = []
-    # Rollups: append the aggregate step here (el_monitor.retention.aggregate).
+    steps: list[PreStep] = [rollup_step]
     if args.schema is None:  # logs and examples mix schemas: a run for one leaves them be
         steps.append(examples_step)
         if args.log_dir is not None:

@@ -1,6 +1,7 @@
-"""The pre-steps of ``retention run`` beyond the rows: the event logs and the stored error
-examples, judged by the same rules as the tables (``RunPlan.rules_for``), so a schema's
-records in a log file go when and as its rows do."""
+"""The pre-steps of ``retention run``, before any row changes: the rollups (computed while
+the rows still hold every field), then the event logs and the stored error examples, judged
+by the same rules as the tables (``RunPlan.rules_for``), so a schema's records in a log file
+go when and as its rows do."""
 
 from __future__ import annotations
 
@@ -11,13 +12,50 @@ import os
 import secrets
 from hashlib import sha256
 
+from el_monitor.retention.aggregate import roll_up
 from el_monitor.retention.examples import clear_old_examples
 from el_monitor.retention.logfiles import DELETE, REWRITE, clean_log_files
-from el_monitor.retention.plan import PreStep, RunPlan
+from el_monitor.retention.plan import PreStep, RunPlan, TablePlan
 from el_monitor.retention.policy import row_time
 from el_monitor.retention.records import KEEP, Hasher, SchemaRules, Stage
 
 log = logging.getLogger(__name__)
+
+
+def rollup_step(plan: RunPlan) -> str:
+    """Compute the catalog's rollups of every schema with rows about to lose detail: the
+    periods from where the last executed run left off (its first cutoff) to this run's.  A
+    dry run only says which; it writes no rollup table."""
+    done = []
+    for schema in sorted({table.schema for table in plan.tables}):
+        policy = plan.catalog.policy(schema)
+        if not policy.aggregate:
+            continue
+        tables = [t for t in plan.tables if t.schema == schema]
+        before = row_time(plan.rules_for(schema).first_cutoff)
+        since = _rolled_up_until(tables)
+        if not plan.execute:
+            start = "the oldest row" if since is None else f"{since:%Y-%m-%d}"
+            rules = ", ".join(rule.name for rule in policy.aggregate)
+            done.append(f"{schema} ({rules}) from {start} to {before:%Y-%m-%d}")
+            continue
+        names = [t.table for t in tables]
+        for result in roll_up(plan.store, policy, before, since, names):
+            done.append(f"{result.table} ({len(result.periods)} periods, {result.events:,} rows)")
+    verb = "computed" if plan.execute else "would be computed"
+    return f"rollups {verb}: {'; '.join(done)}" if done else "rollups: none due"
+
+
+def _rolled_up_until(tables: list[TablePlan]) -> datetime.datetime | None:
+    """Where the last executed run's first cutoff lay: rows older may have lost detail and
+    their periods were rolled up then.  None when no table of the schema was handled yet."""
+    ends = [
+        row_time(t.previous.policy.cutoff)
+        + datetime.timedelta(days=t.previous.policy.retention_days - t.previous.policy.first_days)
+        for t in tables
+        if t.previous is not None
+    ]
+    return min(ends, default=None)
 
 
 def log_rules(plan: RunPlan, schema: str) -> SchemaRules:

@@ -24,6 +24,7 @@ from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing,
 _UNAVAILABLE = {1040, 1053, 1205, 1213, 1290, 1836, 1927, 2003, 2006, 2013, 2014, 2055}
 _NO_SUCH_TABLE = 1146  # dropped while we ran: recreated by Store.insert
 _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by default)
+GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value cannot come back
 
 
 class MySQLStore(Store):
@@ -53,9 +54,11 @@ class MySQLStore(Store):
                 ) from exc
             with self._conn.cursor() as cursor:
                 # Predictable semantics whatever the server's defaults: strict (refuse, never
-                # truncate silently) and backslash escapes on, as escape_string assumes.
+                # truncate silently) and backslash escapes on, as escape_string assumes; a
+                # GROUP_CONCAT as long as a packet may be (rollups read rows by the group).
                 cursor.execute(
-                    "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'"
+                    "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION', "
+                    f"group_concat_max_len = {GROUP_CONCAT_BYTES}"
                 )
         return self._conn
 

@@ -22,7 +22,12 @@ def test_example_catalog_is_valid_against_the_bundled_schemas(registry):
     assert {"NavigationTiming", "ServerSideAccountCreation"} <= set(catalog.schemas)
     nav = catalog.policy("NavigationTiming")
     assert nav.sample_rate == 10 and nav.sample_key == ("pageviewToken",)
-    assert nav.aggregate[0] == Aggregate("daily_by_country", ("wiki", "originCountry"), "day")
+    timing = nav.aggregate[0]
+    assert (timing.name, timing.dimensions, timing.period) == ("daily_timing", ("wiki",), "day")
+    assert {"responseStart", "loadEventEnd", "firstContentfulPaint"} <= set(timing.percentiles)
+    assert catalog.policy("ServerSideAccountCreation").aggregate == (
+        Aggregate("daily_signups", ("wiki", "isSelfMade", "campaign", "displayMobile"), "day"),
+    )
     assert nav.extensions[0].until == datetime.date(2027, 6, 30)
     assert catalog.policy("ServerSideAccountCreation").user_fields == ("userId", "token")
     assert catalog.policy("TemplateWizard").user_fields == ("performer.user_id", "session_token")

@@ -200,6 +200,68 @@ def test_aggregates(tmp_path):
     ]
 
 
+def test_aggregate_percentiles_are_numeric_fields_of_the_schema(tmp_path, registry):
+    found = problems(
+        tmp_path,
+        """
+        [schema.NavigationTiming]
+        [[schema.NavigationTiming.aggregate]]
+        name = "timing"
+        dimensions = ["skin"]
+        percentiles = ["responseStrat", "skin", "isAnon", "originCountry", "wiki", "gaps",
+                       "gaps", "a..b", "deviceMemory"]
+        [[schema.NavigationTiming.aggregate]]
+        name = "bad_list"
+        dimensions = ["wiki"]
+        percentiles = "responseStart"
+        """,
+        registry,
+    )
+    where = "5: schema.NavigationTiming.aggregate[0].percentiles: "
+    need = "percentiles need an integer or number field"
+    assert found == [
+        f"{where}no field 'responseStrat' in any revision of NavigationTiming "
+        "(did you mean 'responseStart'?)",
+        f"{where}'skin' is a dimension: a field is grouped by or measured, not both",
+        f"{where}'isAnon' is boolean of NavigationTiming: {need}",
+        f"{where}'originCountry' is string of NavigationTiming: {need}",
+        f"{where}'wiki' is a capsule field, not a number",
+        f"{where}'gaps' is listed twice",
+        f'{where}"a..b" is not a field path: dotted names of A-Za-z0-9_',
+        "10: schema.NavigationTiming.aggregate[1].percentiles: must be a list of strings such "
+        'as ["a", "b"], not "responseStart"',
+    ]
+    fine = write(
+        tmp_path,
+        """
+        [[schema.NavigationTiming.aggregate]]
+        name = "timing"
+        dimensions = ["wiki"]
+        period = "hour"
+        percentiles = ["responseStart", "deviceMemory"]
+        """,
+    )
+    rule = load_catalog(fine, registry).policy("NavigationTiming").aggregate[0]
+    assert rule == Aggregate("timing", ("wiki",), "hour", ("responseStart", "deviceMemory"))
+
+
+def test_aggregate_percentiles_without_a_registry_and_too_long(tmp_path):
+    long = "x" * 55
+    found = problems(
+        tmp_path,
+        f"""
+        [[schema.Test.aggregate]]
+        name = "ok"
+        dimensions = ["wiki"]
+        percentiles = ["any.nested", "{long}"]
+        """,
+    )
+    assert found == [
+        f"4: schema.Test.aggregate[0].percentiles: '{long}': rollup column "
+        f"'event_{long}_count' would be longer than 64 characters"
+    ]
+
+
 def test_extensions(tmp_path):
     found = problems(
         tmp_path,

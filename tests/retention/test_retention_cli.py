@@ -16,6 +16,12 @@ def retention(db_url, tmp_path, *argv: str) -> int:
     return main(["retention", *argv, "--db", db_url, *config])
 
 
+def table_lines(out: str) -> list[str]:
+    """The per-table report, after the pre-steps' summary lines (error examples, logs)."""
+    lines = out.splitlines()
+    return lines[next(i for i, line in enumerate(lines) if line.startswith("table")) :]
+
+
 def run_args(tmp_path, *extra: str) -> list[str]:
     return ["run", "--schemas", str(registry_dir(tmp_path)), *extra]
 
@@ -24,7 +30,7 @@ def test_dry_run_then_execute(store, db_url, tmp_path, capsys):
     now = datetime.datetime.now(datetime.UTC)
     seed(store, now)
     assert retention(db_url, tmp_path, *run_args(tmp_path)) == 1
-    out = capsys.readouterr().out.splitlines()
+    out = table_lines(capsys.readouterr().out)
     assert out[0].split() == ["table", "to", "delete", "to", "sanitize", "oldest", "due", "policy"]
     lines = {line.split()[0]: line.split() for line in out[2:8]}
     assert lines["SearchSatisfaction_1_4_0"][1:3] == ["330", "0"]
@@ -38,7 +44,7 @@ def test_dry_run_then_execute(store, db_url, tmp_path, capsys):
     assert [len(rows_of(store, t)) for t in TABLES] == [600] * 6
 
     assert retention(db_url, tmp_path, *run_args(tmp_path, "--execute")) == 0
-    out = capsys.readouterr().out.splitlines()
+    out = table_lines(capsys.readouterr().out)
     assert out[0].split()[:3] == ["table", "deleted", "sanitized"]
     total = next(line for line in out if line.startswith("total")).split()
     assert total[:3] == ["total", "660", "1680"]
