@@ -50,13 +50,15 @@ def register(commands: Commands) -> None:
         help="purge and sanitize (a dry run unless --execute)",
         description="Per event table (every revision in the database, in the registry or "
         "not): rows past retention are deleted when the schema keeps nothing, else "
-        "sanitized. A dry run by default. Exit 0: nothing left due; 1: a dry run found rows "
+        "sanitized; first the catalog's rollups are computed and the stored error examples "
+        "past retention dropped (with --log-dir, the event logs cleaned too). A dry run by "
+        "default. Exit 0: nothing left due; 1: a dry run found rows "
         "due; 2: error; 3: a guard refused the run (nothing changed).",
     )
     add_db_option(run, required=True, help="sqlite:///path or mysql://user@host/db")
     add_registry_options(run, help="schema registry: which schema names exist")
     add_config_option(run)
-    run.add_argument("--log-dir", metavar="DIR", help="also clean the forwarder's event logs")
+    run.add_argument("--log-dir", metavar="DIR", help="also clean the forwarder's event logs, by the same rules")
     run.add_argument("--execute", action="store_true", help="do it (default: only report)")
     run.add_argument("--schema", type=schema_name, metavar="S", help="only this schema")
     run.add_argument(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -190,10 +189,6 @@ class TableLayout:
             for k in _CAPSULE_VALUES
             if k in self._position
         )
-        # A table laid out as today's has them right after uuid and timestamp: filled in one
-        # step, their VARCHARs measured at once (the uuid, 32 characters, makes it a tuple).
-        self._standard = self.column_names[2:6] == _CAPSULE_VALUES
-        self._capsule_varchars = itemgetter(0, *(p for p, _, limited in self._capsule if limited))
         # The fast path maps a top-level event field to its column with one lookup: scalar
         # columns by position, VARCHAR ones by ``~position`` (negative), so only their strings
         # pay for the length check.
@@ -213,15 +208,10 @@ class TableLayout:
         if second != self._last_second:
             self._last_second, self._last_mw = second, mediawiki_timestamp(second)
         values[1] = self._last_mw
-        if self._standard:
-            values[2:6] = map(capsule.get, _CAPSULE_VALUES)
-            if max(map(len, filter(None, self._capsule_varchars(values)))) > VARCHAR_LIMIT:
-                self._capsule_too_long(values)
-        else:
-            for position, key, limited in self._capsule:
-                value = values[position] = capsule.get(key)
-                if limited and value is not None and len(value) > VARCHAR_LIMIT:
-                    self._too_long(position, value)
+        for position, key, limited in self._capsule:
+            value = values[position] = capsule.get(key)
+            if limited and value is not None and len(value) > VARCHAR_LIMIT:
+                self._too_long(position, value)
         # A validated event holds a scalar wherever its table has a scalar column: only the
         # fields without one (nested objects, JSON columns, unknown names) take ``_fill``.
         top = self._top
@@ -251,12 +241,6 @@ class TableLayout:
             return BuiltRows(rows, list(capsules), refused)
         gone = {id(capsule) for capsule, _ in refused}
         return BuiltRows(rows, [c for c in capsules if id(c) not in gone], refused)
-
-    def _capsule_too_long(self, values: Row) -> None:
-        for position, _, limited in self._capsule:
-            value = values[position]
-            if limited and isinstance(value, str) and len(value) > VARCHAR_LIMIT:
-                self._too_long(position, value)
 
     def _too_long(self, position: int, value: str) -> None:
         """Refuse a string longer than its VARCHAR column, as MySQL's strict mode does."""
