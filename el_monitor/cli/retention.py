@@ -58,7 +58,9 @@ def register(commands: Commands) -> None:
     add_db_option(run, required=True, help="sqlite:///path or mysql://user@host/db")
     add_registry_options(run, help="schema registry: which schema names exist")
     add_config_option(run)
-    run.add_argument("--log-dir", metavar="DIR", help="also clean the forwarder's event logs, by the same rules")
+    run.add_argument(
+        "--log-dir", metavar="DIR", help="also clean the forwarder's event logs, by the same rules"
+    )
     run.add_argument("--execute", action="store_true", help="do it (default: only report)")
     run.add_argument("--schema", type=schema_name, metavar="S", help="only this schema")
     run.add_argument(
