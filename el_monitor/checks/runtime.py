@@ -4,8 +4,9 @@ This replaces nagiosplugin's ``Runtime``, a process-wide singleton that calls ``
 keeps its logging handler and output between calls, which would make plugins untestable
 in-process.  :func:`run` returns the exit code; only a plugin's ``main()`` (as a console script
 or ``python -m``) turns it into the process status.  Anything that stops a check from judging
-(bad option, Graphite unreachable, HTTP error, bad JSON, no data, timeout) is UNKNOWN with one
-line saying which; tracebacks only with ``-vv``.
+(bad option, Graphite or the database unreachable, HTTP error, bad JSON, no data, timeout) is
+UNKNOWN with one line saying which; tracebacks only with ``-vv``.  ``run`` serves the Graphite
+plugins, ``run_check`` any plugin (``check_el_retention`` reads the database).
 """
 
 from __future__ import annotations

@@ -10,13 +10,11 @@ import datetime
 import subprocess
 import sys
 
-from helpers import SCHEMAS
-
 from el_monitor.checks import retention as check_retention
 from el_monitor.retention.engine import plan_run, run_retention
 from el_monitor.store import open_store
 
-from .support import NOW, TABLES, TABLES_SOURCE, _event, catalog, catalog_file, registry_dir, seed
+from .support import NOW, TABLES, backfill, catalog, catalog_file, registry_dir, seed
 
 
 def check(db_url, tmp_path, capsys, now=NOW, *extra: str) -> tuple[int, str, dict[str, str]]:
@@ -38,19 +36,6 @@ def late(days: float) -> str:
 
 def run_retention_at(store, tmp_path, now):
     run_retention(plan_run(store, catalog(tmp_path), now, [], execute=True), batch_size=200)
-
-
-def backfill(store, table: str, schema: str, revision: str, age_days: float) -> None:
-    """One row ``age_days`` old, as a backfill from old logs writes it."""
-    import json
-
-    event_schema = json.loads((SCHEMAS / schema / f"{TABLES_SOURCE[schema]}.json").read_text())
-    layout = store.layout(schema, revision, event_schema)
-    assert layout.name == table
-    moment = NOW - datetime.timedelta(days=age_days)
-    capsule = {"uuid": "b" * 32, "timestamp": int(moment.timestamp()), "wiki": "enwiki",
-               "event": _event(schema, 1)}  # fmt: skip
-    store.insert({layout: [layout.row(capsule)]})
 
 
 def test_never_run_is_critical_naming_the_tables_and_creates_nothing(store, db_url, tmp_path,
@@ -127,7 +112,7 @@ def test_rows_arriving_after_a_run_show_at_once(store, db_url, tmp_path, capsys)
     seed(store)
     run_retention_at(store, tmp_path, NOW)
     # A backfill writes a row 100 days old into a purged table: 10 days past its 90.
-    backfill(store, "SearchSatisfaction_1_5_0", "SearchSatisfaction", "1.5.0", 100)
+    backfill(store, "SearchSatisfaction_1_5_0", "1.5.0", 100)
     code, text, perf = check(db_url, tmp_path, capsys)
     assert (code, perf["SearchSatisfaction_1_5_0"]) == (2, "10;1;7;0")
     assert text == (
@@ -135,7 +120,7 @@ def test_rows_arriving_after_a_run_show_at_once(store, db_url, tmp_path, capsys)
         "90-day retention); 5 tables within policy"
     )
     # A revision no run has seen yet, with a row just past policy: CRITICAL however little.
-    backfill(store, "SearchSatisfaction_1_3_0", "SearchSatisfaction", "1.3.0", 90.5)
+    backfill(store, "SearchSatisfaction_1_3_0", "1.3.0", 90.5)
     code, text, perf = check(db_url, tmp_path, capsys, NOW, "-c", "20")
     assert code == 2
     assert text.startswith(
