@@ -334,7 +334,7 @@ def test_review_needs_schemas_and_schemas_still_does_too(capsys):
     assert "usage: el-monitor schemas [-h] [--config FILE] --schemas DIR|URL" in err[-3]
 
 
-def test_the_listing_is_unchanged(capsys):
+def test_the_listing_still_lists_every_revision(capsys):
     assert cli_main.main(["schemas", "--config", str(EXAMPLE), "--schemas", str(SCHEMAS)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
@@ -346,6 +346,7 @@ def test_the_listing_is_unchanged(capsys):
         "N",
         "max/s",
         "retention",
+        "then",
     ]
     assert len(lines) == 2 + 55
 

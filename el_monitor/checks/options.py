@@ -94,19 +94,21 @@ def graphite_prefix(text: str) -> str:
     return text
 
 
-def plugin_parser(
+def base_parser(
     prog: str,
     description: str,
     *,
     warning: str | None,
     critical: str | None,
     units: str,
+    waits_for: str,
     range_type: RangeType = nagios_range,
     epilog: str | None = None,
     defaults_note: tuple[str, str] | None = None,
 ) -> PluginParser:
-    """The options every plugin takes; ``warning``/``critical`` are the default ranges
-    (``defaults_note`` describes them in --help when they depend on other options)."""
+    """``-w``/``-c``, ``-t`` and ``-v``: what every plugin takes, whatever it asks.
+    ``warning``/``critical`` are the default ranges (``defaults_note`` describes them in
+    --help when they depend on other options); ``waits_for`` names what ``-t`` bounds."""
     notes = defaults_note or (warning or "none", critical or "none")
     parser = PluginParser(prog=prog, description=description, epilog=epilog)
     parser.add_argument(
@@ -131,7 +133,40 @@ def plugin_parser(
         type=positive_float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="give up (UNKNOWN) after this long, Graphite included (default: %(default)g)",
+        help=f"give up (UNKNOWN) after this long, {waits_for} included (default: %(default)g)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="detail lines after the status line; -vv adds tracebacks to errors",
+    )
+    return parser
+
+
+def plugin_parser(
+    prog: str,
+    description: str,
+    *,
+    warning: str | None,
+    critical: str | None,
+    units: str,
+    range_type: RangeType = nagios_range,
+    epilog: str | None = None,
+    defaults_note: tuple[str, str] | None = None,
+) -> PluginParser:
+    """The options every Graphite plugin takes: ``base_parser``'s, the window and Graphite."""
+    parser = base_parser(
+        prog,
+        description,
+        warning=warning,
+        critical=critical,
+        units=units,
+        waits_for="Graphite",
+        range_type=range_type,
+        epilog=epilog,
+        defaults_note=defaults_note,
     )
     parser.add_argument(
         "--graphite",
@@ -156,13 +191,6 @@ def plugin_parser(
         type=graphite_prefix,
         default=DEFAULT_PREFIX,
         help="metric prefix the forwarders use (default: %(default)s)",
-    )
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="detail lines after the status line; -vv adds tracebacks to errors",
     )
     return parser
 

@@ -4,8 +4,9 @@ This replaces nagiosplugin's ``Runtime``, a process-wide singleton that calls ``
 keeps its logging handler and output between calls, which would make plugins untestable
 in-process.  :func:`run` returns the exit code; only a plugin's ``main()`` (as a console script
 or ``python -m``) turns it into the process status.  Anything that stops a check from judging
-(bad option, Graphite unreachable, HTTP error, bad JSON, no data, timeout) is UNKNOWN with one
-line saying which; tracebacks only with ``-vv``.
+(bad option, Graphite or the database unreachable, HTTP error, bad JSON, no data, timeout) is
+UNKNOWN with one line saying which; tracebacks only with ``-vv``.  ``run`` serves the Graphite
+plugins, ``run_check`` any plugin (``check_el_retention`` reads the database).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from el_monitor.graphite.render import RenderError
 EXIT_UNKNOWN = 3
 
 BuildCheck = Callable[[argparse.Namespace, Graphite], nagiosplugin.Check]
+MakeCheck = Callable[[argparse.Namespace], nagiosplugin.Check]
 
 
 class Alarm:
@@ -75,7 +77,31 @@ def run(
     argv: Sequence[str] | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    """Parse ``argv``, run the check under ``-t``, print the plugin output; the exit code."""
+    """A Graphite plugin: ``run_check`` with the render API of ``--graphite`` (or
+    ``$EL_GRAPHITE_URL``) for the window of ``--from``/``--until``."""
+
+    def url(args: argparse.Namespace) -> str:
+        found: str = args.graphite or os.environ.get(ENV_GRAPHITE, "")
+        return found
+
+    def make(args: argparse.Namespace) -> nagiosplugin.Check:
+        if not url(args):
+            raise UserError(f"no Graphite to ask: give --graphite URL or set {ENV_GRAPHITE}")
+        return build(args, Graphite(url(args), Window(args.from_, args.until), args.timeout))
+
+    return run_check(name, parser, make, lambda args: f"Graphite {url(args)}", argv, stdout)
+
+
+def run_check(
+    name: str,
+    parser: argparse.ArgumentParser,
+    make: MakeCheck,
+    source: Callable[[argparse.Namespace], str],
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """Parse ``argv``, make and run the check under ``-t``, print the plugin output; the exit
+    code.  ``source`` names what the check waits for, for the timeout's status line."""
     out = stdout if stdout is not None else sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -87,23 +113,17 @@ def run(
         return EXIT_UNKNOWN
     verbose: int = args.verbose
     timeout: float = args.timeout
-    url: str = args.graphite or os.environ.get(ENV_GRAPHITE, "")
-    if not url:
-        message = f"no Graphite to ask: give --graphite URL or set {ENV_GRAPHITE}"
-        print(plugin_output(name, Unknown, message), end="", file=out)
-        return EXIT_UNKNOWN
     alarm = Alarm()
     try:
         with deadline(timeout) as alarm:
-            graphite = Graphite(url, Window(args.from_, args.until), timeout)
-            check = build(args, graphite)
+            check = make(args)
             check()
             state = check.state
             text: str = check.summary_str
             perfdata = list(check.perfdata)
             details = _lines(check.verbose_str) if verbose else []
     except Exception as exc:  # every failure is UNKNOWN, never a traceback on the status line
-        text = _failure(exc, alarm, timeout, url)
+        text = _failure(exc, alarm, timeout, source(args))
         details = traceback.format_exc().splitlines() if verbose > 1 else []
         print(plugin_output(name, Unknown, text, (), details), end="", file=out)
         return EXIT_UNKNOWN
@@ -115,10 +135,10 @@ def _lines(text: str | Sequence[str]) -> list[str]:
     return text.splitlines() if isinstance(text, str) else list(text)
 
 
-def _failure(exc: Exception, alarm: Alarm, timeout: float, url: str) -> str:
+def _failure(exc: Exception, alarm: Alarm, timeout: float, source: str) -> str:
     """The status line for a check that could not judge."""
     if alarm.fired or isinstance(exc, nagiosplugin.Timeout):
-        return f"timed out after {timeout:g} s (-t {timeout:g}) waiting for Graphite {url}"
+        return f"timed out after {timeout:g} s (-t {timeout:g}) waiting for {source}"
     if isinstance(exc, RenderError | nagiosplugin.CheckError):
         return str(exc)
     if isinstance(exc, ValueError) and "Graphite" in str(exc):  # RenderClient's URL check

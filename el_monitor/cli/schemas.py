@@ -1,10 +1,13 @@
 """``el-monitor schemas``: every known schema revision with the policy the catalog applies to it
-and, with ``--db``, what the database holds of it; ``schemas review`` checks revisions for
-privacy and data policy before they are deployed (``retention.review``)."""
+and, with ``--db``, what the database holds of it and whether retention is enforced there
+(the last successful run, the oldest row not yet deleted or sanitized, days past policy: read
+by ``retention.status``, as ``check_el_retention`` reads them); ``schemas review`` checks
+revisions for privacy and data policy before they are deployed (``retention.review``)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
 import logging
@@ -35,6 +38,10 @@ class Stored(NamedTuple):
     last_event: str | None  # ISO 8601, UTC
     recorded_sample_rate: int | None  # the rate the forwarders last recorded with the data
     sample_rate_changed: bool  # recorded, and not the catalog's
+    last_retention: str | None = None  # the last successful retention run on the table
+    oldest_unhandled: str | None = None  # ISO: oldest row not yet deleted or sanitized for good
+    overdue_days: float = 0.0  # how far that row (or an untouched one) is past policy
+    retention_ran: bool = False  # whether a retention run has handled the table
 
 
 class Listing(NamedTuple):
@@ -46,6 +53,7 @@ class Listing(NamedTuple):
     sample_rate: int
     max_rate: float
     retention_days: int
+    action: str  # at the end of retention: delete, or sanitize (to keep)
     stored: Stored | None = None
 
     def as_json(self) -> dict[str, object]:
@@ -62,8 +70,11 @@ def register(commands: Commands) -> None:
         "schemas",
         help="list known schema revisions with their policy and stored rows",
         description="List every known schema revision with its owners, sample rate, max rate "
-        "and retention from the catalog and, with --db, the rows stored, the last event time "
-        "and the sample rate recorded with the data (CHANGED when it differs from the catalog).",
+        "and retention (then delete, or sanitize to keep) from the catalog and, with --db, the "
+        "rows stored, the last event time, the sample rate recorded with the data (CHANGED when "
+        "it differs from the catalog) and whether retention is enforced: the last successful "
+        "retention run on the table (never, or failed), the oldest row not yet deleted or "
+        "sanitized, and how many days it is late.",
         # By hand: argparse would show --schemas as optional (see below) and ACTION as needed.
         usage="%(prog)s [-h] [--config FILE] --schemas DIR|URL [--schema-cache DIR] [--db URL] "
         "[--json]\n       %(prog)s review --schemas DIR|URL [--config FILE] [--json] "
@@ -138,8 +149,10 @@ def run_schemas(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 1
     listings = [_listing(catalog, name, revision) for name, revision in registry.revisions()]
     if args.db:
+        known = {name for name, _ in registry.revisions()}
         with opened_store(args.db, doing="read the stored rows") as store:
             listings = _with_stored(store, listings)
+            listings = _with_retention(store, catalog, known, listings)
     if args.json:
         print(json.dumps([listing.as_json() for listing in listings], indent=2))
     elif listings:
@@ -158,6 +171,7 @@ def _listing(catalog: Catalog, name: str, revision: str) -> Listing:
         sample_rate=policy.sample_rate,
         max_rate=policy.max_rate,
         retention_days=policy.retention_days,
+        action="sanitize" if policy.keep else "delete",
     )
 
 
@@ -186,6 +200,31 @@ def _with_stored(store: Store, listings: Sequence[Listing]) -> list[Listing]:
             last_event=_iso(last),
             recorded_sample_rate=rate,
             sample_rate_changed=rate is not None and rate != listing.sample_rate,
+        )
+        done.append(listing._replace(stored=stored))
+    return done
+
+
+def _with_retention(
+    store: Store, catalog: Catalog, known: set[str], listings: Sequence[Listing]
+) -> list[Listing]:
+    """Each stored listing with how retention stands on its table."""
+    from el_monitor.retention.status import enforcement
+
+    now = datetime.datetime.now(datetime.UTC)
+    statuses = enforcement(store, catalog, now, known).by_table()
+    done = []
+    for listing in listings:
+        status = statuses.get(listing.stored.table or "") if listing.stored else None
+        if listing.stored is None or status is None:
+            done.append(listing)
+            continue
+        last = status.state.last_success if status.state else None
+        stored = listing.stored._replace(
+            last_retention=last,
+            oldest_unhandled=_iso(status.oldest.unfinished),
+            overdue_days=round(status.overdue_days, 2),
+            retention_ran=not status.never_run,
         )
         done.append(listing._replace(stored=stored))
     return done
@@ -232,11 +271,11 @@ def _owners_cell(owners: Sequence[str], cut: bool) -> str:
 
 
 def _table(listings: Sequence[Listing], stored: bool, cut: bool) -> str:
-    header = ["schema", "revision", "owners", "1 in N", "max/s", "retention"]
-    numeric = [False, False, False, True, True, True]
+    header = ["schema", "revision", "owners", "1 in N", "max/s", "retention", "then"]
+    numeric = [False, False, False, True, True, True, False]
     if stored:
-        header += ["rows", "last event", "sampling"]
-        numeric += [True, False, False]
+        header += ["rows", "last event", "sampling", "retention run", "oldest unhandled", "late"]
+        numeric += [True, False, False, False, False, True]
     return format_table(header, [_cells(row, stored, cut) for row in listings], numeric=numeric)
 
 
@@ -248,6 +287,7 @@ def _cells(listing: Listing, stored: bool, cut: bool) -> list[str]:
         str(listing.sample_rate),
         f"{listing.max_rate:g}",
         f"{listing.retention_days}d",
+        listing.action,
     ]
     if stored and listing.stored is not None:
         rate = listing.stored.recorded_sample_rate
@@ -255,6 +295,7 @@ def _cells(listing: Listing, stored: bool, cut: bool) -> list[str]:
         if listing.stored.sample_rate_changed:
             sampling += " CHANGED"
         cells += [str(listing.stored.rows), listing.stored.last_event or "-", sampling]
+        cells += _enforced(listing.stored)
     return cells
 
 
@@ -282,3 +323,12 @@ def _counted(findings: Sequence[Finding]) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _enforced(stored: Stored) -> list[str]:
+    """The retention run, oldest unhandled row and lateness cells; ``-`` without a table."""
+    if stored.table is None:
+        return ["-", "-", "-"]
+    ran = (stored.last_retention or "failed") if stored.retention_ran else "never"
+    late = f"{stored.overdue_days:g}d" if stored.overdue_days > 0 else "-"
+    return [ran, stored.oldest_unhandled or "-", late]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.errors import UserError
@@ -21,8 +20,6 @@ if TYPE_CHECKING:  # the store (orjson, its SQL) is loaded only by commands that
     from el_monitor.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-_SQLITE = "sqlite:///"
 
 
 @contextmanager
@@ -60,13 +57,10 @@ def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
 
 
 def _open(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
-    sqlite_path = url[len(_SQLITE) :] if url.startswith(_SQLITE) else ""
-    from el_monitor.store import StoreUnavailable, open_store
+    from el_monitor.store import StoreUnavailable, open_existing, open_store
 
-    if not create and sqlite_path not in ("", ":memory:") and not Path(sqlite_path).is_file():
-        raise UserError(f"database {sqlite_path} does not exist; check --db")
     try:
-        return open_store(url)
+        return open_store(url) if create else open_existing(url)
     except StoreUnavailable as exc:
         if spool_dir is None:
             raise UserError(_unreachable(exc, hint)) from None

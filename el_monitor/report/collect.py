@@ -32,6 +32,7 @@ from el_monitor.report.model import (
     figures,
     total,
 )
+from el_monitor.report.retention import retention_section
 from el_monitor.store.base import Store, safe_url
 from el_monitor.store.counts import (
     COUNTS_TABLE,
@@ -114,6 +115,7 @@ def collect(
         for name, policy in sorted(catalog.schemas.items())
         if name not in logged
     ]
+    generated = now or datetime.datetime.now(datetime.UTC)
     return ReportData(
         day=day,
         window=window,
@@ -123,8 +125,9 @@ def collect(
         trend=trend,
         unowned=tuple(unowned),
         silent=tuple(silent),
-        generated=now or datetime.datetime.now(datetime.UTC),
+        generated=generated,
         problems=tuple(problems),
+        retention=retention_section(store, catalog, generated),
     )
 
 

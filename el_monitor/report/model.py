@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from el_monitor.retention.extensions import Grant
 from el_monitor.store.counts import NO_SCHEMA
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Figures",
     "Named",
     "ReportData",
+    "RetentionSection",
+    "RetentionTable",
     "SchemaReport",
     "Tally",
     "figures",
@@ -167,6 +170,7 @@ class ReportData:
     generated: datetime.datetime
     owner: str | None = None  # set on an owner's slice
     problems: tuple[str, ...] = field(default=())  # what could not be read (shown, not fatal)
+    retention: RetentionSection | None = None  # None: not read (shown as such)
 
     @property
     def has_data(self) -> bool:
@@ -188,6 +192,40 @@ class ReportData:
             f"EventLogging daily report {self.day}{scope}: {t.valid:,} valid, "
             f"{t.invalid:,} invalid ({share})"
         )
+
+
+class RetentionTable(NamedTuple):
+    """One event table in the retention section: its policy, the last run, how late it is."""
+
+    table: str
+    action: str  # delete or sanitize, at the end of retention
+    retention_days: int
+    ran: bool  # whether an executed run has handled it
+    last_success: str | None  # ISO, UTC: when a run last left nothing due in it
+    failed: str | None  # why the last run failed on it, if it did
+    deleted: int  # by the last run
+    sanitized: int
+    overdue_days: float  # how far its oldest unhandled row is past policy (0: none is)
+    overdue_after: int  # the retention that row is late for
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    """Whether retention is enforced: per table, and the extensions ending or just ended."""
+
+    tables: tuple[RetentionTable, ...]
+    expired: tuple[Grant, ...]  # ended within EXPIRED_DAYS: rows they kept are now due
+    expiring: tuple[Grant, ...]  # ending within EXPIRING_DAYS: extend them or let them go
+    problem: str | None = None  # why it could not be read (shown instead)
+
+    @property
+    def ran(self) -> bool:
+        return any(t.ran for t in self.tables)
+
+    @property
+    def overdue(self) -> tuple[RetentionTable, ...]:
+        late = (t for t in self.tables if t.overdue_days > 0)
+        return tuple(sorted(late, key=lambda t: (-t.overdue_days, t.table)))
 
 
 class Chart(NamedTuple):

@@ -34,16 +34,15 @@ from el_monitor.store.retention import (
     table_states,
 )
 from el_monitor.store.retention_rows import (
-    ANY,
-    PARTIAL,
     AnyMarker,
     Sanitize,
+    Unhandled,
     add_marker,
     delete_batch,
     due_batch,
-    oldest_row,
     read_values,
     sanitize_batch,
+    unhandled,
 )
 
 log = logging.getLogger(__name__)
@@ -243,16 +242,9 @@ class _Batches:
         return out
 
 
-def _oldest(store: Store, table: TablePlan) -> tuple[str | None, str | None]:
+def _oldest(store: Store, table: TablePlan) -> Unhandled:
     """(oldest untouched, oldest unfinished) row of the table as it is now."""
-    if not table.has_marker:
-        oldest = oldest_row(store, table.table, ANY)
-        return oldest, oldest
-    untouched = oldest_row(store, table.table, None)
-    if table.rules.action == DELETE:
-        return untouched, oldest_row(store, table.table, ANY)
-    partial = oldest_row(store, table.table, PARTIAL)
-    return untouched, min((t for t in (untouched, partial) if t), default=None)
+    return unhandled(store, table.table, table.has_marker, table.rules.action == DELETE)
 
 
 def _text(value: object) -> str:

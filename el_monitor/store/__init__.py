@@ -5,11 +5,14 @@ table stats (``catalogue``), keyed scans and deletes (``rows``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from el_monitor.errors import UserError
 from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
 from el_monitor.store.mapping import StoreError, TableLayout, TableMissing
+
+_SQLITE = "sqlite:///"
 
 __all__ = [
     "InsertResult",
@@ -19,6 +22,7 @@ __all__ = [
     "TableMissing",
     "StoreUnavailable",
     "TableLayout",
+    "open_existing",
     "open_store",
 ]
 
@@ -33,7 +37,7 @@ def open_store(url: str, connect_now: bool = True) -> Store:
     if scheme == "sqlite":
         from el_monitor.store.sqlite import SQLiteStore
 
-        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        path = url[len(_SQLITE) :] if url.startswith(_SQLITE) else ""
         if not path:
             raise UserError(
                 f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db"
@@ -44,3 +48,13 @@ def open_store(url: str, connect_now: bool = True) -> Store:
 
         return MySQLStore(url, connect_now=connect_now)
     raise UserError(f"unknown database URL {url!r}: use sqlite:///path or mysql://user@host/db")
+
+
+def open_existing(url: str) -> Store:
+    """``open_store`` for a reader: a SQLite file that does not exist is refused (UserError),
+    since opening it would create an empty database and the reader would then report
+    nothing instead of saying ``--db`` is wrong."""
+    path = url[len(_SQLITE) :] if url.startswith(_SQLITE) else ""
+    if path not in ("", ":memory:") and not Path(path).is_file():
+        raise UserError(f"database {path} does not exist; check --db")
+    return open_store(url)

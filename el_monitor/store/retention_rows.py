@@ -116,8 +116,37 @@ def count_due(
 
 
 def oldest_row(store: Store, table: str, marker: Marker) -> str | None:
-    """The oldest timestamp of the rows with this marker (NULL timestamps left out)."""
-    return count_due(store, table, "99999999999999", marker).oldest
+    """The oldest timestamp of the rows with this marker (NULL timestamps left out): one
+    ``MIN`` at the end of the ``timestamp`` (or marker) index, never a count of the table,
+    so a check can ask it of every table within its timeout."""
+    q = store.dialect.quote
+    condition, params = _marker_is(store, marker)
+    ((oldest,),) = store.query(
+        f"SELECT MIN({q('timestamp')}) FROM {q(table)} WHERE {q('timestamp')} IS NOT NULL"
+        f"{condition}",
+        params,
+    )
+    return _text(oldest)
+
+
+class Unhandled(NamedTuple):
+    """The oldest rows a table still holds at each stage of retention."""
+
+    untouched: str | None  # oldest row nothing was done to (due after the first stage)
+    unfinished: str | None  # oldest row not deleted nor sanitized for good (due at the end)
+
+
+def unhandled(store: Store, table: str, has_marker: bool, delete: bool) -> Unhandled:
+    """How ``table`` stands now: a table without the marker was never sanitized, so its
+    oldest row is both; a purged table's every row is unfinished, marked or not."""
+    if not has_marker:
+        oldest = oldest_row(store, table, ANY)
+        return Unhandled(oldest, oldest)
+    untouched = oldest_row(store, table, None)
+    if delete:
+        return Unhandled(untouched, oldest_row(store, table, ANY))
+    partial = oldest_row(store, table, PARTIAL)
+    return Unhandled(untouched, min((t for t in (untouched, partial) if t), default=None))
 
 
 def due_batch(

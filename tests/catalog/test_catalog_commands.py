@@ -73,7 +73,9 @@ def test_schemas_without_a_store(capsys):
         "sample_rate": 10,
         "max_rate": 150.0,
         "retention_days": 90,
+        "action": "sanitize",  # it has a keep list
     }
+    assert rows["CpuBenchmark"]["action"] == "delete"
 
 
 def test_schemas_with_a_store(db_url, registry, capsys):
@@ -109,18 +111,23 @@ def test_schemas_with_a_store(db_url, registry, capsys):
     empty = rows["CpuBenchmark"]
     assert (empty["rows"], empty["last_event"], empty["table"]) == (0, None, None)
     assert empty["recorded_sample_rate"] is None and empty["sample_rate_changed"] is False
+    # Retention never ran; the rows are recent (2026-11), so nothing is past policy.
+    assert (nav["retention_ran"], nav["last_retention"], nav["overdue_days"]) == (False, None, 0)
+    assert nav["oldest_unhandled"] == _iso(1795842000)
 
     assert run(*base) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split()
-    assert header[:2] == ["schema", "revision"] and header[-1] == "sampling"
+    assert header[:2] == ["schema", "revision"]
+    assert header[-6:] == ["sampling", "retention", "run", "oldest", "unhandled", "late"]
     assert set(lines[1]) == {"-", " "}
     nav_line = next(line for line in lines if line.startswith("NavigationTiming "))
     assert nav_line.split()[2:] == [
-        "perf-team@example.org", "10", "150", "90d", "3", _iso(1795842002), "5", "CHANGED",
+        "perf-team@example.org", "10", "150", "90d", "sanitize", "3", _iso(1795842002), "5",
+        "CHANGED", "never", _iso(1795842000), "-",
     ]  # fmt: skip
     cpu_line = next(line for line in lines if line.startswith("CpuBenchmark "))
-    assert cpu_line.split()[2:] == ["-", "1", "200", "90d", "0", "-", "-"]
+    assert cpu_line.split()[2:] == ["-", "1", "200", "90d", "delete", "0", "-", "-", "-", "-", "-"]
     assert len({line.index(" 1.") for line in lines[2:] if " 1." in line}) == 1  # aligned
 
 

@@ -24,6 +24,7 @@ PLUGINS = {
     "el_invalid": ("check_el_invalid", "el_monitor.checks.invalid"),
     "el_inserted": ("check_el_inserted", "el_monitor.checks.inserted"),
     "el_silence": ("check_el_silence", "el_monitor.checks.silence"),
+    "el_retention": ("check_el_retention", "el_monitor.checks.retention"),
 }
 SERVICES = {  # service (services.conf) -> CheckCommand
     "el-rate": "el_rate",

@@ -229,3 +229,16 @@ def expected(
         new[RETENTION_MARKER] = marker
         out[uuid] = new
     return out
+
+
+def backfill(store: Store, table: str, revision: str, age_days: float, now=NOW) -> None:
+    """One row ``age_days`` old in ``table`` (of ``revision``), as a backfill from old logs
+    writes it after a run."""
+    schema = TABLES.get(table, (table.rsplit("_", 3)[0],))[0]
+    event_schema = json.loads((SCHEMAS / schema / f"{TABLES_SOURCE[schema]}.json").read_text())
+    layout = store.layout(schema, revision, event_schema)
+    assert layout.name == table
+    moment = now - datetime.timedelta(days=age_days)
+    capsule = {"uuid": "b" * 32, "timestamp": int(moment.timestamp()), "wiki": "enwiki",
+               "event": _event(schema, 1)}  # fmt: skip
+    store.insert({layout: [layout.row(capsule)]})
