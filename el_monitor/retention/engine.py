@@ -206,11 +206,9 @@ class _Batches:
             assert not isinstance(step.marker_from, AnyMarker) and step.marker_to is not None
             how = Sanitize(step.nulls, step.marker_from, step.marker_to)
         while True:
-            batch = due_batch(store, table, step.cutoff, step.marker_from, self.size)
-            if not batch:
+            ids, checkpoint = due_batch(store, table, step.cutoff, step.marker_from, self.size)
+            if not ids or checkpoint is None:
                 return total
-            ids = [key for key, _ in batch]
-            checkpoint = batch[-1][1]
             if how is None:
                 state = batch_state(store, table, checkpoint, len(ids), 0, now)
                 done = delete_batch(store, table, ids, state)
@@ -223,7 +221,7 @@ class _Batches:
             total += done
             if self.progress is not None:
                 self.progress.advance(len(ids), table)
-            if len(batch) < self.size:
+            if len(ids) < self.size:
                 return total
             if self.pause:
                 self.sleep(self.pause)
@@ -236,8 +234,12 @@ class _Batches:
         if not columns or hasher is None:
             return {}
         out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
+        days: dict[str, datetime.datetime] = {}  # a salt's period goes by the day: parse each once
         for key, timestamp, *values in read_values(self.store, table, ids, columns):
-            when = row_time(_text(timestamp))
+            day = _text(timestamp)[:8]
+            when = days.get(day)
+            if when is None:
+                when = days[day] = row_time(day + "000000")
             for column, value in zip(columns, values, strict=True):
                 out[column][key] = None if value is None else hasher.hash(_text(value), when)
         return out
