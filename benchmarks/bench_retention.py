@@ -140,7 +140,7 @@ def _measure(
             rate = due / (time.perf_counter() - start)
             problem = _purge_problem if planned is PURGE else _sanitize_problem
             taken = (
-                f"1 run, {due:,} of {rows:,} rows, {BATCH_SIZE:,} a batch "
+                f"1 run, {due:,} of {rows:,} rows, <= {BATCH_SIZE:,} a batch "
                 f"({rate / CLEANER_PACE:.1f}x eventlogging_cleaner)"
             )
             figures.append(
