@@ -30,6 +30,7 @@ import bench_checks
 import bench_cli
 import bench_mail
 import bench_pipeline
+import bench_retention
 import bench_rollups
 import bench_stores
 import corpus_events
@@ -46,6 +47,10 @@ end to end = Forwarder over an in-memory source, rows committed and counted; CLI
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
+retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
+rows handled per second against bare DELETE/UPDATE ... WHERE id BETWEEN windows of the same batch
+size on a copy of the same rows; the longest write transaction is every statement timed; the
+forwarder beside retention runs while a child process runs retention on the same tables.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -74,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = measure_all(data, raw, registry, files, mysql_url, tmp)
         log(f"retention rollup over a day of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
         figures.append(bench_rollups.rollup(registry, mysql_url, rollup_rows))
+        log(f"retention purge and sanitize over {rollup_rows:,} rows a table in MariaDB ...")
+        figures += bench_retention.retention(registry, mysql_url, rollup_rows, args.seed)
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -73,7 +73,11 @@ def register(commands: Commands) -> None:
         help="refuse when rows due reach more than DAYS past where the last run left a table",
     )
     run.add_argument(
-        "--batch-size", type=positive_int, default=5000, metavar="N", help="rows a transaction"
+        "--batch-size",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help="rows a transaction at most (fewer while the server is slow)",
     )
     run.add_argument(
         "--pause",

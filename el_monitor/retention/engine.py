@@ -47,7 +47,12 @@ from el_monitor.store.retention_rows import (
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000  # rows a transaction: tens of milliseconds of locks on InnoDB
+BATCH_SIZE = 5000  # rows a transaction at most: tens of milliseconds of locks on InnoDB
+# Seconds a batch's transaction may hold its row locks: on a busy server a batch that took
+# longer makes the next ones smaller (they grow back when the server is quick again), so no
+# lock is held for a second whatever the load.
+LOCK_BUDGET = 0.4
+MIN_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -204,28 +209,41 @@ class _Batches:
         if step.action == SANITIZE:  # on a table with its marker: only ever NULL or a stage
             assert not isinstance(step.marker_from, AnyMarker) and step.marker_to is not None
             how = Sanitize(step.nulls, step.marker_from, step.marker_to)
+        size = self.size
         while True:
-            batch = due_batch(store, table, step.cutoff, step.marker_from, self.size)
-            if not batch:
+            ids, checkpoint = due_batch(store, table, step.cutoff, step.marker_from, size)
+            if not ids or checkpoint is None:
                 return total
-            ids = [key for key, _ in batch]
-            checkpoint = batch[-1][1]
             if how is None:
                 state = batch_state(store, table, checkpoint, len(ids), 0, now)
+                started = time.perf_counter()
                 done = delete_batch(store, table, ids, state)
             else:
                 state = batch_state(store, table, checkpoint, 0, len(ids), now)
                 hashed = self._hashed(table, ids, step.hashes)
+                started = time.perf_counter()
                 done = sanitize_batch(store, table, ids, how, hashed, state)
+            asked, size = size, self._next_size(size, time.perf_counter() - started)
             if not done:
                 raise StoreError(f"{table}: a batch of {len(ids)} due rows changed nothing")
             total += done
             if self.progress is not None:
                 self.progress.advance(len(ids), table)
-            if len(batch) < self.size:
+            if len(ids) < asked:
                 return total
             if self.pause:
                 self.sleep(self.pause)
+
+    def _next_size(self, size: int, seconds: float) -> int:
+        """The next batch's size after one of ``size`` rows held its locks ``seconds``:
+        shrunk to fit ``LOCK_BUDGET`` when over it, doubled (up to the size asked for) when
+        well under."""
+        if seconds > LOCK_BUDGET:
+            smaller = min(size // 2, int(size * LOCK_BUDGET / seconds * 0.8))
+            return min(self.size, max(MIN_BATCH, smaller))
+        if seconds < LOCK_BUDGET / 3:
+            return min(self.size, size * 2)
+        return size
 
     def _hashed(
         self, table: str, ids: Sequence[int], columns: Sequence[str]
@@ -235,8 +253,12 @@ class _Batches:
         if not columns or hasher is None:
             return {}
         out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
+        days: dict[str, datetime.datetime] = {}  # a salt's period goes by the day: parse each once
         for key, timestamp, *values in read_values(self.store, table, ids, columns):
-            when = row_time(_text(timestamp))
+            day = _text(timestamp)[:8]
+            when = days.get(day)
+            if when is None:
+                when = days[day] = row_time(day + "000000")
             for column, value in zip(columns, values, strict=True):
                 out[column][key] = None if value is None else hasher.hash(_text(value), when)
         return out

@@ -149,18 +149,25 @@ def unhandled(store: Store, table: str, has_marker: bool, delete: bool) -> Unhan
     return Unhandled(untouched, min((t for t in (untouched, partial) if t), default=None))
 
 
-def due_batch(
-    store: Store, table: str, cutoff: str, marker: Marker, limit: int
-) -> list[tuple[int, str]]:
-    """(id, timestamp) of the oldest ``limit`` due rows with this marker, oldest first."""
-    q, mark = store.dialect.quote, store.dialect.mark
+class DueBatch(NamedTuple):
+    ids: list[int]
+    checkpoint: str | None  # timestamp of the newest row of the batch; None when empty
+
+
+def due_batch(store: Store, table: str, cutoff: str, marker: Marker, limit: int) -> DueBatch:
+    """The ids of the oldest ``limit`` due rows with this marker, and the newest timestamp
+    among them.  The ids come back as one text value, not a row each: reading back
+    thousands of rows costs the driver more than the server takes to find them."""
+    q, mark, dialect = store.dialect.quote, store.dialect.mark, store.dialect
     where, params = _where(store, marker)
-    rows = store.query(
-        f"SELECT {q('id')}, {q('timestamp')} FROM {q(table)} WHERE {where} "
-        f"ORDER BY {q('timestamp')} LIMIT {mark}",
+    ((ids, newest),) = store.query(
+        f"SELECT {dialect.concat_rows(q('id'))}, MAX({q('timestamp')}) FROM "
+        f"(SELECT {q('id')}, {q('timestamp')} FROM {q(table)} WHERE {where} "
+        f"ORDER BY {q('timestamp')} LIMIT {mark}) AS due",
         (cutoff, *params, limit),
     )
-    return [(int(key), str(_text(ts))) for key, ts in rows]
+    text = _text(ids)
+    return DueBatch([int(key) for key in text.split(";")] if text else [], _text(newest))
 
 
 def delete_batch(
