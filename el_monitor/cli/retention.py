@@ -75,9 +75,8 @@ def register(commands: Commands) -> None:
     run.add_argument(
         "--batch-size",
         type=positive_int,
-        default=5000,
         metavar="N",
-        help="rows a transaction at most (fewer while the server is slow)",
+        help="rows a transaction at most (fewer while the server is slow; default 5000)",
     )
     run.add_argument(
         "--pause",
@@ -159,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
                     plan,
                     max_age_gap=args.max_age_gap,
                     pre_steps=pre_steps(args),
-                    batch_size=args.batch_size,
+                    **({} if args.batch_size is None else {"batch_size": args.batch_size}),
                     pause=args.pause,
                     progress=progress,
                 )

@@ -47,7 +47,7 @@ from el_monitor.store.retention_rows import (
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000  # rows a transaction at most: tens of milliseconds of locks on InnoDB
+BATCH_SIZE = 5000  # rows a transaction at most (retention run --batch-size): tens of ms of locks
 # Seconds a batch's transaction may hold its row locks: on a busy server a batch that took
 # longer makes the next ones smaller (they grow back when the server is quick again), so no
 # lock is held for a second whatever the load.
