@@ -19,26 +19,17 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
 from el_monitor.retention.rollup_groups import QUANTILES, Groups, percentile
+from el_monitor.retention.rollup_read import windows
 from el_monitor.store.base import Store
 from el_monitor.store.mapping import TEXT, field_column, schema_of_table
-from el_monitor.store.rollup_scan import (
-    RollupSource,
-    Window,
-    WindowCut,
-    concat_limit,
-    decode_key,
-    id_span,
-    scan_window,
-)
+from el_monitor.store.rollup_scan import RollupSource, decode_key
 from el_monitor.store.rollups import (
     PERIOD_CHARS,
     RollupRow,
@@ -160,39 +151,12 @@ def _read(
     window: int,
     groups: Groups,
 ) -> None:
-    """Every row of ``source`` in [start, end) into ``groups``, a window of ids at a time
-    (one whose text is too long for the server, in halves).  The next window is read in a
-    thread while this one is counted: the server and Python work at the same time."""
-    span = id_span(store, source.table, start, end)
-    if span is None:
-        return
-    longest = concat_limit(store)
-    todo = deque((after, min(after + window, span[1]))
-                 for after in range(span[0] - 1, span[1], window))  # fmt: skip
-
-    def read(part: tuple[int, int]) -> tuple[tuple[int, int], Window | None]:
-        try:
-            return part, scan_window(store, source, period_chars, (start, end, *part), longest)
-        except WindowCut:
-            if part[1] - part[0] < 2:
-                raise
-            return part, None
-
+    """Every row of ``source`` in [start, end) into ``groups``."""
     ids: dict[str, int] = {}  # a group text of this source → its group
-    with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as reader:
-        pending: Future[tuple[tuple[int, int], Window | None]] | None = reader.submit(
-            read, todo.popleft()
-        )
-        while pending is not None:
-            (after, last), rows = pending.result()
-            if rows is None:
-                middle = (after + last) // 2
-                todo.extendleft([(middle, last), (after, middle)])
-            pending = reader.submit(read, todo.popleft()) if todo else None
-            if rows is not None:
-                for text in set(rows.keys).difference(ids):
-                    ids[text] = groups.group(decode_key(text, source.kinds))
-                groups.add(np.fromiter(map(ids.__getitem__, rows.keys), np.intp, rows.rows), rows)
+    for rows in windows(store, source, period_chars, start, end, window):
+        for text in set(rows.keys).difference(ids):
+            ids[text] = groups.group(decode_key(text, source.kinds))
+        groups.add(np.fromiter(map(ids.__getitem__, rows.keys), np.intp, rows.rows), rows)
 
 
 def _rows(groups: Groups) -> list[RollupRow]:

@@ -29,7 +29,7 @@ __all__ = ["QUANTILES", "Groups", "percentile"]
 
 QUANTILES = (0.50, 0.75, 0.95)  # the rollup's p50, p75, p95
 # Values kept as blocks before they are folded into distinct values (8 bytes each).
-BLOCK_BUDGET = 1 << 24
+BLOCK_BUDGET = 1 << 25  # 256 MiB: a day of 1M rows and 19 fields is one fold
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -65,9 +65,9 @@ class Groups:
         self.keys: list[tuple[Any, ...]] = []
         self._ids: dict[tuple[Any, ...], int] = {}
         self._events = np.zeros(0, dtype=np.int64)
-        self._blocks: list[list[Floats]] = []
-        self._folded: list[Folded | None] = []
-        self._kept = 0  # values in blocks
+        self._windows: list[tuple[npt.NDArray[np.intp], Floats]] = []  # not folded yet
+        self._kept = 0  # values in _windows
+        self._folded: dict[int, Folded] = {}
 
     @property
     def total(self) -> int:
@@ -79,8 +79,6 @@ class Groups:
         if found is None:
             found = self._ids[key] = len(self.keys)
             self.keys.append(key)
-            self._blocks.append([])
-            self._folded.append(None)
         return found
 
     def add(self, ids: npt.NDArray[np.intp], window: Window) -> None:
@@ -93,52 +91,54 @@ class Groups:
         self._events[: len(counts)] += counts
         if window.values is None or not self.measured:
             return
-        order = np.argsort(ids, kind="stable")
-        ordered = window.values[order]
-        sorted_ids = ids[order]
-        starts = np.flatnonzero(np.diff(sorted_ids)) + 1
-        firsts = [0, *starts.tolist()]
-        for first, block in zip(firsts, np.split(ordered, starts), strict=True):
-            self._blocks[int(sorted_ids[first])].append(block)
-        self._kept += ordered.size
+        self._windows.append((ids, window.values))
+        self._kept += window.values.size
         if self._kept > self.budget:
-            for group in range(len(self.keys)):
-                self._fold(group)
-            self._kept = 0
+            self._fold()
 
     def statistics(self, group: int) -> tuple[int, list[object]]:
         """A group's events and, per measured column, count, p50, p75, p95."""
         events = int(self._events[group])
         if not self.measured:
             return events, []
-        self._fold(group)
+        self._fold()
         measures: list[object] = []
-        for values, counts in self._folded[group] or _nothing(self.measured):
+        for values, counts in self._folded.get(group) or _nothing(self.measured):
             cumulative = np.cumsum(counts)
             n = int(cumulative[-1]) if len(cumulative) else 0
             measures += _statistics(n, _ranked(values, cumulative))
         return events, measures
 
-    def _fold(self, group: int) -> None:
-        """Move a group's blocks into its distinct values and their counts."""
-        blocks = self._blocks[group]
-        if not blocks:
+    def _fold(self) -> None:
+        """Move the windows' values into each group's distinct values and their counts:
+        one argsort by group of all the rows, then one sort per group of all its columns."""
+        if not self._windows:
             return
-        table = np.concatenate([block.T for block in blocks], axis=1)  # a column per row
-        table.sort(axis=1)  # NaN (NULL) last
-        folded = _distinct(table)
-        before = self._folded[group]
-        if before is not None:
-            folded = [_merge(old, new) for old, new in zip(before, folded, strict=True)]
-        self._folded[group] = folded
-        self._blocks[group] = []
+        ids = np.concatenate([ids for ids, _ in self._windows])
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        # A row per measured column, its values in group order (gathered straight from each
+        # window: no copy of the whole table in row order first).
+        table = np.concatenate([values.T for _, values in self._windows], axis=1)[:, order]
+        self._windows, self._kept = [], 0
+        starts = np.flatnonzero(np.diff(ids)) + 1
+        bounds = [0, *starts.tolist(), len(ids)]
+        for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+            part = table[:, low:high]
+            part.sort(axis=1)  # NaN (NULL) last
+            folded = _distinct(part)
+            group = int(ids[low])
+            before = self._folded.get(group)
+            if before is not None:
+                folded = [_merge(old, new) for old, new in zip(before, folded, strict=True)]
+            self._folded[group] = folded
 
 
 def _distinct(table: Floats) -> Folded:
     """Per row of ``table`` (each sorted, NaN last): its distinct values other than NaN
     and how often each occurs; in a few passes over the whole table, not per row."""
     rows, width = table.shape
-    flat = table.ravel()
+    flat = table.ravel()  # a copy when table is a slice of a wider one
     first = np.empty(flat.shape, dtype=bool)  # where a run of one value starts
     first[:1] = True
     np.not_equal(flat[1:], flat[:-1], out=first[1:])  # NaN != NaN: each NaN a run

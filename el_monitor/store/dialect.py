@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 from el_monitor.store.mapping import DOUBLE, SQL_TYPES, Column
 
-NULL_BITS = 50  # NULL flags per integer of ``number_list``: exact even when read as a double
+# number_list's NULL: a number neither engine writes (a leading zero) that numpy parses as
+# -(2**63 - 1); a stored value parsing the same is told apart by its text.
+NULL_NUMBER = "-09223372036854775807"
 IN_LIMIT = 1000  # keys per … IN (…) of one statement: far below every engine's parameter limit
 
 # Types of the two capsule columns that carry the unique key and the time index.
@@ -137,20 +139,13 @@ class Dialect(ABC):
         """A query answering one row per index of ``table``, its name."""
 
     def number_list(self, columns: Sequence[str | None]) -> str:
-        """An expression: the numeric ``columns`` of a row as one comma-separated text.  First
-        ``null_bitmaps(len(columns))`` integers, the i-th column's NULL flag being bit i % 50
-        of the (i // 50)-th (a column the table lacks, given as None, is NULL), then each
-        value, 0 for NULL, written so that ``float()`` reads it back exactly and an integer
-        as its digits.  Numbers only: a window of rows parses in one C call (``rollups``)."""
-        bits = []
-        for at in range(0, len(columns), NULL_BITS):
-            flags = [
-                str(1 << i) if c is None else f"(({self.quote(c)} IS NULL) << {i})"
-                for i, c in enumerate(columns[at : at + NULL_BITS])
-            ]
-            bits.append(f"({' | '.join(flags)})")  # SQLite's || binds before |
-        numbers = ["0" if c is None else self._number(self.quote(c)) for c in columns]
-        return self._join_text([*bits, *numbers], ",")
+        """An expression: the numeric ``columns`` of a row as one comma-separated text, each
+        value written so that ``float()`` reads it back exactly (an integer as its digits),
+        ``NULL_NUMBER`` for NULL (and for None: a column the table lacks).  Numbers only: a
+        window of rows parses in one C call (``rollup_scan``)."""
+        null = f"'{NULL_NUMBER}'"
+        return self._join_text([null if c is None else self._number(self.quote(c), null)
+                                for c in columns], ",")  # fmt: skip
 
     def key_text(self, period: str, columns: Sequence[tuple[str, str]]) -> str:
         """An expression: a row's group as one text of hex digits, ``N`` and ``|`` only, so
@@ -160,7 +155,7 @@ class Dialect(ABC):
         items = [period]
         for column, kind in columns:
             q = self.quote(column)
-            text = self._number(q) if kind == DOUBLE else q
+            text = self._number(q, "''") if kind == DOUBLE else q
             items.append(f"CASE WHEN {q} IS NULL THEN 'N' ELSE {self._hex(text)} END")
         return self._join_text(items, "|")
 
@@ -170,8 +165,9 @@ class Dialect(ABC):
         that the expression never gives); NULL when there are no rows."""
 
     @abstractmethod
-    def _number(self, expression: str) -> str:
-        """A numeric ``expression`` as text that ``float()`` reads back exactly; 0 for NULL."""
+    def _number(self, expression: str, null: str) -> str:
+        """A numeric ``expression`` as text that ``float()`` reads back exactly; ``null``
+        (an SQL text) for NULL."""
 
     @abstractmethod
     def _hex(self, expression: str) -> str:
@@ -222,9 +218,9 @@ class SQLiteDialect(Dialect):
     def table_indexes(self, table: str) -> Query:
         return Query("SELECT name FROM pragma_index_list(?)", (table,))
 
-    def _number(self, expression: str) -> str:
-        # %.17g: the text of a REAL keeps only 15 digits; printf writes NULL as ''.
-        return f"printf('%.17g', IFNULL({expression}, 0))"
+    def _number(self, expression: str, null: str) -> str:
+        # %.17g: the text of a REAL keeps only 15 digits; printf would write NULL as ''.
+        return f"CASE WHEN {expression} IS NULL THEN {null} ELSE printf('%.17g', {expression}) END"
 
     def _hex(self, expression: str) -> str:
         return f"hex({expression})"
@@ -283,9 +279,9 @@ class MySQLDialect(Dialect):
             (table,),
         )
 
-    def _number(self, expression: str) -> str:
+    def _number(self, expression: str, null: str) -> str:
         # A number in text is what the protocol itself sends for it: read back exactly.
-        return f"IFNULL({expression}, 0)"
+        return f"IFNULL({expression}, {null})"
 
     def _hex(self, expression: str) -> str:
         return f"HEX(CONCAT({expression}))"  # CONCAT: a number's text, not its value, in hex

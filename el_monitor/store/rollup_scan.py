@@ -11,6 +11,7 @@ The statement is a consistent read of a short range of the primary key: no locks
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from el_monitor.store.base import Store
-from el_monitor.store.dialect import NULL_BITS
+from el_monitor.store.dialect import NULL_NUMBER
 from el_monitor.store.mapping import BIGINT, BOOLEAN, DOUBLE, StoreError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _ROWS, _FIELDS = ";", "|"  # between rows' group texts, between a group text's parts
+_NULL_INT = int(NULL_NUMBER)
 
 
 class RollupSource(NamedTuple):
@@ -148,22 +150,25 @@ def _text(value: str | bytes | None) -> str:
 
 def _values(text: str, rows: int, measured: int) -> npt.NDArray[np.float64]:
     """``number_list``'s texts of ``rows`` rows (joined by ``,``) as rows × measured
-    doubles, NaN for NULL."""
-    bitmaps = -(-measured // NULL_BITS)
-    width = bitmaps + measured
-    numbers = _parse(text, np.int64, rows * width)
-    if numbers is None:  # a decimal point or an exponent: not all integers
-        numbers = _parse(text, np.float64, rows * width)
-    if numbers is None:
-        raise StoreError(f"a window's numbers are not {rows} rows of {width} numbers")
-    table = numbers.reshape(rows, width)
-    values = table[:, bitmaps:].astype(np.float64)  # a correctly rounded int64 → double
-    flags = table[:, :bitmaps].astype(np.int64)
-    for at in range(bitmaps):
-        columns = min(NULL_BITS, measured - at * NULL_BITS)
-        null = (flags[:, at, None] >> np.arange(columns)) & 1
-        values[:, at * NULL_BITS : at * NULL_BITS + columns][null.astype(bool)] = np.nan
-    return values
+    doubles, NaN for NULL: parsed in one C call, as integers when they all are, else as
+    doubles; item by item only when a stored value parses as ``NULL_NUMBER`` does."""
+    count = rows * measured
+    nulls = text.count(NULL_NUMBER)
+    for dtype, null in ((np.int64, _NULL_INT), (np.float64, float(_NULL_INT))):
+        numbers = _parse(text, dtype, count)
+        if numbers is None:
+            continue  # a decimal point or an exponent: not all integers
+        marked = numbers == null
+        if int(np.count_nonzero(marked)) != nulls:
+            break  # a stored value parses as the NULL marker
+        values = numbers.astype(np.float64)  # a correctly rounded int64 → double
+        values[marked] = np.nan
+        return values.reshape(rows, measured)
+    items = text.split(",")
+    if len(items) != count:
+        raise StoreError(f"a window's numbers are not {rows} rows of {measured} numbers")
+    values = np.array([math.nan if item == NULL_NUMBER else float(item) for item in items])
+    return values.reshape(rows, measured)
 
 
 def _parse(text: str, dtype: type[np.generic], count: int) -> npt.NDArray[Any] | None:
