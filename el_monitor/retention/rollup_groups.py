@@ -117,15 +117,13 @@ class Groups:
         ids = np.concatenate([ids for ids, _ in self._windows])
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
-        # A row per measured column, its values in group order (gathered straight from each
-        # window: no copy of the whole table in row order first).
-        table = np.concatenate([values.T for _, values in self._windows], axis=1)[:, order]
+        table = np.take(np.concatenate([values for _, values in self._windows]), order, axis=0)
         self._windows, self._kept = [], 0
         starts = np.flatnonzero(np.diff(ids)) + 1
         bounds = [0, *starts.tolist(), len(ids)]
         for low, high in zip(bounds[:-1], bounds[1:], strict=True):
-            part = table[:, low:high]
-            part.sort(axis=1)  # NaN (NULL) last
+            part = table[low:high]  # the group's rows
+            part.sort(axis=0)  # each column; NaN (NULL) last
             folded = _distinct(part)
             group = int(ids[low])
             before = self._folded.get(group)
@@ -135,20 +133,19 @@ class Groups:
 
 
 def _distinct(table: Floats) -> Folded:
-    """Per row of ``table`` (each sorted, NaN last): its distinct values other than NaN
-    and how often each occurs; in a few passes over the whole table, not per row."""
-    rows, width = table.shape
-    flat = table.ravel()  # a copy when table is a slice of a wider one
-    first = np.empty(flat.shape, dtype=bool)  # where a run of one value starts
-    first[:1] = True
-    np.not_equal(flat[1:], flat[:-1], out=first[1:])  # NaN != NaN: each NaN a run
-    first[::width] = True
-    starts = np.flatnonzero(first)
-    lengths = np.diff(starts, append=flat.size)
-    values = flat[starts]
+    """Per column of ``table`` (each sorted, NaN last): its distinct values other than NaN
+    and how often each occurs; in a few passes over the whole table, not per column."""
+    rows, columns = table.shape
+    first = np.empty((columns, rows), dtype=bool)  # where a run of one value starts
+    first[:, :1] = True
+    np.not_equal(table[1:].T, table[:-1].T, out=first[:, 1:])  # NaN != NaN: each NaN a run
+    starts = np.flatnonzero(first)  # column-major positions: column * rows + row
+    lengths = np.diff(starts, append=first.size)
+    column, row = np.divmod(starts, max(rows, 1))
+    values = table[row, column]
     keep = ~np.isnan(values)
-    values, lengths, row = values[keep], lengths[keep], starts[keep] // max(width, 1)
-    bounds = np.searchsorted(row, np.arange(rows + 1)).tolist()
+    values, lengths, column = values[keep], lengths[keep], column[keep]
+    bounds = np.searchsorted(column, np.arange(columns + 1)).tolist()
     return [
         (values[low:high], lengths[low:high])
         for low, high in zip(bounds[:-1], bounds[1:], strict=True)
