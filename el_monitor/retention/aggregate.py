@@ -10,8 +10,8 @@ too); a table lacking a measured column counts its events with that value NULL.
 
 Percentiles are PERCENTILE_CONT's (``rollup_groups``), computed here from each group's exact
 values, so both engines give the same numbers: the rows are read in short windows of ids
-(``store.rollup_scan``: consistent reads, no locks) and only the rollup's own write is a
-transaction.
+(``rollup_read``, ``store.rollup_scan``: consistent reads, no locks, two at a time) and only
+the rollup's own write is a transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from el_monitor.retention.rollup_groups import QUANTILES, Groups, percentile
 from el_monitor.retention.rollup_read import windows
 from el_monitor.store.base import Store
 from el_monitor.store.mapping import TEXT, field_column, schema_of_table
-from el_monitor.store.rollup_scan import RollupSource, decode_key
+from el_monitor.store.rollup_scan import RollupSource, Window, decode_key
 from el_monitor.store.rollups import (
     PERIOD_CHARS,
     RollupRow,
@@ -128,7 +128,9 @@ def _roll_up_rule(
     start, end = period_window(rule.period, since, before)
     groups = Groups(len(measured))
     for source in sources:
-        _read(store, source, PERIOD_CHARS[rule.period], start, end, window, groups)
+        _count(
+            groups, source, windows(store, source, PERIOD_CHARS[rule.period], start, end, window)
+        )
     rows = _rows(groups)
     periods = sorted({row.period_start for row in rows})
     prepare(store, rollup)
@@ -142,18 +144,10 @@ def _roll_up_rule(
     )  # fmt: skip
 
 
-def _read(
-    store: Store,
-    source: RollupSource,
-    period_chars: int,
-    start: str,
-    end: str,
-    window: int,
-    groups: Groups,
-) -> None:
-    """Every row of ``source`` in [start, end) into ``groups``."""
+def _count(groups: Groups, source: RollupSource, found: Iterable[Window]) -> None:
+    """The rows of a source's windows into ``groups``, each group text decoded once."""
     ids: dict[str, int] = {}  # a group text of this source → its group
-    for rows in windows(store, source, period_chars, start, end, window):
+    for rows in found:
         for text in set(rows.keys).difference(ids):
             ids[text] = groups.group(decode_key(text, source.kinds))
         groups.add(np.fromiter(map(ids.__getitem__, rows.keys), np.intp, rows.rows), rows)

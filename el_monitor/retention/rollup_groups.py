@@ -1,10 +1,10 @@
 """A rollup's groups as windows of rows arrive: event counts and exact percentiles, in numpy.
 
-Each window's rows are split by group (one stable argsort) and kept as blocks of values.
-A group's blocks are folded into its distinct values and their counts per measured column
-(one ``np.sort`` per group for all its columns, NULLs as NaN sorting last, then a few passes
-over the whole group) when its percentiles are asked for, or earlier when the blocks kept
-exceed a budget (a backlog of many periods): memory stays bounded by the distinct values,
+Windows' values are kept as they come; when percentiles are asked for, or earlier when the
+values kept exceed a budget (a backlog of many periods), they are folded into each group's
+distinct values and their counts per measured column: one stable argsort of all the rows
+by group, then per group one in-place ``sort`` of all its columns (NULLs as NaN sorting
+last) and a few passes over the whole group.  Memory stays bounded by the distinct values,
 as a ``Counter`` per column would, at a fraction of its size.
 
 Percentiles are PERCENTILE_CONT's: over the n non-NULL values sorted, the p-quantile is

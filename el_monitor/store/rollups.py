@@ -5,9 +5,8 @@ values: ``period_start`` (``YYYYMMDDHHMMSS``, the events' own timestamp format),
 columns under their event-table names (``wiki``, ``event_isSelfMade``), ``events`` (rows in the
 group) and, per measured column, ``<column>_count`` (non-NULL values) and ``_p50 _p75 _p95``.
 
-Reading the event rows is ``rollup_scan``'s.
-Writing replaces whole periods: their rows are deleted and the new ones inserted in one
-transaction, so recomputing a period is idempotent.
+Reading the event rows is ``rollup_scan``'s.  Writing replaces whole periods: their rows are
+deleted and the new ones inserted in one transaction, so recomputing a period is idempotent.
 """
 
 from __future__ import annotations
