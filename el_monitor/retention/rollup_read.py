@@ -3,9 +3,9 @@
 Most of a rollup's time is the server writing each row's numbers as text; the rows are
 counted in Python meanwhile.  So windows of ids are read by ``READERS`` threads, each on its
 own connection (``Store.another_connection``; only the caller's where the engine gains
-nothing from another), while the caller counts the windows already read, in any order
-(counting does not depend on it).  A window whose text the server would cut
-(``WindowCut``) is read again in halves.
+nothing from another or the server refuses one), while the caller counts the windows
+already read, in any order (counting does not depend on it).  A window whose text the
+server would cut (``WindowCut``) is read again in halves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from queue import SimpleQueue
 
-from el_monitor.store.base import Store
+from el_monitor.store.base import Store, StoreUnavailable
 from el_monitor.store.rollup_scan import (
     RollupSource,
     Window,
@@ -53,7 +53,10 @@ def windows(
         free: SimpleQueue[Store] = SimpleQueue()
         free.put(store)
         for _ in range(min(readers, len(todo)) - 1):
-            other = store.another_connection()
+            try:
+                other = store.another_connection()
+            except StoreUnavailable:  # too many connections, say: read with those there are
+                other = None
             if other is None:
                 break
             stack.callback(other.close)
