@@ -1,22 +1,31 @@
 """Retention's rollups: the issue's NavigationTiming rule (per day and wiki, count and
 p50/p75/p95 of 19 timing fields) over one day of seeded rows in MariaDB, in seconds per
-million rows, against a plain ``COUNT(*)`` of the same table measured in the same run."""
+million rows, against a plain ``COUNT(*)`` of the same table measured in the same run.
+
+Alone (``make bench`` runs it among the others):
+
+    EL_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test .venv/bin/python \
+        benchmarks/bench_rollups.py [--rows 1000000]
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime
+import os
 import random
+import tempfile
 import time
 
 import corpus_events
-from bench_stores import scratch_database
+from bench_stores import DEFAULT_MYSQL_URL, scratch_database
 from measure import log
-from results import Figure, Planned, Reference, at_most
+from results import Figure, Planned, Reference, at_most, table
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
 from el_monitor.retention.aggregate import QUANTILES, percentile, roll_up
-from el_monitor.schema.registry import SchemaRegistry
+from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store import Store, open_store
 from el_monitor.store.catalogue import table_stats
 from el_monitor.store.mapping import field_column
@@ -124,3 +133,18 @@ def _wrong(
     at = table.columns().index(f"{field_column(field)}_p50")
     found = [row[at] for row in read_rollup(store, table) if row[1] == "wiki0"]
     return "" if found == [want] else f"wiki0 {field} p50 {found} != {want}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the rollup figure alone")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    url = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+    with tempfile.TemporaryDirectory(prefix="el-bench-") as tmp:
+        registry = open_registry(str(corpus_events.SCHEMAS), f"{tmp}/schema-cache")
+        print(table([rollup(registry, url, args.rows, args.seed)]))
+
+
+if __name__ == "__main__":
+    main()

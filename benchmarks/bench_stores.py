@@ -28,6 +28,7 @@ from el_monitor.store.catalogue import table_stats
 
 MARIADB = Planned("end to end -> MariaDB, committed", EVENTS, at_least(30_000, EVENTS))
 METRICS_PAIRS = 5  # back-to-back SQLite runs with and without Graphite metrics
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"  # unless EL_TEST_MYSQL_URL says
 
 
 class MemorySource:

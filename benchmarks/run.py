@@ -34,6 +34,7 @@ import bench_retention
 import bench_rollups
 import bench_stores
 import corpus_events
+from bench_stores import DEFAULT_MYSQL_URL
 from measure import log
 from results import Figure, summary, table
 from workload import Corpus, make_corpus
@@ -41,7 +42,6 @@ from workload import Corpus, make_corpus
 from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store.base import safe_url
 
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 LEGEND = """\
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process.

@@ -8,49 +8,45 @@ Only periods that have rows are replaced, so a rerun over already-purged days ke
 rollups.  Every table of the schema that has the dimension columns is read (old revisions
 too); a table lacking a measured column counts its events with that value NULL.
 
-Percentiles are PERCENTILE_CONT's: over the n non-NULL values sorted, the p-quantile is
-``v[i] + (h - i) * (v[i+1] - v[i])`` with ``h = p * (n - 1)`` and ``i = floor(h)`` (linear
-interpolation between closest ranks, as numpy's default and Hive's ``percentile``); NULL when
-n is 0.  They are computed here, in Python, from each group's exact value counts, so both
-engines give the same numbers: the rows are read in short windows of ids (consistent reads,
-no locks) and only the rollup's own write is a transaction.
+Percentiles are PERCENTILE_CONT's (``rollup_groups``), computed here from each group's exact
+values, so both engines give the same numbers: the rows are read in short windows of ids
+(``rollup_read``, ``store.rollup_scan``: consistent reads, no locks, two at a time) and only
+the rollup's own write is a transaction.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import math
 import time
-from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+
+import numpy as np
 
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
+from el_monitor.retention.rollup_groups import QUANTILES, Groups, percentile
+from el_monitor.retention.rollup_read import windows
 from el_monitor.store.base import Store
-from el_monitor.store.mapping import TEXT, StoreError, field_column, schema_of_table
+from el_monitor.store.mapping import TEXT, field_column, schema_of_table
+from el_monitor.store.rollup_scan import RollupSource, Window, decode_key
 from el_monitor.store.rollups import (
     PERIOD_CHARS,
     RollupRow,
-    RollupSource,
     RollupTable,
     column_kind,
-    id_span,
     prepare,
     replace_periods,
     rollup_table,
-    scan_window,
 )
 
 __all__ = ["QUANTILES", "RollupResult", "percentile", "period_window", "roll_up"]
 
 log = logging.getLogger(__name__)
 
-QUANTILES = (0.50, 0.75, 0.95)  # the rollup's p50, p75, p95
-# Ids per read: a group's numbers of this many rows stay far below a packet (16 MiB).
-WINDOW = 16_384
+# Ids per read: their texts stay far below what a server gives back (16 MiB), a window
+# that does not is read in halves.
+WINDOW = 32_768
 _PERIOD_TAIL = "00000101000000"  # what follows a period's prefix in its start timestamp
 
 
@@ -95,18 +91,6 @@ def period_window(
     return start, _timestamp(_next_start(before, period))
 
 
-def percentile(values: Sequence[float], cumulative: Sequence[int], quantile: float) -> float:
-    """The ``quantile`` of sorted distinct ``values`` whose running counts are
-    ``cumulative`` (PERCENTILE_CONT's linear interpolation, see the module's docstring)."""
-    h = quantile * (cumulative[-1] - 1)
-    low = math.floor(h)
-    below = values[bisect_right(cumulative, low)]
-    if h == low:
-        return below
-    above = values[bisect_right(cumulative, low + 1)]
-    return below + (h - low) * (above - below)
-
-
 def _roll_up_rule(
     store: Store,
     schema: str,
@@ -127,10 +111,11 @@ def _roll_up_rule(
             skipped.append(table)
             continue
         found = tuple(have[column.lower()].name for column in dimensions)
-        for column, name in zip(dimensions, found, strict=True):
-            kinds[column].add(column_kind(have[name.lower()].sql_type))
+        found_kinds = tuple(column_kind(have[name.lower()].sql_type) for name in found)
+        for column, kind in zip(dimensions, found_kinds, strict=True):
+            kinds[column].add(kind)
         present = tuple(have[m.lower()].name if m.lower() in have else None for m in measured)
-        sources.append(RollupSource(table, found, present))
+        sources.append(RollupSource(table, found, found_kinds, present))
     name = rollup_table(schema, rule.name)
     if not sources:
         log.warning("rollup %s: no table of %s has columns %s", name, schema, dimensions)
@@ -141,10 +126,12 @@ def _roll_up_rule(
         measured,
     )
     start, end = period_window(rule.period, since, before)
-    groups = _Groups(len(measured))
+    groups = Groups(len(measured))
     for source in sources:
-        _read(store, source, PERIOD_CHARS[rule.period], start, end, window, groups)
-    rows = groups.rows()
+        _count(
+            groups, source, windows(store, source, PERIOD_CHARS[rule.period], start, end, window)
+        )
+    rows = _rows(groups)
     periods = sorted({row.period_start for row in rows})
     prepare(store, rollup)
     replace_periods(store, rollup, periods, rows)
@@ -157,80 +144,22 @@ def _roll_up_rule(
     )  # fmt: skip
 
 
-def _read(
-    store: Store,
-    source: RollupSource,
-    period_chars: int,
-    start: str,
-    end: str,
-    window: int,
-    groups: _Groups,
-) -> None:
-    """Every row of ``source`` in [start, end) into ``groups``, a window of ids at a time."""
-    span = id_span(store, source.table, start, end)
-    if span is None:
-        return
-    for after in range(span[0] - 1, span[1], window):
-        last = min(after + window, span[1])
-        groups.add(scan_window(store, source, period_chars, start, end, after, last))
+def _count(groups: Groups, source: RollupSource, found: Iterable[Window]) -> None:
+    """The rows of a source's windows into ``groups``, each group text decoded once."""
+    ids: dict[str, int] = {}  # a group text of this source → its group
+    for rows in found:
+        for text in set(rows.keys).difference(ids):
+            ids[text] = groups.group(decode_key(text, source.kinds))
+        groups.add(np.fromiter(map(ids.__getitem__, rows.keys), np.intp, rows.rows), rows)
 
 
-class _Groups:
-    """Per (period prefix, *dimension values): the event count and, per measured column, how
-    often each value (as text) occurs: exact, and far smaller than the values themselves."""
-
-    def __init__(self, measured: int) -> None:
-        self.measured = measured
-        self.events: Counter[tuple] = Counter()
-        self.values: dict[tuple, list[Counter[str]]] = {}
-
-    @property
-    def total(self) -> int:
-        return sum(self.events.values())
-
-    def add(self, found: Sequence[tuple]) -> None:
-        """Groups as ``scan_window`` gives them: ``(period, *dimensions, rows, numbers)``."""
-        k = self.measured
-        for row in found:
-            key, rows, numbers = row[:-2], int(row[-2]), row[-1]
-            self.events[key] += rows
-            if not k:
-                continue
-            if isinstance(numbers, bytes):
-                numbers = numbers.decode()
-            flat = numbers.replace(";", ",").split(",")  # one C-level split per group
-            if len(flat) != rows * k:
-                raise StoreError(f"a group's values came back cut ({len(flat)} of {rows * k})")
-            counters = self.values.get(key)
-            if counters is None:
-                counters = self.values[key] = [Counter() for _ in range(k)]
-            for i, counter in enumerate(counters):
-                counter.update(flat[i::k])
-
-    def rows(self) -> list[RollupRow]:
-        out = []
-        for key, events in self.events.items():
-            measures: list[object] = []
-            for counter in self.values.get(key, ()):
-                measures += _statistics(counter)
-            start = key[0] + _PERIOD_TAIL[len(key[0]) :]
-            out.append(RollupRow(start, tuple(key[1:]), events, tuple(measures)))
-        return out
-
-
-def _statistics(counter: Counter[str]) -> list[object]:
-    """count, p50, p75, p95 of one group's values (given as text: '' is NULL).  Texts of
-    one number ('5', '5.0' from two revisions' tables) sort next to each other, which the
-    running counts handle like one value counted twice."""
-    counter.pop("", None)
-    if not counter:
-        return [0, *([None] * len(QUANTILES))]
-    numbers = list(map(float, counter))
-    counts = list(counter.values())
-    order = sorted(range(len(numbers)), key=numbers.__getitem__)
-    values = [numbers[i] for i in order]
-    cumulative = list(accumulate([counts[i] for i in order]))
-    return [cumulative[-1], *(percentile(values, cumulative, q) for q in QUANTILES)]
+def _rows(groups: Groups) -> list[RollupRow]:
+    out = []
+    for group, key in enumerate(groups.keys):
+        events, measures = groups.statistics(group)
+        start = key[0] + _PERIOD_TAIL[len(key[0]) :]
+        out.append(RollupRow(start, tuple(key[1:]), events, tuple(measures)))
+    return out
 
 
 def _next_start(moment: datetime.datetime, period: str) -> datetime.datetime:

@@ -246,6 +246,11 @@ class Store(ABC):
         query = self.dialect.table_columns(table)
         return [TableColumn(name, kind) for name, kind in self.query(*query)]
 
+    def another_connection(self) -> Store | None:
+        """A second store on the same database, to read in parallel with this one (the
+        caller closes it); None when the engine gains nothing from one (SQLite)."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -13,8 +13,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from el_monitor.store.mapping import SQL_TYPES, Column
+from el_monitor.store.mapping import DOUBLE, SQL_TYPES, Column
 
+# number_list's NULL: a number neither engine writes (a leading zero) that numpy parses as
+# -(2**63 - 1); a stored value parsing the same is told apart by its text.
+NULL_NUMBER = "-09223372036854775807"
 IN_LIMIT = 1000  # keys per … IN (…) of one statement: far below every engine's parameter limit
 
 # Types of the two capsule columns that carry the unique key and the time index.
@@ -72,6 +75,7 @@ class Dialect(ABC):
     list_tables: str  # a query answering one row per table, its name (internal ones left out)
     _skip_stored_uuid: str  # after an insert's rows: a replayed uuid adds nothing
     lock_rows: str  # after a SELECT in a write transaction: no other writer adds what it read
+    concat_limit: str | None  # a query answering the longest text concat_rows gives; None: any
 
     @abstractmethod
     def quote(self, identifier: str) -> str:
@@ -134,20 +138,43 @@ class Dialect(ABC):
     def table_indexes(self, table: str) -> Query:
         """A query answering one row per index of ``table``, its name."""
 
-    @abstractmethod
     def number_list(self, columns: Sequence[str | None]) -> str:
         """An expression: the numeric ``columns`` of a row as one comma-separated text, each
-        value written so that ``float()`` reads it back exactly, an empty item for NULL (and
-        for None: a column the table lacks).  One value per row instead of one per column is
-        what makes reading a million rows through PyMySQL affordable."""
+        value written so that ``float()`` reads it back exactly (an integer as its digits),
+        ``NULL_NUMBER`` for NULL (and for None: a column the table lacks).  Numbers only: a
+        window of rows parses in one C call (``rollup_scan``)."""
+        null = f"'{NULL_NUMBER}'"
+        return self._join_text([null if c is None else self._number(self.quote(c), null)
+                                for c in columns], ",")  # fmt: skip
 
-    def exact(self, expression: str) -> str:
-        """``expression`` as GROUP BY should compare it: byte for byte (SQLite's default)."""
-        return expression
+    def key_text(self, period: str, columns: Sequence[tuple[str, str]]) -> str:
+        """An expression: a row's group as one text of hex digits, ``N`` and ``|`` only, so
+        rows join unambiguously with any other separator: ``period`` (an expression giving
+        digits), then per ``(column, kind)`` ``N`` for NULL or the hex of its value's bytes
+        (a number's as text), ``|`` between."""
+        items = [period]
+        for column, kind in columns:
+            q = self.quote(column)
+            text = self._number(q, "''") if kind == DOUBLE else q
+            items.append(f"CASE WHEN {q} IS NULL THEN 'N' ELSE {self._hex(text)} END")
+        return self._join_text(items, "|")
 
     @abstractmethod
-    def concat_rows(self, expression: str) -> str:
-        """An aggregate: ``expression`` of every row of a group, joined by ``;``."""
+    def concat_rows(self, expression: str, separator: str) -> str:
+        """An aggregate: ``expression`` of every row, joined by ``separator`` (one character
+        that the expression never gives); NULL when there are no rows."""
+
+    @abstractmethod
+    def _number(self, expression: str, null: str) -> str:
+        """A numeric ``expression`` as text that ``float()`` reads back exactly; ``null``
+        (an SQL text) for NULL."""
+
+    @abstractmethod
+    def _hex(self, expression: str) -> str:
+        """The hex digits of ``expression``'s bytes (of its text for a number)."""
+
+    @abstractmethod
+    def _join_text(self, items: Sequence[str], separator: str) -> str: ...
 
     @abstractmethod
     def table_columns(self, table: str) -> Query:
@@ -180,6 +207,7 @@ class SQLiteDialect(Dialect):
     )
     _skip_stored_uuid = ' ON CONFLICT("uuid") DO NOTHING'
     lock_rows = ""  # one writer at a time: the transaction's write lock covers it
+    concat_limit = None
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -190,20 +218,18 @@ class SQLiteDialect(Dialect):
     def table_indexes(self, table: str) -> Query:
         return Query("SELECT name FROM pragma_index_list(?)", (table,))
 
-    def number_list(self, columns: Sequence[str | None]) -> str:
-        # printf's %.17g round-trips a double (text of a REAL keeps only 15 digits); it would
-        # print NULL as 0, hence the CASE.
-        items = [
-            "''"
-            if c is None
-            else f"CASE WHEN {self.quote(c)} IS NULL THEN '' "
-            f"ELSE printf('%.17g', {self.quote(c)}) END"
-            for c in columns
-        ]
-        return " || ',' || ".join(items)
+    def _number(self, expression: str, null: str) -> str:
+        # %.17g: the text of a REAL keeps only 15 digits; printf would write NULL as ''.
+        return f"CASE WHEN {expression} IS NULL THEN {null} ELSE printf('%.17g', {expression}) END"
 
-    def concat_rows(self, expression: str) -> str:
-        return f"group_concat({expression}, ';')"
+    def _hex(self, expression: str) -> str:
+        return f"hex({expression})"
+
+    def _join_text(self, items: Sequence[str], separator: str) -> str:
+        return f" || '{separator}' || ".join(items)
+
+    def concat_rows(self, expression: str, separator: str) -> str:
+        return f"group_concat({expression}, '{separator}')"
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE ({self.names(index.columns)})"
@@ -234,6 +260,7 @@ class MySQLDialect(Dialect):
     list_tables = "SHOW TABLES"
     _skip_stored_uuid = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
     lock_rows = " FOR UPDATE"  # also locks the gaps where a missing uuid would go
+    concat_limit = "SELECT @@SESSION.group_concat_max_len"
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
@@ -252,17 +279,19 @@ class MySQLDialect(Dialect):
             (table,),
         )
 
-    def number_list(self, columns: Sequence[str | None]) -> str:
+    def _number(self, expression: str, null: str) -> str:
         # A number in text is what the protocol itself sends for it: read back exactly.
-        items = ["''" if c is None else f"IFNULL({self.quote(c)}, '')" for c in columns]
-        return f"CONCAT_WS(',', {', '.join(items)})"
+        return f"IFNULL({expression}, {null})"
 
-    def concat_rows(self, expression: str) -> str:
-        return f"GROUP_CONCAT({expression} SEPARATOR ';')"  # as long as the session allows
+    def _hex(self, expression: str) -> str:
+        return f"HEX(CONCAT({expression}))"  # CONCAT: a number's text, not its value, in hex
 
-    def exact(self, expression: str) -> str:
-        # Event tables compare text case- and accent-insensitively (utf8mb4_unicode_ci).
-        return f"CAST({expression} AS BINARY)"
+    def _join_text(self, items: Sequence[str], separator: str) -> str:
+        return f"CONCAT_WS('{separator}', {', '.join(items)})"
+
+    def concat_rows(self, expression: str, separator: str) -> str:
+        # As long as the session allows (group_concat_max_len): a longer text comes back cut.
+        return f"GROUP_CONCAT({expression} SEPARATOR '{separator}')"
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE KEY {self.quote(index.name)} ({self.names(index.columns)})"

@@ -122,6 +122,10 @@ class MySQLStore(Store):
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
+    def another_connection(self) -> MySQLStore:
+        """Another session on the server: it runs a statement on another core."""
+        return MySQLStore(self.url, self._params["connect_timeout"], self._params["read_timeout"])
+
     def close(self) -> None:
         self._drop_connection()
 

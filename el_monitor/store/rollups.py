@@ -5,11 +5,8 @@ values: ``period_start`` (``YYYYMMDDHHMMSS``, the events' own timestamp format),
 columns under their event-table names (``wiki``, ``event_isSelfMade``), ``events`` (rows in the
 group) and, per measured column, ``<column>_count`` (non-NULL values) and ``_p50 _p75 _p95``.
 
-Reading the event rows is a walk over windows of their ``id`` span (short consistent reads,
-no locks); a window comes back a row per group, its rows' numbers as one text
-(``Dialect.number_list``, ``concat_rows``), because PyMySQL decodes each value in Python.
-Writing replaces whole periods: their rows are deleted and the new ones inserted in one
-transaction, so recomputing a period is idempotent.
+Reading the event rows is ``rollup_scan``'s.  Writing replaces whole periods: their rows are
+deleted and the new ones inserted in one transaction, so recomputing a period is idempotent.
 """
 
 from __future__ import annotations
@@ -37,16 +34,13 @@ __all__ = [
     "PERIOD_COLUMN",
     "STATISTICS",
     "RollupRow",
-    "RollupSource",
     "RollupTable",
     "column_kind",
-    "id_span",
     "measure_columns",
     "prepare",
     "read_rollup",
     "replace_periods",
     "rollup_table",
-    "scan_window",
 ]
 
 PERIOD_COLUMN = "period_start"
@@ -129,57 +123,6 @@ class RollupRow(NamedTuple):
     dimensions: tuple[Any, ...]
     events: int
     measures: tuple[Any, ...]  # per measured column: count, p50, p75, p95
-
-
-class RollupSource(NamedTuple):
-    """One event table read for a rule: its columns for the rule's dimensions and measured
-    fields, None where the table lacks a measured one (its values count as NULL)."""
-
-    table: str
-    dimensions: tuple[str, ...]
-    measured: tuple[str | None, ...]
-
-
-def id_span(store: Store, table: str, start: str, end: str) -> tuple[int, int] | None:
-    """The lowest and highest ``id`` of the rows with ``start <= timestamp < end`` (read
-    from the timestamp index alone); None when there are none."""
-    q, mark = store.dialect.quote, store.dialect.mark
-    ((low, high),) = store.query(
-        f"SELECT MIN({q('id')}), MAX({q('id')}) FROM {q(table)} "
-        f"WHERE {q('timestamp')} >= {mark} AND {q('timestamp')} < {mark}",
-        (start, end),
-    )
-    return None if low is None else (int(low), int(high))
-
-
-def scan_window(
-    store: Store,
-    source: RollupSource,
-    period_chars: int,
-    start: str,
-    end: str,
-    after: int,
-    last: int,
-) -> list[tuple[Any, ...]]:
-    """The rows with ``after < id <= last`` and a timestamp in [start, end), by group:
-    ``(period prefix, *dimensions, rows, numbers)``, where numbers holds each row's measured
-    columns as ``Dialect.number_list`` writes them, rows joined by ``;`` (None without
-    measured columns).  A group per row of the result, not a row per event: PyMySQL decodes
-    each value in Python, so a window of thousands of rows costs a few hundred values."""
-    dialect = store.dialect
-    q, mark = dialect.quote, dialect.mark
-    period = f"SUBSTR({q('timestamp')}, 1, {int(period_chars)})"
-    keys = [period, *(q(column) for column in source.dimensions)]
-    numbers = (
-        dialect.concat_rows(dialect.number_list(source.measured)) if source.measured else "NULL"
-    )
-    return store.query(
-        f"SELECT {', '.join(keys)}, COUNT(*), {numbers} FROM {q(source.table)} "
-        f"WHERE {q('id')} > {mark} AND {q('id')} <= {mark} "
-        f"AND {q('timestamp')} >= {mark} AND {q('timestamp')} < {mark} "
-        f"GROUP BY {', '.join(map(dialect.exact, keys))}",
-        (after, last, start, end),
-    )
 
 
 def prepare(store: Store, table: RollupTable) -> None:
