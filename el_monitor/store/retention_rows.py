@@ -161,7 +161,7 @@ def due_batch(store: Store, table: str, cutoff: str, marker: Marker, limit: int)
     q, mark, dialect = store.dialect.quote, store.dialect.mark, store.dialect
     where, params = _where(store, marker)
     ((ids, newest),) = store.query(
-        f"SELECT {dialect.concat_rows(q('id'))}, MAX({q('timestamp')}) FROM "
+        f"SELECT {dialect.concat_rows(q('id'), ';')}, MAX({q('timestamp')}) FROM "
         f"(SELECT {q('id')}, {q('timestamp')} FROM {q(table)} WHERE {where} "
         f"ORDER BY {q('timestamp')} LIMIT {mark}) AS due",
         (cutoff, *params, limit),
