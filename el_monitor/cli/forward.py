@@ -20,6 +20,7 @@ from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_regi
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
+from el_monitor.ingest.sources.network import QUEUE_BYTES
 from el_monitor.measures import MEASURES
 
 if TYPE_CHECKING:
@@ -75,6 +76,15 @@ def register(commands: Commands) -> None:
         help="keep batches here while the database is unavailable (also lets the forwarder "
         "start while it is down); an http:// input also journals what it accepts here, so "
         "accepted events survive a crash",
+    )
+    forward.add_argument(
+        "--queue-mb",
+        type=positive_int,
+        default=QUEUE_BYTES >> 20,
+        metavar="MIB",
+        help=f"udp:// and http:// inputs: events received but not yet processed are held in "
+        f"memory up to this size (default {QUEUE_BYTES >> 20}); past it the beacon answers "
+        f"503 with Retry-After and UDP counts what it drops",
     )
     forward.add_argument(
         "--batch-size",
@@ -205,7 +215,11 @@ def _open_input(args: argparse.Namespace) -> Source:
     if args.replay_all_log:  # a record is longer than its line: one taken whole is not cut
         limit = RECORD_BYTES_PER_LINE_BYTE * (limit + 1) + 2
     source = open_source(
-        args.input, max_line_bytes=limit, max_body_bytes=limit, spool_dir=args.spool_dir
+        args.input,
+        max_line_bytes=limit,
+        max_body_bytes=limit,
+        spool_dir=args.spool_dir,
+        queue_bytes=args.queue_mb << 20,
     )
     return AllLogRecords(source) if args.replay_all_log else source
 

@@ -44,7 +44,10 @@ def test_sigterm_with_the_database_away_and_no_spool_rescues_to_a_file(mysql_url
     proxy = Outage(mysql_url)
     logs = tmp_path / "logs"
     try:
-        forwarder = Forwarder(proxy.url, "--flush-interval", "0.2", "--log-dir", str(logs))
+        # A small queue (2 MiB, some 5,000 events) fills in seconds, however slow the clients.
+        forwarder = Forwarder(
+            proxy.url, "--flush-interval", "0.2", "--log-dir", str(logs), "--queue-mb", "2"
+        )
         burst = Burst(forwarder.port)
         try:
             wait_until(lambda: burst.count() >= 2000, 120, "2,000 events answered 2xx")

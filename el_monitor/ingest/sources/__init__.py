@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import Source
+from el_monitor.ingest.sources.network import QUEUE_BYTES
 
 SCHEMES = ("stdin://", "file:///path[?follow=1]", "udp://host:port", "http://host:port")
 
@@ -24,11 +25,15 @@ def open_source(
     max_body_bytes: int = 65536,
     checkpoint_dir: str | None = None,
     spool_dir: str | None = None,
+    queue_bytes: int = QUEUE_BYTES,
 ) -> Source:
     """Build the source a URI names; mistakes become a one-line ``UserError``.  With
-    ``spool_dir`` an HTTP source journals what it accepts there (``journal``)."""
-    if idle_interval <= 0 or max_line_bytes < 1 or max_body_bytes < 1:
-        raise ValueError("idle_interval, max_line_bytes and max_body_bytes must be positive")
+    ``spool_dir`` an HTTP source journals what it accepts there (``journal``); a network
+    source holds at most ``queue_bytes`` of events not yet processed (``network``)."""
+    if idle_interval <= 0 or max_line_bytes < 1 or max_body_bytes < 1 or queue_bytes < 1:
+        raise ValueError(
+            "idle_interval, max_line_bytes, max_body_bytes and queue_bytes must be positive"
+        )
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
     if scheme == "stdin":
         return _open_stdin(uri, idle_interval, max_line_bytes)
@@ -39,7 +44,12 @@ def open_source(
 
         host, port = _host_port(uri)
         return UdpSource(
-            uri, host, port, idle_interval=idle_interval, max_line_bytes=max_line_bytes
+            uri,
+            host,
+            port,
+            idle_interval=idle_interval,
+            max_line_bytes=max_line_bytes,
+            queue_bytes=queue_bytes,
         )
     if scheme == "http":
         from el_monitor.ingest.sources.http import JOURNAL_DIR, HttpSource
@@ -53,6 +63,7 @@ def open_source(
             max_line_bytes=max_line_bytes,
             max_body_bytes=max_body_bytes,
             journal_dir=f"{spool_dir}/{JOURNAL_DIR}" if spool_dir else None,
+            queue_bytes=queue_bytes,
         )
     raise UserError(f"unknown input {uri!r}: use one of {', '.join(SCHEMES)}")
 
