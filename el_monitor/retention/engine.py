@@ -255,19 +255,15 @@ class _Batches:
         out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
         days: dict[str, datetime.datetime] = {}  # a salt's period goes by the day: parse each once
         for key, timestamp, *values in read_values(self.store, table, ids, columns):
-            day = _text(timestamp)[:8]
+            day = timestamp[:8]
             when = days.get(day)
             if when is None:
                 when = days[day] = row_time(day + "000000")
             for column, value in zip(columns, values, strict=True):
-                out[column][key] = None if value is None else hasher.hash(_text(value), when)
+                out[column][key] = None if value is None else hasher.hash(value, when)
         return out
 
 
 def _oldest(store: Store, table: TablePlan) -> Unhandled:
     """(oldest untouched, oldest unfinished) row of the table as it is now."""
     return unhandled(store, table.table, table.has_marker, table.rules.action == DELETE)
-
-
-def _text(value: object) -> str:
-    return bytes(value).decode() if isinstance(value, bytes | bytearray) else str(value)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from el_monitor.measures import MEASURES
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import IN_LIMIT, Dialect, Index, TableSpec
-from el_monitor.store.mapping import StoreError
+from el_monitor.store.mapping import StoreError, column_text
 
 __all__ = [
     "COUNTS_TABLE",
@@ -288,11 +288,7 @@ def first_examples(store: Store, groups: Sequence[ErrorGroup]) -> dict[ErrorKey,
 
 def as_text(value: object) -> str:
     """A text column's value as str: "" for NULL, bytes decoded (binary collations)."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
+    return column_text(value) or ""
 
 
 # --- the opt-out purge -----------------------------------------------------------------------

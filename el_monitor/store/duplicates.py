@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from el_monitor.store.dialect import IN_LIMIT, Dialect
-from el_monitor.store.mapping import DOUBLE, JSON, Row, TableLayout
+from el_monitor.store.mapping import DOUBLE, JSON, Row, TableLayout, column_text
 
 Query = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 
@@ -47,7 +47,7 @@ def stored_rows(
             f"{dialect.lock_rows}"
         )
         for values in query(sql, chunk):
-            found[_text(values[0])] = tuple(values)
+            found[str(column_text(values[0]))] = tuple(values)
     return found
 
 
@@ -100,7 +100,7 @@ def same_value(kind: str, sent: object, stored: object) -> bool:
     """Whether a stored value is what was sent, as the engine gives it back."""
     if sent is None or stored is None:
         return sent is None and stored is None
-    stored = _text(stored) if isinstance(stored, bytes | bytearray) else stored
+    stored = column_text(stored) if isinstance(stored, bytes | bytearray) else stored
     if sent == stored:  # True == 1, 3 == 3.0: booleans and numbers come back as numbers
         return True
     if kind == JSON and isinstance(sent, str) and isinstance(stored, str):
@@ -112,9 +112,3 @@ def same_value(kind: str, sent: object, stored: object) -> bool:
         return float(sent) == float(stored)  # a big integer stored in a DOUBLE
     # A column's affinity may have turned a string into a number or back ("5" and 5).
     return isinstance(sent, str) != isinstance(stored, str) and str(sent) == str(stored)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return value

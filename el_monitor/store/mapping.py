@@ -9,7 +9,7 @@ NULLable so retention can null fields later.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -42,6 +42,13 @@ _JSON_TYPES = {"integer": BIGINT, "number": DOUBLE, "boolean": BOOLEAN}
 # A stored value: validated JSON scalars, and JSON text for arrays and free-form objects.
 Value = str | int | float | bool | None
 Row = list[Value]  # one event's values, in its TableLayout's column order
+
+
+def column_text(value: object) -> str | None:
+    """A text column's value as str (None for NULL): binary collations give bytes."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return None if value is None else str(value)
 
 
 class Column(NamedTuple):
@@ -227,7 +234,7 @@ class TableLayout:
                 values[~at] = value
         return values
 
-    def rows(self, capsules: Sequence[dict[str, Any]]) -> BuiltRows:
+    def rows(self, capsules: list[dict[str, Any]]) -> BuiltRows:
         """Rows of ``capsules``; one the table cannot hold is refused, not the group."""
         rows: list[Row] = []
         refused: list[tuple[dict[str, Any], str]] = []
@@ -238,7 +245,7 @@ class TableLayout:
             except StoreError as exc:
                 refused.append((capsule, str(exc)))
         if not refused:
-            return BuiltRows(rows, list(capsules), refused)
+            return BuiltRows(rows, capsules, refused)
         gone = {id(capsule) for capsule, _ in refused}
         return BuiltRows(rows, [c for c in capsules if id(c) not in gone], refused)
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import IN_LIMIT, Index
-from el_monitor.store.mapping import RETENTION_MARKER
+from el_monitor.store.mapping import RETENTION_MARKER, column_text
 
 PARTIAL, FINAL = 1, 2
 _MARKER_TYPE = "SMALLINT NULL"
@@ -112,7 +112,7 @@ def count_due(
         f"SELECT COUNT(*), MIN({q('timestamp')}) FROM {q(table)} WHERE {where}",
         (cutoff, *params),
     )
-    return DueRows(int(count), _text(oldest))
+    return DueRows(int(count), column_text(oldest))
 
 
 def oldest_row(store: Store, table: str, marker: Marker) -> str | None:
@@ -126,7 +126,7 @@ def oldest_row(store: Store, table: str, marker: Marker) -> str | None:
         f"{condition}",
         params,
     )
-    return _text(oldest)
+    return column_text(oldest)
 
 
 class Unhandled(NamedTuple):
@@ -166,8 +166,8 @@ def due_batch(store: Store, table: str, cutoff: str, marker: Marker, limit: int)
         f"ORDER BY {q('timestamp')} LIMIT {mark}) AS due",
         (cutoff, *params, limit),
     )
-    text = _text(ids)
-    return DueBatch([int(key) for key in text.split(";")] if text else [], _text(newest))
+    text = column_text(ids)
+    return DueBatch([int(key) for key in text.split(";")] if text else [], column_text(newest))
 
 
 def delete_batch(
@@ -186,15 +186,17 @@ def delete_batch(
 def read_values(
     store: Store, table: str, ids: Sequence[int], columns: Sequence[str]
 ) -> list[tuple[Any, ...]]:
-    """(id, timestamp, *columns) of these rows."""
+    """(id, timestamp, *columns) of these rows, the timestamp and columns as text (None for
+    NULL)."""
     q, dialect = store.dialect.quote, store.dialect
     out: list[tuple[Any, ...]] = []
     for chunk in _chunks(ids, IN_LIMIT):
-        out += store.query(
+        rows = store.query(
             f"SELECT {dialect.names(('id', 'timestamp', *columns))} FROM {q(table)} "
             f"WHERE {q('id')} IN ({dialect.marks(len(chunk))})",
             chunk,
         )
+        out += [(key, *map(column_text, values)) for key, *values in rows]
     return out
 
 
@@ -243,9 +245,3 @@ def sanitize_batch(
 
 def _chunks(keys: Sequence[int], size: int) -> list[Sequence[int]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return None if value is None else str(value)
