@@ -7,17 +7,22 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
 - Tests that use it are marked `graphite`, so `pytest -m "not graphite"` runs without them.
 - When such a test fails, the tail of carbon-cache's and graphite-web's logs is added to its
   report.
+- `mariadb_servers`: a factory of private MariaDB servers (harness/mariadb.py) for one test,
+  each stopped when the test ends; the test skips when mariadbd is not installed.
 - `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
   of what it received.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
+from harness.mariadb import MariaDBServer
+from harness.mariadb import missing_reason as mariadb_missing
 from harness.smtp import FreePortController, smtp_server
 
 GRAPHITE_FIXTURES = {"graphite_server"}
@@ -71,3 +76,25 @@ def smtp() -> Iterator[FreePortController]:
     """
     with smtp_server() as server:
         yield server
+
+
+@pytest.fixture
+def mariadb_servers(tmp_path: Path) -> Iterator[Callable[..., MariaDBServer]]:
+    """``mariadb_servers(server_id, *options)``: a started private MariaDB server of this
+    test's own (own datadir, port and socket), stopped when the test ends."""
+    reason = mariadb_missing()
+    if reason:
+        pytest.skip(reason)
+    started: list[MariaDBServer] = []
+
+    def start(server_id: int, *options: str) -> MariaDBServer:
+        server = MariaDBServer(tmp_path / f"mariadb-{server_id}", server_id, options)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
