@@ -35,12 +35,12 @@ from el_monitor.store.retention import (
 )
 from el_monitor.store.retention_rows import (
     AnyMarker,
+    PeriodSalt,
     Sanitize,
     Unhandled,
     add_marker,
     delete_batch,
     due_batch,
-    read_values,
     sanitize_batch,
     unhandled,
 )
@@ -211,7 +211,7 @@ class _Batches:
             how = Sanitize(step.nulls, step.marker_from, step.marker_to)
         size = self.size
         while True:
-            ids, checkpoint = due_batch(store, table, step.cutoff, step.marker_from, size)
+            ids, checkpoint, oldest = due_batch(store, table, step.cutoff, step.marker_from, size)
             if not ids or checkpoint is None:
                 return total
             if how is None:
@@ -220,9 +220,9 @@ class _Batches:
                 done = delete_batch(store, table, ids, state)
             else:
                 state = batch_state(store, table, checkpoint, 0, len(ids), now)
-                hashed = self._hashed(table, ids, step.hashes)
+                salts = self._salts(oldest or checkpoint, checkpoint) if step.hashes else []
                 started = time.perf_counter()
-                done = sanitize_batch(store, table, ids, how, hashed, state)
+                done = sanitize_batch(store, table, ids, how, step.hashes, salts, state)
             asked, size = size, self._next_size(size, time.perf_counter() - started)
             if not done:
                 raise StoreError(f"{table}: a batch of {len(ids)} due rows changed nothing")
@@ -245,23 +245,15 @@ class _Batches:
             return min(self.size, size * 2)
         return size
 
-    def _hashed(
-        self, table: str, ids: Sequence[int], columns: Sequence[str]
-    ) -> dict[str, dict[int, str | None]]:
-        """column → id → the HMAC of its value (None for NULL), by each row's time."""
-        hasher = self.plan.hasher
-        if not columns or hasher is None:
-            return {}
-        out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
-        days: dict[str, datetime.datetime] = {}  # a salt's period goes by the day: parse each once
-        for key, timestamp, *values in read_values(self.store, table, ids, columns):
-            day = timestamp[:8]
-            when = days.get(day)
-            if when is None:
-                when = days[day] = row_time(day + "000000")
-            for column, value in zip(columns, values, strict=True):
-                out[column][key] = None if value is None else hasher.hash(value, when)
-        return out
+    def _salts(self, oldest: str, newest: str) -> list[PeriodSalt]:
+        """The salts of the periods a batch's rows (``oldest`` to ``newest``) fall in."""
+        if self.plan.hasher is None:
+            raise StoreError("hashing needs an executing run's salts")
+        return self.plan.hasher.salts(_day(oldest), _day(newest))
+
+
+def _day(timestamp: str) -> datetime.datetime:
+    return row_time(timestamp[:8] + "000000")
 
 
 def _oldest(store: Store, table: TablePlan) -> Unhandled:
