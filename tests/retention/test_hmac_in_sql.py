@@ -14,7 +14,7 @@ from el_monitor.store.retention_rows import PeriodSalt, Sanitize, sanitize_batch
 VALUES = [
     "0123456789abcdef0123",
     "",
-    "it's \"quoted\" ; DROP TABLE x; --",
+    'it\'s "quoted" ; DROP TABLE x; --',
     "Ünïcødé ✓ 日本語 🎉",
     "x" * 180,
     None,
