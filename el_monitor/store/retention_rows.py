@@ -1,8 +1,8 @@
 """Retention on event tables: which rows are due, and deleting or sanitizing them in batches.
 
 Every statement is bounded: a batch's ids are read first (a non-locking read on the
-``timestamp`` index, or on the marker's), then deleted or updated by primary key, at most
-``IN_LIMIT`` keys a statement, in one short transaction with the batch's state update.  So a
+``timestamp`` index, or on the marker's), then deleted or updated by primary key (ranges of
+consecutive ids, else lists of at most ``IN_LIMIT`` keys), in one short transaction with the batch's state update.  So a
 kill loses at most the batch in flight, and nothing but the rows of one batch is locked.
 
 Sanitized rows are marked in a column of their own, ``el_retention`` (``RETENTION_MARKER``):
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import IN_LIMIT, Index
 from el_monitor.store.mapping import RETENTION_MARKER, StoreError, column_text
 
+T = TypeVar("T")
 PARTIAL, FINAL = 1, 2
 _MARKER_TYPE = "SMALLINT NULL"
 _BOOKKEEPING_PREFIX = "el_monitor_"  # the counts, errors, sampling and retention tables
@@ -177,10 +178,9 @@ def delete_batch(
     store: Store, table: str, ids: Sequence[int], state: tuple[str, Params] | None = None
 ) -> int:
     """Delete these rows, and record ``state``, in one transaction; how many went."""
-    q, dialect = store.dialect.quote, store.dialect
     statements = [
-        (f"DELETE FROM {q(table)} WHERE {q('id')} IN ({dialect.marks(len(chunk))})", chunk)
-        for chunk in _chunks(ids, IN_LIMIT)
+        (f"DELETE FROM {store.dialect.quote(table)} WHERE {keys}", params)
+        for keys, params in _key_conditions(store, ids)
     ]
     counts = store.execute_all([*statements, *([state] if state else [])])
     return sum(counts[: len(statements)])
@@ -243,11 +243,10 @@ def sanitize_batch(
     condition, marker = _marker_is(store, how.marker_from)
     statements: list[tuple[str, Params]] = [
         (
-            f"UPDATE {q(table)} SET {', '.join(sets)} "
-            f"WHERE {q('id')} IN ({store.dialect.marks(len(chunk))}){condition}",
-            (*params, how.marker_to, *chunk, *marker),
+            f"UPDATE {q(table)} SET {', '.join(sets)} WHERE ({keys}){condition}",
+            (*params, how.marker_to, *keys_params, *marker),
         )
-        for chunk in _chunks(ids, IN_LIMIT)
+        for keys, keys_params in _key_conditions(store, ids)
     ]
     counts = store.execute_all([*statements, *([state] if state else [])])
     return sum(counts[: len(statements)])
@@ -274,5 +273,35 @@ def _salted_hmac(
     return f"CASE {' '.join(branches)} ELSE {last} END", params
 
 
-def _chunks(keys: Sequence[int], size: int) -> list[Sequence[int]]:
+def _key_conditions(store: Store, ids: Sequence[int]) -> list[tuple[str, tuple[int, ...]]]:
+    """Conditions that together select exactly ``ids``, each with its parameters: runs of
+    consecutive ids as ``id BETWEEN`` ranges when the ids mostly run on (as rows written in
+    time order do: one range scan of the primary key instead of a lookup per key), else
+    ``id IN`` lists; at most ``IN_LIMIT`` parameters a condition."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    runs = _runs(sorted(ids))
+    if len(runs) * 8 > len(ids):  # scattered ids: a list is shorter
+        return [
+            (f"{q('id')} IN ({store.dialect.marks(len(chunk))})", tuple(chunk))
+            for chunk in _chunks(ids, IN_LIMIT)
+        ]
+    between = f"{q('id')} BETWEEN {mark} AND {mark}"
+    return [
+        (" OR ".join([between] * len(chunk)), tuple(key for run in chunk for key in run))
+        for chunk in _chunks(runs, IN_LIMIT // 2)
+    ]
+
+
+def _runs(keys: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted, distinct ``keys`` as (first, last) runs of consecutive integers."""
+    runs: list[tuple[int, int]] = []
+    for key in keys:
+        if runs and key == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], key)
+        else:
+            runs.append((key, key))
+    return runs
+
+
+def _chunks(keys: Sequence[T], size: int) -> list[Sequence[T]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]
