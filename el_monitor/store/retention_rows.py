@@ -2,8 +2,9 @@
 
 Every statement is bounded: a batch's ids are read first (a non-locking read on the
 ``timestamp`` index, or on the marker's), then deleted or updated by primary key (ranges of
-consecutive ids, else lists of at most ``IN_LIMIT`` keys), in one short transaction with the batch's state update.  So a
-kill loses at most the batch in flight, and nothing but the rows of one batch is locked.
+consecutive ids, else lists of at most ``IN_LIMIT`` keys), in one short transaction with the
+batch's state update.  So a kill loses at most the batch in flight, and nothing but the rows
+of one batch is locked.
 
 Sanitized rows are marked in a column of their own, ``el_retention`` (``RETENTION_MARKER``):
 NULL for a row as the forwarder wrote it, ``PARTIAL`` (1) once sanitized but for an
