@@ -89,6 +89,7 @@ class Dialect(ABC):
     _skip_stored_uuid: str  # after an insert's rows: a replayed uuid adds nothing
     lock_rows: str  # after a SELECT in a write transaction: no other writer adds what it read
     concat_limit: str | None  # a query answering the longest text concat_rows gives; None: any
+    others_inserts: str | None  # a query answering the insert statements of other sessions
 
     @abstractmethod
     def quote(self, identifier: str) -> str:
@@ -216,6 +217,14 @@ class Dialect(ABC):
     def _add_on_conflict(self, keys: Sequence[str], additive: Sequence[str]) -> str: ...
 
 
+_INSERT_COUNTERS = "('COM_INSERT', 'COM_INSERT_SELECT', 'COM_REPLACE', 'COM_LOAD')"
+_OTHERS_INSERTS = (  # every session's since the server started, less this session's
+    "SELECT (SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS "
+    f"WHERE VARIABLE_NAME IN {_INSERT_COUNTERS}) - (SELECT SUM(VARIABLE_VALUE) "
+    f"FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME IN {_INSERT_COUNTERS})"
+)
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
     mark = "?"
@@ -227,6 +236,7 @@ class SQLiteDialect(Dialect):
     _skip_stored_uuid = ' ON CONFLICT("uuid") DO NOTHING'
     lock_rows = ""  # one writer at a time: the transaction's write lock covers it
     concat_limit = None
+    others_inserts = None  # the writer is in-process: no one else's inserts to count
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -283,6 +293,7 @@ class MySQLDialect(Dialect):
     _skip_stored_uuid = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
     lock_rows = " FOR UPDATE"  # also locks the gaps where a missing uuid would go
     concat_limit = "SELECT @@SESSION.group_concat_max_len"
+    others_inserts = _OTHERS_INSERTS
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
