@@ -11,18 +11,6 @@ from el_monitor.store import StoreUnavailable, open_store
 from el_monitor.store import replication as repl
 
 
-@pytest.fixture
-def pair(mariadb_servers):
-    """A primary and its replica, caught up, with a store on each (closed afterwards)."""
-    primary = mariadb_servers(1)
-    replica = mariadb_servers(2)
-    replica.replicate_from(primary)
-    stores = [open_store(primary.url), open_store(replica.url)]
-    yield primary, replica, *stores
-    for store in stores:
-        store.close()
-
-
 def test_status_of_a_replica_and_of_a_primary(pair):
     primary, replica, primary_store, replica_store = pair
     assert repl.replica_status(primary_store) is None
