@@ -170,6 +170,13 @@ def test_without_a_heartbeat_the_lag_is_seconds_behind_master_with_a_note(pair, 
     )
     assert perf == {"lag": "0s;30;60;0"}
 
+    # The account the Icinga docs ask for is enough: SELECT and SLAVE MONITOR.
+    pair.primary.execute("CREATE USER monitor@'127.0.0.1' IDENTIFIED BY 'pw'")
+    pair.primary.execute("GRANT SELECT, SLAVE MONITOR ON *.* TO monitor@'127.0.0.1'")
+    pair.replica.wait_caught_up(pair.primary)
+    code, text, _ = check(f"mysql://monitor:pw@127.0.0.1:{replica.port}/test", capsys)
+    assert code == OK, text
+
 
 def test_not_a_replica_unreachable_or_sqlite_is_unknown(pair, capsys, tmp_path):
     code, text, perf = check(pair.primary.url, capsys)
