@@ -115,7 +115,10 @@ def stopped(status: ReplicaStatus) -> str:
                       f"{status.last_sql_error}")  # fmt: skip
     if errors:
         return "replication broken: " + "; ".join(errors)
-    return f"replication stopped (IO thread {status.io_state}, SQL thread {status.sql_state})"
+    threads = f"(IO thread {status.io_state}, SQL thread {status.sql_state})"
+    if status.io_state == "Connecting" and status.sql_running:
+        return f"replication not connected to its primary {threads}"
+    return f"replication stopped {threads}"
 
 
 class LagContext(ValueContext):

@@ -196,3 +196,13 @@ def test_not_a_replica_unreachable_or_sqlite_is_unknown(pair, capsys, tmp_path):
     (tmp_path / "x.db").touch()
     code, text, _ = check(f"sqlite:///{tmp_path / 'x.db'}", capsys)
     assert code == UNKNOWN and "needs a MySQL/MariaDB database" in text
+
+
+def test_a_primary_gone_is_critical_naming_the_io_thread(pair, capsys):
+    pair.primary.stop()
+    code, text, _ = wait_until(
+        lambda: (r := check(pair.replica.url, capsys))[0] != OK and r, 60, "the primary missed"
+    )
+    assert code == CRITICAL
+    assert text.startswith("EL_REPLICATION CRITICAL - replication ")
+    assert "IO thread Connecting" in text, text
