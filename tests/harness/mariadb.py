@@ -73,7 +73,7 @@ class MariaDBServer:
     """A private ``mariadbd`` on 127.0.0.1 and a free port; root without a password.
 
     ``url`` names database ``test`` (created at start).  ``stop()`` shuts it down cleanly,
-    ``kill()`` with SIGKILL; ``start()`` again keeps the datadir (a restart)."""
+    ``kill()`` with SIGKILL; ``start()`` again keeps the datadir and the port (a restart)."""
 
     def __init__(self, directory: Path, server_id: int, options: Sequence[str] = ()) -> None:
         self.directory = directory
@@ -111,7 +111,8 @@ class MariaDBServer:
         self.execute("CREATE DATABASE IF NOT EXISTS test")
 
     def _start_once(self) -> None:
-        [self.port] = free_ports(1)
+        if not self.port:  # a restart keeps its port, as a real server's clients expect
+            [self.port] = free_ports(1)
         argv = [
             _which(SERVER) or SERVER, "--no-defaults", "--user=root",
             f"--datadir={self.datadir}", f"--socket={self.directory / 'mysqld.sock'}",
@@ -129,6 +130,7 @@ class MariaDBServer:
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             if "Address already in use" in tail(self.log, 20):
+                self.port = 0  # taken meanwhile: the next try picks another
                 raise PortTaken()
             raise RuntimeError(f"mariadbd exited {self.process.returncode}: {tail(self.log, 20)}")
         try:
