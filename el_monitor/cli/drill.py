@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int
-from el_monitor.cli.options import Commands, command_group, smtp_address
+from el_monitor.cli.options import Commands, add_config_option, command_group, smtp_address
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ def register_failover(drills: Commands) -> None:
         metavar="HOST[:PORT]",
         help="SMTP server, overriding the catalog's [smtp] host and port",
     )
+    add_config_option(failover, help="catalog TOML: ops and [smtp], for --mail")
     failover.set_defaults(run=run_failover)
 
 

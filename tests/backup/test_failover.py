@@ -52,8 +52,12 @@ def read_only(server) -> int:
     return int(server.value("SELECT @@GLOBAL.read_only"))
 
 
-def test_a_full_drill_under_load_loses_nothing(servers, tmp_path):
+def test_a_full_drill_under_load_loses_nothing(servers, tmp_path, smtp):
     primary, replica = servers
+    catalog = tmp_path / "el-monitor.toml"
+    catalog.write_text(
+        f'ops = ["ops@example.org"]\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+    )
     forwarder = DrillForwarder(tmp_path / "fw", writer_url(primary))
     stream = SteadyStream(forwarder.port)
     try:
@@ -64,6 +68,7 @@ def test_a_full_drill_under_load_loses_nothing(servers, tmp_path):
             "--forwarder", str(forwarder.pid_file), "--db-file", str(forwarder.db_file),
             "--canary-url", forwarder.beacon, "--canary-event", str(canary_file(tmp_path)),
             "--report-dir", str(logs), "--catch-up-timeout", "30", "--canary-timeout", "30",
+            "--config", str(catalog), "--mail",
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         before = stream.count()
@@ -94,6 +99,16 @@ def test_a_full_drill_under_load_loses_nothing(servers, tmp_path):
     assert url is not None and f":{replica.port}/" in url and "el_writer" in url
     assert "database target is now" in err
     assert set(answered[-100:]).isdisjoint(stream_uuids(primary))
+    # The mail to ops: the same report, text and HTML, no password.
+    [(recipients, mail)] = smtp.handler.messages()
+    assert recipients == ["ops@example.org"]
+    assert (
+        mail["Subject"].startswith("Failover drill PASSED:") and "RPO 0 events" in mail["Subject"]
+    )
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "RPO: 0 events lost" in text and "<td>verify</td>" in html
+    assert "writer-secret" not in text + html + done.stdout
 
 
 def test_a_drill_aborted_mid_way_unfences_and_keeps_the_forwarder(servers, tmp_path):
@@ -136,6 +151,45 @@ def test_a_drill_aborted_mid_way_unfences_and_keeps_the_forwarder(servers, tmp_p
     assert read_only(primary) == 0
     assert forwarder.db_file.read_bytes() == original
     assert "database target is now" not in err
+
+
+def test_a_drill_failing_after_the_re_point_points_the_forwarder_back(servers, tmp_path):
+    """Canaries the beacon accepts but validation refuses never reach the new primary: the
+    drill aborts after the switch, puts the forwarder back and unfences the primary."""
+    primary, replica = servers
+    forwarder = DrillForwarder(tmp_path / "fw", writer_url(primary))
+    original = forwarder.db_file.read_bytes()
+    invalid = load_template(canary_file(tmp_path))
+    invalid["event"] = dict(invalid["event"], not_in_the_schema=1)
+    canaries = CanaryStream(beacon_sender(forwarder.beacon), invalid)
+    plan = FailoverPlan(primary.url, replica.url,
+                        ForwarderLink(forwarder.pid_file, forwarder.db_file), canaries,
+                        catch_up_timeout=30, canary_timeout=2)  # fmt: skip
+    stream = SteadyStream(forwarder.port)
+    try:
+        wait_until(lambda: len(stream_uuids(primary)) >= 100, 60, "the stream on the primary")
+        record = FailoverDrill(plan, open_store).run()
+        wait_until(lambda: forwarder.output.text().count("database target is now") == 2, 60,
+                   "the forwarder back on the primary")  # fmt: skip
+        before = stream.count()
+        wait_until(lambda: stream.count() >= before + 100, 60, "the stream going on")
+        answered = stream.stop()
+        wait_until(lambda: set(answered[-100:]) <= stream_uuids(primary), 60, "back on primary")
+        _, err = forwarder.stop()
+    finally:
+        stream.stop()
+        forwarder.kill()
+    assert record.outcome == "aborted"
+    assert [(p.name, p.ok) for p in record.phases][-1] == ("re-point", False)
+    assert "is not on the new primary" in (record.error or "")
+    assert record.rolled_back[:2] == (
+        "primary unfenced (read_only OFF)", "forwarder pointed back at the primary"
+    )  # fmt: skip
+    assert "no longer replicates" in record.rolled_back[2]
+    assert read_only(primary) == 0
+    assert forwarder.db_file.read_bytes() == original
+    # Events accepted while it wrote to the promoted replica are there, none lost.
+    assert set(answered) <= stream_uuids(primary) | stream_uuids(replica)
 
 
 def test_a_stopped_replica_fails_the_pre_flight_and_changes_nothing(servers, tmp_path):
