@@ -15,79 +15,27 @@ The SQL is in ``store.replication`` and ``store.catalogue``.
 
 from __future__ import annotations
 
+import datetime
 import logging
-import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from el_monitor.backup.canary import CanaryStream
 from el_monitor.backup.drill_log import ABORTED, PASSED, PLANNED, DrillRecord, Phase, utc_now
-from el_monitor.backup.repoint import ForwarderLink, moved_url, same_server
+from el_monitor.backup.failover_plan import DrillFailed, FailoverPlan, preflight
+from el_monitor.backup.repoint import moved_url
 from el_monitor.errors import UserError
 from el_monitor.store import Store, StoreError, StoreUnavailable
 from el_monitor.store.base import safe_url
 from el_monitor.store.catalogue import stored_uuids
 from el_monitor.store.mapping import table_name
-from el_monitor.store.replication import (
-    gtid_binlog_pos,
-    is_read_only,
-    promote,
-    replica_status,
-    set_read_only,
-    wait_for_gtid,
-)
+from el_monitor.store.replication import gtid_binlog_pos, promote, set_read_only, wait_for_gtid
 
 log = logging.getLogger(__name__)
 
 KIND = "failover"
 POLL = 0.1  # seconds between looks for canaries on the new primary
-
-
-class DrillFailed(Exception):
-    """A phase found what stops the drill; the message says what."""
-
-
-@dataclass(frozen=True)
-class FailoverPlan:
-    primary: str  # admin URLs: the drill fences, waits and promotes
-    replica: str
-    forwarder: ForwarderLink | None = None
-    canaries: CanaryStream | None = None
-    max_lag: float = 5.0  # seconds the replica may be behind at pre-flight
-    catch_up_timeout: float = 60.0
-    canary_timeout: float = 60.0  # for canaries to reach the new primary
-    min_free_bytes: int = 512 << 20
-    space_paths: tuple[Path, ...] = ()  # where spooled events and the report go
-    after_switch: int = 5  # canaries accepted after the re-point before the drill ends
-
-    def steps(self, forwarder_url: str | None) -> tuple[str, ...]:
-        """What the drill will do, in order (``--dry-run`` prints it)."""
-        replica, primary = safe_url(self.replica), safe_url(self.primary)
-        steps = [
-            f"fence the primary {primary}: SET GLOBAL read_only = ON",
-            f"wait (up to {self.catch_up_timeout:g} s) for the replica {replica} to apply "
-            "the primary's last GTID (MASTER_GTID_WAIT)",
-            f"promote {replica}: STOP SLAVE, RESET SLAVE ALL, SET GLOBAL read_only = OFF",
-        ]
-        if self.forwarder is not None and forwarder_url:
-            new = safe_url(moved_url(forwarder_url, self.replica))
-            steps.append(
-                f"point the forwarder at {new}: rewrite {self.forwarder.db_file}, "
-                f"SIGHUP the pid in {self.forwarder.pid_file}"
-            )
-        if self.canaries is not None:
-            schema, revision = self.canaries.schema
-            steps.insert(
-                0,
-                f"send a {schema}/{revision} canary every "
-                f"{self.canaries.interval:g} s through the forwarder, to the end",
-            )
-            steps.append("prove every canary is on the new primary (RPO 0 events)")
-        steps.append("on any failure: unfence the primary, point the forwarder back, report")
-        return tuple(steps)
 
 
 @dataclass
@@ -99,6 +47,10 @@ class _State:
     promoted: bool = False
     repointed: bool = False
     notes: list[str] = field(default_factory=list)
+    steps: tuple[str, ...] = ()  # the plan, once the pre-flight knows the forwarder
+    sent: list[str] = field(default_factory=list)  # canaries accepted
+    found: set[str] = field(default_factory=set)  # of them, on the new primary
+    verified: bool = False  # ``found`` was looked for
 
 
 Hook = Callable[[str], None]  # called with each phase's name before it runs (tests, progress)
@@ -118,56 +70,59 @@ class FailoverDrill:
         """The drill (or only its pre-flight, ``dry_run``) as a record; never raises for what
         the databases or the forwarder do: that is in the record."""
         started = utc_now()
-        plan, state = self.plan, self.state
-        primary = replica = None
         error: str | None = None
-        sent: list[str] = []
-        found: set[str] = set()
-        steps: tuple[str, ...] = ()
-        try:
-            primary, replica = self.open_db(plan.primary), self.open_db(plan.replica)
-            with self._phase("pre-flight"):
-                forwarder_url = self._preflight(primary, replica)
-            steps = plan.steps(forwarder_url)
-            if dry_run:
-                return self._record(started, PLANNED, steps=steps)
-            self._start_canaries()
-            with self._phase("fence"):
-                set_read_only(primary, True)
-                state.fenced = True
-            with self._phase("catch-up") as detail:
-                position = gtid_binlog_pos(primary)
-                if not wait_for_gtid(replica, position, plan.catch_up_timeout):
-                    raise DrillFailed(
-                        f"the replica did not reach GTID {position} within "
-                        f"{plan.catch_up_timeout:g} s"
-                    )
-                detail.append(f"GTID {position or '(none)'}")
-            with self._phase("promote"):
-                promote(replica)
-                state.promoted = True
-            with self._phase("re-point") as detail:
-                self._repoint(forwarder_url, replica, detail)
-            with self._phase("verify") as detail:
-                sent, found = self._verify(replica, detail)
-        except (DrillFailed, UserError, StoreError, StoreUnavailable, OSError) as exc:
-            error = str(exc)
-            log.error("failover drill failed: %s", exc)
-        finally:
-            if plan.canaries is not None:
-                sent = plan.canaries.stop()
-        rolled_back = self._abort(primary) if error else ()
-        for store in (primary, replica):
-            if store is not None:
-                store.close()
-        outcome = ABORTED if error else PASSED
-        missing = tuple(u for u in sent if u not in found) if not error else ()
-        return self._record(started, outcome, steps, sent, found, missing, rolled_back, error)
+        rolled_back: tuple[str, ...] = ()
+        with ExitStack() as stores:
+            primary = replica = None
+            try:
+                primary = stores.enter_context(_closing(self.open_db(self.plan.primary)))
+                replica = stores.enter_context(_closing(self.open_db(self.plan.replica)))
+                self._phases(primary, replica, dry_run)
+            except (DrillFailed, UserError, StoreError, StoreUnavailable, OSError) as exc:
+                error = str(exc)
+                log.error("failover drill failed: %s", exc)
+            finally:
+                if self.plan.canaries is not None:
+                    self.state.sent = self.plan.canaries.stop()
+            if error:
+                rolled_back = self._abort(primary)
+        outcome = ABORTED if error else PLANNED if dry_run else PASSED
+        return self._record(started, outcome, rolled_back, error)
+
+    def _phases(self, primary: Store, replica: Store, dry_run: bool) -> None:
+        plan, state = self.plan, self.state
+        with self._phase("pre-flight"):
+            forwarder_url = preflight(plan, primary, replica, dry_run)
+        state.steps = plan.steps(forwarder_url)
+        if dry_run:
+            return
+        self._start_canaries()
+        with self._phase("fence"):
+            set_read_only(primary, True)
+            state.fenced = True
+        with self._phase("catch-up") as detail:
+            position = gtid_binlog_pos(primary)
+            if not wait_for_gtid(replica, position, plan.catch_up_timeout):
+                raise DrillFailed(
+                    f"the replica did not reach GTID {position} within {plan.catch_up_timeout:g} s"
+                )
+            detail.append(f"GTID {position or '(none)'}")
+        with self._phase("promote"):
+            promote(replica)
+            state.promoted = True
+        with self._phase("re-point") as detail:
+            self._repoint(forwarder_url, replica, detail)
+        with self._phase("verify") as detail:
+            self._verify(replica, detail)
 
     def _record(
-        self, started, outcome, steps=(), sent=(), found=(), missing=(), rolled_back=(), error=None
+        self,
+        started: datetime.datetime,
+        outcome: str,
+        rolled_back: tuple[str, ...] = (),
+        error: str | None = None,
     ) -> DrillRecord:
-        plan = self.plan
+        plan, state = self.plan, self.state
         return DrillRecord(
             kind=KIND,
             started=started.isoformat(),
@@ -175,13 +130,13 @@ class FailoverDrill:
             outcome=outcome,
             primary=safe_url(plan.primary),
             replica=safe_url(plan.replica),
-            phases=tuple(self.state.phases),
-            canaries_sent=len(sent),
-            canaries_found=len(found),
-            missing=tuple(missing),
-            rolled_back=tuple(rolled_back),
-            plan=tuple(steps),
-            notes=tuple(self.state.notes),
+            phases=tuple(state.phases),
+            canaries_sent=len(state.sent),
+            canaries_found=len(state.found),
+            missing=tuple(u for u in state.sent if u not in state.found) if state.verified else (),
+            rolled_back=rolled_back,
+            plan=state.steps,
+            notes=tuple(state.notes),
             error=error,
         )
 
@@ -203,57 +158,6 @@ class FailoverDrill:
         log.info("%s: %.2f s %s", name, seconds, "; ".join(detail))
 
     # phases ----------------------------------------------------------------------------------
-
-    def _preflight(self, primary: Store, replica: Store) -> str | None:
-        """Every reason not to start, at once; the forwarder's URL when there is one."""
-        plan = self.plan
-        problems: list[str] = []
-        if is_read_only(primary):
-            problems.append("the primary is read_only already (a drill in progress?)")
-        status = replica_status(replica)
-        if status is None:
-            problems.append(f"{safe_url(plan.replica)} is not a replica")
-        else:
-            if not status.running:
-                problems.append(
-                    f"replication is not running (IO {status.io_state}, SQL "
-                    f"{status.sql_state}) {status.last_io_error or status.last_sql_error}"
-                )
-            elif status.seconds_behind is None or status.seconds_behind > plan.max_lag:
-                problems.append(
-                    f"the replica is {status.seconds_behind} s behind (at most {plan.max_lag:g} s)"
-                )
-            if not same_server(f"mysql://{status.master_host}:{status.master_port}/", plan.primary):
-                problems.append(
-                    f"the replica replicates from {status.master_host}:"
-                    f"{status.master_port}, not from the primary"
-                )
-        for path in plan.space_paths:
-            free = shutil.disk_usage(path).free
-            if free < plan.min_free_bytes:
-                problems.append(
-                    f"{path}: {free >> 20} MiB free (at least {plan.min_free_bytes >> 20} MiB)"
-                )
-        forwarder_url = None
-        if plan.forwarder is not None:
-            try:
-                plan.forwarder.pid()
-                forwarder_url = plan.forwarder.url()
-            except UserError as exc:
-                problems.append(str(exc))
-            else:
-                if not forwarder_url or not same_server(forwarder_url, plan.primary):
-                    problems.append(
-                        f"the forwarder's database file names "
-                        f"{safe_url(forwarder_url or 'nothing')}, not the primary"
-                    )
-        if plan.canaries is not None and not problems:
-            plan.canaries.send_one()
-            if not plan.canaries.accepted():
-                problems.append(f"the forwarder refused a canary: {plan.canaries.last_error}")
-        if problems:
-            raise DrillFailed("pre-flight: " + "; ".join(problems))
-        return forwarder_url
 
     def _start_canaries(self) -> None:
         canaries = self.plan.canaries
@@ -285,24 +189,23 @@ class FailoverDrill:
                 f"after {plan.canary_timeout:g} s"
             )
 
-    def _verify(self, replica: Store, detail: list[str]) -> tuple[list[str], set[str]]:
-        plan, canaries = self.plan, self.plan.canaries
+    def _verify(self, replica: Store, detail: list[str]) -> None:
+        plan, canaries, state = self.plan, self.plan.canaries, self.state
         if canaries is None:
             detail.append("no canaries")
-            return [], set()
+            return
         canaries.wait_for(plan.after_switch, plan.canary_timeout)
-        sent = canaries.stop()
-        table = table_name(*canaries.schema)
-        found = self._wait_stored(replica, table, sent)
-        detail.append(f"{len(found)} of {len(sent)} canaries on the new primary")
+        state.sent = canaries.stop()
+        state.found = self._wait_stored(replica, table_name(*canaries.schema), state.sent)
+        state.verified = True
+        detail.append(f"{len(state.found)} of {len(state.sent)} canaries on the new primary")
         if canaries.refused:
             detail.append(f"{canaries.refused} refused by the forwarder (retried)")
-        if len(found) < len(sent):
-            missing = [u for u in sent if u not in found]
+        missing = [u for u in state.sent if u not in state.found]
+        if missing:
             raise DrillFailed(
                 f"{len(missing)} canaries missing on the new primary: {', '.join(missing[:20])}"
             )
-        return sent, found
 
     def _wait_stored(self, store: Store, table: str, uuids: list[str]) -> set[str]:
         deadline = time.monotonic() + self.plan.canary_timeout
@@ -336,3 +239,11 @@ class FailoverDrill:
                 "of the primary again (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos)"
             )
         return tuple(done)
+
+
+@contextmanager
+def _closing(store: Store) -> Iterator[Store]:
+    try:
+        yield store
+    finally:
+        store.close()
