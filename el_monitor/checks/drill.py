@@ -127,12 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--kind", default="failover", metavar="KIND", help="the drill (default: failover)"
     )
-    options.add_now_option(parser)
+    options.add_now(parser)
     return parser
 
 
 def build_check(args: argparse.Namespace) -> nagiosplugin.Check:
-    now = options.now(args)
+    now = args.now or datetime.datetime.now(datetime.UTC)
     return nagiosplugin.Check(
         DrillLog(args.log_dir, args.kind, now),
         AgeContext(AGE, args.warning, args.critical),

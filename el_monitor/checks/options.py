@@ -9,7 +9,6 @@ that :func:`el_monitor.checks.runtime.run` decides the exit code and prints the 
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from collections.abc import Callable, Sequence
 from types import MappingProxyType
@@ -208,6 +207,18 @@ def add_percent(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_now(parser: argparse.ArgumentParser) -> None:
+    """``--now``: judge as at another time (tests, forecasts)."""
+    from el_monitor.argtypes import utc_time
+
+    parser.add_argument(
+        "--now",
+        type=utc_time,
+        metavar="TIME",
+        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
+    )
+
+
 def join_dash_values(argv: Sequence[str]) -> list[str]:
     """``["--from", "-10min"]`` → ``["--from=-10min"]`` for :data:`DASH_VALUE_OPTIONS`."""
     out: list[str] = []
@@ -224,28 +235,3 @@ def join_dash_values(argv: Sequence[str]) -> list[str]:
         value = next(args, None)
         out.append(arg if value is None else f"{long}={value}")
     return out
-
-
-def utc_time(text: str) -> datetime.datetime:
-    """``--now``: an ISO time, UTC unless it says otherwise."""
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time like 2026-03-01T12:00: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-def add_now_option(parser: argparse.ArgumentParser) -> None:
-    """``--now``: judge as at another time (tests, forecasts); read it with ``now``."""
-    parser.add_argument(
-        "--now",
-        type=utc_time,
-        metavar="TIME",
-        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
-    )
-
-
-def now(args: argparse.Namespace) -> datetime.datetime:
-    """``--now``, or the clock."""
-    moment: datetime.datetime | None = args.now
-    return moment or datetime.datetime.now(datetime.UTC)

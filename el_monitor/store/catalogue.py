@@ -1,4 +1,5 @@
-"""What an event table holds, as ``el-monitor schemas`` and the forwarder ask about it."""
+"""What an event table holds, as ``el-monitor schemas`` and the forwarder ask about it, and
+how busy the server is, as retention asks before each batch."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def table_stats(store: Store, table: str) -> TableStats:
 def has_rows(store: Store, table: str) -> bool:
     """Whether ``table`` holds any row (without counting them)."""
     return bool(store.query(f"SELECT 1 FROM {store.dialect.quote(table)} LIMIT 1"))
+
+
+def others_inserts(store: Store) -> int | None:
+    """Insert statements other sessions have run since the server started, or None when the
+    engine does not say: a rising count means live traffic is being written."""
+    query = store.dialect.others_inserts
+    if query is None:
+        return None
+    rows = store.query(query)
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 def stored_uuids(store: Store, table: str, uuids: Sequence[str]) -> set[str]:
