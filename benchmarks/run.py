@@ -28,6 +28,7 @@ from pathlib import Path
 
 import bench_checks
 import bench_cli
+import bench_failover
 import bench_mail
 import bench_pipeline
 import bench_retention
@@ -57,6 +58,10 @@ Rollups and retention run on a {DESCRIPTION}, sized for the data as a production
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
+failover = el-monitor drill failover's engine on a private primary and GTID replica while a
+forwarder (--db-file, its beacon) takes 2,000 events/s; RPO = canaries and stream events answered
+2xx but not on the new primary; pause = longest time no row was written, against the same stream's
+longest gap before the drill.
 verdict: WRONG = the output was checked and was wrong; NOT RUN = not measured; - = no target."""
 
 
@@ -85,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures.append(bench_rollups.rollup(registry, server_url, rollup_rows))
             log(f"retention purge and sanitize over {rollup_rows:,} rows a table ...")
             figures += bench_retention.retention(registry, server_url, rollup_rows, args.seed)
+        log("failover drill under a forwarder at 2,000 events/s, private MariaDB servers ...")
+        figures += bench_failover.failover(tmp / "failover")
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -197,15 +197,6 @@ class RetentionSummary(nagiosplugin.Summary):
         return lines
 
 
-def _now(text: str) -> datetime.datetime:
-    """``--now``: an ISO time, UTC unless it says otherwise."""
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time like 2026-03-01T12:00: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = options.base_parser(
         "check_el_retention",
@@ -241,12 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="RANGE",
             help=f"range in hours since the last successful run (default: {default})",
         )
-    parser.add_argument(
-        "--now",
-        type=_now,
-        metavar="TIME",
-        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
-    )
+    options.add_now(parser)
     return parser
 
 

@@ -3,9 +3,12 @@ how busy the server is, as retention asks before each batch."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from el_monitor.store.base import Store
+from el_monitor.store.dialect import IN_LIMIT
+from el_monitor.store.mapping import TableMissing, column_text
 
 
 class TableStats(NamedTuple):
@@ -35,3 +38,21 @@ def others_inserts(store: Store) -> int | None:
         return None
     rows = store.query(query)
     return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def stored_uuids(store: Store, table: str, uuids: Sequence[str]) -> set[str]:
+    """Those of ``uuids`` that ``table`` holds (a failover drill's canaries); none when the
+    table does not exist."""
+    q, dialect = store.dialect.quote, store.dialect
+    found: set[str] = set()
+    unique = list(dict.fromkeys(uuids))
+    for start in range(0, len(unique), IN_LIMIT):
+        chunk = unique[start : start + IN_LIMIT]
+        marks = dialect.marks(len(chunk))
+        sql = f"SELECT {q('uuid')} FROM {q(table)} WHERE {q('uuid')} IN ({marks})"
+        try:
+            rows = store.query(sql, chunk)
+        except TableMissing:
+            return set()
+        found.update(str(column_text(row[0])) for row in rows)
+    return found
