@@ -51,3 +51,15 @@ def iso_date(text: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None
+
+
+def utc_moment(text: str) -> datetime.datetime:
+    """``2026-12-04``, ``2026-12-04T16:30``, ``2026-12-04T16:30:00Z`` or with an offset: an
+    aware datetime, UTC when no offset is given."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time like 2026-12-04 or 2026-12-04T16:30:00Z: {text!r}"
+        ) from None
+    return moment.replace(tzinfo=datetime.UTC) if moment.tzinfo is None else moment

@@ -24,6 +24,7 @@ from el_monitor.counts.hourly import (
     Pending,
     batch_rows,
     valid_by_hour,
+    without_duplicates,
 )
 from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
@@ -74,6 +75,7 @@ class StoreWriter:
         clock: Callable[[], float] = time.monotonic,
         book: HourBook | None = None,
         instance: str = "",
+        count_replays: bool = True,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -83,6 +85,9 @@ class StoreWriter:
         self.clock = clock
         self.book = book or HourBook()
         self.instance = instance  # this forwarder in the counts tables
+        # False for a backfill: an event stored already was counted when it was, so the
+        # counts tables get nothing for it (only what is new is counted, in its own hour).
+        self.count_replays = count_replays
         self._counts_ready = False
         # Counts a flush could neither write nor spool (the database away, no spool): until a
         # flush writes them, the source's checkpoint must not move past the lines they count.
@@ -151,6 +156,18 @@ class StoreWriter:
                 stop.wait(wait)
             else:
                 time.sleep(wait)
+
+    def commit_now(self) -> None:
+        """Commit the batch at once, for work that runs once and can be run again (backfill):
+        no spool, no waiting; raises StoreUnavailable with the batch kept."""
+        capsules, self.batch = self.batch, []
+        counted = self.book.take()
+        try:
+            self._commit(capsules, counted)
+        except StoreUnavailable:
+            self.batch = capsules + self.batch
+            self.book.give_back(counted)
+            raise
 
     def _store_ready(self) -> bool:
         return self.clock() >= self.backoff.next_attempt
@@ -286,7 +303,12 @@ class StoreWriter:
 
         def bookkeeping(result: InsertResult) -> list:
             found[:] = outcomes(result)
-            counts, errors = batch_rows(self.instance, counted, valid, found, spooled)
+            counted_valid, counted_found = valid, found
+            if not self.count_replays:
+                counted_valid, counted_found = without_duplicates(valid, found)
+            counts, errors = batch_rows(
+                self.instance, counted, counted_valid, counted_found, spooled
+            )
             return count_statements(self.store.dialect, counts, errors)
 
         try:

@@ -1,0 +1,1 @@
+"""Backup and recovery: backfill of the database from the forwarder's event logs."""
