@@ -65,7 +65,7 @@ class Backfill:
         self.registry = registry
         self.gate = gate
         self.settings = settings
-        self.checkpoint = checkpoint
+        self.checkpoint = None if settings.dry_run else checkpoint  # a dry run keeps no place
         self.progress = progress
         self.counts = BackfillCounts()
         self._counters = Counters()
@@ -75,7 +75,7 @@ class Backfill:
 
     def run(self) -> BackfillCounts:
         resume = None
-        if self.checkpoint is not None and not self.settings.dry_run:
+        if self.checkpoint is not None:
             resume = self.checkpoint.load()
         files = list(self.settings.files)
         place = Place(files[0].name, 0, 1) if files else None
@@ -86,11 +86,16 @@ class Backfill:
         if self.progress is not None:
             start = place.offset if place is not None else 0
             self.progress.set_total(sum(_size(path) for path in files) - start)
-        for path in files:
-            assert place is not None
-            start, first = (place.offset, place.line) if path.name == place.name else (0, 1)
-            self._file(path, start, first)
-        if self.checkpoint is not None and not self.settings.dry_run:
+        try:
+            for path in files:
+                assert place is not None
+                start, first = (place.offset, place.line) if path.name == place.name else (0, 1)
+                self._file(path, start, first)
+        except BaseException:  # the database went away, an interrupt: keep what is committed
+            if self.checkpoint is not None:
+                self.checkpoint.flush()
+            raise
+        if self.checkpoint is not None:
             self.checkpoint.remove()
         return self.counts
 
@@ -133,16 +138,11 @@ class Backfill:
             before = self._counters.snapshot()
             for capsule in batch:
                 self.writer.add(capsule)
-            try:
-                self.writer.commit_now()
-            except BaseException:
-                if self.checkpoint is not None:
-                    self.checkpoint.flush()
-                raise
+            self.writer.commit_now()
             after = self._counters.snapshot()
             for measure, name in (("inserted", "inserted"), ("duplicate", "already_present")):
                 self.counts.count(name, after.get(OVERALL, measure) - before.get(OVERALL, measure))
-        if self.checkpoint is not None and not self.settings.dry_run:
+        if self.checkpoint is not None:
             self.checkpoint.advance(Place(last.path.name, last.end, last.number + 1), self.counts)
 
     def _refused(self, error: EventError) -> None:

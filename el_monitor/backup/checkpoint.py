@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,7 +50,7 @@ class Checkpoint:
         self.fingerprint = fingerprint
         self._clock = clock
         self._saved_at = clock()
-        self._pending: tuple[Place, BackfillCounts] | None = None
+        self._pending: tuple[Place, dict] | None = None  # the counts as of the place
         self._broken = False
 
     def load(self) -> tuple[Place, BackfillCounts] | None:
@@ -76,7 +75,7 @@ class Checkpoint:
 
     def advance(self, place: Place, counts: BackfillCounts) -> None:
         """Everything before ``place`` is committed; saved now if the last save is old."""
-        self._pending = (place, counts)
+        self._pending = (place, counts.record())
         if self._clock() - self._saved_at >= SAVE_SECONDS:
             self.flush()
 
@@ -84,7 +83,7 @@ class Checkpoint:
         if self._pending is None or self._broken:
             return
         place, counts = self._pending
-        data = {"fingerprint": self.fingerprint, "place": list(place), "counts": asdict(counts)}
+        data = {"fingerprint": self.fingerprint, "place": list(place), "counts": counts}
         try:
             write_atomically(self.path, json.dumps(data).encode())
         except OSError as exc:

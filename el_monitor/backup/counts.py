@@ -51,9 +51,16 @@ class BackfillCounts:
     def balanced(self) -> bool:
         return self.read == sum(getattr(self, name) for name in COUNTED)
 
+    def record(self) -> dict[str, Any]:
+        """The counts as JSON can hold them (a checkpoint's)."""
+        record = dict(vars(self))
+        record["unreadable_lines"] = list(self.unreadable_lines)
+        record["refusals"] = dict(self.refusals)
+        return record
+
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> BackfillCounts:
-        """Counts as a checkpoint saved them (``dataclasses.asdict``); ValueError if odd."""
+        """Counts as ``record`` gave them; ValueError if odd."""
         names = {f.name for f in fields(cls)}
         if not isinstance(record, dict) or set(record) - names:
             raise ValueError("unexpected keys in the saved counts")
