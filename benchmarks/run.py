@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
+import bench_backfill
 import bench_checks
 import bench_cli
 import bench_mail
@@ -51,6 +52,8 @@ retention = el-monitor retention run --execute over rows spread across 200 days 
 rows handled per second against bare DELETE/UPDATE ... WHERE id BETWEEN windows of the same batch
 size on a copy of the same rows; the longest write transaction is every statement timed; the
 forwarder beside retention runs while a child process runs retention on the same tables.
+backfill = el-monitor backfill's engine over the valid log a forwarder run wrote, valid events/s,
+against that forwarder run's own rate on the same events (event logs on, into an empty SQLite).
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -120,6 +123,9 @@ def measure_all(
     figures.append(bench_stores.mariadb(data, registry, mysql_url, ceiling))
     log("end to end into SQLite, with and without Graphite metrics every second ...")
     figures += bench_stores.sqlite(data, registry, tmp, ceiling)
+
+    log("backfill from the forwarder's valid log into SQLite ...")
+    figures += bench_backfill.backfill(data, registry, tmp)
 
     log("python3 -c pass, check_el_rate and el-monitor notify against a private graphite-web ...")
     floor, bare = bench_checks.start_to_exit_floor()
