@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers import SCHEMAS
 
+from el_monitor.backup.backfill import Backfill, BackfillSettings
+from el_monitor.backup.checkpoint import FILE_NAME, Checkpoint, fingerprint
+from el_monitor.backup.counts import BackfillCounts
+from el_monitor.backup.gate import Gate, Window
+from el_monitor.backup.logreader import files_for
+from el_monitor.catalog.model import empty_catalog
 from el_monitor.cli.main import main
 from el_monitor.event.formats import make_parser
 from el_monitor.event.jsontext import capsule_json
+from el_monitor.ingest.policy import Policy
+from el_monitor.progress import ProgressSink
+from el_monitor.schema.registry import DirectoryRegistry
+from el_monitor.store import open_store
+
+SINCE = datetime.datetime(2026, 11, 28, 5, tzinfo=datetime.UTC)  # valid_lines' first event
+UNTIL = SINCE + datetime.timedelta(hours=1)
 
 LABELS = {
     "unreadable lines": "unreadable",
@@ -77,3 +91,41 @@ def uuids(capsule_list: list[dict]) -> list[str]:
 
 def json_line(value: object) -> bytes:
     return json.dumps(value).encode()
+
+
+def run_backfill(
+    db_url: str,
+    log_dir: Path,
+    progress: ProgressSink | None = None,
+    until: datetime.datetime = UNTIL,
+    key: str | None = None,
+) -> BackfillCounts:
+    """The backfill engine over ``log_dir`` in batches of 10, no catalog, its checkpoint in
+    the log directory under ``key`` (default: the fingerprint the command would use)."""
+    store = open_store(db_url)
+    try:
+        now = datetime.datetime.now(datetime.UTC)
+        gate = Gate(Window.of(SINCE, until), Policy(), empty_catalog(), (), now)
+        settings = BackfillSettings(tuple(files_for(log_dir, SINCE, until)), batch_size=10)
+        key = key or fingerprint(log_dir, SINCE.isoformat(), until.isoformat(), db_url)
+        checkpoint = Checkpoint(log_dir / FILE_NAME, key)
+        registry = DirectoryRegistry(SCHEMAS)
+        return Backfill(store, registry, gate, settings, lambda _: 1, checkpoint, progress).run()
+    finally:
+        store.close()
+
+
+class AtReport:
+    """A progress sink that calls ``action`` at its ``after``-th report (between two batches):
+    an interrupt as Ctrl-C gives one, a server killed."""
+
+    def __init__(self, after: int, action: Callable[[], None]) -> None:
+        self.after, self.action = after, action
+
+    def set_total(self, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int = 1, note: str = "") -> None:
+        self.after -= 1
+        if self.after == 0:
+            self.action()
