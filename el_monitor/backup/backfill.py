@@ -25,7 +25,7 @@ from el_monitor.backup.counts import BackfillCounts
 from el_monitor.backup.gate import Gate
 from el_monitor.backup.logreader import LogLine, read_lines
 from el_monitor.counts.counters import Counters
-from el_monitor.errors import DUPLICATE, EventError, SchemaError
+from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.ingest.writer import StoreWriter
 from el_monitor.measures import OVERALL
 from el_monitor.progress import ProgressSink
@@ -171,11 +171,11 @@ class Backfill:
                 layout = self.store.layout(schema, revision, compiled.schema)
             except (StoreError, SchemaError) as exc:
                 for _ in group:
-                    self._refused(EventError("", str(exc), "store", schema, revision))
+                    self._refused(EventError("", str(exc), STORE, schema, revision))
                 continue
             built = layout.rows(group)
             for _, message in built.refused:
-                self._refused(EventError("", message, "store", schema, revision))
+                self._refused(EventError("", message, STORE, schema, revision))
             stored = stored_rows(self.store.query, self.store.dialect, layout,
                                  [str(row[0]) for row in built.rows])  # fmt: skip
             new, duplicates = split_stored(layout, built.rows, stored)

@@ -103,3 +103,16 @@ def test_a_table_not_made_yet_is_counted_and_left_uncreated_by_a_dry_run(sqlite_
     assert backfill(sqlite_url, log_dir, SINCE, UNTIL, "--dry-run") == 0
     assert counts_of(capsys.readouterr().out)["inserted"] == 10
     assert stored(sqlite_url) == []
+
+
+def test_a_uuid_stored_with_other_content_is_reported_not_stored(db_url, tmp_path, capsys):
+    log_dir = tmp_path / "logs"
+    good = capsules(valid_lines(3))
+    forward(ListSource(valid_lines(3)), db_url)
+    other = dict(good[1], wiki="dewiki")  # another event reusing a stored uuid
+    write_log(log_dir, "2026-11-28", records([good[0], other, good[2]]))
+    assert backfill(db_url, log_dir, SINCE, UNTIL) == 0
+    out = capsys.readouterr().out
+    assert "already present (1 with other content: not stored)" in out
+    assert counts_of(out)["already_present"] == 3
+    assert sorted(stored(db_url)) == sorted(uuids(good))
