@@ -99,7 +99,7 @@ def _backfill(data: Corpus, registry: SchemaRegistry, url: str, logs: Path, new:
         gate = Gate(Window.of(SINCE, UNTIL), Policy(), empty_catalog(), (), AS_OF)
         settings = BackfillSettings(tuple(files_for(logs, SINCE, UNTIL)))
         start = time.perf_counter()
-        counts = Backfill(store, registry, gate, settings, lambda _: 1).run()
+        counts = Backfill(store, registry, gate, settings).run()
         seconds = time.perf_counter() - start
     finally:
         store.close()

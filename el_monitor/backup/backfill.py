@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +56,6 @@ class Backfill:
         registry: SchemaRegistry,
         gate: Gate,
         settings: BackfillSettings,
-        sample_rate: Callable[[str], int],
         checkpoint: Checkpoint | None = None,
         progress: ProgressSink | None = None,
     ) -> None:
@@ -71,7 +69,7 @@ class Backfill:
         self._counters = Counters()
         self.writer = StoreWriter(store, registry, self._counters, self._refused,
                                   instance=INSTANCE, count_replays=False)  # fmt: skip
-        self.writer.set_sample_rates(sample_rate)
+        self.writer.set_sample_rates(None)  # the rate in force when they were taken in stays
 
     def run(self) -> BackfillCounts:
         resume = None

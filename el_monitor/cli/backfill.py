@@ -112,8 +112,9 @@ def run_backfill(args: argparse.Namespace) -> int:
         key = fingerprint(log_dir, since.isoformat(), until.isoformat(), safe_url(args.db))
         settings = BackfillSettings(tuple(files), args.batch_size, args.dry_run)
         with Progress(label, unit="bytes") as progress:
-            counts = Backfill(store, registry, gate, settings, policy.sample_rate,
-                              Checkpoint(path, key), progress).run()  # fmt: skip
+            counts = Backfill(
+                store, registry, gate, settings, Checkpoint(path, key), progress
+            ).run()
     if not files:
         print(f"no valid logs in {log_dir} for that window (valid-YYYY-MM-DD.jsonl)")
     print(report(counts, args.dry_run))

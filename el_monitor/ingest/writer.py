@@ -92,7 +92,7 @@ class StoreWriter:
         # Counts a flush could neither write nor spool (the database away, no spool): until a
         # flush writes them, the source's checkpoint must not move past the lines they count.
         self.counts_pending = False
-        self._sample_rate_for: Callable[[str], int] = lambda schema: 1
+        self._sample_rate_for: Callable[[str], int] | None = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
         self.batch: list[dict] = []
@@ -100,9 +100,10 @@ class StoreWriter:
         # Spool files waiting, including any an earlier run left behind.
         self.backlog = len(spool) if spool is not None else 0
 
-    def set_sample_rates(self, rate_for: Callable[[str], int]) -> None:
+    def set_sample_rates(self, rate_for: Callable[[str], int] | None) -> None:
         """The sample rates of the policy now in force; each revision's rate is recorded
-        beside its data at its next commit (and a change of it made loud)."""
+        beside its data at its next commit (and a change of it made loud).  None for a writer
+        that does not sample (backfill: its events were sampled when first taken in)."""
         self._sample_rate_for = rate_for
 
     def add(self, capsule: dict) -> None:
@@ -341,6 +342,8 @@ class StoreWriter:
 
     def _record_sample_rate(self, schema: str, revision: str, layout: TableLayout) -> None:
         """Keep the rate in force beside the data, and make a change to it loud."""
+        if self._sample_rate_for is None:
+            return
         rate = self._sample_rate_for(schema)
         if self._recorded_rates.get((schema, revision)) == rate:
             return

@@ -110,7 +110,7 @@ def run_backfill(
         key = key or fingerprint(log_dir, SINCE.isoformat(), until.isoformat(), db_url)
         checkpoint = Checkpoint(log_dir / FILE_NAME, key)
         registry = DirectoryRegistry(SCHEMAS)
-        return Backfill(store, registry, gate, settings, lambda _: 1, checkpoint, progress).run()
+        return Backfill(store, registry, gate, settings, checkpoint, progress).run()
     finally:
         store.close()
 

@@ -1,5 +1,6 @@
 """What backfill must not store again: events of users who opted out (after their events were
-logged), events past their schema's retention, and records the log retention sanitized."""
+logged), events past their schema's retention, and records the log retention sanitized; and
+what it must not change: the sample rates the forwarder recorded (it does not sample)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from test_policy import OPTED_OUT_ID, OPTED_OUT_TOKEN, edit_lines
 
 from el_monitor.cli.main import main
 from el_monitor.optout.secret import SECRET_ENV
+from el_monitor.store.sampling import record_sample_rate, recorded_sample_rates
 
 from .support import at, backfill, capsules, counts_of, records, stored, uuids, write_log
 
@@ -68,3 +70,16 @@ def test_events_past_retention_and_sanitized_records_are_not_stored_again(db_url
     counts = counts_of(capsys.readouterr().out)
     assert (counts["read"], counts["past_retention"], counts["inserted"]) == (11, 6, 5)
     assert sorted(stored(db_url)) == sorted(uuids(recent))
+
+
+def test_the_sample_rates_recorded_by_the_forwarder_are_left_as_they_are(
+    store, db_url, tmp_path, capsys
+):
+    events = capsules(edit_lines(5))
+    record_sample_rate(store, "EditAttemptStep", "2.1.0", 10)  # a forwarder kept 1 in 10
+    write_log(tmp_path / "logs", "2026-11-28", records(events))
+    since, until = "2026-11-28T05:00:00Z", "2026-11-28T06:00:00Z"
+    assert backfill(db_url, tmp_path / "logs", since, until) == 0  # no catalog: rate 1 in force
+    assert counts_of(capsys.readouterr().out)["inserted"] == 5
+    rates = [(r.schema, r.revision, r.sample_rate) for r in recorded_sample_rates(store)]
+    assert rates == [("EditAttemptStep", "2.1.0", 10)]
