@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from el_monitor import __version__
 from el_monitor.cli import (
+    backfill,
     catalog,
     drill,
     forward,
@@ -74,7 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     # In the order of --help.
-    for command in (forward, catalog, schemas, optout, retention, report, notify, heartbeat, drill):
+    for command in (
+        forward,
+        catalog,
+        schemas,
+        optout,
+        retention,
+        report,
+        notify,
+        heartbeat,
+        drill,
+        backfill,
+    ):
         command.register(commands)
     return parser
 
