@@ -32,6 +32,7 @@ LAYERS = [
     {"optout"},
     {"ingest"},
     {"retention"},  # below report and checks, which show its state
+    {"backup"},
     {"notify", "report"},
     {"checks"},
     {"cli"},

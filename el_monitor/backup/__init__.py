@@ -1,0 +1,1 @@
+"""Backups and replicas: consistency compare of a replica with its primary (``compare``)."""
