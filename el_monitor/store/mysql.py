@@ -122,6 +122,15 @@ class MySQLStore(Store):
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
+    def query_records(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        """``query`` with each row as a dict by column name: for ``SHOW … STATUS``, whose
+        columns differ between server versions."""
+        with self._errors(), self._connection().cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(sql, tuple(params) or None)
+            rows = list(cursor.fetchall())
+        self._connection().commit()
+        return rows
+
     def another_connection(self) -> MySQLStore:
         """Another session on the server: it runs a statement on another core."""
         return MySQLStore(self.url, self._params["connect_timeout"], self._params["read_timeout"])

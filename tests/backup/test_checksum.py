@@ -11,9 +11,9 @@ from el_monitor.store import open_store
 from el_monitor.store.checksum import (
     IdSpan,
     RangeChecksum,
-    chunk_end,
     chunks,
     id_span,
+    next_id,
     range_checksum,
 )
 
@@ -74,6 +74,12 @@ def test_null_and_empty_text_differ(store):
     assert range_checksum(store, "t_a", 1, 10) == range_checksum(store, "t_b", 1, 10)
 
 
+def test_a_null_moved_to_a_neighbour_column_is_found(store):
+    store.execute("UPDATE t_a SET a = 'x', b = NULL WHERE id = 5")
+    store.execute("UPDATE t_b SET a = NULL, b = 'x' WHERE id = 5")
+    assert range_checksum(store, "t_a", 1, 10) != range_checksum(store, "t_b", 1, 10)
+
+
 def test_a_missing_row_changes_the_count(store):
     store.execute("DELETE FROM t_b WHERE id = 99")
     assert range_checksum(store, "t_a", 91, 100).rows == 10
@@ -88,14 +94,16 @@ def test_before_leaves_out_newer_timestamps_and_keeps_nulls(store):
     assert id_span(store, "t_a", before="20260101000100") == IdSpan(1, 60)
 
 
-def test_chunks_follow_the_primary_key_across_gaps(store):
+def test_chunks_cover_the_span_and_stretch_over_gaps(store):
     store.execute("DELETE FROM t_a WHERE id BETWEEN 20 AND 69")
     span = id_span(store, "t_a")
     assert span == IdSpan(1, 100)
-    assert chunk_end(store, "t_a", 1, 100, 25) == 75  # 1..19 then 70..75
+    assert next_id(store, "t_a", 19, 100) == 70
+    assert next_id(store, "t_a", 100, 100) is None
     found = list(chunks(store, "t_a", span, 25))
-    assert found == [IdSpan(1, 75), IdSpan(76, 100)]
-    assert sum(range_checksum(store, "t_a", c.first, c.last).rows for c in found) == 50
+    assert found == [IdSpan(1, 69), IdSpan(70, 94), IdSpan(95, 100)]
+    assert [range_checksum(store, "t_a", c.first, c.last).rows for c in found] == [19, 25, 6]
+    assert list(chunks(store, "t_a", IdSpan(0, 500), 1000)) == [IdSpan(0, 500)]
     assert id_span(store, "t_b") == IdSpan(1, 100)
     store.execute("DELETE FROM t_b")
     assert id_span(store, "t_b") is None

@@ -1,0 +1,192 @@
+"""Is a replica's copy of the event tables the primary's?  Compared chunk by chunk, on the
+servers: each side answers a count and an XOR of row checksums per primary-key range
+(``store.checksum``), both at once, and only those numbers cross the network.
+
+What is compared, per table:
+
+* ids up to the replica's largest id when the comparison starts: every row, every column;
+* ids beyond it (what the replica may not have applied yet, and rows only the replica has):
+  only rows whose ``timestamp`` is older than the lag allowance (or NULL).  Rows newer than
+  that are left out and counted as such; an old row missing there is a difference.
+
+A chunk that differs while the replica replicates is checked again once the replica has
+applied everything the primary had written by then (GTID wait, at most the allowance), so a
+change still on its way is not reported; what still differs is.  Chunk bounds come from the
+primary's primary-key index, ``chunk_size`` rows each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
+
+from el_monitor.event.capsule import mediawiki_timestamp
+from el_monitor.progress import ProgressSink
+from el_monitor.store import Store
+from el_monitor.store.checksum import (
+    IdSpan,
+    RangeChecksum,
+    chunks,
+    count_range,
+    id_span,
+    range_checksum,
+)
+from el_monitor.store.replica_state import binlog_position, wait_for_position
+from el_monitor.store.retention_rows import event_tables
+
+SAME = "same"
+DIFFERS = "differs"
+MISSING_ON_REPLICA = "missing on replica"
+MISSING_ON_PRIMARY = "missing on primary"
+COLUMNS_DIFFER = "columns differ"
+SKIPPED = "skipped"
+DIFFERENCES = frozenset({DIFFERS, MISSING_ON_REPLICA, MISSING_ON_PRIMARY, COLUMNS_DIFFER})
+RECHECKS = 3  # a chunk that keeps changing under load is reported after this many tries
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    chunk_size: int = 100_000
+    lag_allowance: float = 300.0  # seconds: rows with a newer timestamp may be unapplied
+    wait_for_replica: bool = True  # recheck a differing chunk after a GTID wait
+    now: float | None = None  # epoch seconds the allowance counts back from; None: now
+
+
+class ChunkDiff(NamedTuple):
+    first: int
+    last: int
+    primary: RangeChecksum
+    replica: RangeChecksum
+
+
+class TableResult(NamedTuple):
+    table: str
+    state: str  # SAME, DIFFERS, MISSING_ON_*, COLUMNS_DIFFER or SKIPPED
+    rows: int = 0  # rows compared (the primary's)
+    left_out: int = 0  # the primary's rows newer than the allowance, not compared
+    chunks: tuple[ChunkDiff, ...] = ()
+    note: str = ""
+
+
+class _Sides:
+    """The two servers, queried at once: the replica's statement on a thread of its own
+    while the primary's runs on the caller's."""
+
+    def __init__(self, primary: Store, replica: Store, pool: ThreadPoolExecutor) -> None:
+        self.primary, self.replica, self._pool = primary, replica, pool
+
+    def both(self, call: Callable[..., T], *args: object) -> tuple[T, T]:
+        """``call(store, *args)`` on each side."""
+        pending = self._pool.submit(call, self.replica, *args)
+        return call(self.primary, *args), pending.result()
+
+
+def compare_tables(
+    primary: Store,
+    replica: Store,
+    tables: Sequence[str] = (),
+    options: CompareOptions | None = None,
+    progress: ProgressSink | None = None,
+) -> list[TableResult]:
+    """Every event table of either side (and ``tables``), or only ``tables`` when given."""
+    options = options or CompareOptions()
+    with ThreadPoolExecutor(1, thread_name_prefix="replica") as pool:
+        sides = _Sides(primary, replica, pool)
+        found = sides.both(event_tables)
+        names = list(tables) or sorted(set(found[0]) | set(found[1]), key=str.lower)
+        if progress is not None:
+            progress.set_total(sum(_row_estimate(primary, n, found[0]) for n in names))
+        cutoff = mediawiki_timestamp(int((options.now or time.time()) - options.lag_allowance))
+        return [_compare(sides, name, found, cutoff, options, progress) for name in names]
+
+
+def _row_estimate(store: Store, table: str, tables: dict[str, dict[str, str]]) -> int:
+    span = id_span(store, table) if table in tables else None
+    return 0 if span is None else span.last - span.first + 1
+
+
+def _compare(
+    sides: _Sides,
+    table: str,
+    found: tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]],
+    cutoff: str,
+    options: CompareOptions,
+    progress: ProgressSink | None,
+) -> TableResult:
+    on_primary, on_replica = (table in side for side in found)
+    if not on_primary and not on_replica:
+        return TableResult(table, SKIPPED, note="not an event table on either server")
+    if not on_replica:
+        return TableResult(table, MISSING_ON_REPLICA)
+    if not on_primary:
+        return TableResult(table, MISSING_ON_PRIMARY)
+    columns = sorted(found[0][table].values())
+    if {c.lower() for c in columns} != set(found[1][table]):
+        extra = set(found[0][table]) ^ set(found[1][table])
+        return TableResult(
+            table, COLUMNS_DIFFER, note="only on one side: " + ", ".join(sorted(extra))
+        )
+    replica_span = id_span(sides.replica, table)  # first: what it had applied when we began
+    primary_span = id_span(sides.primary, table)
+    diffs: list[ChunkDiff] = []
+    rows = left_out = 0
+    for chunk, before in _ranges(sides.primary, table, primary_span, replica_span, options, cutoff):
+        sums = sides.both(range_checksum, table, chunk.first, chunk.last, columns, before)
+        if sums[0] != sums[1] and options.wait_for_replica:
+            sums = _recheck(sides, table, chunk, columns, before, options.lag_allowance)
+        if sums[0] != sums[1]:
+            diffs.append(ChunkDiff(chunk.first, chunk.last, *sums))
+        rows += sums[0].rows
+        if before is not None:
+            left_out += count_range(sides.primary, table, chunk.first, chunk.last) - sums[0].rows
+        if progress is not None:
+            progress.advance(chunk.last - chunk.first + 1, note=table)
+    return TableResult(table, DIFFERS if diffs else SAME, rows, left_out, tuple(diffs))
+
+
+def _ranges(
+    primary: Store,
+    table: str,
+    primary_span: IdSpan | None,
+    replica_span: IdSpan | None,
+    options: CompareOptions,
+    cutoff: str,
+) -> Iterator[tuple[IdSpan, str | None]]:
+    """(id range, rows before which timestamp or None for all) in id order: the ids both
+    sides should have in full, then the tail where only rows older than ``cutoff`` count."""
+    spans = [s for s in (primary_span, replica_span) if s is not None]
+    if not spans:
+        return
+    first = min(s.first for s in spans)
+    applied = min(s.last for s in spans) if len(spans) == 2 else first - 1
+    end = max(s.last for s in spans)
+    for chunk in chunks(primary, table, IdSpan(first, applied), options.chunk_size):
+        yield chunk, None
+    if end > applied:
+        for chunk in chunks(primary, table, IdSpan(applied + 1, end), options.chunk_size):
+            yield chunk, cutoff
+
+
+def _recheck(
+    sides: _Sides,
+    table: str,
+    chunk: IdSpan,
+    columns: Sequence[str],
+    before: str | None,
+    allowance: float,
+) -> tuple[RangeChecksum, RangeChecksum]:
+    """The chunk's sums again, the replica's read once it has applied everything the
+    primary had written when the primary's were read; a few times while they differ."""
+    for _ in range(RECHECKS):
+        ours = range_checksum(sides.primary, table, chunk.first, chunk.last, columns, before)
+        position = binlog_position(sides.primary)
+        wait_for_position(sides.replica, position, allowance)
+        theirs = range_checksum(sides.replica, table, chunk.first, chunk.last, columns, before)
+        if ours == theirs:
+            break
+    return ours, theirs
