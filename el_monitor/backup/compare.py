@@ -10,8 +10,8 @@ What is compared, per table:
   that are left out and counted as such; an old row missing there is a difference.
 
 A chunk that differs while the replica replicates is checked again once the replica has
-applied everything the primary had written by then (GTID wait, at most the allowance), so a
-change still on its way is not reported; what still differs is.  Chunk bounds come from the
+applied everything the primary had written by then (a GTID wait of at most ``wait_seconds``),
+so a change still on its way is not reported; what still differs is.  Chunk bounds come from the
 primary's primary-key index, ``chunk_size`` rows each.
 """
 
@@ -33,6 +33,7 @@ from el_monitor.store.checksum import (
     count_range,
     id_span,
     range_checksum,
+    require_mysql,
 )
 from el_monitor.store.replica_state import binlog_position, wait_for_position
 from el_monitor.store.retention_rows import event_tables
@@ -54,6 +55,7 @@ class CompareOptions:
     chunk_size: int = 100_000
     lag_allowance: float = 300.0  # seconds: rows with a newer timestamp may be unapplied
     wait_for_replica: bool = True  # recheck a differing chunk after a GTID wait
+    wait_seconds: float = 10.0  # at most this long a wait: a replica further behind differs
     now: float | None = None  # epoch seconds the allowance counts back from; None: now
 
 
@@ -95,6 +97,7 @@ def compare_tables(
 ) -> list[TableResult]:
     """Every event table of either side (and ``tables``), or only ``tables`` when given."""
     options = options or CompareOptions()
+    require_mysql(primary), require_mysql(replica)
     with ThreadPoolExecutor(1, thread_name_prefix="replica") as pool:
         sides = _Sides(primary, replica, pool)
         found = sides.both(event_tables)
@@ -138,7 +141,7 @@ def _compare(
     for chunk, before in _ranges(sides.primary, table, primary_span, replica_span, options, cutoff):
         sums = sides.both(range_checksum, table, chunk.first, chunk.last, columns, before)
         if sums[0] != sums[1] and options.wait_for_replica:
-            sums = _recheck(sides, table, chunk, columns, before, options.lag_allowance)
+            sums = _recheck(sides, table, chunk, columns, before, options.wait_seconds)
         if sums[0] != sums[1]:
             diffs.append(ChunkDiff(chunk.first, chunk.last, *sums))
         rows += sums[0].rows
@@ -178,15 +181,15 @@ def _recheck(
     chunk: IdSpan,
     columns: Sequence[str],
     before: str | None,
-    allowance: float,
+    wait: float,
 ) -> tuple[RangeChecksum, RangeChecksum]:
     """The chunk's sums again, the replica's read once it has applied everything the
-    primary had written when the primary's were read; a few times while they differ."""
+    primary had written when the primary's were read; a few times while they differ and the
+    replica keeps up (a wait that times out ends it: the replica is too far behind)."""
     for _ in range(RECHECKS):
         ours = range_checksum(sides.primary, table, chunk.first, chunk.last, columns, before)
-        position = binlog_position(sides.primary)
-        wait_for_position(sides.replica, position, allowance)
+        caught_up = wait_for_position(sides.replica, binlog_position(sides.primary), wait)
         theirs = range_checksum(sides.replica, table, chunk.first, chunk.last, columns, before)
-        if ours == theirs:
+        if ours == theirs or not caught_up:
             break
     return ours, theirs
