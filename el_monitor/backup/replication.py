@@ -50,7 +50,7 @@ def replication_of(primary: Store, replica: Store, primary_url: str) -> Replicat
             f"{name}IO thread {found.io_running}, SQL thread {found.sql_running}{error}",
         )
     behind = "unknown" if found.seconds_behind is None else f"{found.seconds_behind} s"
-    return Replication(RUNNING, f"{name}running, {behind} behind")
+    return Replication(RUNNING, f"{name}{behind} behind")
 
 
 def _from_primary(
