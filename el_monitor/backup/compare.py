@@ -26,6 +26,7 @@ from typing import NamedTuple, TypeVar
 from el_monitor.event.capsule import mediawiki_timestamp
 from el_monitor.progress import ProgressSink
 from el_monitor.store import Store
+from el_monitor.store.base import TableColumn
 from el_monitor.store.checksum import (
     IdSpan,
     RangeChecksum,
@@ -128,12 +129,10 @@ def _compare(
         return TableResult(table, MISSING_ON_REPLICA)
     if not on_primary:
         return TableResult(table, MISSING_ON_PRIMARY)
-    columns = sorted(found[0][table].values())
-    if {c.lower() for c in columns} != set(found[1][table]):
-        extra = set(found[0][table]) ^ set(found[1][table])
-        return TableResult(
-            table, COLUMNS_DIFFER, note="only on one side: " + ", ".join(sorted(extra))
-        )
+    columns, theirs = sides.both(_columns, table)
+    if set(columns) != set(theirs):
+        differ = sorted({c.name for c in set(columns) ^ set(theirs)})
+        return TableResult(table, COLUMNS_DIFFER, note="not alike on both: " + ", ".join(differ))
     replica_span = id_span(sides.replica, table)  # first: what it had applied when we began
     primary_span = id_span(sides.primary, table)
     diffs: list[ChunkDiff] = []
@@ -150,6 +149,11 @@ def _compare(
         if progress is not None:
             progress.advance(chunk.last - chunk.first + 1, note=table)
     return TableResult(table, DIFFERS if diffs else SAME, rows, left_out, tuple(diffs))
+
+
+def _columns(store: Store, table: str) -> list[TableColumn]:
+    """``table``'s columns, names and types in lower case: alike on both sides or not."""
+    return [TableColumn(c.name.lower(), c.sql_type.lower()) for c in store.columns(table)]
 
 
 def _ranges(
@@ -179,7 +183,7 @@ def _recheck(
     sides: _Sides,
     table: str,
     chunk: IdSpan,
-    columns: Sequence[str],
+    columns: Sequence[TableColumn],
     before: str | None,
     wait: float,
 ) -> tuple[RangeChecksum, RangeChecksum]:

@@ -40,6 +40,17 @@ def test_a_changed_value_is_listed_with_its_chunk(pair, capsys):
     assert chunks == [f"{TABLE} ids 101-200: primary 100 rows, replica 100 rows, checksums differ"]
 
 
+def test_a_column_only_one_copy_has_is_a_difference(pair, capsys):
+    store = open_store(pair[1])
+    store.execute(f"ALTER TABLE {TABLE} ADD COLUMN event_extra BIGINT NULL")
+    store.close()
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
+    assert status == 1, out
+    [line] = [line for line in out.splitlines() if line.startswith(TABLE)]
+    assert line.split()[:3] == [TABLE, "columns", "differ"]
+    assert line.endswith("not alike on both: event_extra")
+
+
 def test_a_named_table_on_neither_side_is_skipped(pair, capsys):
     status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication",
                           "--table", TABLE, "--table", "Nothing_1")  # fmt: skip
