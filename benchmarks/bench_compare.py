@@ -14,23 +14,19 @@ benchmarks/bench_compare.py [--rows 1000000]``
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import corpus_events
 import retention_data as data
-from bench_stores import DEFAULT_MYSQL_URL, scratch_database
+from bench_stores import run_alone, scratch_database
 from measure import log
-from results import Figure, Planned, Reference, at_least, table
+from results import Figure, Planned, Reference, at_least
 
 from el_monitor.backup.compare import SAME, CompareOptions, TableResult, compare_tables
-from el_monitor.schema.registry import SchemaRegistry, open_registry
+from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store, open_store
 
 RATE = "rows/s"
@@ -129,14 +125,7 @@ def _changed_row_missed(primary: Store, copy: Store, rows: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="the backup compare figure alone")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    url = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
-    with tempfile.TemporaryDirectory(prefix="el-bench-") as tmp:
-        registry = open_registry(str(corpus_events.SCHEMAS), f"{tmp}/schema-cache")
-        print(table(compare(registry, url, args.rows, args.seed)))
+    run_alone("the backup compare figure alone", compare)
 
 
 if __name__ == "__main__":

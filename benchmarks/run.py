@@ -28,6 +28,7 @@ from pathlib import Path
 
 import bench_checks
 import bench_cli
+import bench_compare
 import bench_mail
 import bench_pipeline
 import bench_retention
@@ -51,6 +52,9 @@ retention = el-monitor retention run --execute over rows spread across 200 days 
 rows handled per second against bare DELETE/UPDATE ... WHERE id BETWEEN windows of the same batch
 size on a copy of the same rows; the longest write transaction is every statement timed; the
 forwarder beside retention runs while a child process runs retention on the same tables.
+backup compare = compare_tables (as el-monitor backup compare --no-replication) of two databases
+holding the same rows, table rows per second, both queried at once, against CHECKSUM TABLE of both
+at once (the server's own full-row checksum); it must find them equal, then one changed row's chunk.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -81,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.append(bench_rollups.rollup(registry, mysql_url, rollup_rows))
         log(f"retention purge and sanitize over {rollup_rows:,} rows a table in MariaDB ...")
         figures += bench_retention.retention(registry, mysql_url, rollup_rows, args.seed)
+        log(f"backup compare of two copies of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
+        figures += bench_compare.compare(registry, mysql_url, rollup_rows, args.seed)
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

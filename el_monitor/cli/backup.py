@@ -27,7 +27,8 @@ SAME, DIFFERENT, ERROR, NOT_A_REPLICA, SKIPPED, STOPPED = 0, 1, 2, 3, 4, 5
 EXIT_HELP = (
     "Exit status: 0 the same; 1 a difference (chunks, a table missing on one side, its "
     "columns); 2 error; 3 --replica does not replicate from --primary (nothing compared); "
-    "4 tables skipped, nothing else wrong; 5 replication stopped (compared anyway; before 1)."
+    "4 tables skipped, nothing else wrong; 5 replication stopped (compared anyway; it takes "
+    "precedence over 1)."
 )
 
 
@@ -44,7 +45,7 @@ def register(commands: Commands) -> None:
         "compare",
         help="compare a replica's event tables with its primary's, chunk by chunk",
         description="Per event table of either server (or each --table), id ranges of "
-        "--chunk-size rows from the primary's key, a row count and an XOR of row CRC32s "
+        "--chunk-size ids from the primary's key, a row count and an XOR of row CRC32s "
         "computed on both servers at once; nothing is streamed row by row. Ids up to the "
         "replica's largest when it starts are compared in full; past them only rows whose "
         "timestamp is older than --lag-allowance (newer ones may not have replicated yet: "
@@ -62,7 +63,11 @@ def register(commands: Commands) -> None:
         help="only this table (repeatable; default: every event table of either server)",
     )
     compare.add_argument(
-        "--chunk-size", type=positive_int, default=100_000, metavar="N", help="ids a chunk"
+        "--chunk-size",
+        type=positive_int,
+        default=100_000,
+        metavar="N",
+        help="ids a chunk (default 100000)",
     )
     compare.add_argument(
         "--lag-allowance",
