@@ -115,7 +115,6 @@ def _connect(url: str) -> pymysql.connections.Connection:
     )
 
 
-@contextmanager
 def run_alone(description: str, measure: MariaDBFigures) -> None:
     """The ``main`` of a MariaDB figure run alone: ``--rows``, ``--seed``, the server of
     ``EL_TEST_MYSQL_URL``, the bundled schemas; prints its table."""
@@ -137,6 +136,7 @@ def run_alone(description: str, measure: MariaDBFigures) -> None:
         print(table(measure(registry, url, args.rows, args.seed)))
 
 
+@contextmanager
 def scratch_database(url: str) -> Iterator[str]:
     """A fresh, uniquely named database on the server of ``url``, dropped afterwards."""
     name = f"el_bench_{os.getpid()}_{secrets.token_hex(4)}"
