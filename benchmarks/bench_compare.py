@@ -2,7 +2,8 @@
 (``retention_data``'s realistic page loads, 55 columns), two scratch databases of the server,
 against ``CHECKSUM TABLE`` of both copies at once measured in the same run: the server's own
 full-row checksum, which reads and hashes the same rows in C with no ranges and no SQL
-expression (a ceiling).  A bare ``COUNT(*)`` of both (rows read, nothing hashed) is shown too.
+expression (a ceiling).  A bare ``COUNT(*)`` of both through the primary key (every row read,
+nothing hashed) is shown too.
 
 The compare runs as ``el-monitor backup compare --no-replication`` runs it (``compare_tables``,
 default chunk size, both databases queried at once).  It must find the copies the same, then
@@ -59,7 +60,9 @@ def _measure(
     data.seed_table(primary, registry, data.Events(seed), data.SANITIZED, rows, now)
     _copy_table(primary, copy)
     checksum_table = _both(primary, copy, lambda s: s.query(f"CHECKSUM TABLE `{TABLE}`"))
-    count = _both(primary, copy, lambda s: s.query(f"SELECT COUNT(*) FROM `{TABLE}`"))
+    count = _both(
+        primary, copy, lambda s: s.query(f"SELECT COUNT(*) FROM `{TABLE}` FORCE INDEX (PRIMARY)")
+    )
     best, problem = float("inf"), ""
     for _ in range(RUNS):
         log("compare: backup compare of the two copies ...")
@@ -77,10 +80,10 @@ def _measure(
             problem,
         ),
         Figure(
-            "  COUNT(*) of both at once",
+            "  COUNT(*) by primary key, both at once",
             rows / count,
             RATE,
-            "1 run, rows read, nothing hashed",
+            "1 run, every row read, nothing hashed",
             Reference("CHECKSUM TABLE of both at once", rows / checksum_table),
         ),
     ]

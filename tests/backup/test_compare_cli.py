@@ -51,6 +51,20 @@ def test_a_column_only_one_copy_has_is_a_difference(pair, capsys):
     assert line.endswith("not alike on both: event_extra")
 
 
+def test_tables_on_one_side_only_are_differences_and_empty_ones_the_same(pair, capsys):
+    seed(pair[1], 5, schema="OnlyThere")
+    for url in pair:
+        store = open_store(url)
+        store.layout("EmptyTest", "1", {"type": "object", "properties": {}})
+        store.close()
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
+    assert status == 1, out
+    lines = {line.split()[0]: line.split()[1:4] for line in out.splitlines()[3:]}
+    assert lines["OnlyThere_1"] == ["missing", "on", "primary"]
+    assert lines["EmptyTest_1"] == ["same", "0", "0"]
+    assert lines[TABLE] == ["same", "250", "0"]
+
+
 def test_a_named_table_on_neither_side_is_skipped(pair, capsys):
     status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication",
                           "--table", TABLE, "--table", "Nothing_1")  # fmt: skip
