@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
@@ -77,16 +77,24 @@ class TableResult(NamedTuple):
 
 
 class _Sides:
-    """The two servers, queried at once: the replica's statement on a thread of its own
-    while the primary's runs on the caller's."""
+    """The two servers, each with a thread of its own that runs its statements in the order
+    given: a side goes on to its next chunk without waiting for the other to finish this one.
+    (The caller uses a store only while its thread is idle.)"""
 
-    def __init__(self, primary: Store, replica: Store, pool: ThreadPoolExecutor) -> None:
-        self.primary, self.replica, self._pool = primary, replica, pool
+    def __init__(self, primary: Store, replica: Store, pools: Sequence[ThreadPoolExecutor]):
+        self.primary, self.replica, self._pools = primary, replica, pools
+
+    def submit(self, call: Callable[..., T], *args: object) -> tuple[Future[T], Future[T]]:
+        """``call(store, *args)`` queued on each side."""
+        return (
+            self._pools[0].submit(call, self.primary, *args),
+            self._pools[1].submit(call, self.replica, *args),
+        )
 
     def both(self, call: Callable[..., T], *args: object) -> tuple[T, T]:
-        """``call(store, *args)`` on each side."""
-        pending = self._pool.submit(call, self.replica, *args)
-        return call(self.primary, *args), pending.result()
+        """``call(store, *args)`` on each side, at once; both results."""
+        first, second = self.submit(call, *args)
+        return first.result(), second.result()
 
 
 def compare_tables(
@@ -99,14 +107,18 @@ def compare_tables(
     """Every event table of either side (and ``tables``), or only ``tables`` when given."""
     options = options or CompareOptions()
     require_mysql(primary), require_mysql(replica)
-    with ThreadPoolExecutor(1, thread_name_prefix="replica") as pool:
-        sides = _Sides(primary, replica, pool)
+    pools = [ThreadPoolExecutor(1, thread_name_prefix=side) for side in ("primary", "replica")]
+    try:
+        sides = _Sides(primary, replica, pools)
         found = sides.both(event_tables)
         names = list(tables) or sorted(set(found[0]) | set(found[1]), key=str.lower)
         if progress is not None:
             progress.set_total(sum(_row_estimate(primary, n, found[0]) for n in names))
         cutoff = mediawiki_timestamp(int((options.now or time.time()) - options.lag_allowance))
         return [_compare(sides, name, found, cutoff, options, progress) for name in names]
+    finally:
+        for pool in pools:  # after a failure: what is still queued is not run
+            pool.shutdown(cancel_futures=True)
 
 
 def _row_estimate(store: Store, table: str, tables: dict[str, dict[str, str]]) -> int:
@@ -129,25 +141,32 @@ def _compare(
         return TableResult(table, MISSING_ON_REPLICA)
     if not on_primary:
         return TableResult(table, MISSING_ON_PRIMARY)
-    columns, theirs = sides.both(_columns, table)
-    if set(columns) != set(theirs):
-        differ = sorted({c.name for c in set(columns) ^ set(theirs)})
+    columns, replica_columns = sides.both(_columns, table)
+    if set(columns) != set(replica_columns):
+        differ = sorted({c.name for c in set(columns) ^ set(replica_columns)})
         return TableResult(table, COLUMNS_DIFFER, note="not alike on both: " + ", ".join(differ))
     replica_span = id_span(sides.replica, table)  # first: what it had applied when we began
     primary_span = id_span(sides.primary, table)
-    diffs: list[ChunkDiff] = []
-    rows = left_out = 0
-    for chunk, before in _ranges(sides.primary, table, primary_span, replica_span, options, cutoff):
-        sums = sides.both(range_checksum, table, chunk.first, chunk.last, columns, before)
-        if sums[0] != sums[1] and options.wait_for_replica:
-            sums = _recheck(sides, table, chunk, columns, before, options.wait_seconds)
-        if sums[0] != sums[1]:
-            diffs.append(ChunkDiff(chunk.first, chunk.last, *sums))
-        rows += sums[0].rows
-        if before is not None:
-            left_out += count_range(sides.primary, table, chunk.first, chunk.last) - sums[0].rows
+    ranges = list(_ranges(sides.primary, table, primary_span, replica_span, options, cutoff))
+    queued = [
+        sides.submit(range_checksum, table, chunk.first, chunk.last, columns, before)
+        for chunk, before in ranges
+    ]
+    sums = []
+    for (chunk, _), (primary_sum, replica_sum) in zip(ranges, queued, strict=True):
+        sums.append((primary_sum.result(), replica_sum.result()))
         if progress is not None:
             progress.advance(chunk.last - chunk.first + 1, note=table)
+    diffs: list[ChunkDiff] = []
+    rows = left_out = 0
+    for (chunk, before), pair in zip(ranges, sums, strict=True):
+        if pair[0] != pair[1] and options.wait_for_replica:
+            pair = _recheck(sides, table, chunk, columns, before, options.wait_seconds)
+        if pair[0] != pair[1]:
+            diffs.append(ChunkDiff(chunk.first, chunk.last, *pair))
+        rows += pair[0].rows
+        if before is not None:
+            left_out += count_range(sides.primary, table, chunk.first, chunk.last) - pair[0].rows
     return TableResult(table, DIFFERS if diffs else SAME, rows, left_out, tuple(diffs))
 
 
