@@ -1,6 +1,8 @@
 """Is a replica's copy of the event tables the primary's?  Compared chunk by chunk, on the
 servers: each side answers a count and an XOR of row checksums per primary-key range
-(``store.checksum``), both at once, and only those numbers cross the network.
+(``store.checksum``), and only those numbers cross the network.  Each server works through a
+table's ranges on a thread of its own, so both are busy at once and neither waits for the
+other range by range.
 
 What is compared, per table:
 
@@ -12,7 +14,7 @@ What is compared, per table:
 A chunk that differs while the replica replicates is checked again once the replica has
 applied everything the primary had written by then (a GTID wait of at most ``wait_seconds``),
 so a change still on its way is not reported; what still differs is.  Chunk bounds come from the
-primary's primary-key index, ``chunk_size`` rows each.
+primary's primary-key index (``store.checksum.chunks``), ``chunk_size`` ids wide.
 """
 
 from __future__ import annotations
