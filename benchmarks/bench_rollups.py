@@ -10,23 +10,19 @@ Alone (``make bench`` runs it among the others):
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import os
 import random
-import tempfile
 import time
 
 import corpus_events
-from bench_stores import DEFAULT_MYSQL_URL, scratch_database
+from bench_stores import run_alone, scratch_database
 from measure import log
-from private_mariadb import production_server
-from results import Figure, Planned, Reference, at_most, table
+from results import Figure, Planned, Reference, at_most
 
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import Aggregate, SchemaPolicy
 from el_monitor.retention.aggregate import QUANTILES, percentile, roll_up
-from el_monitor.schema.registry import SchemaRegistry, open_registry
+from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store, open_store
 from el_monitor.store.catalogue import table_stats
 from el_monitor.store.mapping import field_column
@@ -137,20 +133,7 @@ def _wrong(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="the rollup figure alone")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    shared = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
-    with (
-        tempfile.TemporaryDirectory(prefix="el-bench-") as tmp,
-        production_server(shared) as (
-            url,
-            _,
-        ),
-    ):
-        registry = open_registry(str(corpus_events.SCHEMAS), f"{tmp}/schema-cache")
-        print(table([rollup(registry, url, args.rows, args.seed)]))
+    run_alone("the rollup figure alone", lambda *args: [rollup(*args)], private=True)
 
 
 if __name__ == "__main__":

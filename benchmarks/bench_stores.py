@@ -5,11 +5,12 @@ flushed every second, to price the emitter."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -29,6 +30,8 @@ from el_monitor.store.catalogue import table_stats
 MARIADB = Planned("end to end -> MariaDB, committed", EVENTS, at_least(30_000, EVENTS))
 METRICS_PAIRS = 5  # back-to-back SQLite runs with and without Graphite metrics
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"  # unless EL_TEST_MYSQL_URL says
+# A MariaDB figure's measure: (registry, server URL, rows, seed) → its figures.
+MariaDBFigures = Callable[[SchemaRegistry, str, int, int], list[Figure]]
 
 
 class MemorySource:
@@ -111,6 +114,31 @@ def _connect(url: str) -> pymysql.connections.Connection:
         password=unquote(parts.password or ""),
         connect_timeout=10,
     )
+
+
+def run_alone(description: str, measure: MariaDBFigures, private: bool = False) -> None:
+    """The ``main`` of a MariaDB figure run alone: ``--rows``, ``--seed``, the server of
+    ``EL_TEST_MYSQL_URL`` (or, ``private``, a production-sized private one), the bundled
+    schemas; prints its table."""
+    import argparse
+    import tempfile
+
+    import corpus_events
+    from results import table
+
+    from el_monitor.schema.registry import open_registry
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    from private_mariadb import production_server
+
+    shared = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+    with tempfile.TemporaryDirectory(prefix="el-bench-") as tmp, contextlib.ExitStack() as stack:
+        url = stack.enter_context(production_server(shared))[0] if private else shared
+        registry = open_registry(str(corpus_events.SCHEMAS), f"{tmp}/schema-cache")
+        print(table(measure(registry, url, args.rows, args.seed)))
 
 
 @contextmanager

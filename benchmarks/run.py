@@ -29,6 +29,7 @@ from pathlib import Path
 import bench_backfill
 import bench_checks
 import bench_cli
+import bench_compare
 import bench_failover
 import bench_mail
 import bench_pipeline
@@ -58,6 +59,9 @@ Rollups and retention run on a {DESCRIPTION}, sized for the data as a production
 (the shared server when mariadbd is missing); the other MariaDB figures on the shared server.
 backfill = el-monitor backfill's engine over the valid log a forwarder run wrote, valid events/s,
 against that forwarder run's own rate on the same events (event logs on, into an empty SQLite).
+backup compare = compare_tables (as el-monitor backup compare --no-replication) of two databases
+holding the same rows, table rows per second, both queried at once, against CHECKSUM TABLE of both
+at once (the server's own full-row checksum); it must find them equal, then one changed row's chunk.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -95,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures += bench_retention.retention(registry, server_url, rollup_rows, args.seed)
         log("failover drill under a forwarder at 2,000 events/s, private MariaDB servers ...")
         figures += bench_failover.failover(tmp / "failover")
+        log(f"backup compare of two copies of {rollup_rows:,} NavigationTiming rows ...")
+        figures += bench_compare.compare(registry, mysql_url, rollup_rows, args.seed)
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from el_monitor import __version__
 from el_monitor.cli import (
     backfill,
+    backup,
     catalog,
     drill,
     forward,
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         schemas,
         optout,
         retention,
+        backup,
         report,
         notify,
         heartbeat,

@@ -114,6 +114,47 @@ def replica_status(store: Store) -> ReplicaStatus | None:
     )
 
 
+class ReplicaConnection(NamedTuple):
+    """One replication connection of a server (``SHOW ALL SLAVES STATUS``)."""
+
+    name: str  # '' for the default connection
+    master_host: str
+    master_port: int
+    master_server_id: int  # 0 until the replica has connected once
+    io_running: str  # Yes, No, Connecting
+    sql_running: str  # Yes, No
+    last_error: str  # the IO or SQL thread's error text, '' when none
+    seconds_behind: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.io_running == "Yes" and self.sql_running == "Yes"
+
+
+def replica_connections(store: Store) -> list[ReplicaConnection]:
+    """The server's replication connections; empty when it replicates from nothing."""
+    return [_connection(row) for row in _mysql(store).query_named("SHOW ALL SLAVES STATUS")]
+
+
+def _connection(row: dict[str, Any]) -> ReplicaConnection:
+    def text(key: str) -> str:
+        value = row.get(key)
+        return value.decode() if isinstance(value, bytes) else str(value or "")
+
+    behind = row.get("Seconds_Behind_Master")
+    error = text("Last_SQL_Error") or text("Last_IO_Error")
+    return ReplicaConnection(
+        name=text("Connection_name"),
+        master_host=text("Master_Host"),
+        master_port=int(row.get("Master_Port") or 0),
+        master_server_id=int(row.get("Master_Server_Id") or 0),
+        io_running=text("Slave_IO_Running"),
+        sql_running=text("Slave_SQL_Running"),
+        last_error=error,
+        seconds_behind=None if behind is None else int(behind),
+    )
+
+
 def server_id(store: Store) -> int:
     return int(_value(store, "SELECT @@server_id"))
 
