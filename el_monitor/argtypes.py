@@ -51,3 +51,12 @@ def iso_date(text: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date like 2024-05-31: {text!r}") from None
+
+
+def utc_time(text: str) -> datetime.datetime:
+    """``--now``: an ISO time, UTC unless it says otherwise."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time like 2026-03-01T12:00: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)

@@ -37,6 +37,7 @@ from typing import NamedTuple
 import nagiosplugin
 from nagiosplugin import Critical, Ok
 
+from el_monitor.argtypes import utc_time
 from el_monitor.checks import options, output
 from el_monitor.checks.judge import ValueContext, compared, judge_value
 from el_monitor.checks.runtime import run_check
@@ -205,15 +206,6 @@ class RetentionSummary(nagiosplugin.Summary):
         return lines
 
 
-def _now(text: str) -> datetime.datetime:
-    """``--now``: an ISO time, UTC unless it says otherwise."""
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time like 2026-03-01T12:00: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = options.base_parser(
         "check_el_retention",
@@ -251,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     parser.add_argument(
         "--now",
-        type=_now,
+        type=utc_time,
         metavar="TIME",
         help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
     )

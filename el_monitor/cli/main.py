@@ -14,7 +14,17 @@ import sys
 from collections.abc import Sequence
 
 from el_monitor import __version__
-from el_monitor.cli import catalog, forward, notify, optout, report, retention, schemas
+from el_monitor.cli import (
+    backup,
+    catalog,
+    drill,
+    forward,
+    notify,
+    optout,
+    report,
+    retention,
+    schemas,
+)
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     # In the order of --help.
-    for command in (forward, catalog, schemas, optout, retention, report, notify):
+    for command in (forward, catalog, schemas, optout, retention, backup, drill, report, notify):
         command.register(commands)
     return parser
 

@@ -122,6 +122,16 @@ class MySQLStore(Store):
         self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
 
+    def named_rows(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a statement whose columns are known by name only (``SHOW SLAVE STATUS``
+        gains columns between server versions)."""
+        with self._errors(), self._connection().cursor() as cursor:
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description or ()]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        self._connection().commit()
+        return rows
+
     def another_connection(self) -> MySQLStore:
         """Another session on the server: it runs a statement on another core."""
         return MySQLStore(self.url, self._params["connect_timeout"], self._params["read_timeout"])

@@ -1,0 +1,174 @@
+"""What backups ask of a MariaDB server: id ranges, a range's row and sanitized counts,
+scratch databases, replication status, and the ``mariadb-dump`` / ``mariadb`` command lines.
+
+The client tools get their account from a defaults file (``client_defaults``), never from
+argv, so a password never shows in ``ps``.  The id range a dump covers is written here as its
+``--where`` clause, like all other SQL text of the project.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from el_monitor.errors import UserError
+from el_monitor.store.base import Store
+from el_monitor.store.checksum import IdSpan
+from el_monitor.store.mapping import IDENTIFIER, RETENTION_MARKER
+
+DUMP_TOOL = "mariadb-dump"
+CLIENT_TOOL = "mariadb"
+SCRATCH_PREFIX = "el_drill_"
+_SCRATCH = re.compile(rf"{SCRATCH_PREFIX}[a-z0-9_]{{1,40}}")
+
+
+class RangeState(NamedTuple):
+    """Rows of an id range, and how many of them retention has sanitized (marker set)."""
+
+    rows: int
+    sanitized: int
+
+
+class ReplicaStatus(NamedTuple):
+    io_running: str
+    sql_running: str
+    error: str  # the replica's own words (last IO or SQL error), "" when none
+    lag_seconds: int | None
+
+
+def has_id(store: Store, table: str) -> bool:
+    return any(c.name.lower() == "id" for c in store.columns(table))
+
+
+def range_state(store: Store, table: str, span: IdSpan | None) -> RangeState:
+    """Rows with ids in ``span`` and those of them sanitized (0 without a marker column)."""
+    if span is None:
+        return RangeState(0, 0)
+    q = store.dialect.quote
+    has_marker = any(c.name == RETENTION_MARKER for c in store.columns(table))
+    marked = f"COUNT({q(RETENTION_MARKER)})" if has_marker else "0"
+    [(rows, sanitized)] = store.query(
+        f"SELECT COUNT(*), {marked} FROM {q(table)} WHERE {q('id')} BETWEEN "
+        f"{store.dialect.mark} AND {store.dialect.mark}",
+        (span.first, span.last),
+    )
+    return RangeState(int(rows), int(sanitized))
+
+
+def dump_where(span: IdSpan | None) -> str:
+    """``mariadb-dump --where``: the rows of ``span`` only (none for an empty table)."""
+    if span is None:
+        return "1 = 0"
+    return f"`id` BETWEEN {int(span.first)} AND {int(span.last)}"
+
+
+def server_version(store: Store) -> str:
+    [(version,)] = store.query("SELECT VERSION()")
+    return str(version)
+
+
+def ping(store: Store) -> None:
+    store.query("SELECT 1")
+
+
+def replica_status(store: Store) -> ReplicaStatus | None:
+    """``SHOW SLAVE STATUS`` of a replica; None on a server that replicates from nothing
+    (or on SQLite, which never does)."""
+    from el_monitor.store.mysql import MySQLStore
+
+    if not isinstance(store, MySQLStore):
+        return None
+    rows = store.named_rows("SHOW SLAVE STATUS")
+    if not rows:
+        return None
+    status = rows[0]
+    error = str(status.get("Last_IO_Error") or status.get("Last_SQL_Error") or "")
+    lag = status.get("Seconds_Behind_Master")
+    return ReplicaStatus(
+        str(status.get("Slave_IO_Running")),
+        str(status.get("Slave_SQL_Running")),
+        error,
+        None if lag is None else int(lag),
+    )
+
+
+def scratch_name(text: str) -> str:
+    """A scratch database's name, checked: only names this module would make are dropped."""
+    if not _SCRATCH.fullmatch(text):
+        raise UserError(f"{text!r} is not a scratch database name ({SCRATCH_PREFIX}...)")
+    return text
+
+
+def create_database(store: Store, name: str) -> None:
+    store.execute(
+        f"CREATE DATABASE {store.dialect.quote(scratch_name(name))} "
+        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+
+
+def drop_database(store: Store, name: str) -> None:
+    store.execute(f"DROP DATABASE IF EXISTS {store.dialect.quote(scratch_name(name))}")
+
+
+def database_exists(store: Store, name: str) -> bool:
+    rows = store.query(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = "
+        + store.dialect.mark,
+        (name,),
+    )
+    return bool(rows)
+
+
+class Client(NamedTuple):
+    """How the client tools reach a server: the defaults file text and the database."""
+
+    defaults: str  # [client] options: host, port, user, password
+    database: str
+
+
+def client_defaults(url: str) -> Client:
+    """The ``[client]`` options file for a ``mysql://`` URL (written 0600 by the caller)."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    if parts.scheme != "mysql" or not parts.hostname or not IDENTIFIER.fullmatch(database):
+        raise UserError(f"dumps need a mysql://user@host:port/db URL, not {parts.scheme}://...")
+    lines = [
+        "[client]",
+        f"host={parts.hostname}",
+        f"port={parts.port or 3306}",
+        f"user={unquote(parts.username or 'root')}",
+        "protocol=TCP",
+        "default-character-set=utf8mb4",
+    ]
+    if parts.password:
+        lines.append(f"password={unquote(parts.password)}")
+    return Client("\n".join(lines) + "\n", database)
+
+
+def dump_argv(defaults: Path, database: str, table: str, span: IdSpan | None) -> list[str]:
+    """One table's dump in one consistent read (``--single-transaction``), no locks taken."""
+    return [
+        DUMP_TOOL,
+        f"--defaults-extra-file={defaults}",
+        "--single-transaction",
+        "--skip-lock-tables",
+        "--no-tablespaces",
+        "--skip-dump-date",
+        "--skip-triggers",
+        f"--where={dump_where(span)}",
+        database,
+        table,
+    ]
+
+
+def load_argv(defaults: Path, database: str) -> list[str]:
+    """The client that replays a dump (its SQL on stdin) into ``database``."""
+    return [CLIENT_TOOL, f"--defaults-extra-file={defaults}", "--batch", database]
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", "", ""))
