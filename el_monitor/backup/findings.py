@@ -45,4 +45,5 @@ def summary(findings: Sequence[Finding]) -> str:
         if any(f.level is level for f in findings)
     ]
     hops = len({f.hop for f in findings})
-    return f"{worst(findings).name} - {', '.join(counts) or 'nothing checked'} over {hops} hops"
+    where = f"{hops} hop{'' if hops == 1 else 's'}"
+    return f"{worst(findings).name} - {', '.join(counts) or 'nothing checked'} over {where}"
