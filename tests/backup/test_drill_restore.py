@@ -113,8 +113,9 @@ def test_sigterm_mid_drill_drops_the_scratch_database(mysql_url, mysql_server_ur
     before = set(scratch())
     argv = ["drill", "restore", "--db", mysql_server_url, "--from", str(backup)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with subprocess.Popen([sys.executable, "-m", "el_monitor.cli", *argv], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:  # fmt: skip
+    command = [sys.executable, "-m", "el_monitor.cli", *argv]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with subprocess.Popen(command, env=env, **pipes) as child:  # type: ignore[call-overload]
         made = wait_until(lambda: set(scratch()) - before, 60, "the drill's scratch database")
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
