@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
+import bench_backup
 import bench_checks
 import bench_cli
 import bench_mail
@@ -51,6 +52,9 @@ retention = el-monitor retention run --execute over rows spread across 200 days 
 rows handled per second against bare DELETE/UPDATE ... WHERE id BETWEEN windows of the same batch
 size on a copy of the same rows; the longest write transaction is every statement timed; the
 forwarder beside retention runs while a child process runs retention on the same tables.
+backup = el-monitor backup dump (per-table mariadb-dump of an id range between two range checksums,
+sha256 as written, manifests, marker) then backup verify (sha256 of every file, range compared with
+the source), in seconds against a bare mariadb-dump --single-transaction of the same table.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -81,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.append(bench_rollups.rollup(registry, mysql_url, rollup_rows))
         log(f"retention purge and sanitize over {rollup_rows:,} rows a table in MariaDB ...")
         figures += bench_retention.retention(registry, mysql_url, rollup_rows, args.seed)
+        log(f"backup dump + verify of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
+        figures += bench_backup.backup(registry, mysql_url, rollup_rows, args.seed)
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
