@@ -15,7 +15,6 @@ Runnable alone: ``benchmarks/bench_backup.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import subprocess
 import sys
@@ -23,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import corpus_events
 import retention_data as data
 from bench_stores import scratch_database
-from measure import log
+from measure import log, run_alone
 from results import Figure, Planned, Reference, at_most
 
 from el_monitor.backup.client import defaults_file
@@ -34,8 +32,8 @@ from el_monitor.backup.dump import DumpResult, run_dump
 from el_monitor.backup.findings import Level
 from el_monitor.backup.verify import verify_chain
 from el_monitor.catalog.model import BackupHop
-from el_monitor.schema.registry import SchemaRegistry, open_registry
-from el_monitor.store import open_store
+from el_monitor.schema.registry import SchemaRegistry
+from el_monitor.store import Store, open_store
 from el_monitor.store.dumps import DUMP_TOOL
 
 TOTAL = Planned("backup dump + verify (gzip)", "s", at_most(30, "s"))
@@ -107,7 +105,7 @@ def _bare_dump(url: str, table: str, path: Path) -> float:
         return time.perf_counter() - start
 
 
-def _dump(store, root: Path, table: str, compress: bool) -> tuple[DumpResult, float]:  # type: ignore[no-untyped-def]
+def _dump(store: Store, root: Path, table: str, compress: bool) -> tuple[DumpResult, float]:
     start = time.perf_counter()
     result = run_dump(store, root, [table], compress=compress)
     return result, time.perf_counter() - start
@@ -121,15 +119,7 @@ def _dump_problem(result: DumpResult, rows: int) -> str:
 
 
 def main() -> int:
-    from results import table
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100k rows, not 1M")
-    parser.add_argument("--url", default="mysql://root@127.0.0.1:3306/test")
-    args = parser.parse_args()
-    registry = open_registry(str(corpus_events.SCHEMAS), tempfile.gettempdir())
-    print(table(backup(registry, args.url, 100_000 if args.quick else 1_000_000)))
-    return 0
+    return run_alone(__doc__, backup)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any
 import corpus_events
 import retention_data as data
 from bench_stores import MemorySource, scratch_database
-from measure import log
+from measure import log, run_alone
 from results import EVENTS, Figure, Planned, Reference, at_least, below, ratio_at_least
 
 from el_monitor.catalog.load import load_catalog
@@ -371,15 +371,7 @@ def _retention_child(url: str, catalog_path: str, at: str, conn: Any) -> None:
 
 
 def main() -> int:
-    from results import table
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100k rows a table, not 1M")
-    parser.add_argument("--url", default="mysql://root@127.0.0.1:3306/test")
-    args = parser.parse_args()
-    registry = open_registry(str(corpus_events.SCHEMAS), tempfile.gettempdir())
-    print(table(retention(registry, args.url, 100_000 if args.quick else 1_000_000)))
-    return 0
+    return run_alone(__doc__, retention)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from el_monitor.catalog.checker import Checker, is_number, is_str, show_value
 from el_monitor.catalog.model import DUMPS, HOP_KINDS, BackupHop
 from el_monitor.catalog.tomllines import KeyPath
+from el_monitor.event.names import INSTANCE_NAME
 
 __all__ = ["BACKUP_KEYS", "HOP_KEYS", "backup_hops", "parse_duration"]
 
@@ -32,7 +33,6 @@ HOP_KEYS = (
 )
 _DB_ONLY = ("db", "password_file")
 _DUMPS_ONLY = ("dir", "source", "schedule", "warn_shrink", "crit_shrink")
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
@@ -75,8 +75,8 @@ def backup_hops(check: Checker, value: object) -> tuple[BackupHop, ...]:
 
 def _hop(check: Checker, path: KeyPath, entry: dict) -> BackupHop | None:
     check.unknown_keys(entry, path, HOP_KEYS)
-    ok = check.required(entry, (*path, "name"), lambda v: is_str(v) and bool(_NAME.fullmatch(v)),
-                        "a name of letters, digits, . _ - (up to 63)")  # fmt: skip
+    ok = check.required(entry, (*path, "name"), lambda v: is_str(v) and bool(INSTANCE_NAME.fullmatch(v)),
+                        "a name of letters, digits, _ and - (up to 63)")  # fmt: skip
     ok &= check.required(entry, (*path, "kind"), lambda v: v in HOP_KINDS,
                          f"one of {', '.join(map(repr, HOP_KINDS))}")  # fmt: skip
     if not ok:

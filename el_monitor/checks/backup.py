@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 import nagiosplugin
 from nagiosplugin import Critical, Ok, Unknown, Warn
 
-from el_monitor.argtypes import positive_float, utc_time
-from el_monitor.checks import output
+from el_monitor.argtypes import positive_float
+from el_monitor.checks import options, output
 from el_monitor.checks.options import DEFAULT_TIMEOUT, PluginParser
 from el_monitor.checks.runtime import run_check
 
@@ -139,12 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="one line per finding; -vv tracebacks"
     )
-    parser.add_argument(
-        "--now",
-        type=utc_time,
-        metavar="TIME",
-        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
-    )
+    options.add_now(parser)
     return parser
 
 

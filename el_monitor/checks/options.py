@@ -207,6 +207,18 @@ def add_percent(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_now(parser: argparse.ArgumentParser) -> None:
+    """``--now``: judge as at another time (tests, forecasts)."""
+    from el_monitor.argtypes import utc_time
+
+    parser.add_argument(
+        "--now",
+        type=utc_time,
+        metavar="TIME",
+        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
+    )
+
+
 def join_dash_values(argv: Sequence[str]) -> list[str]:
     """``["--from", "-10min"]`` → ``["--from=-10min"]`` for :data:`DASH_VALUE_OPTIONS`."""
     out: list[str] = []

@@ -37,7 +37,6 @@ from typing import NamedTuple
 import nagiosplugin
 from nagiosplugin import Critical, Ok
 
-from el_monitor.argtypes import utc_time
 from el_monitor.checks import options, output
 from el_monitor.checks.judge import ValueContext, compared, judge_value
 from el_monitor.checks.runtime import run_check
@@ -241,12 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="RANGE",
             help=f"range in hours since the last successful run (default: {default})",
         )
-    parser.add_argument(
-        "--now",
-        type=utc_time,
-        metavar="TIME",
-        help="judge as at this ISO time, UTC (default: the clock); for tests and forecasts",
-    )
+    options.add_now(parser)
     return parser
 
 
