@@ -75,7 +75,7 @@ def backup_hops(check: Checker, value: object) -> tuple[BackupHop, ...]:
 
 def _hop(check: Checker, path: KeyPath, entry: dict) -> BackupHop | None:
     check.unknown_keys(entry, path, HOP_KEYS)
-    ok = check.required(entry, (*path, "name"), lambda v: is_str(v) and bool(INSTANCE_NAME.fullmatch(v)),
+    ok = check.required(entry, (*path, "name"), _is_name,
                         "a name of letters, digits, _ and - (up to 63)")  # fmt: skip
     ok &= check.required(entry, (*path, "kind"), lambda v: v in HOP_KINDS,
                          f"one of {', '.join(map(repr, HOP_KINDS))}")  # fmt: skip
@@ -139,6 +139,10 @@ def _percent(value: object) -> float | None:
     if is_number(value) and 0 < value < 100:
         return float(value)
     return None
+
+
+def _is_name(value: object) -> bool:
+    return is_str(value) and bool(INSTANCE_NAME.fullmatch(value))
 
 
 def _is_db_url(value: object) -> bool:
