@@ -76,11 +76,22 @@ def restore_drill(backup: Backup, server_url: str, source: Store | None) -> Dril
         try:
             with defaults_file(scratch_url) as (defaults, database):
                 argv = load_argv(defaults, database)
-                for manifest in backup.manifests():
+                for manifest in _manifests(report):
                     _table(report, manifest, argv, scratch, source)
         finally:
             scratch.close()
     return report
+
+
+def _manifests(report: DrillReport) -> Iterator[TableManifest]:
+    """Each table's manifest; one that cannot be read is a finding, not the drill's end."""
+    assert report.backup.marker is not None
+    for table in report.backup.marker.tables:
+        try:
+            yield report.backup.manifest(table)
+        except (OSError, ValueError, TypeError) as exc:
+            text = f"{table}: manifest missing or unreadable ({exc}): not restored"
+            report.findings.append(Finding(DRILL, Level.CRITICAL, text))
 
 
 def _open(url: str) -> Store:
@@ -134,6 +145,12 @@ def _table(
             status, errors = -1, str(exc)
     if status != 0:
         say(Finding(DRILL, Level.CRITICAL, f"{table}: restore failed: {errors}"))
+        return
+    if manifest.rows is None:
+        made = scratch.table_exists(table)
+        say(Finding(DRILL, Level.OK if made else Level.CRITICAL, f"{table}: " + (
+            "restored (updated in place: its manifest states no range to compare)"
+            if made else "the restore created no table")))  # fmt: skip
         return
     with _timed(report, f"{table}: compare with manifest"):
         restored = _restored(scratch, table)

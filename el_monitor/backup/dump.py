@@ -9,8 +9,11 @@ Inside a range rows only ever go (purges), lose values (sanitizing) or arrive la
 transaction committing an id it took before others): each changes the checksum for good,
 never back, so equal checksums before and after mean the range did not change while the dump
 read it.  Otherwise the table is dumped again (``ATTEMPTS`` in all); rows inserted after the
-range was read are left for the next dump.  A table that fails leaves the directory without
-its marker: a partial dump, which ``backup verify`` reports.
+range was read are left for the next dump.  That holds for event tables, which only grow at
+the end; el-monitor's own tables (counts added to in place, run state) and rollups (periods
+replaced) are dumped whole, their manifests stating no range, rows or checksum.  A table
+that fails leaves the directory without its marker: a partial dump, which ``backup verify``
+reports.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from el_monitor.backup.client import defaults_file, dump_to_file, tool_version
+from el_monitor.backup.client import Written, defaults_file, dump_to_file, tool_version
 from el_monitor.backup.manifest import (
     Marker,
     TableManifest,
@@ -36,7 +40,8 @@ from el_monitor.progress import ProgressSink
 from el_monitor.store import Store
 from el_monitor.store.base import safe_url
 from el_monitor.store.checksum import IdSpan, id_span, range_checksum
-from el_monitor.store.dumps import DUMP_TOOL, RangeState, dump_argv, has_id, range_state
+from el_monitor.store.dumps import DUMP_TOOL, dump_argv, range_state
+from el_monitor.store.retention_rows import event_tables
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +77,14 @@ def run_dump(
     directory = new_backup_dir(root, datetime.datetime.now(datetime.UTC))
     result = DumpResult(directory)
     log.info("dumping %d tables of %s into %s", len(names), safe_url(store.url), directory)
+    ranged = set(event_tables(store))
     with defaults_file(store.url) as (defaults, database):
+        target = _Target(directory, defaults, database, version, compress)
         for table in names:
-            manifest = _dump_table(store, directory, defaults, database, table, version, compress)
+            manifest = _dump_table(store, target, table, table in ranged)
             result.manifests.append(manifest)
             if progress is not None:
-                progress.advance(manifest.rows, table)
+                progress.advance(manifest.rows or 0, table)
     digests = {m.table: write_manifest(directory, m) for m in result.manifests}
     write_marker(
         directory,
@@ -86,7 +93,7 @@ def run_dump(
             ended=now_iso(),
             source=safe_url(store.url),
             tables=digests,
-            rows=sum(m.rows for m in result.manifests),
+            rows=sum(m.rows or 0 for m in result.manifests),
             size=sum(m.size for m in result.manifests),
         ),
     )
@@ -96,12 +103,17 @@ def run_dump(
 
 def dump_plan(
     store: Store, tables: Sequence[str] = ()
-) -> Iterator[tuple[str, tuple[int | None, int | None], RangeState]]:
-    """What a dump would cover now, per table: its id range and rows (``--dry-run``)."""
+) -> Iterator[tuple[str, tuple[int | None, int | None], int | None]]:
+    """What a dump would cover now, per table: its id range and rows (``--dry-run``); a table
+    dumped whole has neither."""
+    ranged = set(event_tables(store))
     for table in _tables(store, tables):
+        if table not in ranged:
+            yield table, (None, None), None
+            continue
         span = id_span(store, table)
         ids = (span.first, span.last) if span else (None, None)
-        yield table, ids, range_state(store, table, span)
+        yield table, ids, range_state(store, table, span).rows
 
 
 def _tables(store: Store, wanted: Sequence[str]) -> list[str]:
@@ -110,56 +122,22 @@ def _tables(store: Store, wanted: Sequence[str]) -> list[str]:
     missing = [t for t in names if t.lower() not in present]
     if missing:
         raise UserError(f"no table {', '.join(missing)} in {safe_url(store.url)}; check --table")
-    keyless = [t for t in names if not has_id(store, t)]
-    if keyless:
-        raise UserError(
-            f"{', '.join(keyless)} has no id column: a manifest covers an id range; "
-            "name the tables to dump with --table"
-        )
     return names
 
 
-def _dump_table(
-    store: Store,
-    directory: Path,
-    defaults: Path,
-    database: str,
-    table: str,
-    version: str,
-    compress: bool,
-) -> TableManifest:
-    file = f"{table}.sql.gz" if compress else f"{table}.sql"
+def _dump_table(store: Store, target: _Target, table: str, ranged: bool) -> TableManifest:
+    if not ranged:
+        return _dump_whole(store, target, table)
     for attempt in range(1, ATTEMPTS + 1):
         started = now_iso()
         span = id_span(store, table)
         before = _range_checksum(store, table, span)
         sanitized = range_state(store, table, span).sanitized
-        argv = dump_argv(defaults, database, table, span)
-        written = dump_to_file(argv, directory / file, compress)
-        if written.exit_status != 0:
-            raise DumpFailed(
-                f"{DUMP_TOOL} failed on {table} (exit status {written.exit_status}): "
-                f"{written.error}; {directory} is left partial"
-            )
+        written = _write(target, table, dump_argv(target.defaults, target.database, table, span))
         after = _range_checksum(store, table, span)
         if after == before and range_state(store, table, span).sanitized == sanitized:
-            return TableManifest(
-                table=table,
-                file=file,
-                rows=before[0],
-                first_id=span.first if span else None,
-                last_id=span.last if span else None,
-                checksum=before[1],
-                sanitized=sanitized,
-                sha256=written.sha256,
-                size=written.size,
-                tool=DUMP_TOOL,
-                tool_version=version,
-                exit_status=written.exit_status,
-                started=started,
-                ended=now_iso(),
-                source=safe_url(store.url),
-                attempts=attempt,
+            return _manifest(store, target, table, written, started, attempt).with_range(
+                before[0], span, before[1], sanitized
             )
         log.warning(
             "%s: ids %s changed while they were dumped (%s -> %s rows); dumping again",
@@ -167,7 +145,60 @@ def _dump_table(
         )  # fmt: skip
     raise DumpFailed(
         f"{table}: its rows kept changing while they were dumped ({ATTEMPTS} attempts; "
-        f"retention or a purge running?); {directory} is left partial: run the dump again later"
+        f"retention or a purge running?); {target.directory} is left partial: run the dump "
+        "again later"
+    )
+
+
+def _dump_whole(store: Store, target: _Target, table: str) -> TableManifest:
+    """A table updated in place (counts, state, rollups): all of it, in the dump's snapshot;
+    its manifest states no range, rows or checksum, which no other read could match."""
+    started = now_iso()
+    argv = dump_argv(target.defaults, target.database, table, None, whole=True)
+    return _manifest(store, target, table, _write(target, table, argv), started, 1)
+
+
+class _Target(NamedTuple):
+    directory: Path
+    defaults: Path
+    database: str
+    version: str
+    compress: bool
+
+    def file(self, table: str) -> str:
+        return f"{table}.sql.gz" if self.compress else f"{table}.sql"
+
+
+def _write(target: _Target, table: str, argv: list[str]) -> Written:
+    written = dump_to_file(argv, target.directory / target.file(table), target.compress)
+    if written.exit_status != 0:
+        raise DumpFailed(
+            f"{DUMP_TOOL} failed on {table} (exit status {written.exit_status}): "
+            f"{written.error}; {target.directory} is left partial"
+        )
+    return written
+
+
+def _manifest(
+    store: Store, target: _Target, table: str, written: Written, started: str, attempts: int
+) -> TableManifest:
+    return TableManifest(
+        table=table,
+        file=target.file(table),
+        rows=None,
+        first_id=None,
+        last_id=None,
+        checksum=None,
+        sanitized=0,
+        sha256=written.sha256,
+        size=written.size,
+        tool=DUMP_TOOL,
+        tool_version=target.version,
+        exit_status=written.exit_status,
+        started=started,
+        ended=now_iso(),
+        source=safe_url(store.url),
+        attempts=attempts,
     )
 
 

@@ -13,11 +13,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from el_monitor.atomic import write_atomically
+from el_monitor.store.checksum import IdSpan
 
 MARKER = "backup-complete.json"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -33,7 +34,7 @@ class TableManifest:
 
     table: str
     file: str
-    rows: int
+    rows: int | None  # None: a table updated in place, dumped whole, states no range
     first_id: int | None
     last_id: int | None
     checksum: Checksum
@@ -48,6 +49,18 @@ class TableManifest:
     source: str
     attempts: int = 1
     format: int = FORMAT
+
+    @property
+    def ranged(self) -> bool:
+        return self.rows is not None
+
+    def with_range(
+        self, rows: int, span: IdSpan | None, checksum: Checksum, sanitized: int
+    ) -> TableManifest:
+        first, last = (span.first, span.last) if span else (None, None)
+        return replace(
+            self, rows=rows, first_id=first, last_id=last, checksum=checksum, sanitized=sanitized
+        )
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode() + b"\n"

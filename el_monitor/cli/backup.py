@@ -90,10 +90,10 @@ def _run_dump(args: argparse.Namespace) -> int:
                 store, Path(args.to), args.table, compress=not args.no_compress, progress=progress
             )
     rows = [
-        (m.table, str(m.rows), _ids(m.first_id, m.last_id), str(m.size), str(m.attempts))
+        (m.table, _rows(m.rows), _ids(m.first_id, m.last_id), str(m.size), str(m.attempts))
         for m in result.manifests
     ]
-    total = ("total", str(sum(m.rows for m in result.manifests)), "",
+    total = ("total", str(sum(m.rows or 0 for m in result.manifests)), "",
              str(sum(m.size for m in result.manifests)), "")  # fmt: skip
     print(
         format_table(
@@ -110,10 +110,14 @@ def _run_dump(args: argparse.Namespace) -> int:
 def _dry_run(store: Store, tables: list[str]) -> int:
     from el_monitor.backup.dump import dump_plan
 
-    rows = [(name, str(state.rows), _ids(*ids)) for name, ids, state in dump_plan(store, tables)]
+    rows = [(name, _rows(count), _ids(*ids)) for name, ids, count in dump_plan(store, tables)]
     print(format_table(("table", "rows", "ids"), rows, numeric=(False, True, False)))
     print("dry run: nothing written")
     return 0
+
+
+def _rows(rows: int | None) -> str:
+    return "whole" if rows is None else str(rows)
 
 
 def _ids(first: int | None, last: int | None) -> str:

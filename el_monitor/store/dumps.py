@@ -38,10 +38,6 @@ class ReplicaStatus(NamedTuple):
     lag_seconds: int | None
 
 
-def has_id(store: Store, table: str) -> bool:
-    return any(c.name.lower() == "id" for c in store.columns(table))
-
-
 def range_state(store: Store, table: str, span: IdSpan | None) -> RangeState:
     """Rows with ids in ``span`` and those of them sanitized (0 without a marker column)."""
     if span is None:
@@ -147,8 +143,12 @@ def client_defaults(url: str) -> Client:
     return Client("\n".join(lines) + "\n", database)
 
 
-def dump_argv(defaults: Path, database: str, table: str, span: IdSpan | None) -> list[str]:
-    """One table's dump in one consistent read (``--single-transaction``), no locks taken."""
+def dump_argv(
+    defaults: Path, database: str, table: str, span: IdSpan | None, *, whole: bool = False
+) -> list[str]:
+    """One table's dump in one consistent read (``--single-transaction``), no locks taken:
+    the rows of ``span`` (none when None), or all of them when ``whole``."""
+    where = [] if whole else [f"--where={dump_where(span)}"]
     return [
         DUMP_TOOL,
         f"--defaults-extra-file={defaults}",
@@ -157,7 +157,7 @@ def dump_argv(defaults: Path, database: str, table: str, span: IdSpan | None) ->
         "--no-tablespaces",
         "--skip-dump-date",
         "--skip-triggers",
-        f"--where={dump_where(span)}",
+        *where,
         database,
         table,
     ]
