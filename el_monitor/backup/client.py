@@ -1,5 +1,5 @@
 """Running MariaDB's client tools: ``mariadb-dump`` into a file (sha256 and size taken as it is
-written, gzip optional) and ``mariadb`` replaying a dump file.
+written, through ``gzip -1`` unless told not to) and ``mariadb`` replaying a dump file.
 
 The account goes in a defaults file only the current user can read, in a private temporary
 directory removed afterwards: never on a command line, where ``ps`` shows it.
@@ -16,13 +16,14 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, BinaryIO, NamedTuple
+from typing import IO, NamedTuple
 
 from el_monitor.atomic import atomic_writer
 from el_monitor.errors import UserError
 from el_monitor.store.dumps import CLIENT_TOOL, DUMP_TOOL, Client, client_defaults
 
 BLOCK = 1 << 20
+GZIP = "gzip"
 GZIP_LEVEL = 1  # fast: a dump is mostly repeated SQL and compresses well even at level 1
 
 
@@ -57,53 +58,47 @@ def tool_version(tool: str = DUMP_TOOL) -> str:
     return " ".join(done.stdout.split())
 
 
-class _Hashing:
-    """A write-only file that hashes and counts what passes through to ``target``."""
-
-    def __init__(self, target: BinaryIO) -> None:
-        self.target = target
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.target.write(data)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-
 def dump_to_file(argv: Sequence[str], path: Path, compress: bool) -> Written:
     """Run ``argv`` (a dump tool writing SQL on stdout) into ``path`` (atomically: the file
-    appears only when the tool succeeded); sha256 and size are of the bytes on disk."""
+    appears only when the tool succeeded), through ``gzip -1`` when ``compress`` (a process of
+    its own: it packs while the tool dumps); sha256 and size are of the bytes on disk."""
+    digest = hashlib.sha256()
+    size = 0
     with tempfile.TemporaryFile() as errors:
         try:
             with atomic_writer(path) as file:
-                hashing = _Hashing(file)
-                with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors) as process:
-                    assert process.stdout is not None
-                    _copy(process.stdout, hashing, compress)
-                    status = process.wait()
+                with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors) as dump:
+                    assert dump.stdout is not None
+                    with _packer(dump.stdout, compress) as output:
+                        while block := output.read(BLOCK):
+                            digest.update(block)
+                            size += len(block)
+                            file.write(block)
+                    status = dump.wait()
                 if status != 0:
                     raise _Failed(status)
         except _Failed as failed:
             errors.seek(0)
             text = " ".join(errors.read().decode("utf-8", "replace").split())[:500]
             return Written("", 0, failed.status, text or f"exit status {failed.status}")
-    return Written(hashing.digest.hexdigest(), hashing.size, 0, "")
+    return Written(digest.hexdigest(), size, 0, "")
 
 
-def _copy(source: IO[bytes], target: _Hashing, compress: bool) -> None:
+@contextlib.contextmanager
+def _packer(source: IO[bytes], compress: bool) -> Iterator[IO[bytes]]:
+    """``source`` itself, or the output of ``gzip`` reading it (which must succeed)."""
     if not compress:
-        while block := source.read(BLOCK):
-            target.write(block)
+        yield source
         return
-    with gzip.GzipFile(
-        filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=target, mtime=0
-    ) as packed:
-        while block := source.read(BLOCK):
-            packed.write(block)
+    if shutil.which(GZIP) is None:
+        raise UserError(f"{GZIP} not found on PATH: install it, or dump with --no-compress")
+    with subprocess.Popen([GZIP, f"-{GZIP_LEVEL}", "-n", "-c"], stdin=source,
+                          stdout=subprocess.PIPE) as packer:  # fmt: skip
+        source.close()  # gzip holds it now: the dump tool sees a closed pipe if gzip dies
+        assert packer.stdout is not None
+        yield packer.stdout
+        if packer.wait() != 0:
+            raise _Failed(packer.returncode)
 
 
 class _Failed(Exception):

@@ -31,7 +31,7 @@ from el_monitor.store.dumps import (
     create_database,
     drop_database,
     load_argv,
-    range_state,
+    sanitized_rows,
     with_database,
 )
 
@@ -168,9 +168,8 @@ def _restored(scratch: Store, table: str) -> tuple[IdSpan | None, Snapshot]:
     span = id_span(scratch, table)
     if span is None:
         return None, Snapshot(0, 0, None)
-    state = range_state(scratch, table, span)
     found = range_checksum(scratch, table, span.first, span.last)
-    return span, Snapshot(found.rows, state.sanitized, found.checksum)
+    return span, Snapshot(found.rows, sanitized_rows(scratch, table, span), found.checksum)
 
 
 def _with_manifest(manifest: TableManifest, span: IdSpan | None, got: Snapshot) -> Finding:

@@ -3,17 +3,19 @@ and the completion marker last.
 
 What a manifest states must be what its file holds.  ``mariadb-dump --single-transaction``
 reads in a snapshot of its own that no other session can share, so the manifest's numbers are
-made to hold by bracketing: the table's id range is read, its count and checksum taken, the
-dump restricted to that range (``--where id BETWEEN``), and the count and checksum taken again.
-Inside a range rows only ever go (purges), lose values (sanitizing) or arrive late (a
-transaction committing an id it took before others): each changes the checksum for good,
-never back, so equal checksums before and after mean the range did not change while the dump
-read it.  Otherwise the table is dumped again (``ATTEMPTS`` in all); rows inserted after the
-range was read are left for the next dump.  That holds for event tables, which only grow at
-the end; el-monitor's own tables (counts added to in place, run state) and rollups (periods
-replaced) are dumped whole, their manifests stating no range, rows or checksum.  A table
-that fails leaves the directory without its marker: a partial dump, which ``backup verify``
-reports.
+made to hold by bracketing.  The table's id range is read; another session opens a consistent
+snapshot and, while the dump of that range (``--where id BETWEEN``) runs, takes the range's
+row count, checksum and sanitized rows as they were before the dump began; after the dump
+they are taken again.  Inside a range rows only ever go (purges), lose values (sanitizing) or
+arrive late (a transaction committing an id it took before others): each changes the checksum
+for good, never back, so the same figures before and after mean the range did not change
+while the dump read it.  Otherwise the table is dumped again (``ATTEMPTS`` in all).  Rows
+inserted after the range was read are left for the next dump.
+
+That holds for event tables, which only grow at the end; el-monitor's own tables (counts
+added to in place, run state) and rollups (periods replaced) are dumped whole, their manifests
+stating no range, rows or checksum.  A table that fails leaves the directory without its
+marker: a partial dump, which ``backup verify`` reports.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import datetime
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -35,12 +38,19 @@ from el_monitor.backup.manifest import (
     write_manifest,
     write_marker,
 )
+from el_monitor.backup.source import Snapshot
 from el_monitor.errors import UserError
 from el_monitor.progress import ProgressSink
 from el_monitor.store import Store
 from el_monitor.store.base import safe_url
 from el_monitor.store.checksum import IdSpan, id_span, range_checksum
-from el_monitor.store.dumps import DUMP_TOOL, dump_argv, range_state
+from el_monitor.store.dumps import (
+    DUMP_TOOL,
+    dump_argv,
+    range_state,
+    sanitized_rows,
+    snapshot_reader,
+)
 from el_monitor.store.retention_rows import event_tables
 
 log = logging.getLogger(__name__)
@@ -131,23 +141,43 @@ def _dump_table(store: Store, target: _Target, table: str, ranged: bool) -> Tabl
     for attempt in range(1, ATTEMPTS + 1):
         started = now_iso()
         span = id_span(store, table)
-        before = _range_checksum(store, table, span)
-        sanitized = range_state(store, table, span).sanitized
-        written = _write(target, table, dump_argv(target.defaults, target.database, table, span))
-        after = _range_checksum(store, table, span)
-        if after == before and range_state(store, table, span).sanitized == sanitized:
+        argv = dump_argv(target.defaults, target.database, table, span)
+        before, written = _bracketed_dump(store, target, table, span, argv)
+        after = _range_state(store, table, span)
+        if after == before:
             return _manifest(store, target, table, written, started, attempt).with_range(
-                before[0], span, before[1], sanitized
+                before.rows, span, before.checksum, before.sanitized
             )
         log.warning(
             "%s: ids %s changed while they were dumped (%s -> %s rows); dumping again",
-            table, _ids(span), before[0], after[0],
+            table, _ids(span), before.rows, after.rows,
         )  # fmt: skip
     raise DumpFailed(
         f"{table}: its rows kept changing while they were dumped ({ATTEMPTS} attempts; "
         f"retention or a purge running?); {target.directory} is left partial: run the dump "
         "again later"
     )
+
+
+def _bracketed_dump(
+    store: Store, target: _Target, table: str, span: IdSpan | None, argv: list[str]
+) -> tuple[Snapshot, Written]:
+    """The range as a snapshot taken before the dump started sees it, read by another
+    session while the dump runs, and the dump."""
+    with (
+        snapshot_reader(store) as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="el-dump-checksum") as pool,
+    ):
+        before = pool.submit(_range_state, reader, table, span)
+        written = _write(target, table, argv)
+        return before.result(), written
+
+
+def _range_state(store: Store, table: str, span: IdSpan | None) -> Snapshot:
+    if span is None:
+        return Snapshot(0, 0, None)
+    found = range_checksum(store, table, span.first, span.last)
+    return Snapshot(found.rows, sanitized_rows(store, table, span), found.checksum)
 
 
 def _dump_whole(store: Store, target: _Target, table: str) -> TableManifest:
@@ -200,13 +230,6 @@ def _manifest(
         source=safe_url(store.url),
         attempts=attempts,
     )
-
-
-def _range_checksum(store: Store, table: str, span: IdSpan | None) -> tuple[int, int | None]:
-    if span is None:
-        return 0, None
-    found = range_checksum(store, table, span.first, span.last)
-    return found.rows, found.checksum
 
 
 def _ids(span: IdSpan | None) -> str:

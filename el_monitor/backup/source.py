@@ -21,7 +21,7 @@ from typing import NamedTuple
 from el_monitor.backup.findings import Finding, Level
 from el_monitor.store import Store
 from el_monitor.store.checksum import IdSpan, range_checksum
-from el_monitor.store.dumps import range_state
+from el_monitor.store.dumps import RangeState, sanitized_rows
 
 
 class Snapshot(NamedTuple):
@@ -41,7 +41,8 @@ def against_source(
     ids = "no ids" if span is None else f"ids {span.first}..{span.last}"
     if span is None:
         return Finding(hop, Level.OK, f"{table}: empty when dumped; nothing to compare")
-    now = range_state(source, table, span)
+    found = range_checksum(source, table, span.first, span.last)
+    now = RangeState(found.rows, sanitized_rows(source, table, span))
     if now.rows > dumped.rows:
         return Finding(
             hop,
@@ -57,7 +58,6 @@ def against_source(
             f"deleted, {now.sanitized - dumped.sanitized} more sanitized since the dump, as "
             "retention and opt-out purges do): not compared",
         )
-    found = range_checksum(source, table, span.first, span.last)
     if found.checksum != dumped.checksum:
         return Finding(
             hop,

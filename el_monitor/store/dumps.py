@@ -9,6 +9,8 @@ argv, so a password never shows in ``ps``.  The id range a dump covers is writte
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -38,19 +40,47 @@ class ReplicaStatus(NamedTuple):
     lag_seconds: int | None
 
 
-def range_state(store: Store, table: str, span: IdSpan | None) -> RangeState:
-    """Rows with ids in ``span`` and those of them sanitized (0 without a marker column)."""
-    if span is None:
-        return RangeState(0, 0)
+@contextmanager
+def snapshot_reader(store: Store) -> Iterator[Store]:
+    """Another session on ``store``'s database whose reads all see the snapshot taken when
+    the block starts (MySQL / MariaDB only); closed after."""
+    from el_monitor.store.mysql import MySQLStore
+
+    if not isinstance(store, MySQLStore):
+        raise UserError(f"consistent snapshots need MariaDB or MySQL, not {store.dialect.name}")
+    reader = store.another_connection()
+    try:
+        with reader.snapshot():
+            yield reader
+    finally:
+        reader.close()
+
+
+def sanitized_rows(store: Store, table: str, span: IdSpan | None) -> int:
+    """Rows of ``span`` retention has sanitized: 0 without a query when the table has no
+    marker column (retention never sanitized it)."""
+    if span is None or not any(c.name == RETENTION_MARKER for c in store.columns(table)):
+        return 0
     q = store.dialect.quote
-    has_marker = any(c.name == RETENTION_MARKER for c in store.columns(table))
-    marked = f"COUNT({q(RETENTION_MARKER)})" if has_marker else "0"
-    [(rows, sanitized)] = store.query(
-        f"SELECT COUNT(*), {marked} FROM {q(table)} WHERE {q('id')} BETWEEN "
+    [(count,)] = store.query(
+        f"SELECT COUNT({q(RETENTION_MARKER)}) FROM {q(table)} WHERE {q('id')} BETWEEN "
         f"{store.dialect.mark} AND {store.dialect.mark}",
         (span.first, span.last),
     )
-    return RangeState(int(rows), int(sanitized))
+    return int(count)
+
+
+def range_state(store: Store, table: str, span: IdSpan | None) -> RangeState:
+    """Rows with ids in ``span`` and those of them sanitized."""
+    if span is None:
+        return RangeState(0, 0)
+    q = store.dialect.quote
+    [(rows,)] = store.query(
+        f"SELECT COUNT(*) FROM {q(table)} WHERE {q('id')} BETWEEN "
+        f"{store.dialect.mark} AND {store.dialect.mark}",
+        (span.first, span.last),
+    )
+    return RangeState(int(rows), sanitized_rows(store, table, span))
 
 
 def dump_where(span: IdSpan | None) -> str:

@@ -59,6 +59,10 @@ def test_a_fresh_intact_chain_is_ok(chain, capsys):
     for table in event_tables(url):
         assert any(f"archive: {table}: ids " in line and "match the source" in line
                    for line in lines)  # fmt: skip
+    assert (
+        "OK       archive: 3 tables updated in place, dumped whole, not compared with the "
+        "source: el_monitor_counts, el_monitor_errors, el_monitor_sampling" in lines
+    )
     assert lines[-1].startswith("backup verify: OK - ")
     assert status.startswith("EL_BACKUP OK - 2 hops verified (archive, primary)")
     assert "archive_age_hours=" in status and "critical=0" in status
