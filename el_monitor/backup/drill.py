@@ -24,6 +24,7 @@ from el_monitor.backup.hops import open_database
 from el_monitor.backup.manifest import MARKER, Backup, TableManifest, file_digest, list_backups
 from el_monitor.backup.source import Snapshot, against_source
 from el_monitor.errors import UserError
+from el_monitor.progress import ProgressSink
 from el_monitor.store import Store
 from el_monitor.store.checksum import IdSpan, id_span, range_checksum
 from el_monitor.store.dumps import (
@@ -65,7 +66,9 @@ def scratch_database_name(now: datetime.datetime) -> str:
     return f"{SCRATCH_PREFIX}{now:%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
 
 
-def restore_drill(backup: Backup, server_url: str, source: Store | None) -> DrillReport:
+def restore_drill(
+    backup: Backup, server_url: str, source: Store | None, progress: ProgressSink | None = None
+) -> DrillReport:
     """Run the drill; the report holds every finding and step time, the scratch database
     is gone when it returns or raises."""
     client_tool()
@@ -78,6 +81,8 @@ def restore_drill(backup: Backup, server_url: str, source: Store | None) -> Dril
                 argv = load_argv(defaults, database)
                 for manifest in _manifests(report):
                     _table(report, manifest, argv, scratch, source)
+                    if progress is not None:
+                        progress.advance(1, manifest.table)
         finally:
             scratch.close()
     return report

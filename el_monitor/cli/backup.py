@@ -128,11 +128,13 @@ def _run_verify(args: argparse.Namespace) -> int:
     from el_monitor.backup.findings import summary, worst
     from el_monitor.backup.verify import selected_hops, verify_chain
     from el_monitor.catalog.load import load_catalog
+    from el_monitor.progress import Progress
 
     catalog = load_catalog(getattr(args, "config", None))
     hops = selected_hops(catalog, args.hop)
     now = args.now or datetime.datetime.now(datetime.UTC)
-    findings = verify_chain(hops, now, catalog=catalog)
+    with Progress("backup verify", len(hops), unit="hops") as progress:
+        findings = verify_chain(hops, now, progress, catalog=catalog)
     for finding in findings:
         print(finding.line())
     print(f"backup verify: {summary(findings)}")

@@ -74,6 +74,7 @@ def _run_restore(args: argparse.Namespace) -> int:
     from el_monitor.backup.drill import describe, find_backup, restore_drill
     from el_monitor.backup.findings import summary, worst
     from el_monitor.backup.hops import open_database
+    from el_monitor.progress import Progress
 
     root, source_url = _target(args)
     backup = find_backup(root)
@@ -83,9 +84,10 @@ def _run_restore(args: argparse.Namespace) -> int:
         if isinstance(opened, str):
             raise UserError(f"drill restore: the source: {opened} (check --source)")
         source = opened
+    tables = len(backup.marker.tables) if backup.marker else None
     try:
-        with _sigterm_interrupts():
-            report = restore_drill(backup, args.db, source)
+        with _sigterm_interrupts(), Progress("drill restore", tables, unit="tables") as progress:
+            report = restore_drill(backup, args.db, source, progress)
     finally:
         if source is not None:
             source.close()
