@@ -4,13 +4,14 @@
 marker last (exit 0; 2 on an error, the directory then left partial).  ``verify`` checks every
 hop of the catalog's ``[backup]`` and prints a line per finding and a summary; its exit status
 is the verdict: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (``check_el_backup`` gives Icinga the
-same one).
+same one); a catalog that cannot be used is UNKNOWN too (3, one line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from el_monitor.argtypes import utc_time
 from el_monitor.cli.options import Commands, add_config_option, add_db_option, command_group
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
+from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
     from el_monitor.store import Store
@@ -85,10 +87,14 @@ def _run_dump(args: argparse.Namespace) -> int:
     with opened_store(args.db, doing="dump the database") as store:
         if args.dry_run:
             return _dry_run(store, args.table)
-        with Progress("backup dump", unit="rows") as progress:
-            result = run_dump(
-                store, Path(args.to), args.table, compress=not args.no_compress, progress=progress
-            )
+        try:
+            with Progress("backup dump", unit="rows") as progress:
+                result = run_dump(
+                    store, Path(args.to), args.table, compress=not args.no_compress,
+                    progress=progress,
+                )  # fmt: skip
+        except OSError as exc:
+            raise UserError(f"backup dump: cannot write under {args.to}: {exc}") from None
     rows = [
         (m.table, _rows(m.rows), _ids(m.first_id, m.last_id), str(m.size), str(m.attempts))
         for m in result.manifests
@@ -125,13 +131,17 @@ def _ids(first: int | None, last: int | None) -> str:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from el_monitor.backup.findings import summary, worst
+    from el_monitor.backup.findings import Level, summary, worst
     from el_monitor.backup.verify import selected_hops, verify_chain
     from el_monitor.catalog.load import load_catalog
     from el_monitor.progress import Progress
 
-    catalog = load_catalog(getattr(args, "config", None))
-    hops = selected_hops(catalog, args.hop)
+    try:
+        catalog = load_catalog(getattr(args, "config", None))
+        hops = selected_hops(catalog, args.hop)
+    except UserError as exc:
+        print(f"el-monitor: backup verify: {exc}", file=sys.stderr)
+        return int(Level.UNKNOWN)
     now = args.now or datetime.datetime.now(datetime.UTC)
     with Progress("backup verify", len(hops), unit="hops") as progress:
         findings = verify_chain(hops, now, progress, catalog=catalog)

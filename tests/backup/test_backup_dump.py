@@ -75,7 +75,7 @@ def test_rows_stored_after_a_dump_are_in_the_next_one(mysql_url, tmp_path):
     assert (second_dir / second.file).read_bytes().count(b"INSERT INTO") >= 1
 
 
-def test_dry_run_writes_nothing_and_unknown_tables_are_one_line(mysql_url, tmp_path, capsys):
+def test_dry_run_writes_nothing_and_user_errors_are_one_line(mysql_url, tmp_path, capsys):
     forward_events(mysql_url, 30)
     argv = ["backup", "dump", "--db", mysql_url, "--to", str(tmp_path / "d")]
     assert el_monitor([*argv, "--dry-run", "--table", NAV]) == 0
@@ -85,6 +85,12 @@ def test_dry_run_writes_nothing_and_unknown_tables_are_one_line(mysql_url, tmp_p
     assert el_monitor([*argv, "--table", "Nope_1"]) == 2
     assert "no table Nope_1" in capsys.readouterr().err
     assert not list((tmp_path / "d").glob("*/*"))
+    (tmp_path / "file").write_text("not a directory")
+    argv = ["backup", "dump", "--db", mysql_url, "--to", str(tmp_path / "file" / "d")]
+    assert el_monitor(argv) == 2
+    assert capsys.readouterr().err.startswith(
+        f"el-monitor: backup dump: cannot write under {tmp_path / 'file' / 'd'}: "
+    )
 
 
 @pytest.mark.parametrize("url", ["sqlite:///{tmp}/el.db"])

@@ -9,9 +9,12 @@ import textwrap
 import pytest
 
 from el_monitor.backup.findings import Level
+from el_monitor.backup.hops import hop_url
 from el_monitor.backup.verify import verify_chain
 from el_monitor.catalog.load import load_catalog
 from el_monitor.catalog.model import BackupHop, CatalogError
+from el_monitor.cli.main import main as el_monitor
+from el_monitor.errors import UserError
 
 GOOD = """
 [[backup.hop]]
@@ -135,3 +138,25 @@ def test_replicas_and_primaries_as_verify_sees_them(mariadb_servers, tmp_path):
     [down, *_] = verify_chain(hops, now=None)  # type: ignore[arg-type]
     assert down.level is Level.CRITICAL
     assert down.text.startswith(f"unreachable: cannot connect to {primary.url}")
+
+
+def test_a_password_file_goes_into_the_url_and_never_the_catalog(tmp_path):
+    (tmp_path / "db-password").write_text("s3cr@t/pw\n")
+    db1, _ = load(tmp_path, GOOD).backup
+    assert hop_url(db1) == "mysql://el:s3cr%40t%2Fpw@db1.example.org:3306/log"
+    (tmp_path / "db-password").unlink()
+    with pytest.raises(UserError, match="hop db1: cannot read password_file"):
+        hop_url(db1)
+
+
+def test_verify_without_hops_is_unknown_in_one_line(tmp_path, capsys):
+    path = tmp_path / "el-monitor.toml"
+    path.write_text("[defaults]\nretention_days = 90\n")
+    assert el_monitor(["backup", "verify", "--config", str(path)]) == 3
+    assert capsys.readouterr().err == (
+        f"el-monitor: backup verify: {path} has no [[backup.hop]]: nothing to verify; "
+        "check --config\n"
+    )
+    path.write_text(GOOD)
+    assert el_monitor(["backup", "verify", "--config", str(path), "--hop", "db9"]) == 3
+    assert "no backup hop db9 in the catalog (hops: db1, archive)" in capsys.readouterr().err
