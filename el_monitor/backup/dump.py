@@ -88,14 +88,15 @@ def run_dump(
     result = DumpResult(directory)
     log.info("dumping %d tables of %s into %s", len(names), safe_url(store.url), directory)
     ranged = set(event_tables(store))
+    digests = {}
     with defaults_file(store.url) as (defaults, database):
         target = _Target(directory, defaults, database, version, compress)
         for table in names:
             manifest = _dump_table(store, target, table, table in ranged)
+            digests[table] = write_manifest(directory, manifest)
             result.manifests.append(manifest)
             if progress is not None:
                 progress.advance(manifest.rows or 0, table)
-    digests = {m.table: write_manifest(directory, m) for m in result.manifests}
     write_marker(
         directory,
         Marker(

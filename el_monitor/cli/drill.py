@@ -75,6 +75,8 @@ def _run_restore(args: argparse.Namespace) -> int:
     from el_monitor.backup.findings import summary, worst
     from el_monitor.backup.hops import open_database
     from el_monitor.progress import Progress
+    from el_monitor.store import StoreError, StoreUnavailable
+    from el_monitor.store.dumps import SCRATCH_PREFIX
 
     root, source_url = _target(args)
     backup = find_backup(root)
@@ -88,6 +90,11 @@ def _run_restore(args: argparse.Namespace) -> int:
     try:
         with _sigterm_interrupts(), Progress("drill restore", tables, unit="tables") as progress:
             report = restore_drill(backup, args.db, source, progress)
+    except (StoreUnavailable, StoreError) as exc:
+        raise UserError(
+            f"drill restore: {exc} (a scratch database {SCRATCH_PREFIX}... may be left on "
+            "the --db server: drop it by hand)"
+        ) from None
     finally:
         if source is not None:
             source.close()
