@@ -15,6 +15,7 @@ Runnable alone: ``benchmarks/bench_backup.py [--quick]``.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import subprocess
 import sys
@@ -22,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import corpus_events
 import retention_data as data
-from bench_stores import scratch_database
-from measure import log, run_alone
+from bench_stores import DEFAULT_MYSQL_URL, scratch_database
+from measure import log
 from results import Figure, Planned, Reference, at_most
 
 from el_monitor.backup.client import defaults_file
@@ -32,7 +34,7 @@ from el_monitor.backup.dump import DumpResult, run_dump
 from el_monitor.backup.findings import Level
 from el_monitor.backup.verify import verify_chain
 from el_monitor.catalog.model import BackupHop
-from el_monitor.schema.registry import SchemaRegistry
+from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store import Store, open_store
 from el_monitor.store.dumps import DUMP_TOOL
 
@@ -119,7 +121,15 @@ def _dump_problem(result: DumpResult, rows: int) -> str:
 
 
 def main() -> int:
-    return run_alone(__doc__, backup)
+    from results import table
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k rows, not 1M")
+    parser.add_argument("--url", default=DEFAULT_MYSQL_URL, help="the server to measure on")
+    args = parser.parse_args()
+    registry = open_registry(str(corpus_events.SCHEMAS), tempfile.gettempdir())
+    print(table(backup(registry, args.url, 100_000 if args.quick else 1_000_000)))
+    return 0
 
 
 if __name__ == "__main__":

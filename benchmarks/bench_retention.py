@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
@@ -28,8 +29,9 @@ from typing import Any
 
 import corpus_events
 import retention_data as data
-from bench_stores import MemorySource, scratch_database
-from measure import log, run_alone
+from bench_stores import DEFAULT_MYSQL_URL, MemorySource, scratch_database
+from measure import log
+from private_mariadb import production_server
 from results import EVENTS, Figure, Planned, Reference, at_least, below, ratio_at_least
 
 from el_monitor.catalog.load import load_catalog
@@ -371,7 +373,20 @@ def _retention_child(url: str, catalog_path: str, at: str, conn: Any) -> None:
 
 
 def main() -> int:
-    return run_alone(__doc__, retention)
+    from results import table
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k rows a table, not 1M")
+    parser.add_argument("--url", help="this server instead of a private one")
+    args = parser.parse_args()
+    registry = open_registry(str(corpus_events.SCHEMAS), tempfile.gettempdir())
+    rows = 100_000 if args.quick else 1_000_000
+    if args.url:
+        print(table(retention(registry, args.url, rows)))
+        return 0
+    with production_server(os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)) as (url, _):
+        print(table(retention(registry, url, rows)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import time
 import corpus_events
 from bench_stores import DEFAULT_MYSQL_URL, scratch_database
 from measure import log
+from private_mariadb import production_server
 from results import Figure, Planned, Reference, at_most, table
 
 from el_monitor.catalog.load import load_catalog
@@ -140,8 +141,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    url = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
-    with tempfile.TemporaryDirectory(prefix="el-bench-") as tmp:
+    shared = os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+    with (
+        tempfile.TemporaryDirectory(prefix="el-bench-") as tmp,
+        production_server(shared) as (
+            url,
+            _,
+        ),
+    ):
         registry = open_registry(str(corpus_events.SCHEMAS), f"{tmp}/schema-cache")
         print(table([rollup(registry, url, args.rows, args.seed)]))
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 REPEAT = 3  # runs behind a best-of figure
 
@@ -103,23 +103,3 @@ def use_test_harness(root: Path) -> None:
     tests = str(root / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
-
-
-def run_alone(doc: str, figures: Callable[[Any, str, int], list[Any]]) -> int:
-    """``main()`` of a benchmark module runnable alone: ``--quick`` (100k rows, not 1M) and
-    ``--url``; prints the table of ``figures(registry, url, rows)``."""
-    import argparse
-    import tempfile
-
-    import corpus_events
-    from results import table
-
-    from el_monitor.schema.registry import open_registry
-
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100k rows, not 1M")
-    parser.add_argument("--url", default="mysql://root@127.0.0.1:3306/test")
-    args = parser.parse_args()
-    registry = open_registry(str(corpus_events.SCHEMAS), tempfile.gettempdir())
-    print(table(figures(registry, args.url, 100_000 if args.quick else 1_000_000)))
-    return 0

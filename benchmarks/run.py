@@ -29,6 +29,7 @@ from pathlib import Path
 import bench_backup
 import bench_checks
 import bench_cli
+import bench_failover
 import bench_mail
 import bench_pipeline
 import bench_retention
@@ -37,13 +38,14 @@ import bench_stores
 import corpus_events
 from bench_stores import DEFAULT_MYSQL_URL
 from measure import log
+from private_mariadb import DESCRIPTION, production_server
 from results import Figure, summary, table
 from workload import Corpus, make_corpus
 
 from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store.base import safe_url
 
-LEGEND = """\
+LEGEND = f"""\
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
@@ -55,9 +57,15 @@ forwarder beside retention runs while a child process runs retention on the same
 backup = el-monitor backup dump (per-table mariadb-dump of an id range between two range checksums,
 sha256 as written, manifests, marker) then backup verify (sha256 of every file, range compared with
 the source), in seconds against a bare mariadb-dump --single-transaction of the same table.
+Rollups and retention run on a {DESCRIPTION}, sized for the data as a production server is
+(the shared server when mariadbd is missing); the other MariaDB figures on the shared server.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
+failover = el-monitor drill failover's engine on a private primary and GTID replica while a
+forwarder (--db-file, its beacon) takes 2,000 events/s; RPO = canaries and stream events answered
+2xx but not on the new primary; pause = longest time no row was written, against the same stream's
+longest gap before the drill.
 verdict: WRONG = the output was checked and was wrong; NOT RUN = not measured; - = no target."""
 
 
@@ -81,12 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = make_corpus(size, "raw", args.seed + 1)
         registry = open_registry(str(corpus_events.SCHEMAS), tmp / "schema-cache")
         figures = measure_all(data, raw, registry, files, mysql_url, tmp)
-        log(f"retention rollup over a day of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
-        figures.append(bench_rollups.rollup(registry, mysql_url, rollup_rows))
-        log(f"retention purge and sanitize over {rollup_rows:,} rows a table in MariaDB ...")
-        figures += bench_retention.retention(registry, mysql_url, rollup_rows, args.seed)
-        log(f"backup dump + verify of {rollup_rows:,} NavigationTiming rows in MariaDB ...")
-        figures += bench_backup.backup(registry, mysql_url, rollup_rows, args.seed)
+        with production_server(mysql_url) as (server_url, _):
+            log(f"retention rollup over a day of {rollup_rows:,} NavigationTiming rows ...")
+            figures.append(bench_rollups.rollup(registry, server_url, rollup_rows))
+            log(f"retention purge and sanitize over {rollup_rows:,} rows a table ...")
+            figures += bench_retention.retention(registry, server_url, rollup_rows, args.seed)
+            log(f"backup dump + verify of {rollup_rows:,} NavigationTiming rows ...")
+            figures += bench_backup.backup(registry, server_url, rollup_rows, args.seed)
+        log("failover drill under a forwarder at 2,000 events/s, private MariaDB servers ...")
+        figures += bench_failover.failover(tmp / "failover")
 
     print(
         f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "

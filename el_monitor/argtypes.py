@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+from collections.abc import Callable
 
 from el_monitor.event.names import INSTANCE_NAME, SCHEMA_NAME
 
@@ -24,12 +25,20 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    return _finite(text, lambda value: value > 0, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    return _finite(text, lambda value: value >= 0, "a number >= 0")
+
+
+def _finite(text: str, accept: Callable[[float], bool], what: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not (math.isfinite(value) and accept(value)):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
 
 

@@ -22,7 +22,8 @@ from el_monitor.errors import UserError
 from el_monitor.progress import ProgressSink
 from el_monitor.store import StoreError, StoreUnavailable
 from el_monitor.store.checksum import IdSpan
-from el_monitor.store.dumps import ping, replica_status
+from el_monitor.store.dumps import ping
+from el_monitor.store.replication import replica_status
 
 
 def selected_hops(catalog: Catalog, names: Sequence[str]) -> tuple[BackupHop, ...]:
@@ -81,11 +82,12 @@ def _database(hop: BackupHop) -> Finding:
         store.close()
     if status is None:
         return Finding(hop.name, Level.CRITICAL, "not replicating: no replication configured")
-    if status.io_running != "Yes" or status.sql_running != "Yes":
-        why = f": {status.error}" if status.error else ""
-        text = f"replication stopped (IO {status.io_running}, SQL {status.sql_running}){why}"
+    if not status.running:
+        error = status.last_io_error or status.last_sql_error
+        why = f": {error}" if error else ""
+        text = f"replication stopped (IO {status.io_state}, SQL {status.sql_state}){why}"
         return Finding(hop.name, Level.CRITICAL, text)
-    lag = "unknown" if status.lag_seconds is None else f"{status.lag_seconds} s"
+    lag = "unknown" if status.seconds_behind is None else f"{status.seconds_behind} s"
     return Finding(hop.name, Level.OK, f"replicating, {lag} behind its primary")
 
 

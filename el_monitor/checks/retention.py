@@ -38,6 +38,7 @@ import nagiosplugin
 from nagiosplugin import Critical, Ok
 
 from el_monitor.checks import options, output
+from el_monitor.checks.database import opened_database
 from el_monitor.checks.judge import ValueContext, compared, judge_value
 from el_monitor.checks.runtime import run_check
 
@@ -66,7 +67,6 @@ class Retention(nagiosplugin.Resource):
         from el_monitor.catalog.load import load_catalog  # slow imports: not for --help
         from el_monitor.retention.status import enforcement
         from el_monitor.schema.registry import DirectoryRegistry, require_schemas
-        from el_monitor.store import StoreUnavailable, open_existing
         from el_monitor.store.base import safe_url
 
         registry, known = None, []
@@ -74,16 +74,8 @@ class Retention(nagiosplugin.Resource):
             registry = DirectoryRegistry(self.schemas)
             known = [name for name, _ in require_schemas(registry, self.schemas)]
         catalog = load_catalog(self.config, registry)
-        try:
-            store = open_existing(self.db)
-        except StoreUnavailable as exc:
-            raise nagiosplugin.CheckError(f"{exc} (is the database running? check --db)") from None
-        try:
+        with opened_database(self.db) as store:
             status = enforcement(store, catalog, self.now, known)
-        except StoreUnavailable as exc:
-            raise nagiosplugin.CheckError(f"{safe_url(self.db)}: {exc}") from None
-        finally:
-            store.close()
         if not status.tables:
             raise nagiosplugin.CheckError(
                 f"no event tables in {safe_url(self.db)}: nothing to judge; check --db"

@@ -1,151 +1,226 @@
-"""``el-monitor drill restore``: restore the newest complete backup into a scratch database on
-``--db``'s server, compare it with its manifests and with the source, time every step, and
-drop the scratch database afterwards (on failure, Ctrl-C and SIGTERM too).
+"""``el-monitor drill``: the drills ops run on a schedule; ``failover`` promotes the replica
+under load and proves no event was lost; ``restore`` (``cli.drill_restore``) loads the newest
+complete backup into a scratch database and compares it.
 
-Exit status: 0 every table restored as its manifest says (and as the source holds it where
-the range is still whole); 1 a warning; 2 a table that does not restore or differs, or an
-error (one line); 130 interrupted.
+The report goes to stdout (with each phase's time against the last drill's), to the drill log
+(``--report-dir``: JSON, text and HTML, one set per drill) and, with ``--mail``, to ops.  Exit
+status 0 when the drill passed (``--dry-run``: when the pre-flight did), 1 when it was aborted,
+2 for a mistake on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
-from el_monitor.cli.options import Commands, add_config_option, add_db_option, command_group
-from el_monitor.cli.table import format_table
+from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.cli.drill_restore import register_restore
+from el_monitor.cli.options import Commands, add_config_option, command_group, smtp_address
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
-    from el_monitor.backup.drill import DrillReport
-    from el_monitor.catalog.model import BackupHop
+    from el_monitor.backup.drill_report import DrillReport
+    from el_monitor.backup.failover import FailoverPlan
     from el_monitor.store import Store
 
 __all__ = ["register"]
 
+log = logging.getLogger(__name__)
+
+DEFAULT_REPORT_DIR = "el-monitor-drills"
+
 
 def register(commands: Commands) -> None:
-    actions = command_group(
+    drills = command_group(
         commands,
         "drill",
-        help="restore drill (a backup loaded into a scratch database and compared)",
-        description="Drills prove the backups and failover work before they are needed.",
+        help="run a failover (or restore) drill and keep its report",
+        description="Drills ops run on a schedule, each kept in a drill log so the next one "
+        "compares itself with the last (check_el_drill warns when none passed lately).",
         kind="drills",
     )
-    restore = actions.add_parser(
-        "restore",
-        help="load the newest complete backup into a scratch database and compare it",
-        description="Loads the newest complete backup (of the catalog's dumps hop, or under "
-        "--from) into a new uniquely named database on --db's server, compares each table "
-        "with its manifest (id range, rows, checksum) and with the source for the range it "
-        "covers, reports how long each step took, and drops the scratch database afterwards, "
-        "also on failure or Ctrl-C. Exit 0 passed, 1 warning, 2 failed.",
+    register_failover(drills)
+    register_restore(drills)
+
+
+def register_failover(drills: Commands) -> None:
+    failover = drills.add_parser(
+        "failover",
+        help="promote the replica under load; prove every canary event reached it",
+        description="Pre-flight (replica running, lag, disk space, forwarder), fence the "
+        "primary (read_only), wait for the replica to apply its last GTID, promote it, point "
+        "the forwarder at it (--db-file, SIGHUP), and prove every canary sent through the "
+        "forwarder during the drill is on the new primary. Each phase is timed (RTO); any "
+        "failure aborts: the primary is unfenced and the forwarder pointed back.",
     )
-    add_config_option(restore, help="catalog TOML with [[backup.hop]] (default: el-monitor.toml)")
-    restore.add_argument(
-        "--hop", metavar="NAME", help="the dumps hop to drill (default: the catalog's first)"
-    )
-    restore.add_argument(
-        "--from",
-        dest="from_",
-        metavar="DIR",
-        help="a backup root (its newest complete backup) or one backup directory",
-    )
-    restore.add_argument(
-        "--source",
-        metavar="URL",
-        help="the database dumped, to compare with (default: the hop's source; none: skip)",
-    )
-    add_db_option(
-        restore,
+    failover.add_argument(
+        "--primary",
         required=True,
-        help="the scratch server: mysql://user@host:port/db (any database the account can "
-        "reach; the scratch database is created beside it)",
+        metavar="URL",
+        help="the primary, with an account allowed to set read_only",
     )
-    restore.set_defaults(run=_run_restore)
+    failover.add_argument(
+        "--replica", required=True, metavar="URL", help="its replica, to promote (same privileges)"
+    )
+    failover.add_argument(
+        "--forwarder",
+        metavar="PIDFILE",
+        help="the pid file of the forwarder to re-point (forward --pid-file)",
+    )
+    failover.add_argument(
+        "--db-file", metavar="PATH", help="that forwarder's --db-file (required with --forwarder)"
+    )
+    failover.add_argument(
+        "--canary-url",
+        metavar="URL",
+        help="the forwarder's HTTP beacon (http://host:port) to send canaries to",
+    )
+    failover.add_argument(
+        "--canary-event",
+        metavar="FILE",
+        help="a JSON capsule (schema, revision, wiki, event) the forwarder "
+        "accepts: each canary is a copy with its own uuid",
+    )
+    failover.add_argument(
+        "--canary-interval",
+        type=positive_float,
+        default=0.2,
+        metavar="S",
+        help="seconds between canaries (default %(default)g)",
+    )
+    failover.add_argument(
+        "--max-lag",
+        type=positive_float,
+        default=5.0,
+        metavar="S",
+        help="pre-flight: most seconds the replica may be behind (default 5)",
+    )
+    failover.add_argument(
+        "--catch-up-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="abort when the replica has not caught up by then (default 60)",
+    )
+    failover.add_argument(
+        "--canary-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="abort when canaries are not on the new primary by then (default 60)",
+    )
+    failover.add_argument(
+        "--min-free-mb",
+        type=positive_int,
+        default=512,
+        metavar="MIB",
+        help="pre-flight: free space wanted where the report and the "
+        "forwarder's database file live (default 512)",
+    )
+    failover.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run the pre-flight and print the plan; change nothing",
+    )
+    failover.add_argument(
+        "--report-dir",
+        default=DEFAULT_REPORT_DIR,
+        metavar="DIR",
+        help=f"the drill log (default {DEFAULT_REPORT_DIR})",
+    )
+    failover.add_argument(
+        "--mail", action="store_true", help="mail the report to ops (the catalog's ops and [smtp])"
+    )
+    failover.add_argument(
+        "--smtp",
+        type=smtp_address,
+        metavar="HOST[:PORT]",
+        help="SMTP server, overriding the catalog's [smtp] host and port",
+    )
+    add_config_option(failover, help="catalog TOML: ops and [smtp], for --mail")
+    failover.set_defaults(run=run_failover)
 
 
-def _run_restore(args: argparse.Namespace) -> int:
-    from el_monitor.backup.drill import describe, find_backup, restore_drill
-    from el_monitor.backup.findings import summary, worst
-    from el_monitor.backup.hops import open_database
-    from el_monitor.progress import Progress
-    from el_monitor.store import StoreError, StoreUnavailable
-    from el_monitor.store.dumps import SCRATCH_PREFIX
+def run_failover(args: argparse.Namespace) -> int:
+    from el_monitor.backup import drill_log
+    from el_monitor.backup.drill_report import DrillReport
+    from el_monitor.backup.failover import KIND, FailoverDrill
 
-    root, source_url = _target(args)
-    backup = find_backup(root)
-    source: Store | None = None
-    if source_url is not None:
-        opened = open_database(source_url)
-        if isinstance(opened, str):
-            raise UserError(f"drill restore: the source: {opened} (check --source)")
-        source = opened
-    tables = len(backup.marker.tables) if backup.marker else None
-    try:
-        with _sigterm_interrupts(), Progress("drill restore", tables, unit="tables") as progress:
-            report = restore_drill(backup, args.db, source, progress)
-    except (StoreUnavailable, StoreError) as exc:
+    plan = _plan(args)
+    previous = drill_log.last(args.report_dir, KIND)
+    drill = FailoverDrill(plan, _open_db, hook=lambda name: log.info("phase %s ...", name))
+    record = drill.run(dry_run=args.dry_run)
+    report = DrillReport(record, previous)
+    print(report.text(), end="")
+    if not args.dry_run:
+        kept = drill_log.keep(
+            args.report_dir, record, [(".txt", report.text()), (".html", report.html())]
+        )
+        print(f"\nkept in {kept}")
+    if args.mail:
+        _mail(args, report)
+    return 0 if record.outcome in (drill_log.PASSED, drill_log.PLANNED) else 1
+
+
+def _open_db(url: str) -> Store:
+    from el_monitor.cli.stores import open_or_fail
+
+    return open_or_fail(url, create=False, spool_dir=None, hint="")
+
+
+def _plan(args: argparse.Namespace) -> FailoverPlan:
+    from el_monitor.backup.canary import CanaryStream, beacon_sender, load_template
+    from el_monitor.backup.failover import FailoverPlan
+    from el_monitor.backup.repoint import ForwarderLink
+
+    if bool(args.forwarder) != bool(args.db_file):
         raise UserError(
-            f"drill restore: {exc} (a scratch database {SCRATCH_PREFIX}... may be left on "
-            "the --db server: drop it by hand)"
-        ) from None
-    finally:
-        if source is not None:
-            source.close()
-    print(describe(report))
-    for finding in report.findings:
-        print(finding.line())
-    _print_steps(report)
-    print(f"drill restore: {summary(report.findings)}")
-    return int(worst(report.findings))
+            "--forwarder and --db-file go together: the pid file and the "
+            "database file of the same forwarder"
+        )
+    if bool(args.canary_url) != bool(args.canary_event):
+        raise UserError("--canary-url needs --canary-event (the event to send), and the reverse")
+    forwarder = ForwarderLink(args.forwarder, args.db_file) if args.forwarder else None
+    canaries = None
+    if args.canary_url:
+        template = load_template(args.canary_event)
+        canaries = CanaryStream(beacon_sender(args.canary_url), template, args.canary_interval)
+    spaces = [Path(args.report_dir)] + ([Path(args.db_file).parent] if args.db_file else [])
+    return FailoverPlan(
+        primary=args.primary,
+        replica=args.replica,
+        forwarder=forwarder,
+        canaries=canaries,
+        max_lag=args.max_lag,
+        catch_up_timeout=args.catch_up_timeout,
+        canary_timeout=args.canary_timeout,
+        min_free_bytes=args.min_free_mb << 20,
+        space_paths=tuple(_existing(p) for p in spaces),
+    )
 
 
-def _target(args: argparse.Namespace) -> tuple[Path, str | None]:
-    """The backup root and the source URL: ``--from``/``--source``, else the catalog hop's."""
-    if args.from_ is not None:
-        return Path(args.from_), args.source
-    from el_monitor.backup.hops import hop_url
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest existing parent (the report directory may not exist yet)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _mail(args: argparse.Namespace, report: DrillReport) -> None:
     from el_monitor.catalog.load import load_catalog
-    from el_monitor.catalog.model import DUMPS
+    from el_monitor.mail.smtp import send
 
     catalog = load_catalog(getattr(args, "config", None))
-    dumps = [h for h in catalog.backup if h.kind == DUMPS]
-    hop: BackupHop | None = next((h for h in dumps if h.name == args.hop), None)
-    if args.hop is None and dumps:
-        hop = dumps[0]
-    if hop is None or hop.dir is None:
-        names = ", ".join(h.name for h in dumps) or "none"
-        raise UserError(f"drill restore: no dumps hop {args.hop or ''} in the catalog "
-                        f"(dumps hops: {names}); give --from DIR or --config")  # fmt: skip
-    source = args.source
-    if source is None and hop.source is not None:
-        source_hop = catalog.hop(hop.source)
-        source = hop_url(source_hop) if source_hop is not None else None
-    return Path(hop.dir), source
-
-
-def _print_steps(report: DrillReport) -> None:
-    rows = [(step, f"{seconds:.2f}") for step, seconds in report.steps]
-    print(format_table(("step", "seconds"), rows, numeric=(False, True)))
-    state = "dropped" if report.dropped else "NOT dropped: drop it by hand"
-    print(f"scratch database {report.scratch}: {state}")
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (systemd stopping the unit) as Ctrl-C, so the scratch database is dropped."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    settings = catalog.smtp
+    if args.smtp:
+        host, port = args.smtp
+        settings = replace(settings, host=host, port=settings.port if port is None else port)
+    recipients = tuple(catalog.alerts.report_recipients or catalog.ops)
+    if not recipients:
+        raise UserError("nobody to mail the drill report to: set ops in the catalog")
+    send(settings, [report.message(settings.sender(), recipients)])
+    print(f"mailed the report to {', '.join(recipients)}")

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
 from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
-from el_monitor.cli.stores import opened_store
+from el_monitor.cli.pidfile import pid_file
+from el_monitor.cli.stores import open_later, open_or_fail, store_errors
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
 from el_monitor.ingest.sources.network import QUEUE_BYTES
@@ -26,10 +27,15 @@ from el_monitor.measures import MEASURES
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
     from el_monitor.ingest.sources.base import Source
+    from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
+NOWHERE_NOTE = (
+    "events are spooled (with --spool-dir) or held until a URL is written there and the "
+    "forwarder gets SIGHUP"
+)
 
 
 def register(commands: Commands) -> None:
@@ -56,10 +62,25 @@ def register(commands: Commands) -> None:
         help="'json' (one capsule per line) or an EventLogging format string "
         "such as '%%q %%{recvFrom}s %%{seqId}d %%t %%h %%{userAgent}i'",
     )
+    target = forward.add_mutually_exclusive_group()
     add_db_option(
-        forward,
+        target,
         default=DEFAULT_DB,
         help=f"sqlite:///path or mysql://user:password@host:port/db (default: {DEFAULT_DB})",
+    )
+    target.add_argument(
+        "--db-file",
+        metavar="PATH",
+        help="instead of --db: a file whose first line (not blank, not a # comment) is the "
+        "database URL, read again on SIGHUP and when it changes, to re-point a running "
+        "forwarder (a failover); an empty file points it nowhere: it spools (or holds) "
+        "until a URL is written",
+    )
+    forward.add_argument(
+        "--pid-file",
+        metavar="PATH",
+        help="write this process's id here while it runs (for `el-monitor drill failover "
+        "--forwarder PATH`, or systemd)",
     )
     forward.add_argument(
         "--log-dir", metavar="DIR", help="write all/valid/invalid JSON-lines logs, one file per day"
@@ -153,10 +174,12 @@ def register(commands: Commands) -> None:
 
 
 def run_forward(args: argparse.Namespace) -> int:
-    """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs."""
+    """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs
+    (and the database file)."""
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
+    from el_monitor.ingest.target import TargetFile
     from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -180,30 +203,46 @@ def run_forward(args: argparse.Namespace) -> int:
         max_event_bytes=args.max_event_bytes,
         instance=args.instance or "",
     )
-    with opened_store(
-        args.db, doing="store events", create=True, spool_dir=args.spool_dir, hint=SPOOL_HINT
-    ) as store:
-        source = _open_input(args)
-        stop, reload = threading.Event(), threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: reload.set())
-        forwarder = Forwarder(
-            settings,
-            source,
-            registry,
-            store,
-            policy=policy,
-            reloader=loader,
-            reload=reload,
-            metrics=_metric_emitter(args),
-        )
-        result = forwarder.run(stop)
+    target = TargetFile(args.db_file, open_later) if args.db_file else None
+    url = target.read() if target is not None else args.db
+    store = _open_store(url, args.spool_dir) if url else None
+    if target is not None:
+        target.url = url
+        if url is None:
+            log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
+    stop, reload = threading.Event(), threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
+    forwarder = None
+    try:
+        with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
+            source = _open_input(args)
+            forwarder = Forwarder(
+                settings,
+                source,
+                registry,
+                store,
+                policy=policy,
+                reloader=loader,
+                reload=reload,
+                metrics=_metric_emitter(args),
+                target=target,
+            )
+            result = forwarder.run(stop)
+    finally:  # the store in force at the end: the file may have re-pointed it
+        last = forwarder.writer.store if forwarder is not None else store
+        if last is not None:
+            last.close()
     print(summary_table(result.counts))
     errors = error_groups(result.counts)
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
     return 1 if result.pending else 0
+
+
+def _open_store(url: str, spool_dir: str | None) -> Store:
+    return open_or_fail(url, create=True, spool_dir=spool_dir, hint=SPOOL_HINT)
 
 
 def _open_input(args: argparse.Namespace) -> Source:

@@ -19,6 +19,7 @@ from el_monitor.cli import (
     catalog,
     drill,
     forward,
+    heartbeat,
     notify,
     optout,
     report,
@@ -74,7 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     # In the order of --help.
-    for command in (forward, catalog, schemas, optout, retention, backup, drill, report, notify):
+    for command in (
+        forward,
+        catalog,
+        schemas,
+        optout,
+        retention,
+        report,
+        notify,
+        heartbeat,
+        backup,
+        drill,
+    ):
         command.register(commands)
     return parser
 

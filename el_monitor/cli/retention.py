@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from el_monitor.argtypes import iso_date, positive_float, positive_int, schema_name
+from el_monitor.argtypes import (
+    iso_date,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    schema_name,
+)
 from el_monitor.cli.options import (
     Commands,
     add_config_option,
@@ -84,6 +90,13 @@ def register(commands: Commands) -> None:
         default=0.0,
         metavar="SECONDS",
         help="pause between batches (lets replicas catch up)",
+    )
+    run.add_argument(
+        "--yield-factor",
+        type=non_negative_float,
+        metavar="F",
+        help="while others insert (live traffic), pause F times each batch's time after it, "
+        "so the forwarders keep their pace; 0: never (default 1)",
     )
     run.set_defaults(run=_run)
 
@@ -160,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
                     pre_steps=pre_steps(args),
                     **({} if args.batch_size is None else {"batch_size": args.batch_size}),
                     pause=args.pause,
+                    **({} if args.yield_factor is None else {"yield_factor": args.yield_factor}),
                     progress=progress,
                 )
         except RetentionRefused as refused:

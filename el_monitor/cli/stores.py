@@ -38,17 +38,26 @@ def opened_store(
     created.  With ``spool_dir`` an unreachable server is only warned about: the store connects
     on first use.  ``hint`` is the command's own advice for an unreachable server.
     """
+    store = open_or_fail(url, create=create, spool_dir=spool_dir, hint=hint)
+    try:
+        with store_errors(doing=doing, hint=hint):
+            yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def store_errors(*, doing: str, hint: str = "") -> Iterator[None]:
+    """Store failures escaping the block as one line (``opened_store``'s wording), for a
+    command that opens and closes its stores itself (the forwarder re-points its own)."""
     from el_monitor.store import StoreError, StoreUnavailable
 
-    store = _open(url, create=create, spool_dir=spool_dir, hint=hint)
     try:
-        yield store
+        yield
     except StoreUnavailable as exc:
         raise UserError(_unreachable(exc, hint)) from None
     except StoreError as exc:
         raise UserError(f"cannot {doing}: {exc}") from None
-    finally:
-        store.close()
 
 
 def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
@@ -56,7 +65,8 @@ def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
     return f"{exc} (is the database running? check --db{'; ' + hint if hint else ''})"
 
 
-def _open(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
+def open_or_fail(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
+    """``url`` opened (made, with ``create``); unreachable is a UserError without a spool."""
     from el_monitor.store import StoreUnavailable, open_existing, open_store
 
     try:
@@ -66,3 +76,11 @@ def _open(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:
             raise UserError(_unreachable(exc, hint)) from None
         log.warning("%s: starting anyway, spooling to %s until it answers", exc, spool_dir)
         return open_store(url, connect_now=False)
+
+
+def open_later(url: str) -> Store:
+    """The store at ``url``, connecting on first use (a forwarder's new target: its flushes
+    say when it does not answer).  A bad URL is a UserError."""
+    from el_monitor.store import open_store
+
+    return open_store(url, connect_now=False)

@@ -5,8 +5,8 @@ stops cleanly when ``stop`` is set: the source ends its input (a network source 
 receiving, then hands over what it queued), the batch is flushed (or spooled) before ``run``
 returns, and what can be neither is written to a rescue file (``rescue``), loudly.
 Between two chunks its run loop does whatever periodic job is due: flushing, reloading the
-policy, feeding counts to Graphite and to the log.  The report's counts go to the store with
-each flush, in the batch's own transaction (see ``writer``).
+policy, re-pointing the store (``target``), feeding counts to Graphite and to the log.  The
+report's counts go to the store with each flush, in the batch's own transaction (``writer``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from el_monitor.ingest.policy import Policy, PolicyLoader
 from el_monitor.ingest.rescue import rescue
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.spool import Spool
+from el_monitor.ingest.target import TargetFile
 from el_monitor.ingest.writer import StoreWriter
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store
@@ -62,22 +63,25 @@ class ForwardResult:
 class Forwarder:
     """Wires source → pipeline → writer and logs; ``policy`` is the catalog's decisions in
     force at start, ``reloader`` (optional) re-reads them on SIGHUP (``reload``) or when the
-    catalog or opt-out files change."""
+    catalog or opt-out files change; ``target`` (optional, ``--db-file``) likewise names the
+    database, ``store`` being the one it named at start (None: nowhere)."""
 
     def __init__(
         self,
         settings: ForwarderSettings,
         source: Source,
         registry: SchemaRegistry,
-        store: Store,
+        store: Store | None,
         counters: Counters | None = None,
         policy: Policy | None = None,
         reloader: PolicyLoader | None = None,
         reload: threading.Event | None = None,
         metrics: MetricSink | None = None,
+        target: TargetFile | None = None,
     ) -> None:
         self.settings = settings
         self.reloader = reloader
+        self.target = target
         self.reload = reload or threading.Event()
         self.source = source
         self.counters = counters or Counters()
@@ -93,6 +97,7 @@ class Forwarder:
             spool,
             book=self.book,
             instance=settings.instance or host,
+            wake=self.reload if target is not None else None,
         )
         self.metrics_feed = MetricsFeed(self.counters, metrics) if metrics else None
         parser = make_parser(settings.format, host, settings.max_event_bytes)
@@ -130,9 +135,10 @@ class Forwarder:
         settings = self.settings
         flush_due = functools.partial(self._flush_due, stop)
         tasks = [PeriodicTask("flush", flush_due, functools.partial(self._flush, stop))]
-        if self.reloader is not None:
+        if self.reloader is not None or self.target is not None:
             reload_due = Every(POLICY_CHECK_INTERVAL, now=self.reload)
-            tasks.append(PeriodicTask("policy reload", reload_due, self._maybe_reload))
+            reload = functools.partial(self._maybe_reload, stop)
+            tasks.append(PeriodicTask("reload", reload_due, reload))
         if self.metrics_feed is not None:
             feed = self.metrics_feed
             tasks.append(PeriodicTask("metrics", feed.slots, feed.send))
@@ -166,7 +172,8 @@ class Forwarder:
         return ForwardResult(self.counters.snapshot(), pending)
 
     def _drain(self, stop: threading.Event) -> int:
-        """At the end of input: flush, then wait for the spool to drain unless stopped."""
+        """At the end of input: flush, then wait for the spool to drain (and a held batch to
+        be stored: pointed nowhere, or woken to be re-pointed) unless stopped."""
         pending = self._flush(stop)
         if self.writer.backlog and not stop.is_set():
             log.warning(
@@ -174,9 +181,12 @@ class Forwarder:
                 "(SIGTERM leaves them for the next run)",
                 self.writer.backlog,
             )
-        while self.writer.backlog and not stop.is_set():
-            stop.wait(max(0.0, self.writer.backoff.next_attempt - time.monotonic()))
-            pending += self._flush(stop)
+        while (self.writer.backlog or pending) and not stop.is_set():
+            if self.reloader is not None or self.target is not None:
+                self._maybe_reload(stop)
+            if not pending:
+                stop.wait(self.writer.retry_in())
+            pending = self._flush(stop)
         return pending
 
     def _rescue(self) -> None:
@@ -186,15 +196,31 @@ class Forwarder:
         rescue(self.writer.batch, places)
         self.writer.batch = []
 
-    def _maybe_reload(self) -> None:
+    def _maybe_reload(self, stop: threading.Event) -> None:
         """Between two chunks, so no event is lost or counted twice across the switch."""
-        assert self.reloader is not None
-        if self.reload.is_set() or self.reloader.changed():
-            self.reload.clear()
+        forced = self.reload.is_set()
+        self.reload.clear()
+        if self.reloader is not None and (forced or self.reloader.changed()):
             policy = self.reloader.reload()
             if policy is not None:
                 self.set_policy(policy)
                 log.info("catalog and opt-out list reloaded")
+        if self.target is not None and (forced or self.target.changed()):
+            self._retarget(self.target, stop)
+
+    def _retarget(self, target: TargetFile, stop: threading.Event) -> None:
+        """Re-point the store when the database file names another: the batch in flight is
+        committed to the old one or spooled (held, without a spool), the old one closed; the
+        next flushes make tables in the new one and drain the spool into it."""
+        new = target.reload()
+        if new is None:
+            return
+        self._flush(stop, patient=False)
+        old = self.writer.store
+        self.writer.retarget(new.store)
+        if old is not None:
+            old.close()
+        target.switched(new.url)
 
     def _flush_due(self, stop: threading.Event) -> bool:
         settings = self.settings
@@ -208,13 +234,13 @@ class Forwarder:
             and time.monotonic() - self._position_since >= settings.flush_interval
         )
 
-    def _flush(self, stop: threading.Event) -> int:
+    def _flush(self, stop: threading.Event, patient: bool = True) -> int:
         """Logs, then rows and counts, then the checkpoint.  A crash between the commit and the
         checkpoint replays the lines since the last checkpoint (their rows are then counted
         duplicate, their counts twice): the logs are synced first to keep that moment short."""
         if self.logs is not None:
             self.logs.sync()
-        pending = self.writer.flush(stop)
+        pending = self.writer.flush(stop, patient)
         if not pending and not self.writer.counts_pending and self._position is not None:
             self.source.commit(self._position)
             self._position = None

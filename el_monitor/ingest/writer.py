@@ -43,6 +43,8 @@ from el_monitor.store.sampling import record_sample_rate
 
 log = logging.getLogger(__name__)
 
+NOWHERE_POLL = 0.25  # seconds between looks for a new target while no flush can succeed
+
 
 class Backoff:
     """Exponential retry delay: 1 s doubling to ``ceiling``, reset by a success."""
@@ -66,7 +68,7 @@ class StoreWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         registry: SchemaRegistry,
         counters: Counters,
         on_error: Callable[[EventError], None],
@@ -74,8 +76,12 @@ class StoreWriter:
         clock: Callable[[], float] = time.monotonic,
         book: HourBook | None = None,
         instance: str = "",
+        wake: threading.Event | None = None,
     ) -> None:
-        self.store = store
+        self.store = store  # None: pointed nowhere (an empty --db-file), as if it were away
+        # Set (SIGHUP) to make a flush that waits for the database return, its batch kept, so
+        # the run loop can re-point the forwarder.
+        self.wake = wake
         self.registry = registry
         self.counters = counters
         self.on_error = on_error
@@ -121,10 +127,20 @@ class StoreWriter:
         """Whether a flush now could make the batch durable (else it could only wait)."""
         return self.spool is not None or self._store_ready()
 
-    def flush(self, stop: threading.Event | None = None) -> int:
+    def retarget(self, store: Store | None) -> None:
+        """Write to ``store`` from the next flush on (None: nowhere); the caller flushed the
+        batch and closes the old one.  Tables are made there as needed, the spool drains
+        into it, and the sample rates are recorded there too."""
+        self.store = store
+        self._counts_ready = False
+        self._recorded_rates = {}
+        self.backoff.succeeded()
+
+    def flush(self, stop: threading.Event | None = None, patient: bool = True) -> int:
         """Make the batch durable: committed, or spooled.  Without a (working) spool, retry
-        with backoff until the database returns or ``stop`` is set.  Returns the number of
-        events left pending, which stay in the batch."""
+        with backoff until the database returns, ``stop`` or ``wake`` is set (``patient``
+        False: try once).  Returns the number of events left pending, which stay in the
+        batch."""
         capsules, self.batch = self.batch, []
         counted = self.book.take()
         if self._store_ready():
@@ -141,19 +157,34 @@ class StoreWriter:
             if self._spool(capsules, counted):
                 self.counts_pending = False
                 return 0
-            if stop is not None and stop.is_set() or not capsules:
+            woken = self.wake is not None and self.wake.is_set()
+            if not patient or woken or stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
                 self.book.give_back(counted)
                 self.counts_pending = bool(counted)
                 return len(capsules)
-            wait = max(0.0, self.backoff.next_attempt - self.clock())
+            wait = self.retry_in()
             if stop is not None:
                 stop.wait(wait)
             else:
                 time.sleep(wait)
 
+    def retry_in(self) -> float:
+        """Seconds until the store is worth another try; short polls while pointed nowhere
+        or while a SIGHUP (``wake``) may come to re-point the forwarder."""
+        if self.store is None:
+            return NOWHERE_POLL
+        wait = max(0.0, self.backoff.next_attempt - self.clock())
+        return min(wait, NOWHERE_POLL) if self.wake is not None else wait
+
+    def _current(self) -> Store:
+        """The store a commit writes to; pointed nowhere, it is as if the database were away."""
+        if self.store is None:
+            raise StoreUnavailable("pointed nowhere (the database file is empty)")
+        return self.store
+
     def _store_ready(self) -> bool:
-        return self.clock() >= self.backoff.next_attempt
+        return self.store is not None and self.clock() >= self.backoff.next_attempt
 
     def _unavailable(self, exc: StoreUnavailable) -> None:
         self.backoff.failed(self.clock())
@@ -242,8 +273,9 @@ class StoreWriter:
         Raises StoreUnavailable."""
         if not capsules and not counted and not orphans:
             return
+        store = self._current()
         if not self._counts_ready:
-            create_counts_tables(self.store)
+            create_counts_tables(store)
             self._counts_ready = True
         groups: dict[tuple[str, str], list[dict]] = {}
         for capsule in capsules:
@@ -287,14 +319,14 @@ class StoreWriter:
         def bookkeeping(result: InsertResult) -> list:
             found[:] = outcomes(result)
             counts, errors = batch_rows(self.instance, counted, valid, found, spooled)
-            return count_statements(self.store.dialect, counts, errors)
+            return count_statements(store.dialect, counts, errors)
 
         try:
-            result = self.store.insert(rows, bookkeeping)
+            result = store.insert(rows, bookkeeping)
         except TableMissing:  # the counts tables were dropped while we ran: make them again
             log.warning("the counts tables are missing; creating them again")
-            create_counts_tables(self.store)
-            result = self.store.insert(rows, bookkeeping)
+            create_counts_tables(store)
+            result = store.insert(rows, bookkeeping)
         for outcome in found:
             counts = self.counters.schema(outcome.capsule["schema"])
             if outcome.duplicate:
@@ -310,7 +342,7 @@ class StoreWriter:
             compiled = self.registry.get(schema, revision)
             if compiled is None:  # validated moments ago: only a registry gone away does this
                 raise StoreError(f"schema {schema}/{revision} is no longer in the registry")
-            layout = self.store.layout(schema, revision, compiled.schema)
+            layout = self._current().layout(schema, revision, compiled.schema)
         except (StoreError, SchemaError) as exc:
             log.error("cannot store %s/%s: %s", schema, revision, exc)
             return exc if isinstance(exc, StoreError) else StoreError(str(exc))
@@ -322,11 +354,11 @@ class StoreWriter:
         rate = self._sample_rate_for(schema)
         if self._recorded_rates.get((schema, revision)) == rate:
             return
-        previous = record_sample_rate(self.store, schema, revision, rate)
+        previous = record_sample_rate(self._current(), schema, revision, rate)
         self._recorded_rates[(schema, revision)] = rate
         if previous is None:
             return
-        if has_rows(self.store, layout.name):
+        if has_rows(self._current(), layout.name):
             log.error(
                 "sample rate of %s/%s changed from 1 in %d to 1 in %d although its table already "
                 "has rows; the change is recorded in el_monitor_sampling (see `el-monitor "

@@ -25,6 +25,7 @@ from el_monitor.retention.hashing import TokenHasher, forget_salts
 from el_monitor.retention.plan import PreStep, RunPlan, Step, TablePlan, plan_table, store_tables
 from el_monitor.retention.policy import DELETE, SANITIZE, row_time, rules_for
 from el_monitor.store import Store, StoreError
+from el_monitor.store.catalogue import others_inserts
 from el_monitor.store.retention import (
     StatePolicy,
     batch_state,
@@ -35,12 +36,12 @@ from el_monitor.store.retention import (
 )
 from el_monitor.store.retention_rows import (
     AnyMarker,
+    PeriodSalt,
     Sanitize,
     Unhandled,
     add_marker,
     delete_batch,
     due_batch,
-    read_values,
     sanitize_batch,
     unhandled,
 )
@@ -53,6 +54,10 @@ BATCH_SIZE = 5000  # rows a transaction at most (retention run --batch-size): te
 # lock is held for a second whatever the load.
 LOCK_BUDGET = 0.4
 MIN_BATCH = 100
+# While other sessions insert (live traffic), each batch is followed by a pause this many times
+# as long as it took: retention then takes at most about half of one server thread, and the
+# forwarder keeps its pace.  Alone on the server it runs flat out.
+YIELD_FACTOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,13 @@ def run_retention(
     pre_steps: Sequence[PreStep] = (),
     batch_size: int = BATCH_SIZE,
     pause: float = 0.0,
+    yield_factor: float = YIELD_FACTOR,
     progress: ProgressSink | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Check the guards (RetentionRefused), run ``pre_steps``, then, when ``plan.execute``,
-    every table's steps; ``pause`` seconds between batches let replicas catch up."""
+    every table's steps; ``pause`` seconds between batches let replicas catch up, and
+    ``yield_factor`` times a batch's time after it while others insert (``YIELD_FACTOR``)."""
     store = plan.store
     problems = check_guards(store, plan.catalog, plan.tables, plan.grants, plan.now, max_age_gap)
     if problems:
@@ -132,7 +139,7 @@ def run_retention(
     tables = [_with_marker(store, plan, t) if t.needs_marker else t for t in plan.tables]
     if progress is not None:
         progress.set_total(sum(t.due(DELETE) + t.due(SANITIZE) for t in tables))
-    batches = _Batches(store, plan, batch_size, pause, progress, sleep)
+    batches = _Batches(store, plan, batch_size, _Pacing(pause, yield_factor, sleep), progress)
     results = tuple(batches.run_table(table) for table in tables)
     forgotten = 0
     if plan.before is None and plan.only is None:  # every table is as the policy says
@@ -160,6 +167,28 @@ def _longest(plan: RunPlan) -> int:
     return max(days)
 
 
+class _Pacing:
+    """How a run spaces its batches: a fixed ``pause``, and a pause of ``factor`` times the
+    last batch's time whenever other sessions ran inserts since the batch before (the
+    engines that cannot tell never yield)."""
+
+    def __init__(self, pause: float, factor: float, sleep: Callable[[float], None]) -> None:
+        self.pause, self.factor, self.sleep = pause, factor, sleep
+        self._inserted: int | None = None
+        self.yielded = 0.0  # seconds spent yielding, for the log
+
+    def after_batch(self, store: Store, seconds: float) -> None:
+        wait = self.pause
+        if self.factor:
+            inserted = others_inserts(store)
+            before, self._inserted = self._inserted, inserted
+            if inserted is not None and before is not None and inserted > before:
+                wait += self.factor * seconds
+                self.yielded += self.factor * seconds
+        if wait:
+            self.sleep(wait)
+
+
 class _Batches:
     """One run's batch loop over tables: the store, sizes, pacing and progress it shares."""
 
@@ -168,12 +197,11 @@ class _Batches:
         store: Store,
         plan: RunPlan,
         batch_size: int,
-        pause: float,
+        pacing: _Pacing,
         progress: ProgressSink | None,
-        sleep: Callable[[float], None],
     ) -> None:
         self.store, self.plan, self.size = store, plan, batch_size
-        self.pause, self.progress, self.sleep = pause, progress, sleep
+        self.pacing, self.progress = pacing, progress
 
     def run_table(self, table: TablePlan) -> TableResult:
         store, now, rules = self.store, self.plan.now, table.rules
@@ -200,7 +228,8 @@ class _Batches:
                 finish_table(store, table.table, _oldest(store, table), now, str(exc) or "stopped")
             raise
         finish_table(store, table.table, _oldest(store, table), now)
-        log.info("retention: %s: %d deleted, %d sanitized", table.table, deleted, sanitized)
+        log.info("retention: %s: %d deleted, %d sanitized (%.1f s yielded to inserts so far)",
+                 table.table, deleted, sanitized, self.pacing.yielded)  # fmt: skip
         return TableResult(table, deleted, sanitized)
 
     def _run_step(self, table: str, step: Step) -> int:
@@ -211,7 +240,7 @@ class _Batches:
             how = Sanitize(step.nulls, step.marker_from, step.marker_to)
         size = self.size
         while True:
-            ids, checkpoint = due_batch(store, table, step.cutoff, step.marker_from, size)
+            ids, checkpoint, oldest = due_batch(store, table, step.cutoff, step.marker_from, size)
             if not ids or checkpoint is None:
                 return total
             if how is None:
@@ -220,10 +249,11 @@ class _Batches:
                 done = delete_batch(store, table, ids, state)
             else:
                 state = batch_state(store, table, checkpoint, 0, len(ids), now)
-                hashed = self._hashed(table, ids, step.hashes)
+                salts = self._salts(oldest or checkpoint, checkpoint) if step.hashes else []
                 started = time.perf_counter()
-                done = sanitize_batch(store, table, ids, how, hashed, state)
-            asked, size = size, self._next_size(size, time.perf_counter() - started)
+                done = sanitize_batch(store, table, ids, how, step.hashes, salts, state)
+            seconds = time.perf_counter() - started
+            asked, size = size, self._next_size(size, seconds)
             if not done:
                 raise StoreError(f"{table}: a batch of {len(ids)} due rows changed nothing")
             total += done
@@ -231,8 +261,7 @@ class _Batches:
                 self.progress.advance(len(ids), table)
             if len(ids) < asked:
                 return total
-            if self.pause:
-                self.sleep(self.pause)
+            self.pacing.after_batch(store, seconds)
 
     def _next_size(self, size: int, seconds: float) -> int:
         """The next batch's size after one of ``size`` rows held its locks ``seconds``:
@@ -245,23 +274,15 @@ class _Batches:
             return min(self.size, size * 2)
         return size
 
-    def _hashed(
-        self, table: str, ids: Sequence[int], columns: Sequence[str]
-    ) -> dict[str, dict[int, str | None]]:
-        """column → id → the HMAC of its value (None for NULL), by each row's time."""
-        hasher = self.plan.hasher
-        if not columns or hasher is None:
-            return {}
-        out: dict[str, dict[int, str | None]] = {column: {} for column in columns}
-        days: dict[str, datetime.datetime] = {}  # a salt's period goes by the day: parse each once
-        for key, timestamp, *values in read_values(self.store, table, ids, columns):
-            day = timestamp[:8]
-            when = days.get(day)
-            if when is None:
-                when = days[day] = row_time(day + "000000")
-            for column, value in zip(columns, values, strict=True):
-                out[column][key] = None if value is None else hasher.hash(value, when)
-        return out
+    def _salts(self, oldest: str, newest: str) -> list[PeriodSalt]:
+        """The salts of the periods a batch's rows (``oldest`` to ``newest``) fall in."""
+        if self.plan.hasher is None:
+            raise StoreError("hashing needs an executing run's salts")
+        return self.plan.hasher.salts(_day(oldest), _day(newest))
+
+
+def _day(timestamp: str) -> datetime.datetime:
+    return row_time(timestamp[:8] + "000000")
 
 
 def _oldest(store: Store, table: TablePlan) -> Unhandled:

@@ -23,6 +23,7 @@ import secrets
 
 from el_monitor.store import Store, StoreError
 from el_monitor.store.retention import add_salt, delete_salts_before, read_salt
+from el_monitor.store.retention_rows import PeriodSalt
 
 SALT_DAYS = 90
 _EPOCH = datetime.date(1970, 1, 1)
@@ -33,6 +34,12 @@ def salt_period(when: datetime.datetime | datetime.date) -> int:
     if isinstance(when, datetime.datetime):
         when = when.astimezone(datetime.UTC).date() if when.tzinfo else when.date()
     return (when - _EPOCH).days // SALT_DAYS
+
+
+def period_start(period: int) -> str:
+    """The first moment of a salt period, as a MediaWiki timestamp."""
+    day = _EPOCH + datetime.timedelta(days=period * SALT_DAYS)
+    return day.strftime("%Y%m%d000000")
 
 
 def hmac_hex(salt: bytes, value: str) -> str:
@@ -51,6 +58,14 @@ class TokenHasher:
 
     def hash(self, value: str, when: datetime.datetime) -> str:
         return hmac_hex(self._salt(salt_period(when)), value)
+
+    def salts(self, oldest: datetime.datetime, newest: datetime.datetime) -> list[PeriodSalt]:
+        """The salt of every period from ``oldest``'s to ``newest``'s, each with the first
+        moment of its period (MediaWiki timestamp), for the database to hash a batch."""
+        return [
+            PeriodSalt(period_start(period), self._salt(period))
+            for period in range(salt_period(oldest), salt_period(newest) + 1)
+        ]
 
     def _salt(self, period: int) -> bytes:
         salt = self._salts.get(period)

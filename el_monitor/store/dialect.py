@@ -9,6 +9,7 @@ Nothing else tells the engines apart.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -23,6 +24,18 @@ IN_LIMIT = 1000  # keys per … IN (…) of one statement: far below every engin
 # Types of the two capsule columns that carry the unique key and the time index.
 _CAPSULE_TYPES = {"uuid": "CHAR(32)", "timestamp": "VARCHAR(14)"}
 EVENT_COLLATION = "utf8mb4_unicode_ci"
+
+
+HMAC_FUNCTION = "el_hmac_sha256"  # SQLite: the application function (store.sqlite) behind it
+_SHA256_BLOCK = 64
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer keys, ``key ^ ipad`` and ``key ^ opad`` (RFC 2104)."""
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
 class Index(NamedTuple):
@@ -76,6 +89,7 @@ class Dialect(ABC):
     _skip_stored_uuid: str  # after an insert's rows: a replayed uuid adds nothing
     lock_rows: str  # after a SELECT in a write transaction: no other writer adds what it read
     concat_limit: str | None  # a query answering the longest text concat_rows gives; None: any
+    others_inserts: str | None  # a query answering the insert statements of other sessions
 
     @abstractmethod
     def quote(self, identifier: str) -> str:
@@ -165,6 +179,12 @@ class Dialect(ABC):
         that the expression never gives); NULL when there are no rows."""
 
     @abstractmethod
+    def hmac_sha256(self, expression: str, key: bytes) -> tuple[str, tuple[bytes | str, ...]]:
+        """An expression: the HMAC-SHA256 of ``expression``'s text (its UTF-8 bytes) under
+        ``key``, as lowercase hex, NULL for NULL; and its parameters, in the order of their
+        marks.  Computed where the rows are, so tokens are never read out to be hashed."""
+
+    @abstractmethod
     def _number(self, expression: str, null: str) -> str:
         """A numeric ``expression`` as text that ``float()`` reads back exactly; ``null``
         (an SQL text) for NULL."""
@@ -197,6 +217,14 @@ class Dialect(ABC):
     def _add_on_conflict(self, keys: Sequence[str], additive: Sequence[str]) -> str: ...
 
 
+_INSERT_COUNTERS = "('COM_INSERT', 'COM_INSERT_SELECT', 'COM_REPLACE', 'COM_LOAD')"
+_OTHERS_INSERTS = (  # every session's since the server started, less this session's
+    "SELECT (SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS "
+    f"WHERE VARIABLE_NAME IN {_INSERT_COUNTERS}) - (SELECT SUM(VARIABLE_VALUE) "
+    f"FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME IN {_INSERT_COUNTERS})"
+)
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
     mark = "?"
@@ -208,6 +236,7 @@ class SQLiteDialect(Dialect):
     _skip_stored_uuid = ' ON CONFLICT("uuid") DO NOTHING'
     lock_rows = ""  # one writer at a time: the transaction's write lock covers it
     concat_limit = None
+    others_inserts = None  # the writer is in-process: no one else's inserts to count
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -230,6 +259,9 @@ class SQLiteDialect(Dialect):
 
     def concat_rows(self, expression: str, separator: str) -> str:
         return f"group_concat({expression}, '{separator}')"
+
+    def hmac_sha256(self, expression: str, key: bytes) -> tuple[str, tuple[bytes | str, ...]]:
+        return f"{HMAC_FUNCTION}({self.mark}, {expression})", (key,)
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE ({self.names(index.columns)})"
@@ -261,6 +293,7 @@ class MySQLDialect(Dialect):
     _skip_stored_uuid = " ON DUPLICATE KEY UPDATE `uuid` = `uuid`"
     lock_rows = " FOR UPDATE"  # also locks the gaps where a missing uuid would go
     concat_limit = "SELECT @@SESSION.group_concat_max_len"
+    others_inserts = _OTHERS_INSERTS
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
@@ -292,6 +325,15 @@ class MySQLDialect(Dialect):
     def concat_rows(self, expression: str, separator: str) -> str:
         # As long as the session allows (group_concat_max_len): a longer text comes back cut.
         return f"GROUP_CONCAT({expression} SEPARATOR '{separator}')"
+
+    def hmac_sha256(self, expression: str, key: bytes) -> tuple[str, tuple[str, ...]]:
+        # RFC 2104 spelled in SHA2 calls: H((K ^ opad) || H((K ^ ipad) || text)).  The keys
+        # travel as hex (a bytes parameter would be read as utf8mb4 text); CONCAT with a
+        # binary argument is binary, so the column's text enters as its utf8mb4 bytes.
+        inner, outer = hmac_pads(key)
+        key_mark = f"UNHEX({self.mark})"
+        sql = f"SHA2(CONCAT({key_mark}, UNHEX(SHA2(CONCAT({key_mark}, {expression}), 256))), 256)"
+        return sql, (outer.hex(), inner.hex())
 
     def _unique_key(self, index: Index) -> str:
         return f"UNIQUE KEY {self.quote(index.name)} ({self.names(index.columns)})"

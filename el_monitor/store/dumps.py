@@ -1,5 +1,6 @@
-"""What backups ask of a MariaDB server: id ranges, a range's row and sanitized counts,
-scratch databases, replication status, and the ``mariadb-dump`` / ``mariadb`` command lines.
+"""What backups ask of a MariaDB server: a range's row and sanitized counts, a snapshot to read
+a range in while a dump runs, scratch databases, and the ``mariadb-dump`` / ``mariadb`` command
+lines (replication status is ``store.replication``'s).
 
 The client tools get their account from a defaults file (``client_defaults``), never from
 argv, so a password never shows in ``ps``.  The id range a dump covers is written here as its
@@ -31,13 +32,6 @@ class RangeState(NamedTuple):
 
     rows: int
     sanitized: int
-
-
-class ReplicaStatus(NamedTuple):
-    io_running: str
-    sql_running: str
-    error: str  # the replica's own words (last IO or SQL error), "" when none
-    lag_seconds: int | None
 
 
 @contextmanager
@@ -97,27 +91,6 @@ def server_version(store: Store) -> str:
 
 def ping(store: Store) -> None:
     store.query("SELECT 1")
-
-
-def replica_status(store: Store) -> ReplicaStatus | None:
-    """``SHOW SLAVE STATUS`` of a replica; None on a server that replicates from nothing
-    (or on SQLite, which never does)."""
-    from el_monitor.store.mysql import MySQLStore
-
-    if not isinstance(store, MySQLStore):
-        return None
-    rows = store.named_rows("SHOW SLAVE STATUS")
-    if not rows:
-        return None
-    status = rows[0]
-    error = str(status.get("Last_IO_Error") or status.get("Last_SQL_Error") or "")
-    lag = status.get("Seconds_Behind_Master")
-    return ReplicaStatus(
-        str(status.get("Slave_IO_Running")),
-        str(status.get("Slave_SQL_Running")),
-        error,
-        None if lag is None else int(lag),
-    )
 
 
 def scratch_name(text: str) -> str:

@@ -138,13 +138,12 @@ class MySQLStore(Store):
             if self._conn is not None:
                 _rollback(self._conn)
 
-    def named_rows(self, sql: str) -> list[dict[str, Any]]:
-        """Rows of a statement whose columns are known by name only (``SHOW SLAVE STATUS``
-        gains columns between server versions)."""
-        with self._errors(), self._connection().cursor() as cursor:
-            cursor.execute(sql)
-            names = [d[0] for d in cursor.description or ()]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    def query_named(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        """``query``, each row a dict by column name: for ``SHOW`` statements whose columns
+        differ between server versions (``SHOW SLAVE STATUS``)."""
+        with self._errors(), self._connection().cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(sql, tuple(params) or None)
+            rows = list(cursor.fetchall())
         self._connection().commit()
         return rows
 

@@ -1,9 +1,10 @@
 """Retention on event tables: which rows are due, and deleting or sanitizing them in batches.
 
 Every statement is bounded: a batch's ids are read first (a non-locking read on the
-``timestamp`` index, or on the marker's), then deleted or updated by primary key, at most
-``IN_LIMIT`` keys a statement, in one short transaction with the batch's state update.  So a
-kill loses at most the batch in flight, and nothing but the rows of one batch is locked.
+``timestamp`` index, or on the marker's), then deleted or updated by primary key (ranges of
+consecutive ids, else lists of at most ``IN_LIMIT`` keys), in one short transaction with the
+batch's state update.  So a kill loses at most the batch in flight, and nothing but the rows
+of one batch is locked.
 
 Sanitized rows are marked in a column of their own, ``el_retention`` (``RETENTION_MARKER``):
 NULL for a row as the forwarder wrote it, ``PARTIAL`` (1) once sanitized but for an
@@ -19,13 +20,14 @@ that are only ever purged need no marker: a deleted row is gone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from el_monitor.store.base import Params, Store
 from el_monitor.store.dialect import IN_LIMIT, Index
-from el_monitor.store.mapping import RETENTION_MARKER, column_text
+from el_monitor.store.mapping import RETENTION_MARKER, StoreError, column_text
 
+T = TypeVar("T")
 PARTIAL, FINAL = 1, 2
 _MARKER_TYPE = "SMALLINT NULL"
 _BOOKKEEPING_PREFIX = "el_monitor_"  # the counts, errors, sampling and retention tables
@@ -152,32 +154,34 @@ def unhandled(store: Store, table: str, has_marker: bool, delete: bool) -> Unhan
 class DueBatch(NamedTuple):
     ids: list[int]
     checkpoint: str | None  # timestamp of the newest row of the batch; None when empty
+    oldest: str | None = None  # timestamp of its oldest row
 
 
 def due_batch(store: Store, table: str, cutoff: str, marker: Marker, limit: int) -> DueBatch:
-    """The ids of the oldest ``limit`` due rows with this marker, and the newest timestamp
-    among them.  The ids come back as one text value, not a row each: reading back
+    """The ids of the oldest ``limit`` due rows with this marker, and the newest and oldest
+    timestamps among them.  The ids come back as one text value, not a row each: reading back
     thousands of rows costs the driver more than the server takes to find them."""
     q, mark, dialect = store.dialect.quote, store.dialect.mark, store.dialect
     where, params = _where(store, marker)
-    ((ids, newest),) = store.query(
-        f"SELECT {dialect.concat_rows(q('id'), ';')}, MAX({q('timestamp')}) FROM "
+    ((ids, newest, oldest),) = store.query(
+        f"SELECT {dialect.concat_rows(q('id'), ';')}, MAX({q('timestamp')}), "
+        f"MIN({q('timestamp')}) FROM "
         f"(SELECT {q('id')}, {q('timestamp')} FROM {q(table)} WHERE {where} "
         f"ORDER BY {q('timestamp')} LIMIT {mark}) AS due",
         (cutoff, *params, limit),
     )
     text = column_text(ids)
-    return DueBatch([int(key) for key in text.split(";")] if text else [], column_text(newest))
+    keys = [int(key) for key in text.split(";")] if text else []
+    return DueBatch(keys, column_text(newest), column_text(oldest))
 
 
 def delete_batch(
     store: Store, table: str, ids: Sequence[int], state: tuple[str, Params] | None = None
 ) -> int:
     """Delete these rows, and record ``state``, in one transaction; how many went."""
-    q, dialect = store.dialect.quote, store.dialect
     statements = [
-        (f"DELETE FROM {q(table)} WHERE {q('id')} IN ({dialect.marks(len(chunk))})", chunk)
-        for chunk in _chunks(ids, IN_LIMIT)
+        (f"DELETE FROM {store.dialect.quote(table)} WHERE {keys}", params)
+        for keys, params in _key_conditions(store, ids)
     ]
     counts = store.execute_all([*statements, *([state] if state else [])])
     return sum(counts[: len(statements)])
@@ -208,40 +212,97 @@ class Sanitize(NamedTuple):
     marker_to: int
 
 
+class PeriodSalt(NamedTuple):
+    """The salt for rows from ``start`` (a MediaWiki timestamp) until the next one's."""
+
+    start: str
+    salt: bytes
+
+
 def sanitize_batch(
     store: Store,
     table: str,
     ids: Sequence[int],
     how: Sanitize,
-    hashed: Mapping[str, Mapping[int, str | None]] | None = None,
+    hashes: Sequence[str] = (),
+    salts: Sequence[PeriodSalt] = (),
     state: tuple[str, Params] | None = None,
 ) -> int:
-    """Null ``how.nulls``, set each ``hashed`` column to its value per id, and mark the rows,
-    in one transaction with ``state``; returns how many rows changed.  A row no longer at
-    ``how.marker_from`` (another run got there first) is left alone, so nothing is hashed
-    twice."""
-    q, mark = store.dialect.quote, store.dialect.mark
-    hashed = hashed or {}
-    width = 1 + 2 * len(hashed)  # parameters per row
-    statements: list[tuple[str, Params]] = []
-    for chunk in _chunks(ids, max(1, IN_LIMIT // width)):
-        sets = [f"{q(column)} = NULL" for column in how.nulls]
-        params: list[object] = []
-        for column, values in hashed.items():
-            cases = " ".join([f"WHEN {mark} THEN {mark}"] * len(chunk))
-            sets.append(f"{q(column)} = CASE {q('id')} {cases} END")
-            for key in chunk:
-                params += (key, values.get(key))
-        sets.append(f"{q(RETENTION_MARKER)} = {mark}")
-        condition, marker = _marker_is(store, how.marker_from)
-        sql = (
-            f"UPDATE {q(table)} SET {', '.join(sets)} "
-            f"WHERE {q('id')} IN ({store.dialect.marks(len(chunk))}){condition}"
+    """Null ``how.nulls``, replace each column of ``hashes`` by its HMAC under the salt of
+    the row's period (``salts``, oldest first, covering the batch), and mark the rows, in one
+    transaction with ``state``; returns how many rows changed.  The hashing is done by the
+    database in the same statement.  A row no longer at ``how.marker_from`` (another run got
+    there first) is left alone, so nothing is hashed twice."""
+    q = store.dialect.quote
+    sets = [f"{q(column)} = NULL" for column in how.nulls]
+    params: list[object] = []
+    for column in hashes:
+        expression, values = _salted_hmac(store, q(column), salts)
+        sets.append(f"{q(column)} = {expression}")
+        params += values
+    sets.append(f"{q(RETENTION_MARKER)} = {store.dialect.mark}")
+    condition, marker = _marker_is(store, how.marker_from)
+    statements: list[tuple[str, Params]] = [
+        (
+            f"UPDATE {q(table)} SET {', '.join(sets)} WHERE ({keys}){condition}",
+            (*params, how.marker_to, *keys_params, *marker),
         )
-        statements.append((sql, (*params, how.marker_to, *chunk, *marker)))
+        for keys, keys_params in _key_conditions(store, ids)
+    ]
     counts = store.execute_all([*statements, *([state] if state else [])])
     return sum(counts[: len(statements)])
 
 
-def _chunks(keys: Sequence[int], size: int) -> list[Sequence[int]]:
+def _salted_hmac(
+    store: Store, column: str, salts: Sequence[PeriodSalt]
+) -> tuple[str, list[object]]:
+    """The HMAC of ``column`` under its row's period salt: one branch per period, chosen by
+    the row's ``timestamp``."""
+    if not salts:
+        raise StoreError("hashing a column needs the salt of the batch's period")
+    dialect = store.dialect
+    params: list[object] = []
+    branches = []
+    for salt, following in zip(salts, salts[1:], strict=False):
+        expression, values = dialect.hmac_sha256(column, salt.salt)
+        branches.append(f"WHEN {dialect.quote('timestamp')} < {dialect.mark} THEN {expression}")
+        params += [following.start, *values]
+    last, values = dialect.hmac_sha256(column, salts[-1].salt)
+    params += values
+    if not branches:
+        return last, params
+    return f"CASE {' '.join(branches)} ELSE {last} END", params
+
+
+def _key_conditions(store: Store, ids: Sequence[int]) -> list[tuple[str, tuple[int, ...]]]:
+    """Conditions that together select exactly ``ids``, each with its parameters: runs of
+    consecutive ids as ``id BETWEEN`` ranges when the ids mostly run on (as rows written in
+    time order do: one range scan of the primary key instead of a lookup per key), else
+    ``id IN`` lists; at most ``IN_LIMIT`` parameters a condition."""
+    q, mark = store.dialect.quote, store.dialect.mark
+    runs = _runs(sorted(ids))
+    if len(runs) * 8 > len(ids):  # scattered ids: a list is shorter
+        return [
+            (f"{q('id')} IN ({store.dialect.marks(len(chunk))})", tuple(chunk))
+            for chunk in _chunks(ids, IN_LIMIT)
+        ]
+    between = f"{q('id')} BETWEEN {mark} AND {mark}"
+    return [
+        (" OR ".join([between] * len(chunk)), tuple(key for run in chunk for key in run))
+        for chunk in _chunks(runs, IN_LIMIT // 2)
+    ]
+
+
+def _runs(keys: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted, distinct ``keys`` as (first, last) runs of consecutive integers."""
+    runs: list[tuple[int, int]] = []
+    for key in keys:
+        if runs and key == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], key)
+        else:
+            runs.append((key, key))
+    return runs
+
+
+def _chunks(keys: Sequence[T], size: int) -> list[Sequence[T]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]

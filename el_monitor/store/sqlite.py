@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -10,8 +12,8 @@ from typing import Any
 
 from el_monitor.errors import UserError
 from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction
-from el_monitor.store.dialect import SQLITE
-from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing
+from el_monitor.store.dialect import HMAC_FUNCTION, SQLITE
+from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, column_text
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored": by SQLite's
 # primary result code (BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL, and SCHEMA:
@@ -21,6 +23,14 @@ _TRANSIENT_CODES = frozenset({5, 6, 8, 10, 13, 14, 15, 17})
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
 # After these the connection may hold a half-written state: it is reopened before the next use.
 _REOPEN_CODES = frozenset({10, 13, 14})
+
+
+def _hmac_sha256(key: bytes, value: object) -> str | None:
+    """The dialect's ``hmac_sha256`` on SQLite, which has no SHA-2 of its own."""
+    text = column_text(value)
+    if text is None:
+        return None
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class SQLiteStore(Store):
@@ -46,6 +56,7 @@ class SQLiteStore(Store):
             # the default checkpoints cost more than the inserts themselves at full speed.
             db.execute("PRAGMA cache_size=-32768")
             db.execute("PRAGMA wal_autocheckpoint=16384")
+            db.create_function(HMAC_FUNCTION, 2, _hmac_sha256, deterministic=True)
         except BaseException:
             db.close()
             raise

@@ -17,8 +17,10 @@ class RunningForwarder:
     """A forwarder reading JSON lines from a pipe: ``send`` some, change something, send more,
     then ``finish`` (end of input: it drains and prints its summary)."""
 
-    def __init__(self, db_url: str, *options: str) -> None:
-        args = [*EL_MONITOR, "forward", "--schemas", str(SCHEMAS), "--db", db_url]
+    def __init__(self, db_url: str | None, *options: str) -> None:
+        """``db_url`` None: the options name the database (``--db-file``)."""
+        args = [*EL_MONITOR, "forward", "--schemas", str(SCHEMAS)]
+        args += ["--db", db_url] if db_url is not None else []
         args += ["--flush-interval", "0.1", "--batch-size", "50", *options]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE

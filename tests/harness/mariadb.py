@@ -9,9 +9,11 @@ own datadir, port and socket under the test's directory, so the shared server is
 
 A datadir is made by ``mariadb-install-db`` once per test session (well under a second) and
 copied for every server.  Servers are started with binary logs in ROW format and
-``log_slave_updates``, so any of them can be a primary, a replica or a promoted replica, and
-with small InnoDB files so a dozen fit in a test run.  A server dies with the test process
-(PR_SET_PDEATHSIG); its directory stays under pytest's basetemp for post-mortems.
+``log_slave_updates`` (unless ``binlog=False``), so any of them can be a primary, a replica or
+a promoted replica, and with small InnoDB files so a dozen fit in a test run (``options``
+come last, so they override those: the benchmarks size theirs as production servers).  A
+server dies with the test process (PR_SET_PDEATHSIG); its directory stays under pytest's
+basetemp for post-mortems.
 """
 
 from __future__ import annotations
@@ -73,12 +75,15 @@ class MariaDBServer:
     """A private ``mariadbd`` on 127.0.0.1 and a free port; root without a password.
 
     ``url`` names database ``test`` (created at start).  ``stop()`` shuts it down cleanly,
-    ``kill()`` with SIGKILL; ``start()`` again keeps the datadir (a restart)."""
+    ``kill()`` with SIGKILL; ``start()`` again keeps the datadir and the port (a restart)."""
 
-    def __init__(self, directory: Path, server_id: int, options: Sequence[str] = ()) -> None:
+    def __init__(
+        self, directory: Path, server_id: int, options: Sequence[str] = (), binlog: bool = True
+    ) -> None:
         self.directory = directory
         self.server_id = server_id
         self.options = tuple(options)
+        self.binlog = binlog
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -111,15 +116,18 @@ class MariaDBServer:
         self.execute("CREATE DATABASE IF NOT EXISTS test")
 
     def _start_once(self) -> None:
-        [self.port] = free_ports(1)
+        if not self.port:  # a restart keeps its port, as a real server's clients expect
+            [self.port] = free_ports(1)
         argv = [
             _which(SERVER) or SERVER, "--no-defaults", "--user=root",
             f"--datadir={self.datadir}", f"--socket={self.directory / 'mysqld.sock'}",
             f"--pid-file={self.directory / 'mysqld.pid'}", f"--log-error={self.log}",
             f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-            f"--server-id={self.server_id}", "--log-bin=binlog", "--binlog-format=ROW",
-            "--log-slave-updates", "--gtid-strict-mode=1", *SMALL_INNODB, *self.options,
+            f"--server-id={self.server_id}", *SMALL_INNODB, *self.options,
         ]  # fmt: skip
+        if self.binlog:
+            argv += ["--log-bin=binlog", "--binlog-format=ROW", "--log-slave-updates",
+                     "--gtid-strict-mode=1"]  # fmt: skip
         self.process = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=term_with_parent,
@@ -129,6 +137,7 @@ class MariaDBServer:
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             if "Address already in use" in tail(self.log, 20):
+                self.port = 0  # taken meanwhile: the next try picks another
                 raise PortTaken()
             raise RuntimeError(f"mariadbd exited {self.process.returncode}: {tail(self.log, 20)}")
         try:

@@ -78,6 +78,9 @@ def test_project_objects_validate(tmp_path: Path) -> None:
         notification = notifications[f"eventlogging!{name}!el-monitor"]
         assert notification["command"] == "el-monitor-notify"
         assert notification["user_groups"] == ["el-monitor"]
+    replication = services["eventlogging!el-replication"]  # the host sets el_replica_db
+    assert replication["check_command"] == "el_replication"
+    assert commands["el_replication"]["vars"]["el_replication_db"] == "$el_replica_db$"
     host = by_type(objects, "Host")["eventlogging"]
     assert host["vars"]["el_graphite_url"] == "http://127.0.0.1:8080"  # ElGraphiteUrl
 

@@ -1,0 +1,111 @@
+"""What a failover drill is given and what it checks before it touches anything: the plan
+(servers, forwarder, canaries, limits), the steps ``--dry-run`` prints, and the pre-flight."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from el_monitor.backup.canary import CanaryStream
+from el_monitor.backup.repoint import ForwarderLink, moved_url, same_server
+from el_monitor.errors import UserError
+from el_monitor.store import Store
+from el_monitor.store.base import safe_url
+from el_monitor.store.replication import is_read_only, replica_status, server_id
+
+
+class DrillFailed(Exception):
+    """A phase found what stops the drill; the message says what."""
+
+
+@dataclass(frozen=True)
+class FailoverPlan:
+    primary: str  # admin URLs: the drill fences, waits and promotes
+    replica: str
+    forwarder: ForwarderLink | None = None
+    canaries: CanaryStream | None = None
+    max_lag: float = 5.0  # seconds the replica may be behind at pre-flight
+    catch_up_timeout: float = 60.0
+    canary_timeout: float = 60.0  # for canaries to reach the new primary
+    min_free_bytes: int = 512 << 20
+    space_paths: tuple[Path, ...] = ()  # where spooled events and the report go
+    after_switch: int = 5  # canaries accepted after the re-point before the drill ends
+
+    def steps(self, forwarder_url: str | None) -> tuple[str, ...]:
+        """What the drill will do, in order (``--dry-run`` prints it)."""
+        replica, primary = safe_url(self.replica), safe_url(self.primary)
+        steps = [
+            f"fence the primary {primary}: SET GLOBAL read_only = ON",
+            f"wait (up to {self.catch_up_timeout:g} s) for the replica {replica} to apply "
+            "the primary's last GTID (MASTER_GTID_WAIT)",
+            f"promote {replica}: STOP SLAVE, RESET SLAVE ALL, SET GLOBAL read_only = OFF",
+        ]
+        if self.forwarder is not None and forwarder_url:
+            new = safe_url(moved_url(forwarder_url, self.replica))
+            steps.append(
+                f"point the forwarder at {new}: rewrite {self.forwarder.db_file}, "
+                f"SIGHUP the pid in {self.forwarder.pid_file}"
+            )
+        if self.canaries is not None:
+            schema, revision = self.canaries.schema
+            steps.insert(
+                0,
+                f"send a {schema}/{revision} canary every "
+                f"{self.canaries.interval:g} s through the forwarder, to the end",
+            )
+            steps.append("prove every canary is on the new primary (RPO 0 events)")
+        steps.append("on any failure: unfence the primary, point the forwarder back, report")
+        return tuple(steps)
+
+
+def preflight(plan: FailoverPlan, primary: Store, replica: Store, dry_run: bool) -> str | None:
+    """Every reason not to start, at once (DrillFailed); the forwarder's URL when there is
+    one.  A dry run sends no canary: it would be stored."""
+    problems: list[str] = []
+    if is_read_only(primary):
+        problems.append("the primary is read_only already (a drill in progress?)")
+    status = replica_status(replica)
+    if status is None:
+        problems.append(f"{safe_url(plan.replica)} is not a replica")
+    else:
+        if not status.running:
+            problems.append(
+                f"replication is not running (IO {status.io_state}, SQL "
+                f"{status.sql_state}) {status.last_io_error or status.last_sql_error}"
+            )
+        elif status.seconds_behind is None or status.seconds_behind > plan.max_lag:
+            problems.append(
+                f"the replica is {status.seconds_behind} s behind (at most {plan.max_lag:g} s)"
+            )
+        if status.master_server_id not in (0, server_id(primary)):
+            problems.append(
+                f"the replica replicates from {status.master_host}:{status.master_port} "
+                f"(server id {status.master_server_id}), not from the primary"
+            )
+    for path in plan.space_paths:
+        free = shutil.disk_usage(path).free
+        if free < plan.min_free_bytes:
+            problems.append(
+                f"{path}: {free >> 20} MiB free (at least {plan.min_free_bytes >> 20} MiB)"
+            )
+    forwarder_url = None
+    if plan.forwarder is not None:
+        try:
+            plan.forwarder.pid()
+            forwarder_url = plan.forwarder.url()
+        except UserError as exc:
+            problems.append(str(exc))
+        else:
+            if not forwarder_url or not same_server(forwarder_url, plan.primary):
+                problems.append(
+                    f"the forwarder's database file names "
+                    f"{safe_url(forwarder_url or 'nothing')}, not the primary"
+                )
+    if plan.canaries is not None and not problems and not dry_run:
+        plan.canaries.send_one()
+        if not plan.canaries.accepted():
+            problems.append(f"the forwarder refused a canary: {plan.canaries.last_error}")
+    if problems:
+        raise DrillFailed("pre-flight: " + "; ".join(problems))
+    return forwarder_url
