@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
+import bench_backfill
 import bench_backup
 import bench_checks
 import bench_cli
@@ -59,6 +60,8 @@ sha256 as written, manifests, marker) then backup verify (sha256 of every file, 
 the source), in seconds against a bare mariadb-dump --single-transaction of the same table.
 Rollups and retention run on a {DESCRIPTION}, sized for the data as a production server is
 (the shared server when mariadbd is missing); the other MariaDB figures on the shared server.
+backfill = el-monitor backfill's engine over the valid log a forwarder run wrote, valid events/s,
+against that forwarder run's own rate on the same events (event logs on, into an empty SQLite).
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
 ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
@@ -137,6 +140,9 @@ def measure_all(
     figures.append(bench_stores.mariadb(data, registry, mysql_url, ceiling))
     log("end to end into SQLite, with and without Graphite metrics every second ...")
     figures += bench_stores.sqlite(data, registry, tmp, ceiling)
+
+    log("backfill from the forwarder's valid log into SQLite ...")
+    figures += bench_backfill.backfill(data, registry, tmp)
 
     log("python3 -c pass, check_el_rate and el-monitor notify against a private graphite-web ...")
     floor, bare = bench_checks.start_to_exit_floor()

@@ -63,9 +63,12 @@ def iso_date(text: str) -> datetime.date:
 
 
 def utc_time(text: str) -> datetime.datetime:
-    """``--now``: an ISO time, UTC unless it says otherwise."""
+    """``2026-12-04``, ``2026-12-04T16:30``, ``2026-12-04T16:30:00Z`` or with an offset: an
+    aware datetime, UTC when no offset is given (``--now``, ``--since``, ``--until``)."""
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time like 2026-03-01T12:00: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+        raise argparse.ArgumentTypeError(
+            f"not a date or time like 2026-12-04 or 2026-12-04T16:30:00Z: {text!r}"
+        ) from None
+    return moment.replace(tzinfo=datetime.UTC) if moment.tzinfo is None else moment

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from el_monitor import __version__
 from el_monitor.cli import (
+    backfill,
     backup,
     catalog,
     drill,
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         heartbeat,
         backup,
         drill,
+        backfill,
     ):
         command.register(commands)
     return parser

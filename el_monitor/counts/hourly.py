@@ -206,6 +206,22 @@ def valid_by_hour(groups: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> 
     return valid
 
 
+def without_duplicates(
+    valid: ValidCounts, outcomes: Sequence[Outcome]
+) -> tuple[ValidCounts, list[Outcome]]:
+    """``valid`` and ``outcomes`` without the events whose uuid was stored already: a backfill
+    counts only what it adds, since what was stored was counted when it was."""
+    left = dict(valid)
+    kept = []
+    for outcome in outcomes:
+        if outcome.duplicate:
+            key = (outcome.capsule["timestamp"] // HOUR, outcome.capsule["schema"])
+            left[key] -= 1
+        else:
+            kept.append(outcome)
+    return {key: count for key, count in left.items() if count}, kept
+
+
 def batch_rows(
     instance: str,
     pending: Pending,

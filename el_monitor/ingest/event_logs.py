@@ -15,6 +15,7 @@ which ``check_el_inserted`` turns into a WARNING), and the files are reopened wi
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import time
@@ -209,6 +210,19 @@ def _open_for_append(path: Path) -> BinaryIO:
             handle.close()
         raise
     return handle
+
+
+def dated_log_files(directory: str | os.PathLike, kind: str) -> list[tuple[datetime.date, Path]]:
+    """The day and path of every ``kind`` file in ``directory``, oldest day first; a file
+    whose name has no valid day in it is left out (it is not one of ours)."""
+    found = []
+    for path in Path(directory).glob(f"{kind}-*.jsonl"):
+        try:
+            day = datetime.date.fromisoformat(path.name[len(kind) + 1 : -len(".jsonl")])
+        except ValueError:
+            continue
+        found.append((day, path))
+    return sorted(found)
 
 
 def log_files(directory: str | os.PathLike) -> list[Path]:

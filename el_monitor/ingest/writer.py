@@ -24,6 +24,7 @@ from el_monitor.counts.hourly import (
     Pending,
     batch_rows,
     valid_by_hour,
+    without_duplicates,
 )
 from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
@@ -77,6 +78,7 @@ class StoreWriter:
         book: HourBook | None = None,
         instance: str = "",
         wake: threading.Event | None = None,
+        count_replays: bool = True,
     ) -> None:
         self.store = store  # None: pointed nowhere (an empty --db-file), as if it were away
         # Set (SIGHUP) to make a flush that waits for the database return, its batch kept, so
@@ -89,11 +91,14 @@ class StoreWriter:
         self.clock = clock
         self.book = book or HourBook()
         self.instance = instance  # this forwarder in the counts tables
+        # False for a backfill: an event stored already was counted when it was, so the
+        # counts tables get nothing for it (only what is new is counted, in its own hour).
+        self.count_replays = count_replays
         self._counts_ready = False
         # Counts a flush could neither write nor spool (the database away, no spool): until a
         # flush writes them, the source's checkpoint must not move past the lines they count.
         self.counts_pending = False
-        self._sample_rate_for: Callable[[str], int] = lambda schema: 1
+        self._sample_rate_for: Callable[[str], int] | None = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
         self.batch: list[dict] = []
@@ -101,9 +106,10 @@ class StoreWriter:
         # Spool files waiting, including any an earlier run left behind.
         self.backlog = len(spool) if spool is not None else 0
 
-    def set_sample_rates(self, rate_for: Callable[[str], int]) -> None:
+    def set_sample_rates(self, rate_for: Callable[[str], int] | None) -> None:
         """The sample rates of the policy now in force; each revision's rate is recorded
-        beside its data at its next commit (and a change of it made loud)."""
+        beside its data at its next commit (and a change of it made loud).  None for a writer
+        that does not sample (backfill: its events were sampled when first taken in)."""
         self._sample_rate_for = rate_for
 
     def add(self, capsule: dict) -> None:
@@ -182,6 +188,18 @@ class StoreWriter:
         if self.store is None:
             raise StoreUnavailable("pointed nowhere (the database file is empty)")
         return self.store
+
+    def commit_now(self) -> None:
+        """Commit the batch at once, for work that runs once and can be run again (backfill):
+        no spool, no waiting; raises StoreUnavailable with the batch kept."""
+        capsules, self.batch = self.batch, []
+        counted = self.book.take()
+        try:
+            self._commit(capsules, counted)
+        except StoreUnavailable:
+            self.batch = capsules + self.batch
+            self.book.give_back(counted)
+            raise
 
     def _store_ready(self) -> bool:
         return self.store is not None and self.clock() >= self.backoff.next_attempt
@@ -318,7 +336,12 @@ class StoreWriter:
 
         def bookkeeping(result: InsertResult) -> list:
             found[:] = outcomes(result)
-            counts, errors = batch_rows(self.instance, counted, valid, found, spooled)
+            counted_valid, counted_found = valid, found
+            if not self.count_replays:
+                counted_valid, counted_found = without_duplicates(valid, found)
+            counts, errors = batch_rows(
+                self.instance, counted, counted_valid, counted_found, spooled
+            )
             return count_statements(store.dialect, counts, errors)
 
         try:
@@ -351,6 +374,8 @@ class StoreWriter:
 
     def _record_sample_rate(self, schema: str, revision: str, layout: TableLayout) -> None:
         """Keep the rate in force beside the data, and make a change to it loud."""
+        if self._sample_rate_for is None:
+            return
         rate = self._sample_rate_for(schema)
         if self._recorded_rates.get((schema, revision)) == rate:
             return
