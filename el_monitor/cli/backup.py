@@ -36,6 +36,11 @@ def register(commands: Commands) -> None:
         "marker, and their verification against schedule, size, integrity and the source.",
         kind="actions",
     )
+    register_dump(actions)
+    register_verify(actions)
+
+
+def register_dump(actions: Commands) -> None:
     dump = actions.add_parser(
         "dump",
         help="dump tables into a new dated directory, with manifests",
@@ -62,6 +67,8 @@ def register(commands: Commands) -> None:
     )
     dump.set_defaults(run=_run_dump)
 
+
+def register_verify(actions: Commands) -> None:
     verify = actions.add_parser(
         "verify",
         help="check every hop of the catalog's [backup] chain",
