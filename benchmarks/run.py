@@ -27,6 +27,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import bench_backfill
+import bench_backup
 import bench_checks
 import bench_cli
 import bench_compare
@@ -55,6 +56,9 @@ retention = el-monitor retention run --execute over rows spread across 200 days 
 rows handled per second against bare DELETE/UPDATE ... WHERE id BETWEEN windows of the same batch
 size on a copy of the same rows; the longest write transaction is every statement timed; the
 forwarder beside retention runs while a child process runs retention on the same tables.
+backup = el-monitor backup dump (per-table mariadb-dump of an id range between two range checksums,
+sha256 as written, manifests, marker) then backup verify (sha256 of every file, range compared with
+the source), in seconds against a bare mariadb-dump --single-transaction of the same table.
 Rollups and retention run on a {DESCRIPTION}, sized for the data as a production server is
 (the shared server when mariadbd is missing); the other MariaDB figures on the shared server.
 backfill = el-monitor backfill's engine over the valid log a forwarder run wrote, valid events/s,
@@ -97,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures.append(bench_rollups.rollup(registry, server_url, rollup_rows))
             log(f"retention purge and sanitize over {rollup_rows:,} rows a table ...")
             figures += bench_retention.retention(registry, server_url, rollup_rows, args.seed)
+            log(f"backup dump + verify of {rollup_rows:,} NavigationTiming rows ...")
+            figures += bench_backup.backup(registry, server_url, rollup_rows, args.seed)
         log("failover drill under a forwarder at 2,000 events/s, private MariaDB servers ...")
         figures += bench_failover.failover(tmp / "failover")
         log(f"backup compare of two copies of {rollup_rows:,} NavigationTiming rows ...")

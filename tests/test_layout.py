@@ -178,4 +178,5 @@ def test_the_store_is_opened_in_one_place() -> None:
         ("el_monitor/cli/stores.py", "open_existing"),
         ("el_monitor/store/__init__.py", "open_store"),  # open_existing's own
         ("el_monitor/checks/database.py", "open_existing"),
+        ("el_monitor/backup/hops.py", "open_existing"),  # verify and drill judge reachability
     }, where

@@ -4,7 +4,8 @@ Loading collects *every* problem, each as ``FILE:LINE: key: what is wrong``, bec
 operator fixing a catalog wants the whole list at once rather than one error per run.
 ``tomllib`` reports no positions for valid TOML, so ``KeyLines`` finds the line of each key by
 scanning the text.  The rules live apart: schema policies in ``policies``, the ``[smtp]`` and
-``[alerts]`` tables in ``mail_settings``, the generic checks in ``checker``.
+``[alerts]`` tables in ``mail_settings``, ``[backup]`` in ``backup_settings``, the generic checks
+in ``checker``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tomllib
 from pathlib import Path
 from types import MappingProxyType
 
+from el_monitor.catalog.backup_settings import backup_hops
 from el_monitor.catalog.checker import Checker
 from el_monitor.catalog.mail_settings import alert_settings, smtp_settings
 from el_monitor.catalog.model import (
@@ -36,7 +38,16 @@ from el_monitor.schema.registry import SchemaRegistry
 
 __all__ = ["TOP_KEYS", "load_catalog"]
 
-TOP_KEYS = ("secret_file", "optout_file", "ops", "smtp", "alerts", "defaults", "schema")
+TOP_KEYS = (
+    "secret_file",
+    "optout_file",
+    "ops",
+    "smtp",
+    "alerts",
+    "backup",
+    "defaults",
+    "schema",
+)
 
 
 def load_catalog(path: str | os.PathLike | None, registry: SchemaRegistry | None = None) -> Catalog:
@@ -100,6 +111,7 @@ def _catalog(check: Checker, index: RegistryIndex | None, data: dict) -> Catalog
     ops = check.emails(data, ("ops",))
     smtp = smtp_settings(check, data.get("smtp", {}))
     alerts = alert_settings(check, data.get("alerts", {}), ops)
+    backup = backup_hops(check, data.get("backup", {}))
     raw_defaults = PolicyValues({})
     if "defaults" in data:
         if isinstance(data["defaults"], dict):
@@ -129,4 +141,5 @@ def _catalog(check: Checker, index: RegistryIndex | None, data: dict) -> Catalog
         ops=ops,
         smtp=smtp,
         alerts=alerts,
+        backup=backup,
     )

@@ -4,8 +4,9 @@ One TOML file names, per schema, its owners, sampling, alert rate, retention and
 sanitizing (``keep``) or survives it hashed (``hash``); ``[defaults]`` fills what a schema
 omits.  Two optional tables configure the mail that goes to those owners, ``[smtp]`` and
 ``[alerts]``, exposed as ``Catalog.smtp`` and ``Catalog.alerts`` (value types of
-``el_monitor.mail.settings``, which notify and the report share).  ``el_monitor.catalog.load``
-builds these values from a file.
+``el_monitor.mail.settings``, which notify and the report share).  ``[backup]`` lists the hops of
+the backup chain (``Catalog.backup``: databases and dump directories) that ``backup verify``
+checks.  ``el_monitor.catalog.load`` builds these values from a file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ __all__ = [
     "CAPSULE_FIELDS",
     "DEFAULT_PATH",
     "PERIODS",
+    "HOP_KINDS",
     "Aggregate",
+    "BackupHop",
     "Catalog",
     "CatalogError",
     "Extension",
@@ -35,6 +38,8 @@ DEFAULT_PATH = "el-monitor.toml"
 # Capsule fields a rollup may group by and sanitizing may keep, besides the event's own.
 CAPSULE_FIELDS = frozenset({"wiki", "webHost", "uuid", "timestamp"})
 PERIODS = ("hour", "day", "month")
+PRIMARY, REPLICA, DUMPS = "primary", "replica", "dumps"
+HOP_KINDS = (PRIMARY, REPLICA, DUMPS)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,25 @@ class SchemaPolicy:
 
 
 @dataclass(frozen=True)
+class BackupHop:
+    """One hop of the backup chain: a database (``db``, kind primary or replica) or a
+    directory of dated dumps (``dir``) with the age its newest complete dump may reach
+    (``schedule_seconds``), the shrink against the previous dump that warns or is critical
+    (percent), and the database hop it was dumped from (``source``)."""
+
+    name: str
+    kind: str
+    db: str | None = None
+    password_file: str | None = None
+    dir: str | None = None
+    source: str | None = None
+    schedule: str = ""  # as written, for messages
+    schedule_seconds: float = 0.0
+    warn_shrink: float = 5.0
+    crit_shrink: float = 15.0
+
+
+@dataclass(frozen=True)
 class Catalog:
     """A loaded, valid catalog.  ``schemas`` holds merged policies of the configured schemas."""
 
@@ -90,6 +114,10 @@ class Catalog:
     ops: tuple[str, ...] = ()
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    backup: tuple[BackupHop, ...] = ()
+
+    def hop(self, name: str) -> BackupHop | None:
+        return next((hop for hop in self.backup if hop.name == name), None)
 
     def policy(self, schema: str) -> SchemaPolicy:
         """The schema's policy; a schema the catalog does not name gets the defaults."""

@@ -1,157 +1,161 @@
-"""``el-monitor backup compare``: is a replica's copy of the event tables its primary's?
+"""``el-monitor backup dump|verify|compare``: the backup chain (``compare`` in its own module).
 
-Exit status (also in --help and the README): 0 the same; 1 a difference (a chunk, or a table
-missing on one side, or its columns); 2 an error; 3 the replica does not replicate from this
-primary (nothing compared); 4 tables skipped, nothing else wrong; 5 replication stopped (the
-comparison still ran: what it found is listed, since a stopped replica differs by what it has
-not applied, this status comes before 1).
+``dump`` writes a new dated directory of per-table dumps with manifests and the completion
+marker last (exit 0; 2 on an error, the directory then left partial).  ``verify`` checks every
+hop of the catalog's ``[backup]`` and prints a line per finding and a summary; its exit status
+is the verdict: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (``check_el_backup`` gives Icinga the
+same one); a catalog that cannot be used is UNKNOWN too (3, one line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from el_monitor.argtypes import positive_float, positive_int
-from el_monitor.cli.options import Commands, command_group
+from el_monitor.argtypes import utc_time
+from el_monitor.cli.backup_compare import register_compare
+from el_monitor.cli.options import Commands, add_config_option, add_db_option, command_group
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
+from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
-    from el_monitor.backup.compare import TableResult
-    from el_monitor.backup.replication import Replication
+    from el_monitor.store import Store
 
 __all__ = ["register"]
-
-SAME, DIFFERENT, ERROR, NOT_A_REPLICA, SKIPPED, STOPPED = 0, 1, 2, 3, 4, 5
-EXIT_HELP = (
-    "Exit status: 0 the same; 1 a difference (chunks, a table missing on one side, its "
-    "columns); 2 error; 3 --replica does not replicate from --primary (nothing compared); "
-    "4 tables skipped, nothing else wrong; 5 replication stopped (compared anyway; it takes "
-    "precedence over 1)."
-)
 
 
 def register(commands: Commands) -> None:
     actions = command_group(
         commands,
         "backup",
-        help="replica consistency, backups",
-        description="Check that copies of the event tables are whole: a replica against its "
-        "primary.",
+        help="dump with manifests; verify the backup chain; compare a replica",
+        description="The backup chain: per-table dumps with manifests and a completion "
+        "marker, and their verification against schedule, size, integrity and the source; "
+        "and a replica's event tables against its primary's.",
         kind="actions",
     )
-    compare = actions.add_parser(
-        "compare",
-        help="compare a replica's event tables with its primary's, chunk by chunk",
-        description="Per event table of either server (or each --table), id ranges of "
-        "--chunk-size ids from the primary's key, a row count and an XOR of row CRC32s "
-        "computed on both servers at once; nothing is streamed row by row. Ids up to the "
-        "replica's largest when it starts are compared in full; past them only rows whose "
-        "timestamp is older than --lag-allowance (newer ones may not have replicated yet: "
-        "left out, and counted). A differing chunk is checked again once the replica has "
-        "applied what the primary had written (GTID wait, at most --wait). MySQL / "
-        "MariaDB, any binlog format. " + EXIT_HELP,
+    register_dump(actions)
+    register_verify(actions)
+    register_compare(actions)
+
+
+def register_dump(actions: Commands) -> None:
+    dump = actions.add_parser(
+        "dump",
+        help="dump tables into a new dated directory, with manifests",
+        description="Per table: mariadb-dump --single-transaction of its id range, and a "
+        "manifest (rows, id range, the source's checksum of the range, the file's sha256 and "
+        "size, tool, exit status, start and end). The completion marker is written last: a "
+        "directory without it is a partial dump. Exit 0 when complete, 2 on an error.",
     )
-    compare.add_argument("--primary", required=True, metavar="URL", help="mysql://user@host/db")
-    compare.add_argument("--replica", required=True, metavar="URL", help="mysql://user@host/db")
-    compare.add_argument(
+    add_db_option(dump, required=True, help="the database to dump: mysql://user@host:port/db")
+    dump.add_argument("--to", required=True, metavar="DIR", help="backup root directory")
+    dump.add_argument(
         "--table",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="T",
-        help="only this table (repeatable; default: every event table of either server)",
+        help="only these tables (default: every table of the database)",
     )
-    compare.add_argument(
-        "--chunk-size",
-        type=positive_int,
-        default=100_000,
-        metavar="N",
-        help="ids a chunk (default 100000)",
+    dump.add_argument(
+        "--no-compress", action="store_true", help="plain .sql files (default: gzip, level 1)"
     )
-    compare.add_argument(
-        "--lag-allowance",
-        type=positive_float,
-        default=300.0,
-        metavar="SECONDS",
-        help="rows newer than this that the replica lacks are not a difference (default 300)",
+    dump.add_argument(
+        "--dry-run", action="store_true", help="list the tables and id ranges; write nothing"
     )
-    compare.add_argument(
-        "--wait",
-        type=positive_float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long a differing chunk waits for the replica to apply what the primary "
-        "had written before it is reported (default 10)",
-    )
-    compare.add_argument(
-        "--no-replication",
-        action="store_true",
-        help="the two are not primary and replica (a restored copy): no replication check",
-    )
-    compare.set_defaults(run=_run_compare)
+    dump.set_defaults(run=_run_dump)
 
 
-def _run_compare(args: argparse.Namespace) -> int:
-    from el_monitor.backup.compare import CompareOptions, compare_tables
-    from el_monitor.backup.replication import NOT_A_REPLICA as NOT_REPLICATING
-    from el_monitor.backup.replication import RUNNING, replication_of
+def register_verify(actions: Commands) -> None:
+    verify = actions.add_parser(
+        "verify",
+        help="check every hop of the catalog's [backup] chain",
+        description="Databases answer and replicas replicate; each dump directory's newest "
+        "complete backup is fresh for its schedule, intact (sha256 against manifests), not "
+        "shrunk against the previous one, not followed by a partial dump, and matches its "
+        "source where the range is still whole. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    )
+    add_config_option(verify, help="catalog TOML with [[backup.hop]] (default: el-monitor.toml)")
+    verify.add_argument(
+        "--hop", action="append", default=[], metavar="NAME", help="only this hop (repeatable)"
+    )
+    verify.add_argument(
+        "--now", type=utc_time, metavar="TIME", help="judge as at this ISO time (UTC)"
+    )
+    verify.set_defaults(run=_run_verify)
+
+
+def _run_dump(args: argparse.Namespace) -> int:
+    from el_monitor.backup.dump import run_dump
     from el_monitor.progress import Progress
-    from el_monitor.store.checksum import require_mysql
 
-    with (
-        opened_store(args.primary, doing="compare (primary)") as primary,
-        opened_store(args.replica, doing="compare (replica)") as replica,
-    ):
-        require_mysql(primary), require_mysql(replica)
-        replication = None
-        if args.no_replication:
-            print("replication: not checked (--no-replication)")
-        else:
-            replication = replication_of(primary, replica, args.primary)
-            print(f"replication: {replication.state}: {replication.detail}")
-            if replication.state == NOT_REPLICATING:
-                return NOT_A_REPLICA
-        options = CompareOptions(
-            chunk_size=args.chunk_size,
-            lag_allowance=args.lag_allowance,
-            wait_for_replica=replication is not None and replication.state == RUNNING,
-            wait_seconds=args.wait,
-        )
-        with Progress("compare", unit="rows") as progress:
-            results = compare_tables(primary, replica, args.table, options, progress)
-    _print_results(results)
-    return _status(results, replication)
-
-
-def _status(results: list[TableResult], replication: Replication | None) -> int:
-    from el_monitor.backup.compare import DIFFERENCES
-    from el_monitor.backup.compare import SKIPPED as TABLE_SKIPPED
-    from el_monitor.backup.replication import STOPPED as REPLICATION_STOPPED
-
-    if replication is not None and replication.state == REPLICATION_STOPPED:
-        return STOPPED
-    if any(r.state in DIFFERENCES for r in results):
-        return DIFFERENT
-    if any(r.state == TABLE_SKIPPED for r in results):
-        return SKIPPED
-    return SAME
-
-
-def _print_results(results: list[TableResult]) -> None:
-    if not results:
-        print("no event tables on either server: nothing compared")
-        return
+    with opened_store(args.db, doing="dump the database") as store:
+        if args.dry_run:
+            return _dry_run(store, args.table)
+        try:
+            with Progress("backup dump", unit="rows") as progress:
+                result = run_dump(
+                    store, Path(args.to), args.table, compress=not args.no_compress,
+                    progress=progress,
+                )  # fmt: skip
+        except OSError as exc:
+            raise UserError(f"backup dump: cannot write under {args.to}: {exc}") from None
     rows = [
-        (r.table, r.state, str(r.rows), str(r.left_out), str(len(r.chunks)), r.note)
-        for r in results
+        (m.table, _rows(m.rows), _ids(m.first_id, m.last_id), str(m.size), str(m.attempts))
+        for m in result.manifests
     ]
-    header = ("table", "state", "rows", "left out", "chunks differing", "note")
-    print(format_table(header, rows, numeric=(False, False, True, True, True, False)))
-    for r in results:
-        for chunk in r.chunks:
-            print(
-                f"{r.table} ids {chunk.first}-{chunk.last}: primary {chunk.primary.rows} rows, "
-                f"replica {chunk.replica.rows} rows"
-                + (", checksums differ" if chunk.primary.rows == chunk.replica.rows else "")
-            )
+    total = ("total", str(sum(m.rows or 0 for m in result.manifests)), "",
+             str(sum(m.size for m in result.manifests)), "")  # fmt: skip
+    print(
+        format_table(
+            ("table", "rows", "ids", "bytes", "attempts"),
+            rows,
+            numeric=(False, True, False, True, True),
+            total=total,
+        )
+    )
+    print(f"complete: {result.directory} ({result.seconds:.1f} s)")
+    return 0
+
+
+def _dry_run(store: Store, tables: list[str]) -> int:
+    from el_monitor.backup.dump import dump_plan
+
+    rows = [(name, _rows(count), _ids(*ids)) for name, ids, count in dump_plan(store, tables)]
+    print(format_table(("table", "rows", "ids"), rows, numeric=(False, True, False)))
+    print("dry run: nothing written")
+    return 0
+
+
+def _rows(rows: int | None) -> str:
+    return "whole" if rows is None else str(rows)
+
+
+def _ids(first: int | None, last: int | None) -> str:
+    return "-" if first is None else f"{first}..{last}"
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from el_monitor.backup.findings import Level, summary, worst
+    from el_monitor.backup.verify import selected_hops, verify_chain
+    from el_monitor.catalog.load import load_catalog
+    from el_monitor.progress import Progress
+
+    try:
+        catalog = load_catalog(getattr(args, "config", None))
+        hops = selected_hops(catalog, args.hop)
+    except UserError as exc:
+        print(f"el-monitor: backup verify: {exc}", file=sys.stderr)
+        return int(Level.UNKNOWN)
+    now = args.now or datetime.datetime.now(datetime.UTC)
+    with Progress("backup verify", len(hops), unit="hops") as progress:
+        findings = verify_chain(hops, now, progress, catalog=catalog)
+    for finding in findings:
+        print(finding.line())
+    print(f"backup verify: {summary(findings)}")
+    return int(worst(findings))

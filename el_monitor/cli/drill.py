@@ -1,5 +1,6 @@
 """``el-monitor drill``: the drills ops run on a schedule; ``failover`` promotes the replica
-under load and proves no event was lost.
+under load and proves no event was lost; ``restore`` (``cli.drill_restore``) loads the newest
+complete backup into a scratch database and compares it.
 
 The report goes to stdout (with each phase's time against the last drill's), to the drill log
 (``--report-dir``: JSON, text and HTML, one set per drill) and, with ``--mail``, to ops.  Exit
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.cli.drill_restore import register_restore
 from el_monitor.cli.options import Commands, add_config_option, command_group, smtp_address
 from el_monitor.errors import UserError
 
@@ -41,6 +43,7 @@ def register(commands: Commands) -> None:
         kind="drills",
     )
     register_failover(drills)
+    register_restore(drills)
 
 
 def register_failover(drills: Commands) -> None:

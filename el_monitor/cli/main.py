@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         report,
         notify,
         heartbeat,
+        backup,
         drill,
         backfill,
     ):

@@ -40,6 +40,7 @@ class MySQLStore(Store):
         self._params = _connect_params(url, connect_timeout, io_timeout)
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._insert_sql: dict[str, InsertSQL] = {}
+        self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
         if connect_now:
             with self._errors():
                 self._connection()
@@ -119,8 +120,23 @@ class MySQLStore(Store):
         with self._errors(), self._connection().cursor() as cursor:
             cursor.execute(sql, tuple(params) or None)
             rows = list(cursor.fetchall())
-        self._connection().commit()  # end the read snapshot so later reads see new rows
+        if not self._snapshot:
+            self._connection().commit()  # end the read snapshot so later reads see new rows
         return rows
+
+    @contextmanager
+    def snapshot(self) -> Iterator[MySQLStore]:
+        """Reads in one consistent snapshot, taken before the block starts: what any session
+        that starts reading later sees, or an earlier state (a dump is bracketed by it)."""
+        with self._errors(), self._connection().cursor() as cursor:
+            cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        self._snapshot = True
+        try:
+            yield self
+        finally:
+            self._snapshot = False
+            if self._conn is not None:
+                _rollback(self._conn)
 
     def query_named(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """``query``, each row a dict by column name: for ``SHOW`` statements whose columns

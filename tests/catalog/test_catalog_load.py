@@ -200,7 +200,7 @@ def test_line_numbers_survive_multiline_values_and_odd_layouts(tmp_path):
     )
     assert found == [
         "4: note_for_humans: unknown key 'note_for_humans'; expected one of: secret_file, "
-        "optout_file, ops, smtp, alerts, defaults, schema",
+        "optout_file, ops, smtp, alerts, backup, defaults, schema",
         '9: schema.Test.keep: must be a list of strings such as ["a", "b"], not [["nested"]]',
         "12: schema.Test.schema: unknown key 'schema'; expected one of: owners, sample_rate, "
         "sample_key, max_rate, retention_days, keep, hash, aggregate, extensions, user_fields",

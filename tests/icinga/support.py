@@ -25,6 +25,7 @@ PLUGINS = {
     "el_inserted": ("check_el_inserted", "el_monitor.checks.inserted"),
     "el_silence": ("check_el_silence", "el_monitor.checks.silence"),
     "el_retention": ("check_el_retention", "el_monitor.checks.retention"),
+    "el_backup": ("check_el_backup", "el_monitor.checks.backup"),
     "el_replication": ("check_el_replication", "el_monitor.checks.replication"),
     "el_drill": ("check_el_drill", "el_monitor.checks.drill"),
 }
