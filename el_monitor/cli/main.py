@@ -86,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
         report,
         notify,
         heartbeat,
-        backup,
         drill,
         backfill,
     ):
