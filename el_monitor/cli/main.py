@@ -26,6 +26,7 @@ from el_monitor.cli import (
     report,
     retention,
     schemas,
+    validate,
 )
 from el_monitor.errors import UserError
 
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         heartbeat,
         drill,
         backfill,
+        validate,
     ):
         command.register(commands)
     return parser
