@@ -19,6 +19,7 @@ from el_monitor.cli import (
     backup,
     catalog,
     drill,
+    errors,
     forward,
     heartbeat,
     notify,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         drill,
         backfill,
         validate,
+        errors,
     ):
         command.register(commands)
     return parser
