@@ -11,15 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int, schema_name, since_time
 from el_monitor.cli.options import Commands, add_config_option, add_db_option
+from el_monitor.cli.signals import stop_on_signals
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -97,7 +94,7 @@ def _follow(args: argparse.Namespace, catalog: Catalog) -> int:
 
     tail = InvalidLogTail(args.log_dir)
     print(f"following the invalid log of {args.schema} in {args.log_dir}", file=sys.stderr)
-    with _stopped_by_signals() as stop:
+    with stop_on_signals() as stop:
         while not stop.wait(args.interval):
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for record in tail.poll():
@@ -106,20 +103,6 @@ def _follow(args: argparse.Namespace, catalog: Catalog) -> int:
                     _show(error, args.json)
             sys.stdout.flush()
     return 0
-
-
-@contextmanager
-def _stopped_by_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM, the handlers restored afterwards."""
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _show(error: OwnerError, as_json: bool) -> None:

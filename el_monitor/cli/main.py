@@ -18,6 +18,7 @@ from el_monitor.cli import (
     backfill,
     backup,
     catalog,
+    devserver,
     drill,
     errors,
     forward,
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         backfill,
         validate,
         errors,
+        devserver,
     ):
         command.register(commands)
     return parser

@@ -41,3 +41,13 @@ def tally_table(tally: Tally) -> str:
         [(name, str(valid), str(invalid)) for name, valid, invalid in rows],
         total=("total", str(sum(r[1] for r in rows)), str(sum(r[2] for r in rows))),
     )
+
+
+def verdict_line(verdict: Verdict, *, colour: bool = False) -> str:
+    """One line: schema and revision, then ``valid`` or every error as ``path: message``."""
+    name = f"{verdict.schema or '-'} {verdict.revision or '-'}"
+    if verdict.valid:
+        return f"{name} {_GREEN + 'valid' + _RESET if colour else 'valid'}"
+    errors = "; ".join(f"{p.path or '-'}: {p.message}" for p in verdict.problems)
+    word = f"invalid ({verdict.code})"
+    return f"{name} {_RED + word + _RESET if colour else word}: {errors}"
