@@ -75,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
             elif not verdict.valid:
                 print("\n".join(verdict_lines(f"line {number}", verdict, colour=colour)))
     if not args.json:
-        print(f"{total} events: {total - invalid} valid, {invalid} invalid")
+        print(
+            f"{total} event{'' if total == 1 else 's'}: {total - invalid} valid, {invalid} invalid"
+        )
     return 1 if invalid else 0
 
 
