@@ -41,8 +41,9 @@ def base_url(output: ProcessOutput) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def beacon(url: str, capsule: dict) -> int:
-    with urllib.request.urlopen(f"{url}/beacon/event?{quote(json.dumps(capsule))};") as answer:
+def beacon(url: str, capsule: dict, **headers: str) -> int:
+    target = f"{url}/beacon/event?{quote(json.dumps(capsule))};"
+    with urllib.request.urlopen(urllib.request.Request(target, headers=headers)) as answer:
         return answer.status
 
 
@@ -67,13 +68,14 @@ def test_answers_prints_verdicts_and_tally_storing_nothing(tmp_path, stop_with):
         assert post(url, json.dumps(events).encode()) == 202
         assert post(url, b"[" + b" " * 3000 + b"]") == 413  # over --max-body-bytes
         assert post(url, b"not json") == 400  # passed on as a parse error, as the forwarder
-        output.wait_for("\n", count=4, stream="stdout")
+        assert beacon(url, dict(CPU, event={"score": 1}), DNT="1") == 204
+        output.wait_for("\n", count=5, stream="stdout")
     finally:
         proc.send_signal(stop_with)
     out, err = output.finish()
     assert proc.returncode == 0, err
     lines = out.decode().splitlines()
-    verdicts = lines[:4]
+    verdicts, lines = lines[:5], lines[:4] + lines[5:]
     assert re.fullmatch(r"\d\d:\d\d:\d\d NavigationTiming 1\.7\.0 valid", verdicts[0])
     assert verdicts[1].endswith(
         "NavigationTiming 1.7.0 invalid (validation): $: Additional properties are not allowed "
@@ -85,9 +87,12 @@ def test_answers_prints_verdicts_and_tally_storing_nothing(tmp_path, stop_with):
     tally = {row[0]: row[1:] for row in rows[1:]}
     assert rows[0] == ["schema", "valid", "invalid"]
     assert tally["NavigationTiming"] == ["1", "1"]
-    assert tally["CpuBenchmark"] == ["1", "0"]
+    assert verdicts[4].endswith(
+        "CpuBenchmark 1.2.0 valid (DNT/GPC: the forwarder would keep nothing)"
+    )
+    assert tally["CpuBenchmark"] == ["2", "0"]
     assert tally["-"] == ["0", "1"]  # the body that is no JSON: no schema to count it under
-    assert tally["total"] == ["2", "2"]
+    assert tally["total"] == ["3", "2"]
     assert "\033[" not in out.decode()  # piped: plain
     assert list(tmp_path.iterdir()) == []  # no database, log, spool or journal
 
