@@ -31,7 +31,8 @@ class Problem(NamedTuple):
 
     path: str  # JSONPath in the event, as the forwarder records it ($.skin, $.a[0])
     message: str
-    value: str | None  # the failing value as short JSON text; None when there is none
+    value: str | None  # the failing value as short JSON text; None for an object (the
+    # message names its keys at fault) and for a missing property
     description: str | None  # the schema's description of the property at fault
 
 
@@ -74,7 +75,7 @@ def _all_errors(schema: dict, event: object) -> list[Problem]:
             Problem(
                 path_of(steps),
                 _clip(error.message, MESSAGE_LIMIT),
-                None if missing else _value_at(event, steps),
+                None if missing or isinstance(error.instance, dict) else _value_at(event, steps),
                 describe(schema, described),
             )
         )
