@@ -1,6 +1,7 @@
 """``el-monitor catalog check``: is the catalog of per-schema policy valid for this registry?
 
-``load_checked`` is shared with ``schemas``, which lists what the same catalog applies.
+``load_checked`` is shared with ``schemas``, which lists what the same catalog applies;
+``load_or_report`` with the commands that only read the catalog (``report``, ``errors``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def load_checked(
     if catalog.path is None:
         print("el-monitor: no catalog file (el-monitor.toml); built-in defaults", file=sys.stderr)
     return registry, catalog
+
+
+def load_or_report(args: argparse.Namespace) -> Catalog | None:
+    """The catalog ``--config`` names (or the default); None, its problems printed on stderr,
+    when it is invalid."""
+    try:
+        return load_catalog(getattr(args, "config", None))
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
 
 
 def run_check(args: argparse.Namespace) -> int:

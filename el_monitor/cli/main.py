@@ -18,7 +18,9 @@ from el_monitor.cli import (
     backfill,
     backup,
     catalog,
+    devserver,
     drill,
+    errors,
     forward,
     heartbeat,
     notify,
@@ -26,6 +28,7 @@ from el_monitor.cli import (
     report,
     retention,
     schemas,
+    validate,
 )
 from el_monitor.errors import UserError
 
@@ -88,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         heartbeat,
         drill,
         backfill,
+        validate,
+        errors,
+        devserver,
     ):
         command.register(commands)
     return parser
