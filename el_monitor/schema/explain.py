@@ -4,8 +4,8 @@ The forwarder stops at the first error (``CompiledSchema.validate``), which is w
 needs; an owner fixing their code wants them all, with the failing value and the ``description``
 the schema gives of that property.  The verdict is never taken from here: callers judge with the
 compiled validator, then ask ``explain`` what is wrong.  The full list comes from the
-``jsonschema`` package (installed with el-monitor[test]) run on the same effective schema;
-without it, or should it find nothing, the compiled validator's own error is the list.
+``jsonschema`` package (a dependency) run on the same effective schema; without it (a broken
+install), or should it find nothing, the compiled validator's own error is the list.
 """
 
 from __future__ import annotations
