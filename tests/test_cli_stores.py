@@ -74,3 +74,34 @@ def test_store_errors_escaping_the_block_become_one_line(tmp_path):
         opened_store(url, doing="read the counts"),
     ):
         raise StoreUnavailable("went away")
+
+
+@pytest.mark.mysql
+def test_refusals_a_restart_would_not_cure_have_their_own_fix(mysql_server_url):
+    """A wrong password, an account without a grant and a missing database each say what to
+    do, not "is the database running?"."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    from conftest import mysql_connect
+
+    parts = urlsplit(mysql_server_url)
+    server = f"{parts.hostname}:{parts.port or 3306}"
+    user = f"elm_nogrant_{secrets.token_hex(4)}"
+    missing = f"elm_missing_{secrets.token_hex(4)}"
+    with mysql_connect(mysql_server_url) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        try:
+            cases = {
+                f"mysql://{user}:wrong@{server}/test": r"\(check the user and password of --db\)$",
+                f"mysql://{user}:pw@{server}/test": r"\(grant the account what the command needs"
+                r" on `test` \(forwarder: INSERT, CREATE;.*\)\)$",
+                f"mysql://root@{server}/{missing}": rf"\(create it: CREATE DATABASE `{missing}`"
+                r" CHARACTER SET utf8mb4\)$",
+            }
+            for url, fix in cases.items():
+                refused = pytest.raises(UserError, match=fix)
+                with refused, opened_store(url, doing="read", hint="never shown"):
+                    pass
+        finally:
+            cursor.execute(f"DROP USER '{user}'@'%'")

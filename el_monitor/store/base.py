@@ -28,8 +28,16 @@ from el_monitor.store.mapping import (
 log = logging.getLogger(__name__)
 
 
+SERVER_DOWN = "is the database running? check --db"  # StoreUnavailable's fix unless told
+
+
 class StoreUnavailable(Exception):
-    """The database cannot be reached or refuses writes: the batch must wait and be retried."""
+    """The database cannot be reached or refuses writes: the batch must wait and be retried.
+    ``fix`` is what a person should check, as the driver's error tells it."""
+
+    def __init__(self, message: str, fix: str = SERVER_DOWN) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
