@@ -143,7 +143,8 @@ def register(commands: Commands) -> None:
     forward.add_argument(
         "--optout-file",
         metavar="FILE",
-        help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
+        help="opt-out list (else the catalog's optout_file, else el-monitor-optout.jsonl in "
+        "the state directory: see optout --help)",
     )
     forward.add_argument(
         "--graphite",

@@ -145,7 +145,8 @@ def run_notify(args: argparse.Namespace) -> int:
         held = ", ".join(result.held)
         print(f"held back ({result.reason}): {held}")
     if result.graph_note:
-        print(f"el-monitor: mailed without a graph: {result.graph_note}", file=sys.stderr)
+        done = "would be mailed" if args.dry_run else "mailed"
+        print(f"el-monitor: {done} without a graph: {result.graph_note}", file=sys.stderr)
     if result.failure is not None:
         raise result.failure
     status = 0
