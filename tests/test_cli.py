@@ -373,3 +373,20 @@ def test_the_forwarder_logs_how_many_schemas_it_has(tmp_path):
     assert (
         f"schema registry {SCHEMAS}: {folders} schemas, {count} revisions" in done.stderr.decode()
     )
+
+
+def test_config_is_taken_after_every_command(tmp_path):
+    """``--config`` before or after the command, whichever command: every command's own
+    parser takes it, and the forwarder then reads that catalog."""
+    from el_monitor.cli.main import _commands, build_parser
+
+    leaves = list(_commands(build_parser()))
+    assert len(leaves) > 20
+    assert [leaf.prog for leaf in leaves if "--config" not in leaf._option_string_actions] == []
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[schema.NavigationTiming]\nsample_rate = 0\n")
+    for config_first in (True, False):
+        flag = ["--config", str(broken)]
+        args = ["forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+        done = run(*(flag + args if config_first else args + flag), stdin=b"")
+        assert done.returncode == 2 and "sample_rate" in done.stderr.decode(), done.stderr

@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from el_monitor import __version__
 from el_monitor.cli import (
@@ -30,6 +30,7 @@ from el_monitor.cli import (
     schemas,
     validate,
 )
+from el_monitor.cli.options import add_config_option
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -96,7 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
         devserver,
     ):
         command.register(commands)
+    for leaf in _commands(parser):
+        if "--config" not in leaf._option_string_actions:
+            add_config_option(leaf)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every command's own parser (``backup dump``, not ``backup``): ``--config`` is taken
+    before or after the command, whichever command it is."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield parser
+    for group in groups:
+        for sub in dict.fromkeys(group.choices.values()):  # aliases share a parser
+            yield from _commands(sub)
 
 
 if __name__ == "__main__":
