@@ -390,3 +390,10 @@ def test_config_is_taken_after_every_command(tmp_path):
         args = ["forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
         done = run(*(flag + args if config_first else args + flag), stdin=b"")
         assert done.returncode == 2 and "sample_rate" in done.stderr.decode(), done.stderr
+
+
+def test_a_missing_input_file_makes_no_database(tmp_path):
+    os.chdir(tmp_path)
+    done = run("forward", "--schemas", str(SCHEMAS), "--input", f"file://{tmp_path}/none.jsonl")
+    assert done.returncode == 2 and "none.jsonl" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []  # no el-monitor.db

@@ -204,6 +204,7 @@ def run_forward(args: argparse.Namespace) -> int:
         max_event_bytes=args.max_event_bytes,
         instance=args.instance or "",
     )
+    source = _open_input(args)  # a missing input file fails before any database is made
     target = TargetFile(args.db_file, open_later) if args.db_file else None
     url = target.read() if target is not None else args.db
     store = _open_store(url, args.spool_dir) if url else None
@@ -218,7 +219,6 @@ def run_forward(args: argparse.Namespace) -> int:
     forwarder = None
     try:
         with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
-            source = _open_input(args)
             forwarder = Forwarder(
                 settings,
                 source,
