@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
-from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
+from el_monitor.cli.options import (
+    DEFAULT_DB,
+    Commands,
+    add_db_option,
+    add_db_password_option,
+    add_registry_options,
+)
 from el_monitor.cli.pidfile import pid_file
 from el_monitor.cli.stores import open_later, open_or_fail, store_errors
 from el_monitor.cli.table import format_table
@@ -66,8 +72,10 @@ def register(commands: Commands) -> None:
     add_db_option(
         target,
         default=DEFAULT_DB,
-        help=f"sqlite:///path or mysql://user:password@host:port/db (default: {DEFAULT_DB})",
+        help=f"sqlite:///path or mysql://user@host:port/db (default: {DEFAULT_DB})",
+        password=False,
     )
+    add_db_password_option(forward)
     target.add_argument(
         "--db-file",
         metavar="PATH",

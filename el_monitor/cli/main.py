@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "db_password_file", None) and args.db:
+            from el_monitor.store.base import url_with_password_file
+
+            args.db = url_with_password_file(args.db, args.db_password_file)
         return args.run(args)
     except UserError as exc:
         if args.verbose:

@@ -6,6 +6,7 @@ encoding them ourselves is several times cheaper than PyMySQL's generic ``escape
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -242,7 +243,8 @@ def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict
         "host": parts.hostname,
         "port": parts.port or 3306,
         "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
+        # MYSQL_PWD, as the MariaDB clients read it: a secret kept out of argv and the URL.
+        "password": unquote(parts.password or "") or os.environ.get("MYSQL_PWD", ""),
         "database": database,
         "charset": "utf8mb4",
         "autocommit": False,
