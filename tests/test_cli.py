@@ -397,3 +397,39 @@ def test_a_missing_input_file_makes_no_database(tmp_path):
     done = run("forward", "--schemas", str(SCHEMAS), "--input", f"file://{tmp_path}/none.jsonl")
     assert done.returncode == 2 and "none.jsonl" in done.stderr.decode()
     assert list(tmp_path.iterdir()) == []  # no el-monitor.db
+
+
+def test_logs_have_no_second_timestamp_under_journald(tmp_path):
+    args = ["-v", "forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path / 'j.db'}"]
+    plain = run(*args).stderr.decode().splitlines()[0]
+    env = {**os.environ, "JOURNAL_STREAM": "8:12345"}
+    journald = subprocess.run([*EL_MONITOR, *args], env=env, capture_output=True, input=b"")
+    first = journald.stderr.decode().splitlines()[0]
+    assert first.startswith("INFO el_monitor.cli.forward: schema registry")
+    assert plain.endswith(first) and plain[:4].isdigit()  # the same line, stamped
+
+
+def test_syslog_takes_the_log_lines(tmp_path, monkeypatch):
+    import logging
+    import socket
+
+    from el_monitor.cli import main as cli_main
+
+    address = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
+        syslog.bind(address)
+        syslog.settimeout(10)
+        monkeypatch.setattr(cli_main, "SYSLOG_ADDRESS", address)
+        root = logging.getLogger()
+        before = list(root.handlers)
+        root.handlers.clear()  # basicConfig only configures a root without handlers
+        try:
+            db = f"sqlite:///{tmp_path / 's.db'}"
+            monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115
+            cli_main.main(["--syslog", "-v", "forward", "--schemas", str(SCHEMAS), "--db", db])
+        finally:
+            for handler in root.handlers:
+                handler.close()
+            root.handlers[:] = before
+        datagram = syslog.recv(4096).decode()
+    assert "el-monitor[" in datagram and "el_monitor.cli.forward: schema registry" in datagram

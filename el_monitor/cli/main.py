@@ -34,19 +34,13 @@ from el_monitor.cli.options import add_config_option
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
+SYSLOG_ADDRESS = "/dev/log"  # the local syslog daemon's socket
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if args.verbose > 1
-        else logging.INFO
-        if args.verbose
-        else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args.verbose, args.syslog)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -68,6 +62,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _configure_logging(verbose: int, syslog: bool) -> None:
+    """Log lines to stderr, with a timestamp unless journald (``JOURNAL_STREAM``, set by
+    systemd for a unit's stderr) stamps them itself; or to the local syslog with ``--syslog``."""
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    if syslog:
+        from logging.handlers import SysLogHandler
+
+        handler: logging.Handler = SysLogHandler(address=SYSLOG_ADDRESS)
+        handler.setFormatter(logging.Formatter("el-monitor[%(process)d]: %(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])
+        return
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(level=level, format=f"{stamp}%(levelname)s %(name)s: %(message)s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="el-monitor",
@@ -82,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="more logging (-vv for debug); tracebacks on errors",
     )
     parser.add_argument("--config", metavar="FILE", help="catalog / configuration TOML file")
+    parser.add_argument(
+        "--syslog", action="store_true", help="log to the local syslog (/dev/log), not stderr"
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     # In the order of --help.
     for command in (
