@@ -433,3 +433,22 @@ def test_syslog_takes_the_log_lines(tmp_path, monkeypatch):
             root.handlers[:] = before
         datagram = syslog.recv(4096).decode()
     assert "el-monitor[" in datagram and "el_monitor.cli.forward: schema registry" in datagram
+
+
+@pytest.mark.parametrize("command", [["notify", "--help"], ["report", "daily"], ["notify"]])
+def test_without_matplotlib_graphing_commands_fail_in_one_line(command, tmp_path):
+    """matplotlib is the ``mail`` extra: where it is missing, notify and the report say how to
+    get it, and nothing else needs it."""
+    from helpers import ROOT
+
+    shadow = tmp_path / "shadow" / "matplotlib"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow.parent}:{ROOT}"}
+    done = subprocess.run([*EL_MONITOR, *command], env=env, capture_output=True, timeout=60)
+    if "--help" in command:  # parsing needs no matplotlib
+        assert done.returncode == 0
+        return
+    err = done.stderr.decode().strip()
+    assert done.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "matplotlib, which is not installed: pip install 'el-monitor[mail]'" in err

@@ -95,6 +95,9 @@ def _url(text: str) -> str:
 
 def run_notify(args: argparse.Namespace) -> int:
     """The ``notify`` command; raises ``UserError`` (one line, exit 2) when SMTP fails."""
+    from el_monitor.mail.figures import require_matplotlib
+
+    require_matplotlib("notify")
     from el_monitor.mail.message import describe
     from el_monitor.notify.dispatch import known_schemas, notify
     from el_monitor.notify.notification import Notification

@@ -98,6 +98,9 @@ def register(commands: Commands) -> None:
 
 
 def _run_daily(args: argparse.Namespace) -> int:
+    from el_monitor.mail.figures import require_matplotlib
+
+    require_matplotlib("report daily")
     from el_monitor.report.charts import make_charts
     from el_monitor.report.render import Templates, render_text, standalone_html
 
