@@ -213,7 +213,7 @@ def run_forward(args: argparse.Namespace) -> int:
         instance=args.instance or "",
     )
     source = _open_input(args)  # a missing input file fails before any database is made
-    target = TargetFile(args.db_file, open_later) if args.db_file else None
+    target = TargetFile(args.db_file, open_later, args.db_password_file) if args.db_file else None
     url = target.read() if target is not None else args.db
     store = _open_store(url, args.spool_dir) if url else None
     if target is not None:

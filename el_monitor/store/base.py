@@ -288,7 +288,10 @@ def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -
 
 def url_with_password_file(url: str, password_file: str) -> str:
     """``url`` with the password read from ``password_file`` (its first line), so the secret is
-    in neither argv, a unit file nor the catalog; UserError when the file cannot be read."""
+    in neither argv, a unit file nor the catalog; UserError when the file cannot be read.  Only
+    a ``mysql://`` URL carries one: any other comes back as it is."""
+    if urlsplit(url).scheme != "mysql":
+        return url
     try:
         with open(password_file, encoding="utf-8") as file:
             password = file.readline().rstrip("\r\n")
