@@ -1,4 +1,5 @@
 """``el-monitor catalog check``: is the catalog of per-schema policy valid for this registry?
+``catalog reference``: every key the catalog takes, as the README lists them.
 
 ``load_checked`` is shared with ``schemas``, which lists what the same catalog applies;
 ``load_or_report`` with the commands that only read the catalog (``report``, ``errors``).
@@ -34,6 +35,20 @@ def register(commands: Commands) -> None:
     add_config_option(check)
     add_registry_options(check)
     check.set_defaults(run=run_check)
+    reference = actions.add_parser(
+        "reference",
+        help="print every catalog key with its default and meaning (Markdown)",
+        description="Every key of every catalog table, its default and meaning, as Markdown: "
+        "the README's reference is this output.",
+    )
+    reference.set_defaults(run=_run_reference)
+
+
+def _run_reference(args: argparse.Namespace) -> int:
+    from el_monitor.catalog.reference import reference_markdown
+
+    print(reference_markdown(), end="")
+    return 0
 
 
 def load_checked(
