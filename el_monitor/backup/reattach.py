@@ -73,7 +73,8 @@ def reattach(
     replicas: list[OtherReplica], fence: str, new: tuple[str, int], timeout: float
 ) -> list[str]:
     """Wait until every replica has applied ``fence`` (within ``timeout`` seconds in all), then
-    move each under ``new`` (host, port) and see its threads run; the phase's detail lines."""
+    move each under ``new`` (host, port) and see its threads run (within ``timeout`` each);
+    the phase's detail lines."""
     deadline = time.monotonic() + timeout
     late = []
     for replica in replicas:
@@ -88,7 +89,7 @@ def reattach(
         raise DrillFailed("; ".join(late))
     host, port = new
     for replica in replicas:
-        _move(replica, host, port, deadline)
+        _move(replica, host, port, time.monotonic() + timeout)
     return [f"{len(replicas)} replicas moved to {host}:{port} at GTID {fence or '(none)'}"]
 
 

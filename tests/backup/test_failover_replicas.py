@@ -6,6 +6,7 @@ is; the pre-flight and ``--dry-run`` list it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -80,6 +81,20 @@ def markers(server: MariaDBServer) -> list[int]:
     return [i for (i,) in server.execute("SELECT id FROM test.marker ORDER BY id")]
 
 
+def with_forwarder(
+    trio: Trio, tmp_path: Path, catch_up_timeout: float, canary_timeout: float = 60
+) -> tuple[DrillForwarder, CanaryStream, FailoverPlan]:
+    """A forwarder on the primary, canaries through it, and the plan of a drill that moves
+    the other replica."""
+    forwarder = DrillForwarder(tmp_path / "fw", writer_url(trio.primary))
+    canaries = CanaryStream(beacon_sender(forwarder.beacon), load_template(canary_file(tmp_path)))
+    link = ForwarderLink(forwarder.pid_file, forwarder.db_file)
+    plan = FailoverPlan(trio.primary.url, trio.replica.url, link, canaries,
+                        catch_up_timeout=catch_up_timeout, canary_timeout=canary_timeout,
+                        others=(trio.other.url,))  # fmt: skip
+    return forwarder, canaries, plan
+
+
 def test_a_full_drill_moves_the_other_replica_with_every_canary(trio, tmp_path):
     primary, replica, other = trio
     forwarder = DrillForwarder(tmp_path / "fw", writer_url(primary))
@@ -125,12 +140,8 @@ def test_an_other_replica_that_cannot_catch_up_aborts_before_it_moves(trio, tmp_
     """Its SQL thread stopped before the fence, with a write after: it never reaches the
     fence position, so the drill aborts in re-attach with nothing moved but the promotion."""
     primary, replica, other = trio
-    forwarder = DrillForwarder(tmp_path / "fw", writer_url(primary))
+    forwarder, canaries, plan = with_forwarder(trio, tmp_path, catch_up_timeout=10)
     original = forwarder.db_file.read_bytes()
-    canaries = CanaryStream(beacon_sender(forwarder.beacon), load_template(canary_file(tmp_path)))
-    plan = FailoverPlan(primary.url, replica.url,
-                        ForwarderLink(forwarder.pid_file, forwarder.db_file), canaries,
-                        catch_up_timeout=10, others=(other.url,))  # fmt: skip
 
     def sql_thread_stops(phase: str) -> None:
         if phase == "fence":
@@ -169,12 +180,8 @@ def test_a_drill_failing_after_the_move_puts_the_other_replica_back(trio, tmp_pa
     """The other replica stops applying right after it moved: verify cannot see the canaries
     there and aborts; having applied nothing of the new primary, it is put back."""
     primary, replica, other = trio
-    forwarder = DrillForwarder(tmp_path / "fw", writer_url(primary))
+    forwarder, _, plan = with_forwarder(trio, tmp_path, catch_up_timeout=30, canary_timeout=5)
     original = forwarder.db_file.read_bytes()
-    canaries = CanaryStream(beacon_sender(forwarder.beacon), load_template(canary_file(tmp_path)))
-    plan = FailoverPlan(primary.url, replica.url,
-                        ForwarderLink(forwarder.pid_file, forwarder.db_file), canaries,
-                        catch_up_timeout=30, canary_timeout=5, others=(other.url,))  # fmt: skip
 
     def sql_thread_stops(phase: str) -> None:
         if phase == "re-point":
