@@ -90,7 +90,7 @@ def reattach(
     host, port = new
     for replica in replicas:
         _move(replica, host, port, time.monotonic() + timeout)
-    return [f"{len(replicas)} replicas moved to {host}:{port} at GTID {fence or '(none)'}"]
+    return [f"moved to {host}:{port} at GTID {fence or '(none)'}: {len(replicas)}"]
 
 
 def _move(replica: OtherReplica, host: str, port: int, deadline: float) -> None:
