@@ -90,7 +90,8 @@ def reattach(
     host, port = new
     for replica in replicas:
         _move(replica, host, port, time.monotonic() + timeout)
-    return [f"moved to {host}:{port} at GTID {fence or '(none)'}: {len(replicas)}"]
+    moved = f"{len(replicas)} other replica" + ("s" if len(replicas) != 1 else "")
+    return [f"{moved} moved to {host}:{port} at GTID {fence or '(none)'}"]
 
 
 def _move(replica: OtherReplica, host: str, port: int, deadline: float) -> None:
