@@ -33,6 +33,7 @@ from el_monitor.measures import MEASURES
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
     from el_monitor.ingest.sources.base import Source
+    from el_monitor.ingest.target import TargetFile
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,6 @@ def run_forward(args: argparse.Namespace) -> int:
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.ingest.target import TargetFile
     from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -212,21 +212,15 @@ def run_forward(args: argparse.Namespace) -> int:
         max_event_bytes=args.max_event_bytes,
         instance=args.instance or "",
     )
-    source = _open_input(args)  # a missing input file fails before any database is made
-    target = TargetFile(args.db_file, open_later, args.db_password_file) if args.db_file else None
-    url = target.read() if target is not None else args.db
-    store = _open_store(url, args.spool_dir) if url else None
-    if target is not None:
-        target.url = url
-        if url is None:
-            log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
-    forwarder = None
+    forwarder, store = None, None
     try:
         with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
+            source = _open_input(args)  # a missing input file fails before any database is made
+            target, store = _open_target(args)
             forwarder = Forwarder(
                 settings,
                 source,
@@ -248,6 +242,20 @@ def run_forward(args: argparse.Namespace) -> int:
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
     return 1 if result.pending else 0
+
+
+def _open_target(args: argparse.Namespace) -> tuple[TargetFile | None, Store | None]:
+    """``--db``'s store, or ``--db-file``'s target and the store it names (None: nowhere)."""
+    from el_monitor.ingest.target import TargetFile
+
+    if not args.db_file:
+        return None, _open_store(args.db, args.spool_dir)
+    target = TargetFile(args.db_file, open_later, args.db_password_file)
+    target.url = target.read()
+    if target.url is None:
+        log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
+        return target, None
+    return target, _open_store(target.url, args.spool_dir)
 
 
 def _open_store(url: str, spool_dir: str | None) -> Store:
