@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import binascii
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote_plus
@@ -25,7 +25,7 @@ import orjson
 import pymysql
 from bench_pipeline import pipeline_run
 from bench_stores import connect, forward, remove_sqlite, scratch_database
-from measure import REPEAT, Run, best_of, log, timed
+from measure import REPEAT, Run, best_of, each_line, log
 from results import EVENTS, ROWS, Figure, Planned, Reference, ratio_at_least
 from workload import Corpus, chunks
 
@@ -42,21 +42,9 @@ def mean_bytes(lines: Sequence[bytes]) -> float:
     return statistics.fmean(map(len, lines)) if lines else 0.0
 
 
-def _loop(lines: Sequence[bytes], decode: Callable[[bytes], object]) -> Run:
-    def work() -> int:
-        for line in lines:
-            try:  # noqa: SIM105 - suppress() would add a context manager per line to the floor
-                decode(line)
-            except ValueError:  # the corpus's malformed lines
-                pass
-        return len(lines)
-
-    return best_of(lambda: Run(timed(work)))
-
-
 def json_floor(title: str, lines: Sequence[bytes]) -> tuple[Reference, Figure]:
     """``orjson.loads`` of every line and nothing else."""
-    rate = _loop(lines, orjson.loads).rate
+    rate = each_line(lines, orjson.loads)
     floor = Reference("orjson.loads", rate)
     name = f"{title}: orjson.loads loop (floor, {mean_bytes(lines):,.0f} B/line)"
     return floor, Figure(name, rate, EVENTS, TAKEN, floor)
@@ -75,8 +63,8 @@ def _c_unquote(line: bytes) -> object:
 def raw_floor(title: str, lines: Sequence[bytes]) -> tuple[Reference, list[Figure]]:
     """Unquoting the ``%q`` field then ``orjson.loads``, both ways; the faster is the floor."""
     rates = {
-        "unquote_plus+orjson": _loop(lines, _stdlib_unquote).rate,
-        "a2b_qp+orjson": _loop(lines, _c_unquote).rate,
+        "unquote_plus+orjson": each_line(lines, _stdlib_unquote),
+        "a2b_qp+orjson": each_line(lines, _c_unquote),
     }
     label = max(rates, key=rates.__getitem__)
     floor = Reference(label, rates[label])
