@@ -108,7 +108,7 @@ def _object(spec: dict, rng: random.Random, sample: dict, top: bool = False) -> 
     required = set(spec.get("required", ()))
     out = {}
     for key, sub in properties.items():
-        if key not in required:
+        if key not in required and (not top or _fresh(key, sub) is None):  # ids: always
             share = PRESENCE.get(key.lower(), 1 - ABSENT) if top else 1 - ABSENT
             if rng.random() >= share:
                 continue

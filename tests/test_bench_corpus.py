@@ -96,10 +96,14 @@ def test_real_navigation_timing_lines_weigh_what_real_ones_do() -> None:
     fields = [len(orjson.loads(line)["event"]) for line in lines]
     assert 900 <= statistics.mean(sizes) <= 1300
     assert 30 <= statistics.mean(fields) <= 40
-    for line in lines[:50]:
-        capsule = orjson.loads(line)
-        assert len(capsule["userAgent"]) >= 70
-        assert all(type(capsule["event"][k]) is int for k in ("responseStart", "domComplete"))
+    capsules = [orjson.loads(line) for line in lines]
+    assert all(len(capsule["userAgent"]) >= 70 for capsule in capsules)
+    for timing in ("responseStart", "domComplete", "firstContentfulPaint"):
+        values = [c["event"][timing] for c in capsules if timing in c["event"]]
+        assert len(values) > 0.9 * len(capsules)
+        assert all(type(v) is int and v >= 0 for v in values)
+        median = corpus_values.TIMINGS[timing.lower()][0]
+        assert median / 2 <= statistics.median(values) <= median * 2, (timing, median)
 
 
 @pytest.mark.parametrize("fmt", corpus.FORMATS)
