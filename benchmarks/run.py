@@ -83,7 +83,9 @@ holding the same rows, table rows per second, both queried at once, against CHEC
 at once (the server's own full-row checksum); it must find them equal, then one changed row's chunk.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
-ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
+ratio: to the floor or ceiling named beside it, measured in this run (on the same lines for
+throughputs: json.loads, orjson.loads, unquoting + orjson.loads, LOAD DATA; python3 -c pass for
+start-up times and memory).
 failover = el-monitor drill failover's engine on a private primary and GTID replica while a
 forwarder (--db-file, its beacon) takes 2,000 events/s; RPO = canaries and stream events answered
 2xx but not on the new primary; pause = longest time no row was written, against the same stream's
