@@ -263,7 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="validate every line with el_monitor and report the mix on stderr",
     )
     args = parser.parse_args(argv)
-    gen = Generator(args.seed, args.invalid_share, args.format, args.events, args.schema)
+    try:
+        gen = Generator(args.seed, args.invalid_share, args.format, args.events, args.schema)
+    except ValueError as exc:
+        parser.error(str(exc))
     labelled = [] if args.check else None
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     try:
