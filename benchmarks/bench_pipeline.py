@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import corpus
 import corpus_events
-from measure import REPEAT, Run, best_of, paired, timed
+from measure import REPEAT, Run, best_of, each_line, paired, timed
 from results import EVENTS, Figure, Reference, at_least, compared, ratio_at_least, within
 from workload import Corpus, chunks, count_problem
 
@@ -30,17 +30,7 @@ EXAMPLE_CATALOG = corpus_events.ROOT / "examples" / "el-monitor.toml"
 
 def json_loads_ceiling(lines: Sequence[bytes]) -> tuple[Reference, Figure]:
     """The fastest any per-line JSON work can go here: stdlib ``json.loads`` and nothing else."""
-    loads = json.loads
-
-    def work() -> int:
-        for line in lines:
-            try:  # noqa: SIM105 - suppress() would add a context manager per line to the baseline
-                loads(line)
-            except ValueError:  # the corpus's malformed lines
-                pass
-        return len(lines)
-
-    rate = best_of(lambda: Run(timed(work))).rate
+    rate = each_line(lines, json.loads)
     ceiling = Reference("json.loads", rate)
     taken = f"best of {REPEAT}"
     return ceiling, Figure("stdlib json.loads loop (ceiling)", rate, EVENTS, taken, ceiling)

@@ -105,7 +105,8 @@ def remove_sqlite(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _connect(url: str) -> pymysql.connections.Connection:
+def connect(url: str, **options: object) -> pymysql.connections.Connection:
+    """A bare PyMySQL session on the server of ``url`` (``options`` go to ``connect``)."""
     parts = urlsplit(url)
     return pymysql.connect(
         host=parts.hostname or "127.0.0.1",
@@ -113,6 +114,7 @@ def _connect(url: str) -> pymysql.connections.Connection:
         user=unquote(parts.username or "root"),
         password=unquote(parts.password or ""),
         connect_timeout=10,
+        **options,
     )
 
 
@@ -145,7 +147,7 @@ def run_alone(description: str, measure: MariaDBFigures, private: bool = False) 
 def scratch_database(url: str) -> Iterator[str]:
     """A fresh, uniquely named database on the server of ``url``, dropped afterwards."""
     name = f"el_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    conn = _connect(url)
+    conn = connect(url)
     try:
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
@@ -164,7 +166,7 @@ def mariadb(data: Corpus, registry: SchemaRegistry, url: str | None, ceiling: Re
     if url is None:
         return MARIADB.not_measured("skipped (--no-mysql)")
     try:
-        _connect(url).close()
+        connect(url).close()
     except pymysql.err.OperationalError as exc:
         return MARIADB.not_measured(f"not measured: {exc}")
 

@@ -9,6 +9,7 @@ Usage::
 
     python benchmarks/corpus.py --count 3000 --format json --seed 1 --out events.jsonl
     python benchmarks/corpus.py --count 2000 --format raw --seed 2 --out client.log
+    python benchmarks/corpus.py --count 2000 --events real --schema NavigationTiming --check
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ from corpus_events import (
     load_models,
     malformed,
 )
+from corpus_values import USER_AGENTS, RealBodies
 
 RAW_FORMAT = "%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i"
 FORMATS = ("json", "raw")
+# small: the published examples varied (a few fields each, 337 bytes a line on average);
+# real: every property of the schema filled as production fills it (corpus_values.py).
+EVENTS = ("small", "real")
 EVENTS_PER_SECOND = 200  # how fast the synthetic clock advances
 
 # (wiki, webHost); mobile hosts are derived from desktop ones for some events.
@@ -58,20 +63,6 @@ RECV_HOSTS = (
     "cp3050.esams.wmnet",
     "cp4021.ulsfo.wmnet",
     "cp5012.eqsin.wmnet",
-)
-USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.6778.39 Mobile Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
 )
 # Schemas with more traffic than the rest, as in production.
 WEIGHTS = {
@@ -108,14 +99,27 @@ CONTRADICTORY = "contradictory-schema"
 class Generator:
     """The state behind ``generate``: random source, schema pools, clocks and sequence ids."""
 
-    def __init__(self, seed: int = 1, invalid_share: float = 0.10, fmt: str = "json") -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        invalid_share: float = 0.10,
+        fmt: str = "json",
+        events: str = "small",
+        schemas: Sequence[str] = (),
+    ) -> None:
+        """``schemas``: only these (all bundled ones when empty)."""
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        if events not in EVENTS:
+            raise ValueError(f"events must be one of {EVENTS}, got {events!r}")
         if not 0.0 <= invalid_share <= 1.0:
             raise ValueError(f"invalid_share must be within 0..1, got {invalid_share}")
         self.rng = random.Random(seed)
         self.fmt = fmt
-        self.models = load_models()
+        self.models = [m for m in load_models() if not schemas or m.name in schemas]
+        if not self.models:
+            raise ValueError(f"no bundled schema named {', '.join(schemas)}")
+        self.real = RealBodies() if events == "real" else None
         weights = [WEIGHTS.get(m.name, 1) for m in self.models]
         # Contradictory schemas' lines are invalid anyway: count them against the share.
         doomed = sum(w for m, w in zip(self.models, weights, strict=True) if not m.satisfiable)
@@ -145,7 +149,7 @@ class Generator:
     def line(self) -> tuple[bytes, str | None]:
         rng = self.rng
         model = rng.choices(self.models, cum_weights=self._cumulative)[0]
-        event = event_body(model, rng)
+        event = event_body(model, rng) if self.real is None else self.real.body(model, rng)
         kind = rng.choice(INVALID_KINDS) if rng.random() < self.mutate_share else None
         if kind is None and not model.satisfiable:
             kind = CONTRADICTORY
@@ -189,6 +193,8 @@ class Generator:
         else:
             capsule["recvFrom"] = recv_from
             capsule["seqId"] = seq_id
+        if self.real is not None:  # as varnish saw it: a browser's full User-Agent header
+            capsule["userAgent"] = rng.choice(USER_AGENTS)
         capsule["event"] = event
         data = orjson.dumps(capsule)
         if kind == "malformed-json":
@@ -197,11 +203,11 @@ class Generator:
 
 
 def generate(
-    n: int, seed: int = 1, invalid_share: float = 0.10, fmt: str = "json"
+    n: int, seed: int = 1, invalid_share: float = 0.10, fmt: str = "json", events: str = "small"
 ) -> Iterator[bytes]:
     """``n`` lines of traffic (no trailing newline): ``fmt`` is ``json`` (one capsule per
     line) or ``raw`` (EventLogging varnish client lines, ``RAW_FORMAT``)."""
-    for line, _ in Generator(seed, invalid_share, fmt).lines(n):
+    for line, _ in Generator(seed, invalid_share, fmt, events).lines(n):
         yield line
 
 
@@ -244,6 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=FORMATS, default="json")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--invalid-share", type=float, default=0.10, metavar="F")
+    parser.add_argument(
+        "--events", choices=EVENTS, default="small", help="small examples or real-size events"
+    )
+    parser.add_argument(
+        "--schema", action="append", default=[], help="only this schema (repeatable)"
+    )
     parser.add_argument("--out", default="-", help="output file (default: stdout)")
     parser.add_argument(
         "--check",
@@ -251,7 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="validate every line with el_monitor and report the mix on stderr",
     )
     args = parser.parse_args(argv)
-    gen = Generator(args.seed, args.invalid_share, args.format)
+    try:
+        gen = Generator(args.seed, args.invalid_share, args.format, args.events, args.schema)
+    except ValueError as exc:
+        parser.error(str(exc))
     labelled = [] if args.check else None
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     try:

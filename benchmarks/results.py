@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from measure import Paired
 
 EVENTS = "ev/s"
+ROWS = "rows/s"
 NO_TARGET = "no target"
 
 
@@ -126,7 +127,7 @@ def compared(
 def _result(figure: Figure) -> str:
     if figure.value is None:
         return "-"
-    if figure.unit == EVENTS:
+    if figure.unit in (EVENTS, ROWS):
         return f"{figure.value:,.0f} {figure.unit}"
     if figure.unit == "%":
         return f"{figure.value:.3f} %"

@@ -1,22 +1,28 @@
 """``make bench``: the forwarder's throughput, latency and memory against the issue's targets.
 
-Every figure comes from one synthetic corpus (``corpus.py``: all bundled schemas, ~10% invalid
-lines) generated before anything is timed.  Each is printed with how it was taken, as a ratio
-to a floor or ceiling measured in the same run (a bare ``json.loads`` loop for throughputs, a
-bare ``python3 -c pass`` for start-up times and memory), so results from different machines
-can be compared, and with its target and verdict.  Stored row counts are checked against the
-corpus's known valid count, so a fast-but-wrong run shows WRONG, not PASS.
+Every figure comes from synthetic corpora (``corpus.py``, ~10% invalid lines) generated before
+anything is timed: real-size events (every property of the schema filled as production fills
+it; NavigationTiming alone, and every schema mixed) for the issue 13 figures, and the small
+events of the published examples for the rest.  Each is printed with how it was taken, as a
+ratio to a floor or ceiling measured in the same run on the same lines (``orjson.loads``, or
+unquoting and ``orjson.loads``, or ``LOAD DATA`` for the real-size figures; a bare
+``json.loads`` loop for the small ones; a bare ``python3 -c pass`` for start-up times and
+memory), so results from different machines can be compared, and with its target and verdict.
+Stored row counts are checked against the corpus's known valid count, so a fast-but-wrong run
+shows WRONG, not PASS.
 
 The exit status says whether the benchmark ran, not whether every target was met: on a shared
 2-core machine a timing verdict is information, not a build failure.  A crash of the benchmark
 itself still exits non-zero.
 
     EL_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test .venv/bin/python benchmarks/run.py
+    .venv/bin/python benchmarks/run.py --quick --real-only    # the real-size figures alone
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -34,10 +40,12 @@ import bench_compare
 import bench_failover
 import bench_mail
 import bench_pipeline
+import bench_realsize
 import bench_retention
 import bench_rollups
 import bench_stores
 import corpus_events
+from bench_realsize import RealCorpora
 from bench_stores import DEFAULT_MYSQL_URL
 from measure import log
 from private_mariadb import DESCRIPTION, production_server
@@ -47,7 +55,14 @@ from workload import Corpus, make_corpus
 from el_monitor.schema.registry import SchemaRegistry, open_registry
 from el_monitor.store.base import safe_url
 
+SMALL = "small events"
 LEGEND = f"""\
+small events = the published examples varied (a few fields each, about 340 bytes a JSON line);
+real = every property of each schema filled with values of real type, size and cardinality
+(corpus_values.py): NavigationTiming only (about 1.1 KB a JSON line, 30-40 fields), or every
+schema weighted as production traffic is (mixed); both about 10% invalid. Their floors: orjson.loads
+of the same lines; raw lines: the %q field unquoted (stdlib unquote_plus or C a2b_qp, the faster)
+then orjson.loads; MariaDB: LOAD DATA LOCAL INFILE of the same rows (TableLayout rows, TSV file).
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
@@ -68,7 +83,9 @@ holding the same rows, table rows per second, both queried at once, against CHEC
 at once (the server's own full-row checksum); it must find them equal, then one changed row's chunk.
 taken: best of N = the fastest of N runs; middle of N pairs = of N back-to-back runs without and
 with a feature, the pair whose ratio is the median: both its figures are shown, the ratio is theirs.
-ratio: to a ceiling (bare json.loads loop) or a floor (bare python3 -c pass) measured in this run.
+ratio: to the floor or ceiling named beside it, measured in this run (on the same lines for
+throughputs: json.loads, orjson.loads, unquoting + orjson.loads, LOAD DATA; python3 -c pass for
+start-up times and memory).
 failover = el-monitor drill failover's engine on a private primary and GTID replica while a
 forwarder (--db-file, its beacon) takes 2,000 events/s; RPO = canaries and stream events answered
 2xx but not on the new primary; pause = longest time no row was written, against the same stream's
@@ -81,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small corpus: a smoke run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-mysql", action="store_true", help="skip the MariaDB figure")
+    parser.add_argument(
+        "--real-only", action="store_true", help="only the real-size figures (corpus_values.py)"
+    )
     args = parser.parse_args(argv)
     size, big, small = (20_000, 100_000, 25_000) if args.quick else (200_000, 1_000_000, 250_000)
     rollup_rows = 100_000 if args.quick else 1_000_000
@@ -89,13 +109,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="el-bench-") as name:
         tmp = Path(name)
-        files = {big: tmp / f"corpus-{big}.jsonl", small: tmp / f"corpus-{small}.jsonl"}
-        log(f"generating {big:,} JSON lines ({size:,} kept in memory) ...")
-        data = make_corpus(size, "json", args.seed, files)
-        log(f"generating {size:,} raw varnish lines ...")
-        raw = make_corpus(size, "raw", args.seed + 1)
         registry = open_registry(str(corpus_events.SCHEMAS), tmp / "schema-cache")
-        figures = measure_all(data, raw, registry, files, mysql_url, tmp)
+        real = real_corpora(size, args.seed)
+        log("real-size events ...")
+        figures = bench_realsize.realsize(real, registry, mysql_url, tmp)
+        del real
+        if args.real_only:
+            return report(f"{size:,}-line real-size corpora", figures, started)
+        files = {big: tmp / f"corpus-{big}.jsonl", small: tmp / f"corpus-{small}.jsonl"}
+        log(f"generating {big:,} small-event JSON lines ({size:,} kept in memory) ...")
+        data = make_corpus(size, "json", args.seed, files)
+        log(f"generating {size:,} small-event raw varnish lines ...")
+        raw = make_corpus(size, "raw", args.seed + 1)
+        figures += measure_all(data, raw, registry, files, mysql_url, tmp)
         with production_server(mysql_url) as (server_url, _):
             log(f"retention rollup over a day of {rollup_rows:,} NavigationTiming rows ...")
             figures.append(bench_rollups.rollup(registry, server_url, rollup_rows))
@@ -108,11 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"backup compare of two copies of {rollup_rows:,} NavigationTiming rows ...")
         figures += bench_compare.compare(registry, mysql_url, rollup_rows, args.seed)
 
-    print(
-        f"el-monitor benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"{len(data.lines):,}-line corpus ({data.valid:,} valid) over "
+    corpora = (
+        f"{len(data.lines):,}-line corpora (small events: {data.valid:,} valid) over "
         f"{len(corpus_events.load_models())} schemas"
     )
+    return report(corpora, figures, started)
+
+
+def report(corpora: str, figures: list[Figure], started: float) -> int:
+    """The table, its legend and the verdicts on stdout."""
+    python = platform.python_version()
+    print(f"el-monitor benchmarks: Python {python}, {os.cpu_count()} CPUs, {corpora}")
     print()
     print(table(figures))
     print()
@@ -121,6 +153,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"verdicts: {summary(figures)}; information only: the exit status says the run ended")
     print(f"total time {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def real_corpora(size: int, seed: int) -> RealCorpora:
+    """``size`` lines of each real-size corpus (its own seed each)."""
+    timing = ("NavigationTiming",)
+    log(f"generating {size:,} real-size NavigationTiming lines, JSON and raw ...")
+    timing_json = make_corpus(size, "json", seed + 2, events="real", schemas=timing)
+    timing_raw = make_corpus(size, "raw", seed + 3, events="real", schemas=timing)
+    log(f"generating {size:,} real-size lines of every schema, JSON and raw ...")
+    mixed_json = make_corpus(size, "json", seed + 4, events="real")
+    mixed_raw = make_corpus(size, "raw", seed + 5, events="real")
+    return RealCorpora(timing_json, timing_raw, mixed_json, mixed_raw)
+
+
+def small_events(figures: list[Figure]) -> list[Figure]:
+    """Figures taken on the small-event corpus, named so (their indented sub-lines as are)."""
+    return [
+        f if f.name.startswith(" ") else dataclasses.replace(f, name=f"{SMALL}: {f.name}")
+        for f in figures
+    ]
 
 
 def measure_all(
@@ -132,23 +184,23 @@ def measure_all(
     tmp: Path,
 ) -> list[Figure]:
     """Every figure, in table order."""
-    log("baseline: json.loads loop ...")
+    log("small events: json.loads loop ...")
     ceiling, baseline = bench_pipeline.json_loads_ceiling(data.lines)
-    figures = [baseline]
-    log("parse + validate + count (JSON lines), with and without the catalog's checks ...")
-    figures += bench_pipeline.json_pipeline(data, registry, ceiling)
+    figures = small_events([baseline])
+    log("small events: parse + validate + count (JSON lines), with and without checks ...")
+    figures += small_events(bench_pipeline.json_pipeline(data, registry, ceiling))
     figures.append(bench_pipeline.kept_share())
-    log("parse + validate + count (raw varnish lines) ...")
-    figures.append(bench_pipeline.raw_pipeline(raw, registry, ceiling))
+    log("small events: parse + validate + count (raw varnish lines) ...")
+    figures += small_events([bench_pipeline.raw_pipeline(raw, registry, ceiling)])
 
     if mysql_url is not None:
-        log(f"end to end into MariaDB ({safe_url(mysql_url)}) ...")
-    figures.append(bench_stores.mariadb(data, registry, mysql_url, ceiling))
-    log("end to end into SQLite, with and without Graphite metrics every second ...")
-    figures += bench_stores.sqlite(data, registry, tmp, ceiling)
+        log(f"small events: end to end into MariaDB ({safe_url(mysql_url)}) ...")
+    figures += small_events([bench_stores.mariadb(data, registry, mysql_url, ceiling)])
+    log("small events: end to end into SQLite, with and without Graphite metrics ...")
+    figures += small_events(bench_stores.sqlite(data, registry, tmp, ceiling))
 
-    log("backfill from the forwarder's valid log into SQLite ...")
-    figures += bench_backfill.backfill(data, registry, tmp)
+    log("small events: backfill from the forwarder's valid log into SQLite ...")
+    figures += small_events(bench_backfill.backfill(data, registry, tmp))
 
     log("python3 -c pass, check_el_rate and el-monitor notify against a private graphite-web ...")
     floor, bare = bench_checks.start_to_exit_floor()
@@ -170,7 +222,9 @@ def measure_all(
     for lines, path in sorted(files.items(), reverse=True):
         log(f"el-monitor forward, {lines:,} events, in a child process ...")
         valid = data.file_valid[lines]
-        figures += bench_cli.forward_file(path, lines, valid, tmp, ceiling, memory_floor)
+        figures += small_events(
+            bench_cli.forward_file(path, lines, valid, tmp, ceiling, memory_floor)
+        )
     return figures
 
 

@@ -21,9 +21,17 @@ class Corpus:
     file_valid: dict[int, int]  # for each file written: how many of its lines are valid
 
 
-def make_corpus(size: int, fmt: str, seed: int, files: dict[int, Path] | None = None) -> Corpus:
+def make_corpus(
+    size: int,
+    fmt: str,
+    seed: int,
+    files: dict[int, Path] | None = None,
+    events: str = "small",
+    schemas: Sequence[str] = (),
+) -> Corpus:
     """``size`` lines in memory; and, for each ``files`` entry ``n: path``, the first ``n``
     lines of the same stream written to ``path`` (the stream continues past ``size``).
+    ``events`` and ``schemas`` choose the traffic (``corpus.Generator``).
     Valid counts come from the generator's labels, to check what the stores commit."""
     files = files or {}
     total = max([size, *files])
@@ -32,7 +40,9 @@ def make_corpus(size: int, fmt: str, seed: int, files: dict[int, Path] | None = 
     valid = 0
     file_valid = dict.fromkeys(files, 0)
     try:
-        for index, (line, kind) in enumerate(corpus.Generator(seed, 0.10, fmt).lines(total)):
+        for index, (line, kind) in enumerate(
+            corpus.Generator(seed, 0.10, fmt, events, schemas).lines(total)
+        ):
             if index < size:
                 lines.append(line)
                 valid += kind is None
