@@ -107,8 +107,10 @@ def collect(
         )
     schemas.sort(key=_order)
     trend = tuple(total(h[i] for h in histories.values()) for i in range(WINDOW_DAYS))
-    seen = [s.name for s in schemas if s.figures.today != Tally() and s.name != NO_SCHEMA]
-    unowned = catalog.unowned(sorted({*seen, *catalog.schemas}))
+    # Every schema the table lists (active on the day or the 7 before) and every configured
+    # one: the statement about owners must hold for all of them, not only the day's.
+    listed = [s.name for s in schemas if s.name != NO_SCHEMA]
+    unowned = catalog.unowned(sorted({*listed, *catalog.schemas}))
     logged = {s.name for s in schemas if s.figures.today.validated}
     silent = [
         Named(name, policy.owners)

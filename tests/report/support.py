@@ -182,10 +182,10 @@ def _insert(store: Store, table: str, columns: tuple[str, ...], rows: list[tuple
         )
 
 
-def report_from(url: str, catalog_file: Path) -> ReportData:
+def report_from(url: str, catalog_file: Path, day: datetime.date = DAY) -> ReportData:
     store = open_store(url)
     try:
-        return collect(store, load_catalog(catalog_file), DAY)
+        return collect(store, load_catalog(catalog_file), day)
     finally:
         store.close()
 
