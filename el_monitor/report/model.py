@@ -245,6 +245,7 @@ class Chart(NamedTuple):
     width: int
     height: int
     error: str | None = None
+    text_px: float = 0.0  # the smallest text drawn, in the PNG's own pixels
 
 
 def figures(history: Sequence[Tally], recorded: Sequence[bool]) -> Figures:

@@ -101,3 +101,19 @@ def test_anchor_is_plain_for_any_name() -> None:
     odd = anchor(EVIL_SCHEMA)
     assert odd.startswith("schema-x") and odd[len("schema-") :].isalnum()
     assert anchor(EVIL_SCHEMA + "2") != odd
+
+
+def test_charts_span_the_page_with_labels_of_at_least_11_px(
+    sqlite_url: str, catalog_file: Path
+) -> None:
+    """At 1,280 px the page's content is 1,248 px wide (16 px margins): each chart is drawn
+    1,240 px wide, shown at that size, so its smallest text is ``text_px`` CSS pixels."""
+    from el_monitor.report.charts import make_charts
+
+    report = report_from(sqlite_url, catalog_file)
+    drawn = make_charts(report)
+    assert [c.name for c in drawn] == ["volume", "trend"]
+    for chart in drawn:
+        assert chart.png is not None and chart.error is None
+        assert chart.width == 1240 <= 1280 - 2 * 16
+        assert chart.text_px >= 12, (chart.name, chart.text_px)
