@@ -88,7 +88,7 @@ def _drawn(figure: Figure) -> Drawn:
 
     image = figures.png(figure)
     sizes = [
-        text.get_fontsize()
+        float(text.get_fontsize())  # in points once drawn
         for text in figure.findobj(Text)
         if isinstance(text, Text) and text.get_visible() and text.get_text()
     ]
