@@ -18,7 +18,7 @@ import pytest
 from el_monitor.report.charts import make_charts
 from el_monitor.report.render import standalone_html
 
-from .support import DAY, report_from, run_cli
+from .support import DAY, report_from, run_cli, schemas_dir
 
 CHROMIUM = "/usr/bin/chromium"
 PROBE = """<script>
@@ -82,7 +82,8 @@ def test_report_opens_in_chromium_with_every_image(
     output = tmp_path / "report.html"
     code = run_cli(
         monkeypatch, "report", "daily", "--date", str(DAY), "--db", sqlite_url,
-        "--config", str(catalog_file), "--output", str(output),
+        "--config", str(catalog_file),
+        "--schemas", str(schemas_dir(catalog_file)), "--output", str(output),
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     html = output.read_text()
