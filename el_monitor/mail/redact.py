@@ -3,10 +3,14 @@
 The rule is that no user id, token, IP address or user agent ever leaves in an email.  Two
 kinds of input need it:
 
-* **events** (an invalid event shown as an example): :func:`redact_event` parses the capsule
-  and masks by *field name*: the capsule's ``userAgent``, ``recvFrom`` and ``seqId``, every key
-  that names an IP, a user agent, a token, a session or a user id, and the catalog's
-  ``user_fields`` of the schema.  What cannot be parsed is never echoed: only its length is.
+* **events** (an invalid event shown as an example): :func:`redaction` parses the capsule
+  and masks values by *field*: the capsule's ``userAgent``, ``recvFrom`` and ``seqId``, every
+  key that names an IP, a user agent, a token, a session or a user id, the catalog's
+  ``user_fields`` of the schema, and the strings of free-text fields (what the event schema
+  does not close with ``enum``/``const``; all event strings when the schema is unknown).
+  Numbers, booleans and enum values stay: owners need them.  :func:`strike` then takes the
+  masked values out of the event's error message, keeping the validator's own words.  What
+  cannot be parsed is never echoed: only its length is.
 * **free text** (a plugin's status line, perfdata, a validation message): :func:`scrub` masks
   by *shape*: IPv4 and IPv6 addresses, long hex / base64-ish tokens, ``key=value`` pairs whose
   key is sensitive, and browser user-agent strings.  A bare number cannot be told from a count,
@@ -16,7 +20,8 @@ HTML escaping is not done here: the templates are autoescaped by Jinja2, so text
 until the last moment and is never escaped twice.
 
 Used by ``el_monitor.notify`` (the notification's text) and ``el_monitor.report`` (error
-examples and messages); keep the signatures of ``redact_event``, ``scrub`` and ``safe_text`` stable.
+examples and messages, for the report and ``el-monitor errors`` alike); keep the signatures of
+``redact_event``, ``redaction``, ``strike``, ``scrub`` and ``safe_text`` stable.
 """
 
 from __future__ import annotations
@@ -98,7 +103,8 @@ def is_sensitive_key(key: str) -> bool:
 
 
 def scrub(text: str) -> str:
-    """``text`` with IP addresses, tokens, user agents and named user ids masked.
+    """``text`` with IP addresses, tokens, user agents and named user ids masked; a number
+    standing alone (``1.8014398509481984e+16``, ``12345678901234567``) is a value, kept.
 
     Idempotent, so every layer may call it without fear of compounding.
     """
@@ -268,7 +274,8 @@ def _property(spec: Mapping | None, name: str) -> Mapping | None:
     if isinstance(properties, Mapping) and isinstance(properties.get(name), Mapping):
         return properties[name]
     for key in ("allOf", "anyOf", "oneOf"):
-        for branch in spec.get(key) or ():
+        branches = spec.get(key)
+        for branch in branches if isinstance(branches, list) else ():
             found = _property(branch, name) if isinstance(branch, Mapping) else None
             if found is not None:
                 return found
