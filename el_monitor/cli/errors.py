@@ -15,7 +15,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int, schema_name, since_time
-from el_monitor.cli.options import Commands, add_config_option, add_db_option
+from el_monitor.cli.options import (
+    Commands,
+    add_config_option,
+    add_db_option,
+    add_registry_options,
+)
+from el_monitor.cli.report import event_schemas
 from el_monitor.cli.signals import stop_on_signals
 from el_monitor.errors import UserError
 
@@ -52,6 +58,13 @@ def register(commands: Commands) -> None:
         "--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS
     )  # how often --follow looks at the log, in seconds
     parser.add_argument("--json", action="store_true", help="one JSON object per group")
+    add_registry_options(
+        parser,
+        required=False,
+        help="schema registry (the forwarder's --schemas): free-text fields of examples are "
+        "redacted by it and values of enum fields shown; without it every string of an "
+        "example's event is redacted",
+    )
     add_config_option(parser)
     parser.set_defaults(run=_run)
 
@@ -78,8 +91,9 @@ def _groups(args: argparse.Namespace, catalog: Catalog) -> int:
     from el_monitor.cli.stores import opened_store
     from el_monitor.report.owner_errors import recent_errors
 
+    lookup = event_schemas(args)
     with opened_store(args.db, doing="read the error groups") as store:
-        found = recent_errors(store, catalog, args.since, args.schema, args.limit)
+        found = recent_errors(store, catalog, args.since, args.schema, args.limit, lookup)
     for error in found:
         _show(error, args.json)
     if not found and not args.json:
@@ -92,13 +106,14 @@ def _follow(args: argparse.Namespace, catalog: Catalog) -> int:
     from el_monitor.report.invalid_tail import InvalidLogTail
     from el_monitor.report.owner_errors import logged_error
 
+    lookup = event_schemas(args)
     tail = InvalidLogTail(args.log_dir)
     print(f"following the invalid log of {args.schema} in {args.log_dir}", file=sys.stderr)
     with stop_on_signals() as stop:
         while not stop.wait(args.interval):
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for record in tail.poll():
-                error = logged_error(record, catalog, now)
+                error = logged_error(record, catalog, now, lookup)
                 if error is not None and error.schema == args.schema:
                     _show(error, args.json)
             sys.stdout.flush()

@@ -21,6 +21,7 @@ from el_monitor.cli.options import (
     Commands,
     add_config_option,
     add_db_option,
+    add_registry_options,
     command_group,
     smtp_address,
 )
@@ -28,10 +29,11 @@ from el_monitor.cli.stores import opened_store
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
+    from el_monitor.mail.redact import SchemaLookup
     from el_monitor.report.model import Chart, ReportData
     from el_monitor.report.render import Templates
 
-__all__ = ["register"]
+__all__ = ["event_schemas", "register"]
 
 
 def register(commands: Commands) -> None:
@@ -67,6 +69,13 @@ def register(commands: Commands) -> None:
     )
     add_config_option(
         daily, "catalog TOML file: owners, ops list, SMTP (default: el-monitor.toml when it exists)"
+    )
+    add_registry_options(
+        daily,
+        required=False,
+        help="schema registry (the forwarder's --schemas): free-text fields of examples are "
+        "redacted by it and values of enum fields shown; without it every string of an "
+        "example's event is redacted",
     )
     daily.add_argument(
         "--output",
@@ -111,7 +120,7 @@ def _run_daily(args: argparse.Namespace) -> int:
     catalog = load_or_report(args)
     if catalog is None:
         return 2
-    report = _collect(args.db, catalog, day)
+    report = _collect(args, catalog, day)
     templates = Templates()
     charts = make_charts(report)
     for chart in charts:
@@ -134,11 +143,24 @@ def _run_daily(args: argparse.Namespace) -> int:
     return 0
 
 
-def _collect(url: str, catalog: Catalog, day: datetime.date) -> ReportData:
+def _collect(args: argparse.Namespace, catalog: Catalog, day: datetime.date) -> ReportData:
     from el_monitor.report.collect import collect
 
-    with opened_store(url, doing="read the counts") as store:
-        return collect(store, catalog, day)
+    lookup = event_schemas(args)
+    with opened_store(args.db, doing="read the counts") as store:
+        return collect(store, catalog, day, event_schemas=lookup)
+
+
+def event_schemas(args: argparse.Namespace) -> SchemaLookup | None:
+    """The event schemas ``--schemas`` names, for redaction (``report errors`` too)."""
+    from el_monitor.report.collect import schema_lookup
+    from el_monitor.schema.registry import open_registry, require_schemas
+
+    if not args.schemas:
+        return None
+    registry = open_registry(args.schemas, args.schema_cache)
+    require_schemas(registry, args.schemas)
+    return schema_lookup(registry)
 
 
 def _owner_parts(report: ReportData) -> list[tuple[str, ReportData]]:

@@ -5,22 +5,27 @@ The sums are done in SQL (``el_monitor.store.counts``: ``GROUP BY`` day and sche
 hourly rows), so a month of hourly rows for dozens of schemas costs one indexed range scan, not
 a Python loop over rows.
 
-Privacy: the error table keeps raw example events; every example is passed through the
-catalog's ``user_fields`` redaction before it reaches a ``ReportData``, and whatever the
-redaction removed from the example is also struck from the error message, which may quote it.
+Privacy: the error table keeps raw example events; every example is redacted by its schema's
+fields (free text) and the catalog's ``user_fields`` before it reaches a ``ReportData``, and
+whatever the redaction removed from the example is also struck from the error message, which
+may quote it (``mail.redact``).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import re
 from collections.abc import Mapping, Sequence
-from urllib.parse import unquote_plus
+from typing import Any
 
 from el_monitor.catalog.model import Catalog
 from el_monitor.errors import UserError
-from el_monitor.mail.redact import REDACTED, redact_event, safe_text
+from el_monitor.mail.redact import (
+    SchemaLookup,
+    redaction,
+    safe_text,
+    strike,
+    strike_quoted_start,
+)
 from el_monitor.report.model import (
     AVERAGE_DAYS,
     WINDOW_DAYS,
@@ -33,6 +38,7 @@ from el_monitor.report.model import (
     total,
 )
 from el_monitor.report.retention import retention_section
+from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store.base import Store, safe_url
 from el_monitor.store.counts import (
     COUNTS_TABLE,
@@ -46,13 +52,12 @@ from el_monitor.store.counts import (
     first_examples,
 )
 
-__all__ = ["TOP_ERRORS", "collect", "error_summary"]
+__all__ = ["TOP_ERRORS", "collect", "error_summary", "schema_lookup"]
 
 TOP_ERRORS = 5  # most common error groups shown per schema
 MESSAGE_LIMIT = 300
 EXAMPLE_LIMIT = 1000
 PATH_LIMIT = 191
-SCRUB_MIN = 3  # shorter removed values (ids like 7) are too common to strike from a message
 
 
 def collect(
@@ -62,8 +67,10 @@ def collect(
     *,
     top_errors: int = TOP_ERRORS,
     now: datetime.datetime | None = None,
+    event_schemas: SchemaLookup | None = None,
 ) -> ReportData:
-    """Read ``day`` and the ``WINDOW_DAYS - 1`` days before it from the counts tables.
+    """Read ``day`` and the ``WINDOW_DAYS - 1`` days before it from the counts tables;
+    ``event_schemas`` (``schema_lookup``) tells redaction which fields are free text.
 
     Raises UserError when the store has no counts table at all: that is a wrong ``--db`` or a
     forwarder that never recorded counts, not an empty day.
@@ -80,7 +87,7 @@ def collect(
     problems: list[str] = []
     errors: dict[str, tuple[list[ErrorSummary], int]] = {}
     if ERRORS_TABLE in tables:
-        errors = _day_errors(store, catalog, day, top_errors)
+        errors = _day_errors(store, catalog, day, top_errors, event_schemas)
     else:
         problems.append(f"no {ERRORS_TABLE} table: validation errors are not shown")
 
@@ -107,8 +114,10 @@ def collect(
         )
     schemas.sort(key=_order)
     trend = tuple(total(h[i] for h in histories.values()) for i in range(WINDOW_DAYS))
-    seen = [s.name for s in schemas if s.figures.today != Tally() and s.name != NO_SCHEMA]
-    unowned = catalog.unowned(sorted({*seen, *catalog.schemas}))
+    # Every schema the table lists (active on the day or the 7 before) and every configured
+    # one: the statement about owners must hold for all of them, not only the day's.
+    listed = [s.name for s in schemas if s.name != NO_SCHEMA]
+    unowned = catalog.unowned(sorted({*listed, *catalog.schemas}))
     logged = {s.name for s in schemas if s.figures.today.validated}
     silent = [
         Named(name, policy.owners)
@@ -157,7 +166,11 @@ def _daily_counts(
 
 
 def _day_errors(
-    store: Store, catalog: Catalog, day: datetime.date, top: int
+    store: Store,
+    catalog: Catalog,
+    day: datetime.date,
+    top: int,
+    schemas: SchemaLookup | None,
 ) -> dict[str, tuple[list[ErrorSummary], int]]:
     """The ``top`` error groups of each schema on ``day`` with one redacted example each."""
     by_schema: dict[str, list[ErrorGroup]] = {}
@@ -179,7 +192,9 @@ def _day_errors(
             key = ErrorKey(name, group.code, group.path)
             message, example = firsts.get(key, FirstExample("", None))
             shown.append(
-                error_summary(group.code, group.path, group.events, message, example, user_fields)
+                error_summary(
+                    group.code, group.path, group.events, message, example, user_fields, schemas
+                )
             )
         out[name] = (shown, kinds[name])
     return out
@@ -192,63 +207,38 @@ def error_summary(
     message: str,
     example: str | None,
     user_fields: Sequence[str],
+    schemas: SchemaLookup | None = None,
 ) -> ErrorSummary:
-    """An error group as shown (here and by ``el-monitor errors``): redacted example, message
-    without what the redaction hid."""
+    """An error group as shown (here and by ``el-monitor errors``): the example redacted by its
+    schema's fields and the catalog's ``user_fields`` (``mail.redact.redaction``), the message
+    without what that removed; the validator's own words and numbers stay."""
     redacted = None
     if example:
-        redacted = redact_event(example, user_fields)
-        message = _strike(message, example, redacted)
+        found = redaction(example, user_fields, schemas)
+        redacted = found.text
+        message = strike(message, found.removed) if found.parsed else strike_quoted_start(message)
+    else:  # no event to tell what the quoted value was: it may have been free text
+        message = strike_quoted_start(message)
     return ErrorSummary(
         code=safe_text(code, 20),
         path=safe_text(path, PATH_LIMIT),
         message=safe_text(message, MESSAGE_LIMIT),
         count=count,
-        example=None if redacted is None else safe_text(redacted, EXAMPLE_LIMIT),
+        example=None if redacted is None else safe_text(redacted, EXAMPLE_LIMIT, redact=False),
     )
 
 
-def _strike(message: str, raw: str, redacted: str) -> str:
-    """``message`` without the values redaction removed from its event.
+def schema_lookup(registry: SchemaRegistry | None) -> SchemaLookup | None:
+    """What redaction asks of a registry: an event schema by name and revision (None when
+    the registry has no such revision or cannot read it)."""
+    if registry is None:
+        return None
 
-    A validation message often quotes the offending value (``987654 is not of type 'string'``)
-    and a bare number cannot be recognised as a user id by its shape; but the message and the
-    example are of the same event, so any value present in the raw event and gone from the
-    redacted one must not appear in the message either.
-    """
-    before = _leaves(raw)
-    if not before:
-        return message
-    gone = before - _leaves(redacted)
-    for value in sorted(gone, key=len, reverse=True):
-        if len(value) >= SCRUB_MIN:
-            message = re.sub(rf"(?<![\w.]){re.escape(value)}(?![\w.])", REDACTED, message)
-    return message
+    def lookup(name: str, revision: str) -> Mapping[str, Any] | None:
+        try:
+            found = registry.get(name, revision)
+        except UserError:  # a broken schema file, an unreachable repository: redact it all
+            return None
+        return None if found is None else found.schema
 
-
-def _leaves(text: str) -> set[str]:
-    """The scalar values of an event as text; empty when it holds no JSON object.
-
-    Reads the same shapes as ``redact_event``: a JSON line, a client line (``?<url-encoded
-    JSON>;...``) and a server line (``<seqId> EventLogging {json}``).
-    """
-    stripped = text.strip()
-    if stripped.startswith("?"):
-        stripped = unquote_plus(stripped[1:].split(";", 1)[0].split(" ", 1)[0])
-    elif "{" in stripped:
-        stripped = stripped[stripped.index("{") :]
-    try:
-        document = json.loads(stripped)
-    except (ValueError, RecursionError):
-        return set()
-    out: set[str] = set()
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif item is not None and not isinstance(item, bool):
-            out.add(str(item))
-    return out
+    return lookup

@@ -165,12 +165,20 @@ class ReportData:
     schemas: tuple[SchemaReport, ...]  # active on the day or the 7 before, most invalid first
     totals: Figures
     trend: tuple[Tally, ...]  # totals per day of the window
-    unowned: tuple[str, ...]  # schemas seen that day or configured, with no owner
+    # Schemas the table lists (active on the day or the 7 before) or the catalog configures,
+    # without an owner.
+    unowned: tuple[str, ...]
     silent: tuple[Named, ...]  # configured schemas that logged nothing that day
     generated: datetime.datetime
     owner: str | None = None  # set on an owner's slice
     problems: tuple[str, ...] = field(default=())  # what could not be read (shown, not fatal)
     retention: RetentionSection | None = None  # None: not read (shown as such)
+
+    @property
+    def schema_count(self) -> int:
+        """How many schemas the ownership statement covers: listed here, or configured."""
+        listed = {s.name for s in self.schemas if s.name != NO_SCHEMA}
+        return len(listed | {s.name for s in self.silent} | set(self.unowned))
 
     @property
     def has_data(self) -> bool:
@@ -237,6 +245,7 @@ class Chart(NamedTuple):
     width: int
     height: int
     error: str | None = None
+    text_px: float = 0.0  # the smallest text drawn, in the PNG's own pixels
 
 
 def figures(history: Sequence[Tally], recorded: Sequence[bool]) -> Figures:

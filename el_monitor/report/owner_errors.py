@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from el_monitor.catalog.model import Catalog
 from el_monitor.event.names import REVISION
+from el_monitor.mail.redact import SchemaLookup
 from el_monitor.report.collect import error_summary
 from el_monitor.store.base import Store
 from el_monitor.store.counts import ErrorKey, FirstExample, first_examples
@@ -42,9 +43,15 @@ class OwnerError(NamedTuple):
 
 
 def recent_errors(
-    store: Store, catalog: Catalog, since: datetime.datetime, schema: str | None, limit: int
+    store: Store,
+    catalog: Catalog,
+    since: datetime.datetime,
+    schema: str | None,
+    limit: int,
+    schemas: SchemaLookup | None = None,
 ) -> list[OwnerError]:
-    """The error groups counted since ``since``, most recently seen first."""
+    """The error groups counted since ``since``, most recently seen first; ``schemas`` as for
+    the report (``collect.schema_lookup``)."""
     seen = recent_error_groups(store, since, schema, limit)
     firsts = first_examples(store, [s.group for s in seen])
     out = []
@@ -57,6 +64,7 @@ def recent_errors(
             first.message,
             first.example,
             catalog.policy(group.schema).user_fields,
+            schemas,
         )
         out.append(
             OwnerError(
@@ -74,7 +82,9 @@ def recent_errors(
     return out
 
 
-def logged_error(record: object, catalog: Catalog, when: str) -> OwnerError | None:
+def logged_error(
+    record: object, catalog: Catalog, when: str, schemas: SchemaLookup | None = None
+) -> OwnerError | None:
     """An EventError record of the invalid log (``{rawEvent, message, code, schema,
     revision}``), redacted; None for a line that is not one.  The log keeps no JSON path."""
     if not isinstance(record, dict) or not isinstance(record.get("code"), str):
@@ -89,6 +99,7 @@ def logged_error(record: object, catalog: Catalog, when: str) -> OwnerError | No
         str(record.get("message") or ""),
         raw if isinstance(raw, str) else None,
         catalog.policy(name).user_fields,
+        schemas,
     )
     revision = record.get("revision")
     return OwnerError(

@@ -8,10 +8,12 @@ shared Jinja2 environment, with the number filters below.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from types import MappingProxyType
 
+from el_monitor.event.names import SCHEMA_NAME
 from el_monitor.mail.message import build_message, new_cid
 from el_monitor.mail.templates import environment
 from el_monitor.report.charts import make_charts
@@ -20,6 +22,7 @@ from el_monitor.store.counts import NO_SCHEMA
 
 __all__ = [
     "Templates",
+    "anchor",
     "render_html",
     "render_text",
     "report_message",
@@ -50,8 +53,22 @@ def _change_text(figures: Figures, measure: str) -> str:
     return NONE_SHOWN
 
 
+def anchor(name: str) -> str:
+    """The HTML id of a schema's section: ``schema-<name>`` for a well-formed name, else a
+    digest (a name read from the database may be anything; ids must stay unique and plain)."""
+    if SCHEMA_NAME.fullmatch(name):
+        return f"schema-{name}"
+    return "schema-x" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 FILTERS: Mapping[str, Callable[..., str]] = MappingProxyType(
-    {"count": _count, "average": _average, "percent": percent, "change": _change_text}
+    {
+        "count": _count,
+        "average": _average,
+        "percent": percent,
+        "change": _change_text,
+        "anchor": anchor,
+    }
 )
 
 

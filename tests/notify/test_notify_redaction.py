@@ -66,12 +66,27 @@ def test_redact_event_and_safe_text():
             "action": "save",
         },
     }
-    out = json.loads(redact_event(json.dumps(capsule), ["performer.edit_count"]))
+    schema = {
+        "properties": {
+            "action": {"type": "string", "enum": ["save"]},
+            "kind": {"type": "integer"},
+            "note": {"type": "string"},
+        }
+    }
+    capsule["event"]["kind"] = "<b>from 198.51.100.9</b>"  # a string in a number field: shown
+
+    def lookup(name: str, revision: str) -> dict | None:
+        return schema if (name, revision) == ("TemplateWizard", "1") else None
+
+    out = json.loads(redact_event(json.dumps(capsule), ["performer.edit_count"], lookup))
     assert out["userAgent"] == out["recvFrom"] == out["seqId"] == out["clientIp"] == REDACTED
     assert out["event"]["performer"] == {"user_id": REDACTED, "edit_count": REDACTED}
     assert out["event"]["session_token"] == REDACTED
-    assert out["event"]["note"] == f"from {REDACTED} <b>hi</b>"  # escaping is the template's
+    assert out["event"]["note"] == REDACTED  # free text
+    assert out["event"]["kind"] == f"<b>from {REDACTED}</b>"  # escaping is the template's
     assert out["event"]["action"] == "save" and out["wiki"] == "enwiki"
+    unknown = json.loads(redact_event(json.dumps(capsule)))  # no schema: every string goes
+    assert unknown["event"]["action"] == REDACTED and unknown["wiki"] == "enwiki"
     assert redact_event("{broken user_id=1", ["x"]) == "[unparseable event, 17 bytes]"
     raw = "?%7B%22event%22%3A%7B%22userId%22%3A5%7D%7D; cp1 12 2020-01-01 198.51.100.4 Mozilla/5"
     assert redact_event(raw) == '{"event":{"userId":"[redacted]"}}'

@@ -21,8 +21,9 @@ import pytest
 from el_monitor.catalog.load import load_catalog
 from el_monitor.cli import main as cli
 from el_monitor.cli import report as cli_report
-from el_monitor.report.collect import collect
+from el_monitor.report.collect import collect, schema_lookup
 from el_monitor.report.model import ReportData, Tally
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store import Store, open_store
 from el_monitor.store.counts import (
     COUNTS_TABLE,
@@ -62,6 +63,26 @@ owners = ["team@example.org"]
 owners = ["quiet@example.org"]
 """
 SCHEMAS = ("NavigationTiming", "EditAttemptStep", "Orphan", "Shared", "-")
+# The registry beside the catalog (``schemas_dir``): what redaction learns of EditAttemptStep's
+# fields.  ``action`` is an enum (its wrong values are shown), ``user_id`` an integer (and a
+# user field), ``note`` free text; ``token`` and ``ip`` are undeclared (free text too).
+EDIT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["init", "ready"]},
+        "user_id": {"type": "integer"},
+        "note": {"type": "string"},
+        "count": {"type": "integer", "maximum": 10},
+    },
+}
+
+
+def schemas_dir(catalog_file: Path) -> Path:
+    """The schema registry the tests keep beside their catalog file, written on first use."""
+    path = catalog_file.parent / "schemas"
+    (path / "EditAttemptStep").mkdir(parents=True, exist_ok=True)
+    (path / "EditAttemptStep" / "1.json").write_text(json.dumps(EDIT_SCHEMA))
+    return path
 
 
 def daily(schema: str, day: datetime.date) -> Tally:
@@ -182,10 +203,12 @@ def _insert(store: Store, table: str, columns: tuple[str, ...], rows: list[tuple
         )
 
 
-def report_from(url: str, catalog_file: Path) -> ReportData:
+def report_from(url: str, catalog_file: Path, day: datetime.date = DAY) -> ReportData:
+    """The report of ``day``, redacted with the registry of ``schemas_dir``."""
+    lookup = schema_lookup(DirectoryRegistry(schemas_dir(catalog_file)))
     store = open_store(url)
     try:
-        return collect(store, load_catalog(catalog_file), DAY)
+        return collect(store, load_catalog(catalog_file), day, event_schemas=lookup)
     finally:
         store.close()
 

@@ -12,13 +12,14 @@ from email.message import EmailMessage
 from el_monitor.store import open_store
 from el_monitor.store.counts import COUNTS_TABLE
 
-from .support import CATALOG, DAY, SECRETS, run_cli
+from .support import CATALOG, DAY, SECRETS, run_cli, schemas_dir
 
 
 def test_cli_prints_text_without_send(sqlite_url, catalog_file, monkeypatch, capsys) -> None:
     code = run_cli(
         monkeypatch,
         "report", "daily", "--date", str(DAY), "--db", sqlite_url, "--config", str(catalog_file),
+        "--schemas", str(schemas_dir(catalog_file)),
     )  # fmt: skip
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -56,6 +57,7 @@ def test_send_to_ops_and_owners(sqlite_url, catalog_file, smtp, monkeypatch, cap
     code = run_cli(
         monkeypatch,
         "report", "daily", "--date", str(DAY), "--db", sqlite_url, "--config", str(catalog_file),
+        "--schemas", str(schemas_dir(catalog_file)),
         "--send", "--owners", "--smtp", f"127.0.0.1:{port}", "--mail-from", "el@example.org",
     )  # fmt: skip
     out = capsys.readouterr()
@@ -84,13 +86,15 @@ def test_send_to_ops_and_owners(sqlite_url, catalog_file, smtp, monkeypatch, cap
         assert "<script" not in html.lower()
 
     _, ops_html, _ = _parts(by_rcpt[("ops@example.org",)])
-    assert "&lt;script&gt;alert(" in ops_html and "Schemas without an owner" in ops_html
+    assert (
+        "Evil&lt;script&gt;x&lt;/script&gt;" in ops_html and "Schemas without an owner" in ops_html
+    )
     for name in ("NavigationTiming", "EditAttemptStep", "Orphan", "Shared"):
-        assert f"<td>{name}</td>" in ops_html
+        assert re.search(rf'<tr><td>(<a href="#schema-{name}">)?{name}(</a>)?</td>', ops_html)
 
     def schemas_in(rcpt: str) -> set[str]:
         _, html, _ = _parts(by_rcpt[(rcpt,)])
-        return set(re.findall(r"<tr><td>([A-Za-z-]+)</td>", html))
+        return set(re.findall(r'<tr><td>(?:<a href="#[^"]+">)?([A-Za-z-]+)(?:</a>)?</td>', html))
 
     assert schemas_in("nav@example.org") == {"NavigationTiming"}
     assert schemas_in("edit@example.org") == {"EditAttemptStep"}
@@ -132,7 +136,8 @@ def test_unreachable_smtp_is_one_line(sqlite_url, catalog_file, monkeypatch, cap
         port = probe.getsockname()[1]
     code = run_cli(
         monkeypatch, "report", "daily", "--date", str(DAY), "--db", sqlite_url,
-        "--config", str(catalog_file), "--send", "--smtp", f"127.0.0.1:{port}",
+        "--config", str(catalog_file),
+        "--schemas", str(schemas_dir(catalog_file)), "--send", "--smtp", f"127.0.0.1:{port}",
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and f"127.0.0.1:{port}" in err and "Traceback" not in err
