@@ -451,3 +451,27 @@ def test_without_matplotlib_graphing_commands_fail_in_one_line(command, tmp_path
     err = done.stderr.decode().strip()
     assert done.returncode == 2 and len(err.splitlines()) == 1, err
     assert "matplotlib, which is not installed: pip install 'el-monitor[mail]'" in err
+
+
+def test_the_forwarder_says_at_start_how_it_runs(tmp_path):
+    """One line without -v: version, the port really bound (port 0 asked), the store, the
+    schemas, the catalog and the sampling and opt-out in force."""
+    from el_monitor import __version__
+
+    catalog = tmp_path / "c.toml"
+    catalog.write_text('[schema.NavigationTiming]\nsample_rate = 10\nsample_key = ["isAnon"]\n')
+    proc = subprocess.Popen(
+        [*EL_MONITOR, "--config", str(catalog), "forward", "--schemas", str(SCHEMAS),
+         "--input", "http://127.0.0.1:0", "--db", f"sqlite:///{tmp_path / 's.db'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    output = ProcessOutput(proc)
+    output.wait_for("opt-out")
+    proc.send_signal(signal.SIGTERM)
+    _, err = output.finish(timeout=30)
+    [line] = [line for line in err.decode().splitlines() if "forwarding" in line]
+    port = int(line.split("forwarding http://127.0.0.1:")[1].split()[0])
+    assert port > 0 and f"el-monitor {__version__} " in line
+    assert f"into sqlite:///{tmp_path / 's.db'};" in line and " schemas (" in line
+    assert f"catalog {catalog} (1 schemas configured)" in line
+    assert "sampling NavigationTiming 1 in 10; opt-out 0 users" in line

@@ -186,9 +186,11 @@ def register(commands: Commands) -> None:
 def run_forward(args: argparse.Namespace) -> int:
     """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs
     (and the database file)."""
+    from el_monitor.cli.forward_start import log_start
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
+    from el_monitor.ingest.target import describe
     from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -221,6 +223,8 @@ def run_forward(args: argparse.Namespace) -> int:
         with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
             source = _open_input(args)  # a missing input file fails before any database is made
             target, store = _open_target(args)
+            into = describe(target.url) if target is not None else describe(args.db)
+            log_start(args.input, source, into, revisions, args.schemas, loader)
             forwarder = Forwarder(
                 settings,
                 source,

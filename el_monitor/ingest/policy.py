@@ -85,6 +85,11 @@ class PolicyLoader:
     def catalog_path(self) -> Path:
         return Path(self.config) if self.config else Path(DEFAULT_PATH)
 
+    @property
+    def opted_out(self) -> int:
+        """Users on the opt-out list in force."""
+        return self._opted_out
+
     def load(self) -> Policy:
         """Read the catalog and the opt-out list; raises UserError when either is invalid."""
         catalog_stamp = file_stamp(self.catalog_path)  # taken before reading: no change is missed
