@@ -1,11 +1,16 @@
-"""MySQL / MariaDB through PyMySQL: multi-row INSERTs built with a fast literal encoder.
+"""MySQL / MariaDB through PyMySQL: a batch's rows by LOAD DATA, or multi-row INSERTs.
 
-Rows are validated events whose Python types are known (str, int, float, bool, None), so
-encoding them ourselves is several times cheaper than PyMySQL's generic ``escape_item``.
+A table's rows go by ``LOAD DATA LOCAL INFILE`` from memory (``mysql_load``), about four times
+as fast as INSERTs; whenever the load says anything an INSERT would not have (a warning beyond
+skipped duplicates, an error about the data), it is undone to a savepoint and the same rows go
+by the INSERTs, so every outcome (refused rows, duplicates, counts) is the INSERTs' own.  Those
+are built with a fast literal encoder: rows are validated events whose Python types are known
+(str, int, float, bool, None), several times cheaper than PyMySQL's generic ``escape_item``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -18,6 +23,9 @@ from el_monitor.errors import UserError
 from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction, safe_url
 from el_monitor.store.dialect import MYSQL, InsertSQL
 from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
+from el_monitor.store.mysql_load import LoadConnection, load_statement, load_text
+
+log = logging.getLogger(__name__)
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -25,6 +33,9 @@ _UNAVAILABLE = {1040, 1053, 1205, 1213, 1290, 1836, 1927, 2003, 2006, 2013, 2014
 _NO_SUCH_TABLE = 1146  # dropped while we ran: recreated by Store.insert
 _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by default)
 GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value cannot come back
+# LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
+_LOCAL_REFUSED = {1148, 4166, 3948}
+_SAVEPOINT = "el_monitor_load"
 
 
 class MySQLStore(Store):
@@ -34,21 +45,24 @@ class MySQLStore(Store):
         connect_timeout: float = 10,
         io_timeout: float = 60,
         connect_now: bool = True,
+        bulk: bool = True,
     ) -> None:
         super().__init__(MYSQL)
         self.url = url
         self._params = _connect_params(url, connect_timeout, io_timeout)
-        self._conn: pymysql.connections.Connection[Any] | None = None
+        self._conn: LoadConnection | None = None
         self._insert_sql: dict[str, InsertSQL] = {}
+        self._load_sql: dict[str, str] = {}
+        self.bulk = bulk  # LOAD DATA first (False: INSERTs only, as before it existed)
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
         if connect_now:
             with self._errors():
                 self._connection()
 
-    def _connection(self) -> pymysql.connections.Connection[Any]:
+    def _connection(self) -> LoadConnection:
         if self._conn is None:
             try:
-                self._conn = pymysql.connect(**self._params)
+                self._conn = LoadConnection(**self._params, local_infile=self.bulk)
             except pymysql.err.OperationalError as exc:
                 raise StoreUnavailable(
                     f"cannot connect to {safe_url(self.url)}: {exc.args[-1]}"
@@ -90,7 +104,8 @@ class MySQLStore(Store):
             conn = self._connection()
             try:
                 with conn.cursor() as cursor:
-                    yield _MySQLTransaction(cursor, self._statements)
+                    load = self._load if self.bulk else None
+                    yield _MySQLTransaction(cursor, self._statements, load)
                 conn.commit()
             except BaseException:
                 _rollback(conn)
@@ -115,6 +130,41 @@ class MySQLStore(Store):
                 parts, size = [], 0
         if parts:
             yield prefix + ",".join(parts) + suffix
+
+    def _load(
+        self, cursor: pymysql.cursors.Cursor, layout: TableLayout, rows: Sequence[Row]
+    ) -> int | None:
+        """Rows LOAD DATA added, or None when it was undone and the rows must go by INSERT:
+        the load warned of more than skipped duplicates (a value strict mode refuses), the
+        server refused it for the data, or it refuses LOAD DATA LOCAL (never tried again)."""
+        try:
+            data = load_text(rows)
+        except UnicodeEncodeError:
+            return None  # the INSERT fails as it always did
+        statement = self._load_sql.get(layout.name)
+        if statement is None:
+            statement = self._load_sql[layout.name] = load_statement(
+                layout.name, layout.column_names
+            )
+        conn = self._connection()
+        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            added, warnings = conn.load(cursor, statement, data)
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in _UNAVAILABLE or code == _NO_SUCH_TABLE:
+                raise
+            if code in _LOCAL_REFUSED:
+                log.warning("%s refuses LOAD DATA LOCAL (%s): rows go by INSERT statements",
+                            safe_url(self.url), exc.args[-1])  # fmt: skip
+                self.bulk = False
+        else:
+            # Each skipped row says so once (a duplicate key); a value IGNORE let through
+            # adds its own warning.
+            if warnings == len(rows) - added:
+                return added
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return None
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors(), self._connection().cursor() as cursor:
@@ -149,7 +199,8 @@ class MySQLStore(Store):
 
     def another_connection(self) -> MySQLStore:
         """Another session on the server: it runs a statement on another core."""
-        return MySQLStore(self.url, self._params["connect_timeout"], self._params["read_timeout"])
+        timeouts = self._params["connect_timeout"], self._params["read_timeout"]
+        return MySQLStore(self.url, *timeouts, bulk=self.bulk)
 
     def close(self) -> None:
         self._drop_connection()
@@ -160,11 +211,17 @@ class _MySQLTransaction(Transaction):
         self,
         cursor: pymysql.cursors.Cursor,
         statements: Callable[[TableLayout, Sequence[Row]], Iterator[str]],
+        load: Callable[[pymysql.cursors.Cursor, TableLayout, Sequence[Row]], int | None] | None,
     ) -> None:
         self._cursor = cursor
         self._statements = statements
+        self._load = load
 
     def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
+        if self._load is not None:
+            added = self._load(self._cursor, layout, rows)
+            if added is not None:
+                return added
         return sum(self._cursor.execute(sql) for sql in self._statements(layout, rows))
 
     def insert_row(self, layout: TableLayout, row: Row) -> int | str:
