@@ -22,7 +22,15 @@ from pymysql.converters import escape_string
 from el_monitor.errors import UserError
 from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction, safe_url
 from el_monitor.store.dialect import MYSQL, InsertSQL
-from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
+from el_monitor.store.mapping import (
+    BIGINT,
+    DOUBLE,
+    Row,
+    StoreError,
+    TableLayout,
+    TableMissing,
+    Value,
+)
 from el_monitor.store.mysql_load import LoadConnection, load_statement, load_text
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,8 @@ GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value ca
 # LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
 _LOCAL_REFUSED = {1148, 4166, 3948}
 _SAVEPOINT = "el_monitor_load"
+# Column types that read a number's text as the INSERTs' literal would store it.
+_NUMERIC = {"bigint", "int", "mediumint", "smallint", "tinyint", "double", "float", "decimal"}
 
 
 class MySQLStore(Store):
@@ -52,7 +62,7 @@ class MySQLStore(Store):
         self._params = _connect_params(url, connect_timeout, io_timeout)
         self._conn: LoadConnection | None = None
         self._insert_sql: dict[str, InsertSQL] = {}
-        self._load_sql: dict[str, str] = {}
+        self._load_sql: dict[str, str | None] = {}  # None: the table takes INSERTs only
         self.bulk = bulk  # LOAD DATA first (False: INSERTs only, as before it existed)
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
         if connect_now:
@@ -137,15 +147,13 @@ class MySQLStore(Store):
         """Rows LOAD DATA added, or None when it was undone and the rows must go by INSERT:
         the load warned of more than skipped duplicates (a value strict mode refuses), the
         server refused it for the data, or it refuses LOAD DATA LOCAL (never tried again)."""
+        statement = self._load_statement(cursor, layout)
+        if statement is None:
+            return None
         try:
             data = load_text(rows)
         except UnicodeEncodeError:
             return None  # the INSERT fails as it always did
-        statement = self._load_sql.get(layout.name)
-        if statement is None:
-            statement = self._load_sql[layout.name] = load_statement(
-                layout.name, layout.column_names
-            )
         conn = self._connection()
         cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
@@ -165,6 +173,26 @@ class MySQLStore(Store):
                 return added
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         return None
+
+    def _load_statement(self, cursor: pymysql.cursors.Cursor, layout: TableLayout) -> str | None:
+        """The LOAD DATA of ``layout``'s table, or None when it would not store exactly what
+        the INSERTs do: a float's text is the INSERT's only in a numeric column, and a table
+        made by another hand may hold a number field (double, bigint) in a text one."""
+        if layout.name in self._load_sql:
+            return self._load_sql[layout.name]
+        cursor.execute(*self.dialect.table_columns(layout.name))
+        types = {str(name).lower(): str(kind).lower() for name, kind in cursor.fetchall()}
+        if not types:
+            return None  # dropped meanwhile: the INSERT says so, and it is made again
+        statement: str | None = load_statement(layout.name, layout.column_names)
+        for column in layout.columns:
+            if column.kind in (DOUBLE, BIGINT) and types.get(column.name.lower()) not in _NUMERIC:
+                log.info("%s.%s is not a numeric column: its rows go by INSERT statements",
+                         layout.name, column.name)  # fmt: skip
+                statement = None
+                break
+        self._load_sql[layout.name] = statement
+        return statement
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors(), self._connection().cursor() as cursor:

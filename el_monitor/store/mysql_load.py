@@ -12,7 +12,8 @@ would refuse is only a warning, which the store turns back into an INSERT (``MyS
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from operator import methodcaller
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pymysql.connections import Connection, MySQLResult
 from pymysql.constants import CR
@@ -30,6 +31,7 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     float: float.__repr__,
     bool: ("0", "1").__getitem__,
 }
+_COUNT_NULLS = methodcaller("count", None)
 # The characters LOAD DATA reads specially with the default FIELDS and LINES: backslash first.
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
 
@@ -73,8 +75,8 @@ def load_text(rows: Sequence[Row]) -> bytes:
         raise StoreError(f"cannot store a {exc.args[0].__name__} value") from None
     lines.append("")  # the last line's terminator
     body = "\n".join(lines)
-    tabs = sum(len(row) - 1 for row in rows)
-    nulls = sum(row.count(None) for row in rows)
+    tabs = sum(map(len, rows)) - len(rows)
+    nulls = sum(map(_COUNT_NULLS, rows))
     if (
         body.count("\t") != tabs
         or body.count("\n") != len(rows)
@@ -89,6 +91,7 @@ def load_text(rows: Sequence[Row]) -> bytes:
 
 
 def _field(value: Any) -> str:
+    """One value as LOAD DATA reads it back, escaped."""
     if value is None:
         return _NULL
     if value.__class__ is not str:
@@ -96,10 +99,16 @@ def _field(value: Any) -> str:
     for char, escaped in _ESCAPES:
         if char in value:
             value = value.replace(char, escaped)
-    return str(value)
+    return value
 
 
-class LoadConnection(Connection[Cursor]):
+if TYPE_CHECKING:
+    _Connection = Connection[Cursor]  # generic in the stubs only
+else:
+    _Connection = Connection
+
+
+class LoadConnection(_Connection):
     """A PyMySQL connection whose ``LOAD DATA LOCAL INFILE`` sends the bytes given to ``load``.
 
     Hooks PyMySQL where it reads a statement's result (``_read_query_result``, the same code
@@ -117,9 +126,10 @@ class LoadConnection(Connection[Cursor]):
         finally:
             self._rows = None
         result = self._result
-        return Loaded(added, result.warning_count if result is not None else 0)
+        assert result is not None  # the statement's, just read
+        return Loaded(added, result.warning_count)
 
-    def _read_query_result(self, unbuffered: bool = False) -> int:
+    def _read_query_result(self, unbuffered: bool = False) -> int | None:
         self._result = None
         result = _LoadResult(self, self._rows)
         if unbuffered:
@@ -129,7 +139,7 @@ class LoadConnection(Connection[Cursor]):
         self._result = result
         if result.server_status is not None:
             self.server_status = result.server_status
-        return result.affected_rows or 0
+        return result.affected_rows
 
 
 class _LoadResult(MySQLResult):
