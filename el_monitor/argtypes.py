@@ -72,3 +72,18 @@ def utc_time(text: str) -> datetime.datetime:
             f"not a date or time like 2026-12-04 or 2026-12-04T16:30:00Z: {text!r}"
         ) from None
     return moment.replace(tzinfo=datetime.UTC) if moment.tzinfo is None else moment
+
+
+def since_time(text: str) -> datetime.datetime:
+    """``--since``: a time ``utc_time`` reads, or an age back from now (``90m``, ``24h``,
+    ``7d``)."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        age = datetime.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        return datetime.datetime.now(datetime.UTC) - age
+    try:
+        return utc_time(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"not an age like 24h or 7d, nor a time like 2026-12-04T16:30:00Z: {text!r}"
+        ) from None

@@ -68,6 +68,15 @@ def temporary_database(server_url: str) -> Iterator[str]:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+@pytest.fixture(autouse=True)
+def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Iterator[Any]:
+    """Each test its own state directory (the default opt-out list lives there), never the
+    user's: commands and the processes tests start read ``$STATE_DIRECTORY``."""
+    path = tmp_path_factory.getbasetemp() / "state" / secrets.token_hex(6)
+    monkeypatch.setenv("STATE_DIRECTORY", str(path))
+    yield path
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tag every test that needs the server, so `pytest -m "not mysql"` runs without one.
     for item in items:

@@ -288,8 +288,7 @@ def test_stats_interval_logs_rates_while_running(tmp_path):
     db = tmp_path / "el.db"
     proc = subprocess.Popen(
         [
-            *EL_MONITOR,
-            "-v",
+            *EL_MONITOR,  # without -v: the lines asked for are shown anyway
             "forward",
             "--schemas",
             str(SCHEMAS),
@@ -373,3 +372,82 @@ def test_the_forwarder_logs_how_many_schemas_it_has(tmp_path):
     assert (
         f"schema registry {SCHEMAS}: {folders} schemas, {count} revisions" in done.stderr.decode()
     )
+
+
+def test_config_is_taken_after_every_command(tmp_path):
+    """``--config`` before or after the command, whichever command: every command's own
+    parser takes it, and the forwarder then reads that catalog."""
+    from el_monitor.cli.main import _commands, build_parser
+
+    leaves = list(_commands(build_parser()))
+    assert len(leaves) > 20
+    assert [leaf.prog for leaf in leaves if "--config" not in leaf._option_string_actions] == []
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[schema.NavigationTiming]\nsample_rate = 0\n")
+    for config_first in (True, False):
+        flag = ["--config", str(broken)]
+        args = ["forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+        done = run(*(flag + args if config_first else args + flag), stdin=b"")
+        assert done.returncode == 2 and "sample_rate" in done.stderr.decode(), done.stderr
+
+
+def test_a_missing_input_file_makes_no_database(tmp_path):
+    os.chdir(tmp_path)
+    done = run("forward", "--schemas", str(SCHEMAS), "--input", f"file://{tmp_path}/none.jsonl")
+    assert done.returncode == 2 and "none.jsonl" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []  # no el-monitor.db
+
+
+def test_logs_have_no_second_timestamp_under_journald(tmp_path):
+    args = ["-v", "forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{tmp_path / 'j.db'}"]
+    plain = run(*args).stderr.decode().splitlines()[0]
+    env = {**os.environ, "JOURNAL_STREAM": "8:12345"}
+    journald = subprocess.run([*EL_MONITOR, *args], env=env, capture_output=True, input=b"")
+    first = journald.stderr.decode().splitlines()[0]
+    assert first.startswith("INFO el_monitor.cli.forward: schema registry")
+    assert plain.endswith(first) and plain[:4].isdigit()  # the same line, stamped
+
+
+def test_syslog_takes_the_log_lines(tmp_path, monkeypatch):
+    import logging
+    import socket
+
+    from el_monitor.cli import main as cli_main
+
+    address = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
+        syslog.bind(address)
+        syslog.settimeout(10)
+        monkeypatch.setattr(cli_main, "SYSLOG_ADDRESS", address)
+        root = logging.getLogger()
+        before = list(root.handlers)
+        root.handlers.clear()  # basicConfig only configures a root without handlers
+        try:
+            db = f"sqlite:///{tmp_path / 's.db'}"
+            monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115
+            cli_main.main(["--syslog", "-v", "forward", "--schemas", str(SCHEMAS), "--db", db])
+        finally:
+            for handler in root.handlers:
+                handler.close()
+            root.handlers[:] = before
+        datagram = syslog.recv(4096).decode()
+    assert "el-monitor[" in datagram and "el_monitor.cli.forward: schema registry" in datagram
+
+
+@pytest.mark.parametrize("command", [["notify", "--help"], ["report", "daily"], ["notify"]])
+def test_without_matplotlib_graphing_commands_fail_in_one_line(command, tmp_path):
+    """matplotlib is the ``mail`` extra: where it is missing, notify and the report say how to
+    get it, and nothing else needs it."""
+    from helpers import ROOT
+
+    shadow = tmp_path / "shadow" / "matplotlib"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow.parent}:{ROOT}"}
+    done = subprocess.run([*EL_MONITOR, *command], env=env, capture_output=True, timeout=60)
+    if "--help" in command:  # parsing needs no matplotlib
+        assert done.returncode == 0
+        return
+    err = done.stderr.decode().strip()
+    assert done.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "matplotlib, which is not installed: pip install 'el-monitor[mail]'" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -74,3 +75,76 @@ def test_store_errors_escaping_the_block_become_one_line(tmp_path):
         opened_store(url, doing="read the counts"),
     ):
         raise StoreUnavailable("went away")
+
+
+@pytest.mark.mysql
+def test_refusals_a_restart_would_not_cure_have_their_own_fix(mysql_server_url):
+    """A wrong password, an account without a grant and a missing database each say what to
+    do, not "is the database running?"."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    from conftest import mysql_connect
+
+    parts = urlsplit(mysql_server_url)
+    server = f"{parts.hostname}:{parts.port or 3306}"
+    user = f"elm_nogrant_{secrets.token_hex(4)}"
+    missing = f"elm_missing_{secrets.token_hex(4)}"
+    with mysql_connect(mysql_server_url) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        try:
+            cases = {
+                f"mysql://{user}:wrong@{server}/test": r"\(check the user and password of --db\)$",
+                f"mysql://{user}:pw@{server}/test": r"\(grant the account what the command needs"
+                r" on `test` \(forwarder: INSERT, CREATE;.*\)\)$",
+                f"mysql://root@{server}/{missing}": rf"\(create it: CREATE DATABASE `{missing}`"
+                r" CHARACTER SET utf8mb4\)$",
+            }
+            for url, fix in cases.items():
+                refused = pytest.raises(UserError, match=fix)
+                with refused, opened_store(url, doing="read", hint="never shown"):
+                    pass
+        finally:
+            cursor.execute(f"DROP USER '{user}'@'%'")
+
+
+@pytest.mark.mysql
+def test_the_password_comes_from_a_file_or_the_environment(mysql_url, tmp_path, monkeypatch):
+    """--db-password-file (every command with --db, the forwarder too) and MYSQL_PWD: the
+    password is in neither argv nor the URL."""
+    import secrets
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    from conftest import mysql_connect
+    from helpers import ROOT, SCHEMAS
+
+    parts = urlsplit(mysql_url)
+    user, password = f"elm_pw_{secrets.token_hex(4)}", secrets.token_hex(8)
+    database = parts.path.lstrip("/")
+    url = f"mysql://{user}@{parts.hostname}:{parts.port or 3306}/{database}"
+    secret = tmp_path / "db.pass"
+    secret.write_text(password + "\n")
+    command = [sys.executable, "-m", "el_monitor.cli.main"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MYSQL_PWD", None)
+    with mysql_connect(mysql_url) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+        try:
+            forward = [*command, "forward", "--schemas", str(SCHEMAS), "--db", url]
+            done = subprocess.run([*forward, "--db-password-file", str(secret)], env=env,
+                                  input=b"", capture_output=True)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            schemas = [*command, "schemas", "--schemas", str(SCHEMAS), "--db", url]
+            done = subprocess.run(schemas, env=env, capture_output=True)
+            assert done.returncode == 2 and b"Access denied" in done.stderr  # no password
+            done = subprocess.run(schemas, env={**env, "MYSQL_PWD": password}, capture_output=True)
+            assert done.returncode == 0, done.stderr
+            missing = subprocess.run([*schemas, "--db-password-file", str(tmp_path / "none")],
+                                     env=env, capture_output=True)  # fmt: skip
+            assert missing.returncode == 2
+            assert missing.stderr.decode().startswith("el-monitor: cannot read the password file")
+        finally:
+            cursor.execute(f"DROP USER '{user}'@'%'")

@@ -22,7 +22,7 @@ from el_monitor.errors import UserError
 
 PASSED, ABORTED, FAILED, PLANNED = "passed", "aborted", "failed", "dry-run"
 # The phases during which the pipeline cannot write: their sum is the recovery time.
-OUTAGE_PHASES = ("fence", "catch-up", "promote", "re-point")
+OUTAGE_PHASES = ("fence", "catch-up", "promote", "re-attach", "re-point")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,16 @@ class Phase:
     seconds: float
     ok: bool
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class ReplicaOutcome:
+    """What a failover drill did with one of the other replicas (``--other-replica``)."""
+
+    url: str  # without its password
+    outcome: str  # backup.reattach's CHECKED, NOT_MOVED, MOVED, PUT_BACK, LEFT, STRANDED
+    detail: str = ""
+    canaries_found: int | None = None  # None: not looked for
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class DrillRecord:
     plan: tuple[str, ...] = ()  # the steps, as --dry-run prints them
     notes: tuple[str, ...] = ()
     error: str | None = None
+    other_replicas: tuple[ReplicaOutcome, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -76,6 +87,7 @@ class DrillRecord:
     def from_json(cls, data: bytes) -> DrillRecord:
         raw = json.loads(data)
         raw["phases"] = tuple(Phase(**p) for p in raw.get("phases", ()))
+        raw["other_replicas"] = tuple(ReplicaOutcome(**o) for o in raw.get("other_replicas", ()))
         for key in ("missing", "rolled_back", "plan", "notes"):
             raw[key] = tuple(raw.get(key, ()))
         return cls(**raw)

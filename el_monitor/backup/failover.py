@@ -4,12 +4,15 @@ Phases, each timed: pre-flight (replica running and caught up within ``max_lag``
 forwarder alive and on the primary, disk space, a canary accepted), fence (the primary
 ``read_only``: the forwarder's writes fail and it spools), catch-up (the replica applies the
 primary's last GTID), promote (``STOP SLAVE``, ``RESET SLAVE ALL``, ``read_only`` off),
-re-point (the forwarder's database file names the replica, SIGHUP; done when a canary sent
-after it is stored there), verify (every canary accepted during the drill is on the new
-primary: the RPO, 0 events).  Canaries are sent from before the fence to the end.
+re-attach (only with other replicas: each applies the primary's last GTID, then replicates
+from the new primary; ``backup.reattach``), re-point (the forwarder's database file names the
+replica, SIGHUP; done when a canary sent after it is stored there), verify (every canary
+accepted during the drill is on the new primary, the RPO, 0 events, and on each other
+replica).  Canaries are sent from before the fence to the end.
 
-Any failure aborts: the primary is unfenced and the forwarder pointed back at it, and the
-record says what was undone and what was not (a promoted replica no longer replicates).
+Any failure aborts: the primary is unfenced, the forwarder pointed back at it and moved
+replicas put back under it, and the record says what was undone and what was not (a
+promoted replica no longer replicates).
 The SQL is in ``store.replication`` and ``store.catalogue``.
 """
 
@@ -24,7 +27,9 @@ from dataclasses import dataclass, field
 
 from el_monitor.backup.drill_log import ABORTED, PASSED, PLANNED, DrillRecord, Phase, utc_now
 from el_monitor.backup.failover_plan import DrillFailed, FailoverPlan, preflight
-from el_monitor.backup.repoint import moved_url
+from el_monitor.backup.reattach import CHECKED, OtherReplica, put_back, reattach
+from el_monitor.backup.reattach import verify as verify_others
+from el_monitor.backup.repoint import moved_url, server_address
 from el_monitor.errors import UserError
 from el_monitor.store import Store, StoreError, StoreUnavailable
 from el_monitor.store.base import safe_url
@@ -63,6 +68,7 @@ class FailoverDrill:
         self.open_db = open_db
         self.hook = hook
         self.state = _State()
+        self.others = [OtherReplica(url) for url in plan.others]
 
     # the drill -------------------------------------------------------------------------------
 
@@ -77,6 +83,8 @@ class FailoverDrill:
             try:
                 primary = stores.enter_context(_closing(self.open_db(self.plan.primary)))
                 replica = stores.enter_context(_closing(self.open_db(self.plan.replica)))
+                for other in self.others:
+                    other.store = stores.enter_context(_closing(self.open_db(other.url)))
                 self._phases(primary, replica, dry_run)
             except (DrillFailed, UserError, StoreError, StoreUnavailable, OSError) as exc:
                 error = str(exc)
@@ -92,9 +100,12 @@ class FailoverDrill:
     def _phases(self, primary: Store, replica: Store, dry_run: bool) -> None:
         plan, state = self.plan, self.state
         with self._phase("pre-flight"):
-            forwarder_url = preflight(plan, primary, replica, dry_run)
+            others = [(other.url, other.db) for other in self.others]
+            forwarder_url = preflight(plan, primary, replica, dry_run, others)
         state.steps = plan.steps(forwarder_url)
         if dry_run:
+            for other in self.others:
+                other.outcome = CHECKED
             return
         self._start_canaries()
         with self._phase("fence"):
@@ -110,6 +121,10 @@ class FailoverDrill:
         with self._phase("promote"):
             promote(replica)
             state.promoted = True
+        if self.others:
+            with self._phase("re-attach") as detail:
+                new = server_address(plan.replica)
+                detail += reattach(self.others, position, new, plan.catch_up_timeout)
         with self._phase("re-point") as detail:
             self._repoint(forwarder_url, replica, detail)
         with self._phase("verify") as detail:
@@ -138,6 +153,7 @@ class FailoverDrill:
             plan=state.steps,
             notes=tuple(state.notes),
             error=error,
+            other_replicas=tuple(other.record() for other in self.others),
         )
 
     @contextmanager
@@ -190,10 +206,27 @@ class FailoverDrill:
             )
 
     def _verify(self, replica: Store, detail: list[str]) -> None:
+        problems = self._verify_canaries(replica, detail)
+        if self.others:
+            position = gtid_binlog_pos(replica)
+            table = table_name(*self.plan.canaries.schema) if self.plan.canaries else None
+            late = verify_others(
+                self.others, position, table, self.state.sent, self.plan.canary_timeout
+            )
+            detail.append(
+                f"{len(self.others) - len(late)} of {len(self.others)} other replicas at the "
+                f"new primary's GTID {position or '(none)'}"
+                + (" with every canary" if table and not late else "")
+            )
+            problems += late
+        if problems:
+            raise DrillFailed("; ".join(problems))
+
+    def _verify_canaries(self, replica: Store, detail: list[str]) -> list[str]:
         plan, canaries, state = self.plan, self.plan.canaries, self.state
         if canaries is None:
             detail.append("no canaries")
-            return
+            return []
         canaries.wait_for(plan.after_switch, plan.canary_timeout)
         state.sent = canaries.stop()
         state.found = self._wait_stored(replica, table_name(*canaries.schema), state.sent)
@@ -202,10 +235,9 @@ class FailoverDrill:
         if canaries.refused:
             detail.append(f"{canaries.refused} refused by the forwarder (retried)")
         missing = [u for u in state.sent if u not in state.found]
-        if missing:
-            raise DrillFailed(
-                f"{len(missing)} canaries missing on the new primary: {', '.join(missing[:20])}"
-            )
+        if not missing:
+            return []
+        return [f"{len(missing)} canaries missing on the new primary: {', '.join(missing[:20])}"]
 
     def _wait_stored(self, store: Store, table: str, uuids: list[str]) -> set[str]:
         deadline = time.monotonic() + self.plan.canary_timeout
@@ -233,6 +265,7 @@ class FailoverDrill:
                 done.append("forwarder pointed back at the primary")
             except (UserError, OSError) as exc:
                 done.append(f"could NOT point the forwarder back: {exc}")
+        done += put_back(self.others)
         if state.promoted:
             done.append(
                 "the replica was promoted and no longer replicates: make it a replica "

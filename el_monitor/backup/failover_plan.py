@@ -1,18 +1,26 @@
 """What a failover drill is given and what it checks before it touches anything: the plan
-(servers, forwarder, canaries, limits), the steps ``--dry-run`` prints, and the pre-flight."""
+(servers, other replicas, forwarder, canaries, limits), the steps ``--dry-run`` prints, and
+the pre-flight."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from el_monitor.backup.canary import CanaryStream
-from el_monitor.backup.repoint import ForwarderLink, moved_url, same_server
+from el_monitor.backup.repoint import ForwarderLink, moved_url, same_server, server_address
 from el_monitor.errors import UserError
 from el_monitor.store import Store
 from el_monitor.store.base import safe_url
-from el_monitor.store.replication import is_read_only, replica_status, server_id
+from el_monitor.store.replication import (
+    ReplicaStatus,
+    is_read_only,
+    logs_replicated_events,
+    replica_status,
+    server_id,
+)
 
 
 class DrillFailed(Exception):
@@ -31,6 +39,7 @@ class FailoverPlan:
     min_free_bytes: int = 512 << 20
     space_paths: tuple[Path, ...] = ()  # where spooled events and the report go
     after_switch: int = 5  # canaries accepted after the re-point before the drill ends
+    others: tuple[str, ...] = ()  # admin URLs of the other replicas, moved under the new one
 
     def steps(self, forwarder_url: str | None) -> tuple[str, ...]:
         """What the drill will do, in order (``--dry-run`` prints it)."""
@@ -41,6 +50,14 @@ class FailoverPlan:
             "the primary's last GTID (MASTER_GTID_WAIT)",
             f"promote {replica}: STOP SLAVE, RESET SLAVE ALL, SET GLOBAL read_only = OFF",
         ]
+        if self.others:
+            host, port = server_address(self.replica)
+            steps += [
+                f"wait for the other replica {safe_url(url)} to apply the primary's last GTID, "
+                f"then CHANGE MASTER TO {host}:{port} (MASTER_USE_GTID = slave_pos, its "
+                "replication account kept), START SLAVE"
+                for url in self.others
+            ]
         if self.forwarder is not None and forwarder_url:
             new = safe_url(moved_url(forwarder_url, self.replica))
             steps.append(
@@ -55,34 +72,32 @@ class FailoverPlan:
                 f"{self.canaries.interval:g} s through the forwarder, to the end",
             )
             steps.append("prove every canary is on the new primary (RPO 0 events)")
-        steps.append("on any failure: unfence the primary, point the forwarder back, report")
+        if self.others:
+            steps.append(
+                "prove each other replica reaches the new primary's GTID position"
+                + (" and holds every canary" if self.canaries is not None else "")
+            )
+        steps.append(
+            "on any failure: unfence the primary, point the forwarder back, "
+            + ("put moved replicas back under the primary, " if self.others else "")
+            + "report"
+        )
         return tuple(steps)
 
 
-def preflight(plan: FailoverPlan, primary: Store, replica: Store, dry_run: bool) -> str | None:
+def preflight(
+    plan: FailoverPlan,
+    primary: Store,
+    replica: Store,
+    dry_run: bool,
+    others: Sequence[tuple[str, Store]] = (),
+) -> str | None:
     """Every reason not to start, at once (DrillFailed); the forwarder's URL when there is
     one.  A dry run sends no canary: it would be stored."""
     problems: list[str] = []
     if is_read_only(primary):
         problems.append("the primary is read_only already (a drill in progress?)")
-    status = replica_status(replica)
-    if status is None:
-        problems.append(f"{safe_url(plan.replica)} is not a replica")
-    else:
-        if not status.running:
-            problems.append(
-                f"replication is not running (IO {status.io_state}, SQL "
-                f"{status.sql_state}) {status.last_io_error or status.last_sql_error}"
-            )
-        elif status.seconds_behind is None or status.seconds_behind > plan.max_lag:
-            problems.append(
-                f"the replica is {status.seconds_behind} s behind (at most {plan.max_lag:g} s)"
-            )
-        if status.master_server_id not in (0, server_id(primary)):
-            problems.append(
-                f"the replica replicates from {status.master_host}:{status.master_port} "
-                f"(server id {status.master_server_id}), not from the primary"
-            )
+    problems += _replicas_problems(plan, primary, replica, others)
     for path in plan.space_paths:
         free = shutil.disk_usage(path).free
         if free < plan.min_free_bytes:
@@ -109,3 +124,51 @@ def preflight(plan: FailoverPlan, primary: Store, replica: Store, dry_run: bool)
     if problems:
         raise DrillFailed("pre-flight: " + "; ".join(problems))
     return forwarder_url
+
+
+def _replicas_problems(
+    plan: FailoverPlan, primary: Store, replica: Store, others: Sequence[tuple[str, Store]]
+) -> list[str]:
+    """The replica and each other replica: replicating from the primary, running, caught up;
+    the replica logging what it replicates when the others are to follow it."""
+    primary_id = server_id(primary)
+    problems = replica_problems(
+        f"the replica {safe_url(plan.replica)}", replica_status(replica), primary_id, plan.max_lag
+    )
+    if others and not logs_replicated_events(replica):
+        problems.append(
+            f"the replica {safe_url(plan.replica)} does not log what it replicates (log_bin "
+            "and log_slave_updates): the other replicas could not follow it"
+        )
+    seen = [plan.primary, plan.replica]
+    for url, store in others:
+        name = f"the other replica {safe_url(url)}"
+        if any(same_server(url, server) for server in seen):
+            problems.append(f"{name} is named twice (or is the primary or the replica)")
+            continue
+        seen.append(url)
+        problems += replica_problems(name, replica_status(store), primary_id, plan.max_lag)
+    return problems
+
+
+def replica_problems(
+    name: str, status: ReplicaStatus | None, primary_id: int, max_lag: float
+) -> list[str]:
+    """Why ``name`` is not a replica of the primary (server ``primary_id``), running and at
+    most ``max_lag`` seconds behind."""
+    if status is None:
+        return [f"{name} replicates from nothing (not a replica)"]
+    problems = []
+    if not status.running:
+        problems.append(
+            f"{name}: replication is not running (IO {status.io_state}, SQL "
+            f"{status.sql_state}) {status.last_io_error or status.last_sql_error}".rstrip()
+        )
+    elif status.seconds_behind is None or status.seconds_behind > max_lag:
+        problems.append(f"{name} is {status.seconds_behind} s behind (at most {max_lag:g} s)")
+    if status.master_server_id not in (0, primary_id):
+        problems.append(
+            f"{name} replicates from {status.master_host}:{status.master_port} "
+            f"(server id {status.master_server_id}), not from the primary"
+        )
+    return problems

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit, urlunsplit
-
 from el_monitor.catalog.model import BackupHop
 from el_monitor.errors import UserError
 from el_monitor.store import Store, StoreError, StoreUnavailable, open_existing
-from el_monitor.store.base import safe_url
+from el_monitor.store.base import safe_url, url_with_password_file
 
 
 def hop_url(hop: BackupHop) -> str:
@@ -18,15 +16,9 @@ def hop_url(hop: BackupHop) -> str:
     if hop.password_file is None:
         return hop.db
     try:
-        with open(hop.password_file, encoding="utf-8") as file:
-            password = file.readline().rstrip("\r\n")
-    except OSError as exc:
-        raise UserError(f"hop {hop.name}: cannot read password_file: {exc}") from None
-    parts = urlsplit(hop.db)
-    user = parts.username or "root"
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{user}:{quote(password, safe='')}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return url_with_password_file(hop.db, hop.password_file)
+    except UserError as exc:
+        raise UserError(f"hop {hop.name}: {exc}") from None
 
 
 def open_database(url: str) -> Store | str:

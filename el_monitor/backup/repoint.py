@@ -29,9 +29,14 @@ def moved_url(url: str, server_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def server_address(url: str) -> tuple[str, int]:
+    """The host and port a URL names (MySQL's 3306 when it names none)."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or 3306
+
+
 def same_server(url: str, other: str) -> bool:
-    a, b = urlsplit(url), urlsplit(other)
-    return (a.hostname, a.port or 3306) == (b.hostname, b.port or 3306)
+    return server_address(url) == server_address(other)
 
 
 class ForwarderLink:

@@ -26,7 +26,7 @@ def opened_database(url: str) -> Iterator[Store]:
     try:
         store = open_existing(url)
     except StoreUnavailable as exc:
-        raise nagiosplugin.CheckError(f"{exc} (is the database running? check --db)") from None
+        raise nagiosplugin.CheckError(f"{exc} ({exc.fix})") from None
     try:
         yield store
     except StoreUnavailable as exc:

@@ -12,10 +12,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nagiosplugin import Range
 
+from el_monitor import __version__
 from el_monitor.argtypes import positive_float
 from el_monitor.graphite.names import DEFAULT_PREFIX, PREFIX
 
@@ -50,7 +51,12 @@ class ParserExit(Exception):
 
 
 class PluginParser(argparse.ArgumentParser):
-    """argparse that raises instead of calling ``sys.exit``, so ``run`` decides the exit code."""
+    """argparse that raises instead of calling ``sys.exit``, so ``run`` decides the exit code;
+    every plugin answers ``-V``/``--version`` (the Monitoring Plugins guidelines)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("-V", "--version", action="version", version=f"%(prog)s v{__version__}")
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")

@@ -1,6 +1,8 @@
 """``el-monitor catalog check``: is the catalog of per-schema policy valid for this registry?
+``catalog reference``: every key the catalog takes, as the README lists them.
 
-``load_checked`` is shared with ``schemas``, which lists what the same catalog applies.
+``load_checked`` is shared with ``schemas``, which lists what the same catalog applies;
+``load_or_report`` with the commands that only read the catalog (``report``, ``errors``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ def register(commands: Commands) -> None:
     add_config_option(check)
     add_registry_options(check)
     check.set_defaults(run=run_check)
+    reference = actions.add_parser(
+        "reference",
+        help="print every catalog key with its default and meaning (Markdown)",
+        description="Every key of every catalog table, its default and meaning, as Markdown: "
+        "the README's reference is this output.",
+    )
+    reference.set_defaults(run=_run_reference)
+
+
+def _run_reference(args: argparse.Namespace) -> int:
+    from el_monitor.catalog.reference import reference_markdown
+
+    print(reference_markdown(), end="")
+    return 0
 
 
 def load_checked(
@@ -52,6 +68,17 @@ def load_checked(
     if catalog.path is None:
         print("el-monitor: no catalog file (el-monitor.toml); built-in defaults", file=sys.stderr)
     return registry, catalog
+
+
+def load_or_report(args: argparse.Namespace) -> Catalog | None:
+    """The catalog ``--config`` names (or the default); None, its problems printed on stderr,
+    when it is invalid."""
+    try:
+        return load_catalog(getattr(args, "config", None))
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -50,11 +50,13 @@ def register_failover(drills: Commands) -> None:
     failover = drills.add_parser(
         "failover",
         help="promote the replica under load; prove every canary event reached it",
-        description="Pre-flight (replica running, lag, disk space, forwarder), fence the "
-        "primary (read_only), wait for the replica to apply its last GTID, promote it, point "
-        "the forwarder at it (--db-file, SIGHUP), and prove every canary sent through the "
-        "forwarder during the drill is on the new primary. Each phase is timed (RTO); any "
-        "failure aborts: the primary is unfenced and the forwarder pointed back.",
+        description="Pre-flight (replicas running, lag, disk space, forwarder), fence the "
+        "primary (read_only), wait for the replica to apply its last GTID, promote it, move "
+        "the other replicas (--other-replica) under it, point the forwarder at it (--db-file, "
+        "SIGHUP), and prove every canary sent through the forwarder during the drill is on "
+        "the new primary and the other replicas. Each phase is timed (RTO); any failure "
+        "aborts: the primary is unfenced, the forwarder pointed back and moved replicas put "
+        "back under the primary.",
     )
     failover.add_argument(
         "--primary",
@@ -64,6 +66,14 @@ def register_failover(drills: Commands) -> None:
     )
     failover.add_argument(
         "--replica", required=True, metavar="URL", help="its replica, to promote (same privileges)"
+    )
+    failover.add_argument(
+        "--other-replica",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another replica of the primary, moved under the promoted one once it has "
+        "applied the primary's last GTID (keeps its replication account); repeat for each",
     )
     failover.add_argument(
         "--forwarder",
@@ -199,6 +209,7 @@ def _plan(args: argparse.Namespace) -> FailoverPlan:
         canary_timeout=args.canary_timeout,
         min_free_bytes=args.min_free_mb << 20,
         space_paths=tuple(_existing(p) for p in spaces),
+        others=tuple(args.other_replica),
     )
 
 

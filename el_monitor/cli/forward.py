@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
-from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
+from el_monitor.cli.options import (
+    DEFAULT_DB,
+    Commands,
+    add_db_option,
+    add_db_password_option,
+    add_registry_options,
+)
 from el_monitor.cli.pidfile import pid_file
 from el_monitor.cli.stores import open_later, open_or_fail, store_errors
 from el_monitor.cli.table import format_table
@@ -27,6 +33,7 @@ from el_monitor.measures import MEASURES
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
     from el_monitor.ingest.sources.base import Source
+    from el_monitor.ingest.target import TargetFile
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,8 +73,10 @@ def register(commands: Commands) -> None:
     add_db_option(
         target,
         default=DEFAULT_DB,
-        help=f"sqlite:///path or mysql://user:password@host:port/db (default: {DEFAULT_DB})",
+        help=f"sqlite:///path or mysql://user@host:port/db (default: {DEFAULT_DB})",
+        password=False,
     )
+    add_db_password_option(forward)
     target.add_argument(
         "--db-file",
         metavar="PATH",
@@ -143,7 +152,8 @@ def register(commands: Commands) -> None:
     forward.add_argument(
         "--optout-file",
         metavar="FILE",
-        help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
+        help="opt-out list (else the catalog's optout_file, else el-monitor-optout.jsonl in "
+        "the state directory: see optout --help)",
     )
     forward.add_argument(
         "--graphite",
@@ -179,7 +189,6 @@ def run_forward(args: argparse.Namespace) -> int:
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.ingest.target import TargetFile
     from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -203,21 +212,15 @@ def run_forward(args: argparse.Namespace) -> int:
         max_event_bytes=args.max_event_bytes,
         instance=args.instance or "",
     )
-    target = TargetFile(args.db_file, open_later) if args.db_file else None
-    url = target.read() if target is not None else args.db
-    store = _open_store(url, args.spool_dir) if url else None
-    if target is not None:
-        target.url = url
-        if url is None:
-            log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
-    forwarder = None
+    forwarder, store = None, None
     try:
         with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
-            source = _open_input(args)
+            source = _open_input(args)  # a missing input file fails before any database is made
+            target, store = _open_target(args)
             forwarder = Forwarder(
                 settings,
                 source,
@@ -239,6 +242,20 @@ def run_forward(args: argparse.Namespace) -> int:
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
     return 1 if result.pending else 0
+
+
+def _open_target(args: argparse.Namespace) -> tuple[TargetFile | None, Store | None]:
+    """``--db``'s store, or ``--db-file``'s target and the store it names (None: nowhere)."""
+    from el_monitor.ingest.target import TargetFile
+
+    if not args.db_file:
+        return None, _open_store(args.db, args.spool_dir)
+    target = TargetFile(args.db_file, open_later, args.db_password_file)
+    target.url = target.read()
+    if target.url is None:
+        log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
+        return target, None
+    return target, _open_store(target.url, args.spool_dir)
 
 
 def _open_store(url: str, spool_dir: str | None) -> Store:

@@ -95,6 +95,9 @@ def _url(text: str) -> str:
 
 def run_notify(args: argparse.Namespace) -> int:
     """The ``notify`` command; raises ``UserError`` (one line, exit 2) when SMTP fails."""
+    from el_monitor.mail.figures import require_matplotlib
+
+    require_matplotlib("notify")
     from el_monitor.mail.message import describe
     from el_monitor.notify.dispatch import known_schemas, notify
     from el_monitor.notify.notification import Notification
@@ -145,7 +148,8 @@ def run_notify(args: argparse.Namespace) -> int:
         held = ", ".join(result.held)
         print(f"held back ({result.reason}): {held}")
     if result.graph_note:
-        print(f"el-monitor: mailed without a graph: {result.graph_note}", file=sys.stderr)
+        done = "would be mailed" if args.dry_run else "mailed"
+        print(f"el-monitor: {done} without a graph: {result.graph_note}", file=sys.stderr)
     if result.failure is not None:
         raise result.failure
     status = 0

@@ -51,10 +51,29 @@ def add_registry_options(
 
 
 def add_db_option(
-    parser: Options, *, help: str, default: str | None = None, required: bool = False
+    parser: Options,
+    *,
+    help: str,
+    default: str | None = None,
+    required: bool = False,
+    password: bool = True,
 ) -> None:
-    """``--db URL``: the database a command reads or writes (open it with ``cli.stores``)."""
+    """``--db URL``: the database a command reads or writes (open it with ``cli.stores``), and
+    ``--db-password-file`` beside it unless ``password`` is False (a caller adding --db to a
+    mutually exclusive group adds that to the command with ``add_db_password_option``)."""
     parser.add_argument("--db", required=required, default=default, metavar="URL", help=help)
+    if password:
+        add_db_password_option(parser)
+
+
+def add_db_password_option(parser: Options) -> None:
+    """``--db-password-file``: ``main`` puts the file's password in ``--db``'s URL."""
+    parser.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="the password of --db's user, the file's first line (or MYSQL_PWD in the "
+        "environment): never in the URL, which ps and unit files show",
+    )
 
 
 def smtp_address(text: str) -> tuple[str, int | None]:

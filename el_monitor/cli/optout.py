@@ -125,7 +125,8 @@ def _file_options(parser: argparse.ArgumentParser, *, secret: bool) -> None:
         "--optout-file",
         metavar="FILE",
         help="the opt-out list (default: the catalog's optout_file, else "
-        "./el-monitor-optout.jsonl)",
+        "el-monitor-optout.jsonl in $STATE_DIRECTORY, $XDG_STATE_HOME/el-monitor or "
+        "~/.local/state/el-monitor)",
     )
     if secret:
         parser.add_argument(
@@ -184,10 +185,10 @@ def _run_remove(args: argparse.Namespace) -> int:
             raise UserError("optout remove: --wiki is required with --user-id or --token")
         kind, value = _identity(args)
         digest = hash_for(resolve_secret(args.secret_file, catalog), args.wiki, kind, value)
-    if remove_optout(path, digest):
-        print(f"removed {digest} from {path}")
-    else:
-        print(f"not in {path}: {digest} (nothing removed)")
+    if not remove_optout(path, digest):
+        print(f"el-monitor: not in {path}: {digest} (nothing removed)", file=sys.stderr)
+        return 1
+    print(f"removed {digest} from {path}")
     return 0
 
 

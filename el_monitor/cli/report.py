@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import iso_date
-from el_monitor.catalog.load import load_catalog
-from el_monitor.catalog.model import Catalog, CatalogError
+from el_monitor.catalog.model import Catalog
+from el_monitor.cli.catalog import load_or_report
 from el_monitor.cli.options import (
     DEFAULT_DB,
     Commands,
@@ -98,6 +98,9 @@ def register(commands: Commands) -> None:
 
 
 def _run_daily(args: argparse.Namespace) -> int:
+    from el_monitor.mail.figures import require_matplotlib
+
+    require_matplotlib("report daily")
     from el_monitor.report.charts import make_charts
     from el_monitor.report.render import Templates, render_text, standalone_html
 
@@ -105,11 +108,8 @@ def _run_daily(args: argparse.Namespace) -> int:
     day = args.date or today - datetime.timedelta(days=1)
     if day > today:
         raise UserError(f"--date {day} is in the future (today is {today} UTC)")
-    try:
-        catalog = load_catalog(getattr(args, "config", None))
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    catalog = load_or_report(args)
+    if catalog is None:
         return 2
     report = _collect(args.db, catalog, day)
     templates = Templates()

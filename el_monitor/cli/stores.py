@@ -61,8 +61,12 @@ def store_errors(*, doing: str, hint: str = "") -> Iterator[None]:
 
 
 def _unreachable(exc: StoreUnavailable, hint: str = "") -> str:
-    """The one line for a database that does not answer: the driver's words, then the fix."""
-    return f"{exc} (is the database running? check --db{'; ' + hint if hint else ''})"
+    """The one line for a database that does not answer: the driver's words, then the fix
+    (the command's ``hint`` only when the server may be down: the fix is then to wait)."""
+    from el_monitor.store.base import SERVER_DOWN
+
+    extra = f"; {hint}" if hint and exc.fix == SERVER_DOWN else ""
+    return f"{exc} ({exc.fix}{extra})"
 
 
 def open_or_fail(url: str, *, create: bool, spool_dir: str | None, hint: str) -> Store:

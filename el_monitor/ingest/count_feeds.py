@@ -21,7 +21,7 @@ from el_monitor.counts.counters import (
 from el_monitor.ingest.periodic import WallClockSlots
 from el_monitor.measures import OVERALL
 
-log = logging.getLogger(__name__)
+_STATS = logging.getLogger("el_monitor.stats")  # forward --stats-interval
 
 
 class MetricSink(Protocol):
@@ -35,9 +35,11 @@ class MetricSink(Protocol):
 
 
 class StatsLog:
-    """Rates and totals as one INFO line (``forward --stats-interval``)."""
+    """Rates and totals as one INFO line (``forward --stats-interval``), shown whatever ``-v``
+    says: the operator asked for them."""
 
     def __init__(self, counters: Counters) -> None:
+        _STATS.setLevel(logging.INFO)
         self._counters = counters
         self._last = counters.snapshot()
 
@@ -53,7 +55,7 @@ class StatsLog:
             (s for s in interval.counts if s != OVERALL), key=lambda s: -interval.counts[s]["raw"]
         )[:3]
         top = ", ".join(f"{s} {interval.rate(s, 'raw'):.0f}/s" for s in busiest)
-        log.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes[OVERALL]))
+        _STATS.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes[OVERALL]))
 
 
 class MetricsFeed:

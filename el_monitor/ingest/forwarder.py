@@ -29,10 +29,11 @@ from el_monitor.ingest.periodic import Every, PeriodicTask, run_due
 from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy, PolicyLoader
 from el_monitor.ingest.rescue import rescue
+from el_monitor.ingest.sdnotify import ServiceNotifier
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.target import TargetFile
-from el_monitor.ingest.writer import StoreWriter
+from el_monitor.ingest.writer import Heartbeat, StoreWriter
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store
 
@@ -99,6 +100,9 @@ class Forwarder:
             instance=settings.instance or host,
             wake=self.reload if target is not None else None,
         )
+        self.notifier = ServiceNotifier()  # systemd's, when run as a Type=notify unit
+        if self.notifier.watchdog_interval:
+            self.writer.alive = Heartbeat(self.notifier.watchdog, self.notifier.watchdog_interval)
         self.metrics_feed = MetricsFeed(self.counters, metrics) if metrics else None
         parser = make_parser(settings.format, host, settings.max_event_bytes)
         self.pipeline = Pipeline(
@@ -145,10 +149,14 @@ class Forwarder:
         if settings.stats_interval:
             stats = StatsLog(self.counters)
             tasks.append(PeriodicTask("stats", Every(settings.stats_interval), stats.write))
+        if self.notifier.watchdog_interval:
+            due = Every(self.notifier.watchdog_interval)
+            tasks.append(PeriodicTask("watchdog", due, self.notifier.watchdog))
         return tasks
 
     def run(self, stop: threading.Event) -> ForwardResult:
         tasks = self._tasks(stop)
+        self.notifier.ready("forwarding")
         try:
             for chunk in self.source.chunks(stop):
                 if chunk.lines:
@@ -160,6 +168,7 @@ class Forwarder:
                         self._position_since = time.monotonic()
                     self._position = chunk.position
                 run_due(tasks)
+            self.notifier.stopping()
             pending = self._drain(stop)
             if pending:
                 self._rescue()

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from el_monitor.errors import UserError
 from el_monitor.optout.listfile import FileStamp, file_stamp
 from el_monitor.store import Store
-from el_monitor.store.base import safe_url
+from el_monitor.store.base import safe_url, url_with_password_file
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,15 @@ class TargetFile:
     ``reload`` opens a new store (with ``opener``: it raises UserError for a bad URL, and
     connects on first use) only when the URL moved."""
 
-    def __init__(self, path: str | os.PathLike, opener: Callable[[str], Store]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        opener: Callable[[str], Store],
+        password_file: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.opener = opener
+        self.password_file = password_file  # --db-password-file: put in the URL read
         self.url: str | None = None
         self._stamp: FileStamp | None = None
         self._refused = ""  # the last refusal logged: a SIGHUP after the change says it once
@@ -65,7 +71,10 @@ class TargetFile:
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise UserError(f"cannot read the database file {self.path}: {reason}") from None
-        return parse_target(text)
+        url = parse_target(text)
+        if url is None or self.password_file is None:
+            return url
+        return url_with_password_file(url, self.password_file)
 
     def changed(self) -> bool:
         return file_stamp(self.path) != self._stamp

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import NamedTuple
 
 from el_monitor.counts.counters import Counters
 from el_monitor.counts.hourly import (
@@ -64,6 +65,13 @@ class Backoff:
         self.next_attempt = 0.0
 
 
+class Heartbeat(NamedTuple):
+    """Something to ping at least every ``interval`` seconds while the writer waits."""
+
+    ping: Callable[[], None]
+    interval: float
+
+
 class StoreWriter:
     """Owns the batch of valid capsules between validation and the database."""
 
@@ -101,6 +109,8 @@ class StoreWriter:
         self._sample_rate_for: Callable[[str], int] | None = lambda schema: 1
         self._recorded_rates: dict[tuple[str, str], int] = {}
         self.backoff = Backoff()
+        # systemd's watchdog, pinged while a flush waits for the database (set by the forwarder)
+        self.alive: Heartbeat | None = None
         self.batch: list[dict] = []
         self.started = 0.0  # clock() when the batch got its first capsule
         # Spool files waiting, including any an earlier run left behind.
@@ -170,6 +180,9 @@ class StoreWriter:
                 self.counts_pending = bool(counted)
                 return len(capsules)
             wait = self.retry_in()
+            if self.alive is not None:  # waiting for the database is not a hang: say so
+                self.alive.ping()
+                wait = min(wait, self.alive.interval)
             if stop is not None:
                 stop.wait(wait)
             else:

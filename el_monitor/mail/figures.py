@@ -13,10 +13,24 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, NamedTuple
 
+from el_monitor.errors import UserError
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Png", "new_figure", "plain", "png"]
+__all__ = ["Png", "new_figure", "plain", "png", "require_matplotlib"]
+
+
+def require_matplotlib(command: str) -> None:
+    """Fail in one line, before any work, when matplotlib (the ``mail`` extra, which a host
+    running only the check plugins goes without) is not installed."""
+    try:
+        import matplotlib  # noqa: F401 - only whether it imports
+    except ImportError:
+        raise UserError(
+            f"{command} draws graphs with matplotlib, which is not installed: "
+            "pip install 'el-monitor[mail]'"
+        ) from None
 
 
 class Png(NamedTuple):

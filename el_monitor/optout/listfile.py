@@ -116,6 +116,7 @@ def _locked(path: Path) -> Iterator[None]:
     """Serialise read-modify-write of the list, so two operators never lose an entry."""
     lock = path.with_name(f".{path.name}.lock")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the state directory, on first use
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise UserError(f"cannot lock {path} (via {lock}): {exc.strerror}") from None
@@ -161,9 +162,22 @@ def remove_optout(path: str | os.PathLike[str], digest: str) -> bool:
 def resolve_optout_path(
     optout_file: str | os.PathLike[str] | None, catalog: Catalog | None
 ) -> Path:
-    """``--optout-file``, else the catalog's ``optout_file``, else ./el-monitor-optout.jsonl."""
+    """``--optout-file``, else the catalog's ``optout_file``, else ``DEFAULT_OPTOUT_FILE`` in
+    the state directory (``state_directory``): never the working directory, so every command
+    of a host, wherever it runs from, reads the same list."""
     if optout_file:
         return Path(optout_file)
     if catalog is not None and catalog.optout_file:
         return Path(catalog.optout_file)  # the catalog made it relative to itself
-    return Path(DEFAULT_OPTOUT_FILE)
+    return state_directory() / DEFAULT_OPTOUT_FILE
+
+
+def state_directory() -> Path:
+    """Where el-monitor keeps state by default: systemd's ``$STATE_DIRECTORY`` (its first
+    entry) for a service, else ``$XDG_STATE_HOME/el-monitor``, else
+    ``~/.local/state/el-monitor``."""
+    given = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "el-monitor"

@@ -46,7 +46,7 @@ from el_monitor.store.counts import (
     first_examples,
 )
 
-__all__ = ["TOP_ERRORS", "collect"]
+__all__ = ["TOP_ERRORS", "collect", "error_summary"]
 
 TOP_ERRORS = 5  # most common error groups shown per schema
 MESSAGE_LIMIT = 300
@@ -179,13 +179,13 @@ def _day_errors(
             key = ErrorKey(name, group.code, group.path)
             message, example = firsts.get(key, FirstExample("", None))
             shown.append(
-                _summary(group.code, group.path, group.events, message, example, user_fields)
+                error_summary(group.code, group.path, group.events, message, example, user_fields)
             )
         out[name] = (shown, kinds[name])
     return out
 
 
-def _summary(
+def error_summary(
     code: str,
     path: str,
     count: int,
@@ -193,7 +193,8 @@ def _summary(
     example: str | None,
     user_fields: Sequence[str],
 ) -> ErrorSummary:
-    """An error group as shown: redacted example, message without what the redaction hid."""
+    """An error group as shown (here and by ``el-monitor errors``): redacted example, message
+    without what the redaction hid."""
     redacted = None
     if example:
         redacted = redact_event(example, user_fields)

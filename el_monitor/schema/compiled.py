@@ -37,7 +37,7 @@ def _fallback(schema: dict, keyword: str, label: str) -> Validator:
         import jsonschema
     except ImportError:
         raise SchemaError(
-            f"{label}: keyword {keyword!r} needs the jsonschema package; install el-monitor[test]"
+            f"{label}: keyword {keyword!r} needs the jsonschema package; reinstall el-monitor"
             " or rewrite the schema in plain draft 07"
         ) from None
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)

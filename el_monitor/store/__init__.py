@@ -1,7 +1,8 @@
 """The database, and all SQL text: schema → table mapping (``mapping``), one dialect per
 engine (``dialect``), the SQLite and MySQL stores (``sqlite``, ``mysql``), and what is asked of
-them beyond events: the counts tables (``counts``), the sample-rate history (``sampling``),
-table stats (``catalogue``), keyed scans and deletes (``rows``)."""
+them beyond events: the counts tables (``counts``, read over a window by ``error_reads``),
+the sample-rate history (``sampling``), table stats (``catalogue``), keyed scans and deletes
+(``rows``)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from el_monitor.errors import UserError
 from el_monitor.store.dialect import Dialect, TableSpec, event_table
 from el_monitor.store.duplicates import Duplicate, duplicates_of, split_stored, stored_rows
 from el_monitor.store.mapping import (
@@ -28,8 +29,16 @@ from el_monitor.store.mapping import (
 log = logging.getLogger(__name__)
 
 
+SERVER_DOWN = "is the database running? check --db"  # StoreUnavailable's fix unless told
+
+
 class StoreUnavailable(Exception):
-    """The database cannot be reached or refuses writes: the batch must wait and be retried."""
+    """The database cannot be reached or refuses writes: the batch must wait and be retried.
+    ``fix`` is what a person should check, as the driver's error tells it."""
+
+    def __init__(self, message: str, fix: str = SERVER_DOWN) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -275,6 +284,23 @@ def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -
         if lower not in ("id", "uuid", "timestamp", RETENTION_MARKER)
     ]
     return TableLayout(name, columns)
+
+
+def url_with_password_file(url: str, password_file: str) -> str:
+    """``url`` with the password read from ``password_file`` (its first line), so the secret is
+    in neither argv, a unit file nor the catalog; UserError when the file cannot be read.  Only
+    a ``mysql://`` URL carries one: any other comes back as it is."""
+    if urlsplit(url).scheme != "mysql":
+        return url
+    try:
+        with open(password_file, encoding="utf-8") as file:
+            password = file.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise UserError(f"cannot read the password file {password_file}: {exc.strerror}") from None
+    parts = urlsplit(url)
+    user = parts.username or "root"
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}").geturl()
 
 
 def safe_url(url: str) -> str:

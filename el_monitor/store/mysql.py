@@ -11,6 +11,7 @@ are built with a fast literal encoder: rows are validated events whose Python ty
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 # deadlock or lock wait: the batch is fine, the database is not.
 _UNAVAILABLE = {1040, 1053, 1205, 1213, 1290, 1836, 1927, 2003, 2006, 2013, 2014, 2055}
 _NO_SUCH_TABLE = 1146  # dropped while we ran: recreated by Store.insert
+# Refusals at connect time that waiting for the server would not cure, each with its own fix.
+ER_DB_ACCESS_DENIED, ER_BAD_DB = 1044, 1049
+ER_ACCESS_DENIED = {1045, 1698}  # a wrong password; a user unknown, or without a password
 _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by default)
 GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value cannot come back
 # LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
@@ -75,7 +79,8 @@ class MySQLStore(Store):
                 self._conn = LoadConnection(**self._params, local_infile=self.bulk)
             except pymysql.err.OperationalError as exc:
                 raise StoreUnavailable(
-                    f"cannot connect to {safe_url(self.url)}: {exc.args[-1]}"
+                    f"cannot connect to {safe_url(self.url)}: {exc.args[-1]}",
+                    *_connect_fix(exc.args[0], self._params.get("database")),
                 ) from exc
             with self._conn.cursor() as cursor:
                 # Predictable semantics whatever the server's defaults: strict (refuse, never
@@ -298,6 +303,22 @@ def _rollback(conn: pymysql.connections.Connection[Any]) -> None:
         conn.rollback()
 
 
+def _connect_fix(code: object, database: str | None) -> tuple[str, ...]:
+    """What to check when a connection is refused with MariaDB's error ``code`` (nothing
+    particular: StoreUnavailable's default, the server may be down)."""
+    if code in ER_ACCESS_DENIED:
+        return ("check the user and password of --db",)
+    if code == ER_DB_ACCESS_DENIED:
+        return (
+            f"grant the account what the command needs on `{database}` (forwarder: INSERT, "
+            "CREATE; retention: SELECT, DELETE, UPDATE; backup verify: SELECT, "
+            "REPLICATION CLIENT)",
+        )
+    if code == ER_BAD_DB:
+        return (f"create it: CREATE DATABASE `{database}` CHARACTER SET utf8mb4",)
+    return ()
+
+
 def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict[str, Any]:
     parts = urlsplit(url)
     database = parts.path.lstrip("/")
@@ -307,7 +328,8 @@ def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict
         "host": parts.hostname,
         "port": parts.port or 3306,
         "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
+        # MYSQL_PWD, as the MariaDB clients read it: a secret kept out of argv and the URL.
+        "password": unquote(parts.password or "") or os.environ.get("MYSQL_PWD", ""),
         "database": database,
         "charset": "utf8mb4",
         "autocommit": False,

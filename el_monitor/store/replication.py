@@ -202,6 +202,12 @@ def is_read_only(store: Store) -> bool:
     return bool(int(_value(store, "SELECT @@GLOBAL.read_only")))
 
 
+def logs_replicated_events(store: Store) -> bool:
+    """Whether the server writes what it replicates to its binary log (``log_bin`` and
+    ``log_slave_updates``): replicas moved under it after a promotion need those events."""
+    return bool(int(_value(store, "SELECT @@GLOBAL.log_bin AND @@GLOBAL.log_slave_updates")))
+
+
 def stop_replica(store: Store, sql_thread_only: bool = False) -> None:
     """``STOP SLAVE`` (or only its SQL thread: events still arrive, none is applied)."""
     _mysql(store).execute("STOP SLAVE SQL_THREAD" if sql_thread_only else "STOP SLAVE")
@@ -223,13 +229,15 @@ def replicate_from(
     store: Store,
     host: str,
     port: int,
-    user: str,
-    password: str,
+    user: str | None = None,
+    password: str | None = None,
     start_at: str | None = None,
     connect_retry: int | None = None,
 ) -> None:
     """Replicate from ``host:port`` by GTID (``MASTER_USE_GTID=slave_pos``) and start.
 
+    Without ``user`` and ``password`` the replica keeps the account it has (``CHANGE MASTER``
+    leaves options it is not given as they were): a replica moved from one primary to another.
     ``start_at`` first sets ``gtid_slave_pos``: a demoted primary passes its own
     ``gtid_binlog_pos``, or it would ask the new primary for everything since its (empty)
     slave position.  ``connect_retry`` is the seconds between reconnection attempts
@@ -238,11 +246,16 @@ def replicate_from(
     mysql.execute("STOP SLAVE")
     if start_at is not None:
         mysql.execute("SET GLOBAL gtid_slave_pos = %s", (start_at,))
+    params: tuple[object, ...] = (host, int(port))
+    account = ""
+    if user is not None:
+        account = ", MASTER_USER = %s, MASTER_PASSWORD = %s"
+        params = (*params, user, password or "")
     retry = "" if connect_retry is None else f", MASTER_CONNECT_RETRY = {int(connect_retry)}"
     mysql.execute(
-        "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
-        f"MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos{retry}",
-        (host, int(port), user, password),
+        f"CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s{account}, "
+        f"MASTER_USE_GTID = slave_pos{retry}",
+        params,
     )
     mysql.execute("START SLAVE")
 

@@ -161,6 +161,18 @@ def stream_uuids(server: MariaDBServer) -> set[str]:
     return found
 
 
+def canaries_on(server: MariaDBServer, uuids: list[str]) -> set[str]:
+    """Those of the canaries ``uuids`` that ``server`` holds."""
+    if not uuids or not server.execute("SHOW TABLES LIKE %s", (canary_table(),), database="test"):
+        return set()
+    rows = server.execute(f"SELECT uuid FROM `{canary_table()}`", database="test")
+    return {r[0] for r in rows} & set(uuids)
+
+
+def read_only(server: MariaDBServer) -> int:
+    return int(server.value("SELECT @@GLOBAL.read_only"))
+
+
 def drill_command(*args: str) -> subprocess.CompletedProcess[str]:
     """``el-monitor drill failover ...`` as a process; its output as text."""
     return subprocess.run(

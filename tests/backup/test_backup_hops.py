@@ -146,7 +146,7 @@ def test_a_password_file_goes_into_the_url_and_never_the_catalog(tmp_path):
     db1, _ = load(tmp_path, GOOD).backup
     assert hop_url(db1) == "mysql://el:s3cr%40t%2Fpw@db1.example.org:3306/log"
     (tmp_path / "db-password").unlink()
-    with pytest.raises(UserError, match="hop db1: cannot read password_file"):
+    with pytest.raises(UserError, match="hop db1: cannot read the password file"):
         hop_url(db1)
 
 

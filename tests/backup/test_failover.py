@@ -22,9 +22,10 @@ from .failover_support import (
     DrillForwarder,
     SteadyStream,
     add_writer,
+    canaries_on,
     canary_file,
-    canary_table,
     drill_command,
+    read_only,
     stream_uuids,
     writer_url,
 )
@@ -39,17 +40,6 @@ def servers(mariadb_servers):
     add_writer(primary)
     replica.wait_caught_up(primary)
     return primary, replica
-
-
-def canaries_on(server, uuids: list[str]) -> set[str]:
-    if not uuids or not server.execute("SHOW TABLES LIKE %s", (canary_table(),), database="test"):
-        return set()
-    rows = server.execute(f"SELECT uuid FROM `{canary_table()}`", database="test")
-    return {r[0] for r in rows} & set(uuids)
-
-
-def read_only(server) -> int:
-    return int(server.value("SELECT @@GLOBAL.read_only"))
 
 
 def test_a_full_drill_under_load_loses_nothing(servers, tmp_path, smtp):

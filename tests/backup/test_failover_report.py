@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from el_monitor.backup.drill_log import DrillRecord, Phase, keep, last
+from dataclasses import replace
+
+from el_monitor.backup.drill_log import DrillRecord, Phase, ReplicaOutcome, keep, last
 from el_monitor.backup.drill_report import DrillReport
 
 
@@ -37,3 +39,16 @@ def test_the_first_drill_has_nothing_to_compare_with():
     assert "(no earlier drill in the log to compare with)" in text
     [fence] = [line for line in text.splitlines() if line.startswith("fence")]
     assert fence.split() == ["fence", "0.25", "-", "ok"]
+
+
+def test_the_other_replicas_outcomes_are_kept_and_reported(tmp_path):
+    moved = ReplicaOutcome("mysql://el@db3/log", "moved", "replicates from db2:3306", 40)
+    back = ReplicaOutcome("mysql://el@db4/log", "put back", "replicates from db1:3306 again")
+    drill = replace(record("2026-06-01T03:00:00+00:00", 0.25, 2.0), other_replicas=(moved, back))
+    keep(tmp_path, drill, [])
+    assert last(tmp_path, "failover") == drill  # read back from its JSON
+    report = DrillReport(drill, None)
+    text = report.text()
+    assert "Other replicas:\n  mysql://el@db3/log: moved (replicates from db2:3306)\n" in text
+    assert "  mysql://el@db4/log: put back (replicates from db1:3306 again)\n" in text
+    assert "<li>mysql://el@db4/log: <strong>put back</strong>" in report.html()

@@ -164,3 +164,22 @@ def _rev(name: str) -> str:
 
 def _iso(seconds: int) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_readmes_catalog_reference_is_the_generated_one():
+    """Every key the loader takes, with words for each: generated, and the README holds the
+    same text, so neither can drift."""
+    import re
+
+    from helpers import ROOT
+
+    from el_monitor.catalog.load import TOP_KEYS
+    from el_monitor.catalog.reference import TABLES, reference_markdown
+
+    generated = reference_markdown()
+    readme = (ROOT / "README.md").read_text()
+    [held] = re.findall(r"<!-- catalog-reference[^>]*-->\n(.*?)<!-- /catalog-reference -->",
+                        readme, re.S)  # fmt: skip
+    assert held == generated
+    assert all(f"| `{key}` |" in generated for table in TABLES for key in table.keys)
+    assert TABLES[0].keys == TOP_KEYS

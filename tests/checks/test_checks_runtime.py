@@ -218,3 +218,26 @@ def test_importing_a_plugin_stays_light(plugin: str) -> None:
     assert f"el_monitor.checks.{plugin}" in imported
     heavy = sorted(m for m in imported if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert not heavy, f"importing {plugin} pulls in {heavy}"
+
+
+def _plugins() -> list[tuple[str, str]]:
+    """Every ``check_el_*`` console script of pyproject.toml: (name, module)."""
+    import tomllib
+
+    from helpers import ROOT
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    return [(name, target.split(":")[0]) for name, target in scripts.items()
+            if name.startswith("check_el_")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "module"), _plugins())
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_every_plugin_answers_version(name: str, module: str, flag: str, capsys) -> None:
+    import importlib
+
+    from el_monitor import __version__
+
+    main = importlib.import_module(module).main
+    assert main([flag]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"v{__version__}")

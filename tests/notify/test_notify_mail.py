@@ -43,6 +43,15 @@ def test_graph_failure_still_sends_with_a_note_and_the_link(catalog_path, inbox,
     assert "cid:" not in html and 'href="https://graphite.example.org/render?target=' in html
 
 
+def test_dry_run_says_the_mail_would_go_without_a_graph(catalog_path, inbox, render, capsys):
+    render.status = 500
+    flags = ("--config", str(catalog_path), "--dry-run", *PROBLEM_FLAGS)
+    assert run_cli("notify", *flags) == 0
+    err = capsys.readouterr().err
+    assert "el-monitor: would be mailed without a graph: " in err and "HTTP 500" in err
+    assert "el-monitor: mailed" not in err and inbox.take() == []
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,9 +26,9 @@ def cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_add_list_remove_store_only_hashes(cwd, capsys, caplog):
+def test_add_list_remove_store_only_hashes(cwd, state_directory, capsys, caplog):
     caplog.set_level(logging.DEBUG)
-    listed = cwd / "el-monitor-optout.jsonl"
+    listed = state_directory / "el-monitor-optout.jsonl"
     user_hash = reference(SECRET, "enwiki", "user-id", USER)
     token_hash = reference(SECRET, "dewiki", "token", TOKEN)
     assert run_cli("optout") == 2  # usage
@@ -49,19 +49,20 @@ def test_add_list_remove_store_only_hashes(cwd, capsys, caplog):
 
     assert run_cli("optout", "remove", "--wiki", "dewiki", "--token", TOKEN) == 0
     assert run_cli("optout", "remove", "--hash", user_hash) == 0
-    assert run_cli("optout", "remove", "--hash", user_hash) == 0
-    out = capsys.readouterr().out
-    assert "removed" in out and "nothing removed" in out
+    assert run_cli("optout", "remove", "--hash", user_hash) == 1  # not listed: said, not silent
+    out, err = capsys.readouterr()
+    assert "removed" in out and f"not in {listed}: {user_hash} (nothing removed)" in err
     assert OptOutList.load(listed).hashes == frozenset()
+    assert list(cwd.iterdir()) == []  # neither the list nor its lock in the working directory
 
-    everything = listed.read_text() + out + capsys.readouterr().err + caplog.text
+    everything = listed.read_text() + out + err + caplog.text
     assert USER not in everything and TOKEN not in everything
 
 
-def test_ids_can_come_from_stdin_and_bad_ids_are_refused(cwd, monkeypatch):
+def test_ids_can_come_from_stdin_and_bad_ids_are_refused(cwd, state_directory, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(USER + "\n"))
     assert run_cli("optout", "add", "--wiki", "enwiki", "--user-id", "-") == 0
-    hashes = OptOutList.load(cwd / "el-monitor-optout.jsonl").hashes
+    hashes = OptOutList.load(state_directory / "el-monitor-optout.jsonl").hashes
     assert hashes == {reference(SECRET, "enwiki", "user-id", USER)}
     with pytest.raises(UserError, match="--user-id"):
         run_cli("optout", "add", "--wiki", "enwiki", "--user-id", "12a")
@@ -119,3 +120,16 @@ def test_reload_sees_a_changed_file(tmp_path):
     second = OptOutList.load(path)
     assert second.mtime != first.mtime and len(second.hashes) == 2
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_the_state_directory_is_systemds_else_xdgs_else_the_homes(monkeypatch, tmp_path):
+    from el_monitor.optout.listfile import resolve_optout_path, state_directory
+
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/a:{tmp_path}/b")
+    assert resolve_optout_path(None, None) == tmp_path / "a" / "el-monitor-optout.jsonl"
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_directory() == tmp_path / "xdg" / "el-monitor"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert state_directory() == tmp_path / "home" / ".local" / "state" / "el-monitor"
