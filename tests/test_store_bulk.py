@@ -267,7 +267,7 @@ def test_a_server_gone_in_the_middle_of_a_load_is_unavailable_and_leaves_nothing
 
 def test_a_server_refusing_load_data_local_gets_inserts(mariadb_servers, caplog) -> None:
     server = mariadb_servers(1, "--local-infile=0")
-    caplog.set_level(logging.WARNING, "el_monitor.store.mysql")
+    caplog.set_level(logging.WARNING, "el_monitor.store.mysql_load")
     with mysql_store(server.url, bulk=True) as store:
         layout = store.layout("Wide", "1", SCHEMA)
         rows = [layout.row(capsule(f"{i:032x}", short=NASTY[i])) for i in range(len(NASTY))]

@@ -10,7 +10,6 @@ are built with a fast literal encoder: rows are validated events whose Python ty
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -23,18 +22,8 @@ from pymysql.converters import escape_string
 from el_monitor.errors import UserError
 from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction, safe_url
 from el_monitor.store.dialect import MYSQL, InsertSQL
-from el_monitor.store.mapping import (
-    BIGINT,
-    DOUBLE,
-    Row,
-    StoreError,
-    TableLayout,
-    TableMissing,
-    Value,
-)
-from el_monitor.store.mysql_load import LoadConnection, load_statement, load_text
-
-log = logging.getLogger(__name__)
+from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
+from el_monitor.store.mysql_load import LoadConnection, Loader
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -45,11 +34,6 @@ ER_DB_ACCESS_DENIED, ER_BAD_DB = 1044, 1049
 ER_ACCESS_DENIED = {1045, 1698}  # a wrong password; a user unknown, or without a password
 _STATEMENT_BYTES = 4 << 20  # stay well under max_allowed_packet (16 MiB by default)
 GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value cannot come back
-# LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
-_LOCAL_REFUSED = {1148, 4166, 3948}
-_SAVEPOINT = "el_monitor_load"
-# Column types that read a number's text as the INSERTs' literal would store it.
-_NUMERIC = {"bigint", "int", "mediumint", "smallint", "tinyint", "double", "float", "decimal"}
 
 
 class MySQLStore(Store):
@@ -66,12 +50,18 @@ class MySQLStore(Store):
         self._params = _connect_params(url, connect_timeout, io_timeout)
         self._conn: LoadConnection | None = None
         self._insert_sql: dict[str, InsertSQL] = {}
-        self._load_sql: dict[str, str | None] = {}  # None: the table takes INSERTs only
-        self.bulk = bulk  # LOAD DATA first (False: INSERTs only, as before it existed)
+        # LOAD DATA first (None: INSERTs only, as before it existed); the database's own
+        # errors leave it as they are, to be told apart below.
+        self._loader = Loader(safe_url(url), _UNAVAILABLE | {_NO_SUCH_TABLE}) if bulk else None
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
         if connect_now:
             with self._errors():
                 self._connection()
+
+    @property
+    def bulk(self) -> bool:
+        """Whether a batch's rows go by LOAD DATA (until the server refuses it)."""
+        return self._loader is not None and self._loader.enabled
 
     def _connection(self) -> LoadConnection:
         if self._conn is None:
@@ -119,7 +109,7 @@ class MySQLStore(Store):
             conn = self._connection()
             try:
                 with conn.cursor() as cursor:
-                    load = self._load if self.bulk else None
+                    load = self._loader.load if self._loader and self._loader.enabled else None
                     yield _MySQLTransaction(cursor, self._statements, load)
                 conn.commit()
             except BaseException:
@@ -145,59 +135,6 @@ class MySQLStore(Store):
                 parts, size = [], 0
         if parts:
             yield prefix + ",".join(parts) + suffix
-
-    def _load(
-        self, cursor: pymysql.cursors.Cursor, layout: TableLayout, rows: Sequence[Row]
-    ) -> int | None:
-        """Rows LOAD DATA added, or None when it was undone and the rows must go by INSERT:
-        the load warned of more than skipped duplicates (a value strict mode refuses), the
-        server refused it for the data, or it refuses LOAD DATA LOCAL (never tried again)."""
-        statement = self._load_statement(cursor, layout)
-        if statement is None:
-            return None
-        try:
-            data = load_text(rows)
-        except UnicodeEncodeError:
-            return None  # the INSERT fails as it always did
-        conn = self._connection()
-        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
-        try:
-            added, warnings = conn.load(cursor, statement, data)
-        except pymysql.err.MySQLError as exc:
-            code = exc.args[0] if exc.args else None
-            if code in _UNAVAILABLE or code == _NO_SUCH_TABLE:
-                raise
-            if code in _LOCAL_REFUSED:
-                log.warning("%s refuses LOAD DATA LOCAL (%s): rows go by INSERT statements",
-                            safe_url(self.url), exc.args[-1])  # fmt: skip
-                self.bulk = False
-        else:
-            # Each skipped row says so once (a duplicate key); a value IGNORE let through
-            # adds its own warning.
-            if warnings == len(rows) - added:
-                return added
-        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        return None
-
-    def _load_statement(self, cursor: pymysql.cursors.Cursor, layout: TableLayout) -> str | None:
-        """The LOAD DATA of ``layout``'s table, or None when it would not store exactly what
-        the INSERTs do: a float's text is the INSERT's only in a numeric column, and a table
-        made by another hand may hold a number field (double, bigint) in a text one."""
-        if layout.name in self._load_sql:
-            return self._load_sql[layout.name]
-        cursor.execute(*self.dialect.table_columns(layout.name))
-        types = {str(name).lower(): str(kind).lower() for name, kind in cursor.fetchall()}
-        if not types:
-            return None  # dropped meanwhile: the INSERT says so, and it is made again
-        statement: str | None = load_statement(layout.name, layout.column_names)
-        for column in layout.columns:
-            if column.kind in (DOUBLE, BIGINT) and types.get(column.name.lower()) not in _NUMERIC:
-                log.info("%s.%s is not a numeric column: its rows go by INSERT statements",
-                         layout.name, column.name)  # fmt: skip
-                statement = None
-                break
-        self._load_sql[layout.name] = statement
-        return statement
 
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._errors(), self._connection().cursor() as cursor:

@@ -11,7 +11,8 @@ would refuse is only a warning, which the store turns back into an INSERT (``MyS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Collection, Sequence
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,7 +22,9 @@ from pymysql.cursors import Cursor
 from pymysql.err import MySQLError, OperationalError
 
 from el_monitor.store.dialect import MYSQL
-from el_monitor.store.mapping import Row, StoreError
+from el_monitor.store.mapping import BIGINT, DOUBLE, Row, StoreError, TableLayout
+
+log = logging.getLogger(__name__)
 
 _PACKET_BYTES = 64 << 10  # a LOAD's data packets: far below any server's max_allowed_packet
 _NULL = "\\N"
@@ -36,9 +39,79 @@ _COUNT_NULLS = methodcaller("count", None)
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
 
 
+# LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
+_LOCAL_REFUSED = {1148, 4166, 3948}
+_SAVEPOINT = "el_monitor_load"
+# Column types that read a number's text as the INSERTs' literal would store it.
+_NUMERIC = {"bigint", "int", "mediumint", "smallint", "tinyint", "double", "float", "decimal"}
+
+
 class Loaded(NamedTuple):
     added: int  # rows inserted; those of stored uuids were skipped
     warnings: int  # what IGNORE let through: skipped duplicates, values strict mode refuses
+
+
+class Loader:
+    """A store's LOAD DATA of one table's rows in its open write transaction, or None for
+    "insert them by statements": each load is undone to a savepoint whenever it says anything
+    the INSERTs would not have (a warning beyond skipped duplicates: a value strict mode would
+    refuse; an error about the data), so that every outcome is the INSERTs' own."""
+
+    def __init__(self, server: str, passed: Collection[int]) -> None:
+        self.server = server  # for the log line, without its password
+        self.passed = passed  # error codes about the database, not the data: raised as they are
+        self.enabled = True  # False once the server refused LOAD DATA LOCAL
+        self._statements: dict[str, str | None] = {}  # None: the table takes INSERTs only
+
+    def load(self, cursor: Cursor, layout: TableLayout, rows: Sequence[Row]) -> int | None:
+        """Rows added (stored uuids skipped), or None when the rows must go by INSERT."""
+        conn = cursor.connection
+        assert isinstance(conn, LoadConnection)
+        statement = self._statement(cursor, layout)
+        if statement is None:
+            return None
+        try:
+            data = load_text(rows)
+        except UnicodeEncodeError:
+            return None  # the INSERT fails as it always did
+        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            added, warnings = conn.load(cursor, statement, data)
+        except MySQLError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in self.passed:
+                raise
+            if code in _LOCAL_REFUSED:
+                log.warning("%s refuses LOAD DATA LOCAL (%s): rows go by INSERT statements",
+                            self.server, exc.args[-1])  # fmt: skip
+                self.enabled = False
+        else:
+            # Each skipped row says so once (a duplicate key); a value IGNORE let through
+            # adds its own warning.
+            if warnings == len(rows) - added:
+                return added
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return None
+
+    def _statement(self, cursor: Cursor, layout: TableLayout) -> str | None:
+        """The LOAD DATA of ``layout``'s table, or None when it would not store exactly what
+        the INSERTs do: a float's text is the INSERT's only in a numeric column, and a table
+        made by another hand may hold a number field (double, bigint) in a text one."""
+        if layout.name in self._statements:
+            return self._statements[layout.name]
+        cursor.execute(*MYSQL.table_columns(layout.name))
+        types = {str(name).lower(): str(kind).lower() for name, kind in cursor.fetchall()}
+        if not types:
+            return None  # dropped meanwhile: the INSERT says so, and it is made again
+        statement: str | None = load_statement(layout.name, layout.column_names)
+        for column in layout.columns:
+            if column.kind in (DOUBLE, BIGINT) and types.get(column.name.lower()) not in _NUMERIC:
+                log.info("%s.%s is not a numeric column: its rows go by INSERT statements",
+                         layout.name, column.name)  # fmt: skip
+                statement = None
+                break
+        self._statements[layout.name] = statement
+        return statement
 
 
 def load_statement(table: str, columns: Sequence[str]) -> str:
