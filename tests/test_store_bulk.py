@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from forwarder.test_forwarder_outages import Outage
 
-from el_monitor.store import InsertResult, StoreUnavailable, TableLayout
+from el_monitor.store import InsertResult, StoreError, StoreUnavailable, TableLayout
 from el_monitor.store.mysql import MySQLStore
 from el_monitor.store.mysql_load import load_text
 
@@ -278,3 +278,22 @@ def test_a_server_refusing_load_data_local_gets_inserts(mariadb_servers, caplog)
         more = [layout.row(capsule("f" * 32, n=1))]
         assert outcome(store.insert({layout: more})) == ([("Wide_1", 1)], [], [])
         assert status(store, "Com_load") == loads  # not tried again
+
+
+def test_a_value_no_column_holds_fails_as_with_the_inserts_even_mid_load(
+    make_mysql_database,
+) -> None:
+    """Rows are encoded while the server loads the ones before: a value that has no text (not
+    a JSON scalar) far into a batch ends the load there; it is undone, and the INSERTs refuse
+    the batch as they always did, leaving the connection fit for the next batch."""
+    with make_mysql_database() as bulk_url, make_mysql_database() as insert_url:
+        for url, bulk in ((bulk_url, True), (insert_url, False)):
+            with mysql_store(url, bulk) as store:
+                layout = store.layout("Wide", "1", SCHEMA)
+                rows = [layout.row(capsule(f"{i:032x}", n=i)) for i in range(1200)]
+                rows[900][layout.column_names.index("event_n")] = {"not": "a scalar"}
+                with pytest.raises(StoreError, match="cannot store a dict value"):
+                    store.insert({layout: rows})
+                assert store.query("SELECT COUNT(*) FROM Wide_1") == [(0,)]
+                assert outcome(store.insert({layout: rows[:900]})) == ([("Wide_1", 900)], [], [])
+                assert store.bulk is bulk

@@ -12,7 +12,7 @@ would refuse is only a warning, which the store turns back into an INSERT (``MyS
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,6 +27,7 @@ from el_monitor.store.mapping import BIGINT, DOUBLE, Row, StoreError, TableLayou
 log = logging.getLogger(__name__)
 
 _PACKET_BYTES = 64 << 10  # a LOAD's data packets: far below any server's max_allowed_packet
+_CHUNK_ROWS = 500  # rows encoded at a time while the server loads the ones before
 _NULL = "\\N"
 # Text of the non-string values (never a character that needs escaping); bool before int.
 _TEXT: dict[type, Callable[[Any], str]] = {
@@ -70,13 +71,11 @@ class Loader:
         statement = self._statement(cursor, layout)
         if statement is None:
             return None
-        try:
-            data = load_text(rows)
-        except UnicodeEncodeError:
-            return None  # the INSERT fails as it always did
         cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
-            added, warnings = conn.load(cursor, statement, data)
+            added, warnings = conn.load(cursor, statement, load_chunks(rows))
+        except (StoreError, UnicodeEncodeError):
+            pass  # a value no text can hold: the INSERT fails as it always did
         except MySQLError as exc:
             code = exc.args[0] if exc.args else None
             if code in self.passed:
@@ -122,6 +121,13 @@ def load_statement(table: str, columns: Sequence[str]) -> str:
         "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
         f"LINES TERMINATED BY '\\n' ({MYSQL.names(columns)})"
     )
+
+
+def load_chunks(rows: Sequence[Row]) -> Iterator[bytes]:
+    """``load_text`` of the rows, a few hundred at a time: sent as each is made, so the
+    server loads one while the next is encoded (the sum of both times becomes the larger)."""
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        yield load_text(rows[start : start + _CHUNK_ROWS])
 
 
 def load_text(rows: Sequence[Row]) -> bytes:
@@ -188,11 +194,12 @@ class LoadConnection(_Connection):
     with our result class), since it offers no public way to feed a LOAD from memory.
     """
 
-    _rows: bytes | None = None  # what the statement running now loads
+    _rows: Iterable[bytes] | None = None  # what the statement running now loads
 
-    def load(self, cursor: Cursor, statement: str, rows: bytes) -> Loaded:
+    def load(self, cursor: Cursor, statement: str, rows: Iterable[bytes]) -> Loaded:
         """Run a LOAD DATA LOCAL ``statement`` (on a cursor of this connection) with ``rows``
-        as its file."""
+        as its file, sent as they come; an exception ``rows`` raises ends the file there and
+        is raised once the server has answered (the caller undoes what it loaded)."""
         self._rows = rows
         try:
             added = cursor.execute(statement)
@@ -218,17 +225,22 @@ class LoadConnection(_Connection):
 class _LoadResult(MySQLResult):
     """A statement's result; a LOAD's file is ``rows`` (nothing when no LOAD was sent)."""
 
-    def __init__(self, connection: LoadConnection, rows: bytes | None) -> None:
+    def __init__(self, connection: LoadConnection, rows: Iterable[bytes] | None) -> None:
         super().__init__(connection)
-        self._rows = memoryview(rows or b"")
+        self._rows = rows or ()
 
     def _read_load_local_packet(self, first_packet: Any) -> None:
         conn = self.connection
         assert conn is not None
-        rows = self._rows
+        failed: Exception | None = None
         try:
-            for start in range(0, len(rows), _PACKET_BYTES):
-                conn.write_packet(rows[start : start + _PACKET_BYTES])
+            try:
+                for chunk in self._rows:
+                    view = memoryview(chunk)
+                    for start in range(0, len(view), _PACKET_BYTES):
+                        conn.write_packet(view[start : start + _PACKET_BYTES])
+            except (StoreError, UnicodeEncodeError) as exc:  # the rows', not the connection's
+                failed = exc
             conn.write_packet(b"")  # the end of the file
             ok_packet = conn._read_packet()  # raises the server's error, if any
         except MySQLError:
@@ -239,3 +251,5 @@ class _LoadResult(MySQLResult):
         if not ok_packet.is_ok_packet():
             raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
         self._read_ok_packet(ok_packet)  # type: ignore[attr-defined]
+        if failed is not None:
+            raise failed
