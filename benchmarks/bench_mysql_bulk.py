@@ -64,20 +64,15 @@ def store_only(registry: SchemaRegistry, url: str, found: list[dict], bulk: bool
     """``Store.insert`` of rows built beforehand, a forwarder's batch at a time."""
     with scratch_database(url) as scratch:
         store = MySQLStore(scratch, bulk=bulk)
-        try:
-            layout = store.layout(*SANITIZED, _schema(registry))
-            rows = [layout.row(c) for c in found]
+        layout = store.layout(*SANITIZED, _schema(registry))
+        rows = [layout.row(c) for c in found]
 
-            def work() -> int:
-                for start in range(0, len(rows), BATCH):
-                    store.insert({layout: rows[start : start + BATCH]})
-                return len(rows)
+        def work() -> int:
+            for start in range(0, len(rows), BATCH):
+                store.insert({layout: rows[start : start + BATCH]})
+            return len(rows)
 
-            rate = timed(work)
-        finally:
-            store.close()
-        count = event_rows(scratch)
-        return Run(rate, _problem(count, count, len(found)))
+        return _checked(scratch, work, store.close, len(found))
 
 
 def ceiling(registry: SchemaRegistry, url: str, found: list[dict], tmp: Path) -> Run:
@@ -98,19 +93,14 @@ def ceiling(registry: SchemaRegistry, url: str, found: list[dict], tmp: Path) ->
             "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
             f"LINES TERMINATED BY '\\n' ({columns})"
         )
-        try:
 
-            def work() -> int:
-                with conn.cursor() as cursor:
-                    cursor.execute(statement)
-                conn.commit()
-                return len(found)
+        def work() -> int:
+            with conn.cursor() as cursor:
+                cursor.execute(statement)
+            conn.commit()
+            return len(found)
 
-            rate = timed(work)
-        finally:
-            conn.close()
-        count = event_rows(scratch)
-        return Run(rate, _problem(count, count, len(found)))
+        return _checked(scratch, work, conn.close, len(found))
 
 
 def mysql_bulk(registry: SchemaRegistry, url: str, rows: int, seed: int) -> list[Figure]:
@@ -147,6 +137,16 @@ def mysql_bulk(registry: SchemaRegistry, url: str, rows: int, seed: int) -> list
         figure(f"Store.insert of {BATCH:,}-row batches, LOAD DATA path", "store bulk"),
         figure("  the same, INSERT statements (before)", "store inserts"),
     ]
+
+
+def _checked(scratch: str, work: Callable[[], int], close: Callable[[], None], sent: int) -> Run:
+    """``work`` timed, then ``close``; the rows it left in ``scratch`` counted."""
+    try:
+        rate = timed(work)
+    finally:
+        close()
+    count = event_rows(scratch)
+    return Run(rate, _problem(count, count, sent))
 
 
 def _schema(registry: SchemaRegistry) -> dict:
