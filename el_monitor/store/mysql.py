@@ -1,9 +1,9 @@
 """MySQL / MariaDB through PyMySQL: a batch's rows by LOAD DATA, or multi-row INSERTs.
 
-A table's rows go by ``LOAD DATA LOCAL INFILE`` from memory (``mysql_load``), about four times
-as fast as INSERTs; whenever the load says anything an INSERT would not have (a warning beyond
-skipped duplicates, an error about the data), it is undone to a savepoint and the same rows go
-by the INSERTs, so every outcome (refused rows, duplicates, counts) is the INSERTs' own.  Those
+A table's rows go by ``LOAD DATA LOCAL INFILE`` from memory (``mysql_load``), 2-3x as fast as
+INSERTs; whenever the load says anything an INSERT would not have (a warning beyond skipped
+duplicates, an error about the data), it is undone to a savepoint and the same rows go by the
+INSERTs, so every outcome (refused rows, duplicates, counts) is the INSERTs' own.  Those
 are built with a fast literal encoder: rows are validated events whose Python types are known
 (str, int, float, bool, None), several times cheaper than PyMySQL's generic ``escape_item``.
 """

@@ -1,12 +1,14 @@
 """MySQL's bulk path: a batch's rows as ``LOAD DATA LOCAL INFILE`` text, sent from memory.
 
-LOAD DATA is about four times as fast as multi-row INSERTs of the same rows, and its text is
-much cheaper to build than SQL literals (most values need no escaping at all).  PyMySQL sends the
-file a LOAD names by reading it from disk; ``LoadConnection`` sends the bytes handed to ``load``
-instead, so there is no file, and a server that asks for a file unprompted gets an empty one
-(stock ``local_infile`` would read it any file it names).  The statement says ``IGNORE``: a
-stored uuid is skipped (as the INSERT's ``ON DUPLICATE KEY`` does) and a value strict mode
-would refuse is only a warning, which the store turns back into an INSERT (``MySQLStore``).
+The server loads such text 2-4x as fast as multi-row INSERTs of the same rows, and the text is
+about twice as cheap to build as SQL literals (most values need no escaping at all).  PyMySQL
+sends the file a LOAD names by reading it from disk; ``LoadConnection`` sends the bytes handed
+to ``load`` instead, as they are made: no file to write, read back and remove (a tmpfs file or
+a named pipe would cost that, or a thread), the server loading while the next rows are encoded,
+and a server that asks for a file unprompted gets an empty one (stock ``local_infile`` would
+read it any file it names).  The statement says ``IGNORE``: a stored uuid is skipped (as the
+INSERT's ``ON DUPLICATE KEY`` does) and a value strict mode would refuse is only a warning,
+which ``Loader`` turns back into the INSERTs.
 """
 
 from __future__ import annotations
