@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from forwarder.test_forwarder_outages import Outage
 
-from el_monitor.store import InsertResult, StoreError, StoreUnavailable, TableLayout
+from el_monitor.store import InsertResult, StoreError, StoreUnavailable, TableLayout, open_store
 from el_monitor.store.mysql import MySQLStore
 from el_monitor.store.mysql_load import load_text
 
@@ -297,3 +297,15 @@ def test_a_value_no_column_holds_fails_as_with_the_inserts_even_mid_load(
                 assert store.query("SELECT COUNT(*) FROM Wide_1") == [(0,)]
                 assert outcome(store.insert({layout: rows[:900]})) == ([("Wide_1", 900)], [], [])
                 assert store.bulk is bulk
+
+
+def test_the_bulk_path_is_asked_for_in_the_url(mysql_url: str) -> None:
+    """INSERTs by default (their ids follow on from batch to batch; a LOAD's leave gaps)."""
+    for url, bulk in ((mysql_url, False), (mysql_url + "?bulk=1", True)):
+        with contextlib.closing(open_store(url)) as store:
+            assert isinstance(store, MySQLStore) and store.bulk is bulk
+            layout = store.layout("Wide", "1", SCHEMA)
+            start = 100 if bulk else 0
+            rows = [layout.row(capsule(f"{start + i:032x}", n=i)) for i in range(20)]
+            assert outcome(store.insert({layout: rows})) == ([("Wide_1", 20)], [], [])
+            assert status(store, "Com_load") == int(bulk)

@@ -14,6 +14,7 @@ which ``Loader`` turns back into the INSERTs.
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -224,6 +225,14 @@ class LoadConnection(_Connection):
         return result.affected_rows
 
 
+def _answered(conn: Connection[Any]) -> bool:
+    """Whether the server said something (or closed the connection) before the file ended:
+    a peer that went away is noticed at once, not after the socket's buffers fill and a
+    write times out."""
+    sock = conn._sock  # type: ignore[attr-defined]
+    return sock is not None and bool(select.select([sock], [], [], 0)[0])
+
+
 class _LoadResult(MySQLResult):
     """A statement's result; a LOAD's file is ``rows`` (nothing when no LOAD was sent)."""
 
@@ -240,7 +249,12 @@ class _LoadResult(MySQLResult):
                 for chunk in self._rows:
                     view = memoryview(chunk)
                     for start in range(0, len(view), _PACKET_BYTES):
+                        if _answered(conn):
+                            break  # the server ended the load (an error, or it went away)
                         conn.write_packet(view[start : start + _PACKET_BYTES])
+                    else:
+                        continue
+                    break
             except (StoreError, UnicodeEncodeError) as exc:  # the rows', not the connection's
                 failed = exc
             conn.write_packet(b"")  # the end of the file
