@@ -12,8 +12,8 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
 from el_monitor.cli.options import DEFAULT_DB, Commands, add_db_option, add_registry_options
@@ -26,11 +26,17 @@ from el_monitor.measures import MEASURES
 
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
+    from el_monitor.ingest.forwarder import ForwarderSettings, ForwardResult
+    from el_monitor.ingest.policy import Policy, PolicyLoader
     from el_monitor.ingest.sources.base import Source
+    from el_monitor.ingest.sources.sharing import Share
+    from el_monitor.ingest.target import TargetFile
+    from el_monitor.schema.registry import SchemaRegistry
     from el_monitor.store import Store
 
 log = logging.getLogger(__name__)
 
+DEFAULT_INPUT = "stdin://"
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 NOWHERE_NOTE = (
     "events are spooled (with --spool-dir) or held until a URL is written there and the "
@@ -50,10 +56,22 @@ def register(commands: Commands) -> None:
     add_registry_options(forward)
     forward.add_argument(
         "--input",
-        default="stdin://",
+        action="append",
         metavar="URI",
         help="stdin://, file:///path[?follow=1], udp://host:port, "
-        "http://host:port (default: stdin://)",
+        "http://host:port (default: stdin://); repeat it for several files, read one after "
+        "another (or shared out with --workers)",
+    )
+    forward.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run N forwarder processes under one supervisor, for inputs they can share: "
+        "udp:// and http:// (one port, spread by the kernel) or several file:// inputs "
+        "(dealt out by size); each has its own instance name (NAME-wK for worker K >= 2), "
+        "spool subdirectory and event log files; the summary sums them (default 1: one "
+        "process)",
     )
     forward.add_argument(
         "--format",
@@ -173,13 +191,47 @@ def register(commands: Commands) -> None:
     forward.set_defaults(run=run_forward)
 
 
+class Prepared(NamedTuple):
+    """What ``forward`` checks and loads before anything opens (shared by every worker)."""
+
+    registry: SchemaRegistry
+    loader: PolicyLoader
+    policy: Policy
+    settings: ForwarderSettings
+
+
 def run_forward(args: argparse.Namespace) -> int:
     """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs
-    (and the database file)."""
+    (and the database file).  With ``--workers`` above 1, a supervisor runs the workers."""
+    prepared = prepare(args)
+    if args.workers > 1:
+        from el_monitor.cli.forward_workers import supervise
+
+        return supervise(args, prepared)
+    _warn_stranded(args.spool_dir, 1)
+    target, store = open_target(args, args.spool_dir)
+    stop, reload = threading.Event(), threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
+    result = forward_with(
+        args,
+        prepared,
+        (target, store),
+        (stop, reload),
+        lambda: _open_input(args, args.spool_dir),
+        pid_path=args.pid_file,
+    )
+    print_summary(result.counts)
+    return 1 if result.pending else 0
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Format, registry and catalog: a mistake in any fails before the source or the database
+    is opened."""
     from el_monitor.event.formats import make_parser
-    from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
+    from el_monitor.ingest.forwarder import ForwarderSettings
     from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.ingest.target import TargetFile
     from el_monitor.schema.registry import open_registry, require_schemas
 
     make_parser(args.format, "check")  # a bad format string fails before anything opens
@@ -203,63 +255,111 @@ def run_forward(args: argparse.Namespace) -> int:
         max_event_bytes=args.max_event_bytes,
         instance=args.instance or "",
     )
+    return Prepared(registry, loader, policy, settings)
+
+
+def open_target(
+    args: argparse.Namespace, spool_dir: str | None
+) -> tuple[TargetFile | None, Store | None]:
+    """The database file (``--db-file``) and the store it, or ``--db``, names at start."""
+    from el_monitor.ingest.target import TargetFile
+
     target = TargetFile(args.db_file, open_later) if args.db_file else None
     url = target.read() if target is not None else args.db
-    store = _open_store(url, args.spool_dir) if url else None
+    store = _open_store(url, spool_dir) if url else None
     if target is not None:
         target.url = url
         if url is None:
             log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
-    stop, reload = threading.Event(), threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
+    return target, store
+
+
+def forward_with(
+    args: argparse.Namespace,
+    prepared: Prepared,
+    opened: tuple[TargetFile | None, Store | None],
+    events: tuple[threading.Event, threading.Event],
+    open_input: Callable[[], Source],
+    pid_path: str | None,
+) -> ForwardResult:
+    """Run one forwarder on what ``prepare`` and ``open_target`` gave, until ``stop`` (the
+    first of ``events``; the second is SIGHUP's reload); the store in force is closed after."""
+    from el_monitor.ingest.forwarder import Forwarder
+
+    target, store = opened
+    stop, reload = events
+    settings = prepared.settings
     forwarder = None
     try:
-        with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
-            source = _open_input(args)
+        with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(pid_path):
+            source = open_input()
             forwarder = Forwarder(
                 settings,
                 source,
-                registry,
+                prepared.registry,
                 store,
-                policy=policy,
-                reloader=loader,
+                policy=prepared.policy,
+                reloader=prepared.loader,
                 reload=reload,
-                metrics=_metric_emitter(args),
+                metrics=_metric_emitter(args, settings.instance),
                 target=target,
             )
-            result = forwarder.run(stop)
+            return forwarder.run(stop)
     finally:  # the store in force at the end: the file may have re-pointed it
         last = forwarder.writer.store if forwarder is not None else store
         if last is not None:
             last.close()
-    print(summary_table(result.counts))
-    errors = error_groups(result.counts)
+
+
+def print_summary(counts: Snapshot) -> None:
+    """The per-schema summary and the most common errors, on stdout."""
+    print(summary_table(counts))
+    errors = error_groups(counts)
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
-    return 1 if result.pending else 0
+
+
+def _warn_stranded(spool_dir: str | None, workers: int) -> None:
+    from el_monitor.ingest.workers import stranded_spools
+
+    for path in stranded_spools(spool_dir, workers):
+        log.warning(
+            "%s holds spooled batches or journal of a worker this run does not have: run "
+            "with --workers %s until it drains, or they stay unstored",
+            path,
+            path.name[1:],
+        )
 
 
 def _open_store(url: str, spool_dir: str | None) -> Store:
     return open_or_fail(url, create=True, spool_dir=spool_dir, hint=SPOOL_HINT)
 
 
-def _open_input(args: argparse.Namespace) -> Source:
-    """``--input``, its lines read as all-log records with ``--replay-all-log``."""
+def _open_input(
+    args: argparse.Namespace, spool_dir: str | None, share: Share | None = None
+) -> Source:
+    """``--input`` (or a worker's ``share`` of them), its lines read as all-log records with
+    ``--replay-all-log``."""
     from el_monitor.ingest.sources import open_source
     from el_monitor.ingest.sources.records import RECORD_BYTES_PER_LINE_BYTE, AllLogRecords
+    from el_monitor.ingest.sources.sharing import open_share, plan_shares
 
     limit = args.max_event_bytes
     if args.replay_all_log:  # a record is longer than its line: one taken whole is not cut
         limit = RECORD_BYTES_PER_LINE_BYTE * (limit + 1) + 2
-    source = open_source(
-        args.input,
-        max_line_bytes=limit,
-        max_body_bytes=limit,
-        spool_dir=args.spool_dir,
-        queue_bytes=args.queue_mb << 20,
-    )
+    options = {
+        "max_line_bytes": limit,
+        "max_body_bytes": limit,
+        "spool_dir": spool_dir,
+        "queue_bytes": args.queue_mb << 20,
+    }
+    inputs = args.input or [DEFAULT_INPUT]
+    if share is None and len(inputs) > 1:
+        (share,) = plan_shares(inputs, 1)  # several files, read one after another
+    if share is not None:
+        source = open_share(share, **options)
+    else:
+        source = open_source(inputs[0], **options)
     return AllLogRecords(source) if args.replay_all_log else source
 
 
@@ -280,7 +380,7 @@ def format_errors(groups: Sequence[ErrorGroup]) -> str:
     )
 
 
-def _metric_emitter(args: argparse.Namespace) -> MetricEmitter | None:
+def _metric_emitter(args: argparse.Namespace, instance: str) -> MetricEmitter | None:
     """The Graphite emitter ``--graphite`` asks for; None without it."""
     from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter, parse_address
 
@@ -291,7 +391,7 @@ def _metric_emitter(args: argparse.Namespace) -> MetricEmitter | None:
         host=host,
         port=port,
         prefix=args.graphite_prefix,
-        instance=args.instance or "",
+        instance=instance,
         interval=args.graphite_interval,
     )
     return MetricEmitter(settings)

@@ -27,6 +27,7 @@ from el_monitor.cli import (
     retention,
     schemas,
 )
+from el_monitor.cli.options import LOG_FORMAT
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.INFO
         if args.verbose
         else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
     if not hasattr(args, "run"):
         parser.print_help()

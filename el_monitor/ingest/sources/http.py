@@ -29,12 +29,14 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
+from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.ingest.sources.beacon import BeaconServer
 from el_monitor.ingest.sources.journal import Journal, encode, request_chunks
 from el_monitor.ingest.sources.network import (
     LINE_OVERHEAD,
+    LISTEN_BACKLOG,
     QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
@@ -89,7 +91,10 @@ class HttpSource(BufferedSource):
         request_seconds: float = REQUEST_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
         journal_dir: str | Path | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``, when given, is already listening (a worker's share of the port) and is
+        served instead of binding ``host:port``."""
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self.max_line_bytes = max_line_bytes
         self.max_body_bytes = max_body_bytes
@@ -102,17 +107,13 @@ class HttpSource(BufferedSource):
         self.rejected = 0
         self.busy = 0
         self.journal = Journal(journal_dir) if journal_dir is not None else None
-        family, address = resolve(name, socket.SOCK_STREAM, host, port)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-            sock.listen(1024)
-        except OSError as exc:
-            sock.close()
-            if self.journal is not None:
-                self.journal.close()
-            raise listen_error(name, port, exc) from exc
+        if sock is None:
+            try:
+                sock = _listening(name, host, port)
+            except UserError:
+                if self.journal is not None:
+                    self.journal.close()
+                raise
         bound, bound_port = sock.getsockname()[:2]
         self.address: tuple[str, int] = (str(bound), bound_port)
         self._loop = asyncio.new_event_loop()
@@ -201,3 +202,16 @@ class HttpSource(BufferedSource):
         self._loop.close()
         if self.journal is not None:
             self.journal.close()
+
+
+def _listening(uri: str, host: str, port: int) -> socket.socket:
+    family, address = resolve(uri, socket.SOCK_STREAM, host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise listen_error(uri, port, exc) from exc
+    return sock

@@ -41,20 +41,17 @@ class UdpSource(BufferedSource):
         max_line_bytes: int = 65536,
         queue_bytes: int = QUEUE_BYTES,
         queue_lines: int = QUEUE_LINES,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``, when given, is already bound (a worker's share of the port) and is
+        used instead of binding ``host:port``."""
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self._receiving = threading.Event()
         self._receiving.set()
         self._max = max_line_bytes
         self.received = 0
         self.dropped = 0
-        family, address = resolve(name, socket.SOCK_DGRAM, host, port)
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self._sock.bind(address)
-        except OSError as exc:
-            self._sock.close()
-            raise listen_error(name, port, exc) from exc
+        self._sock = sock if sock is not None else _bound(name, host, port)
         try:  # a deep kernel queue absorbs bursts while the pipeline is busy
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
         except OSError:
@@ -94,3 +91,14 @@ class UdpSource(BufferedSource):
         self._closing.set()
         self.stop_receiving()
         self._sock.close()
+
+
+def _bound(uri: str, host: str, port: int) -> socket.socket:
+    family, address = resolve(uri, socket.SOCK_DGRAM, host, port)
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise listen_error(uri, port, exc) from exc
+    return sock
