@@ -11,7 +11,7 @@ from pathlib import Path
 
 import corpus_events
 from bench_stores import event_rows, remove_sqlite
-from results import EVENTS, Figure, Reference, below
+from results import EVENTS, Figure, Reference, below, ratio_at_least
 from workload import count_problem
 
 CLI = Path(sys.executable).with_name("el-monitor")
@@ -79,3 +79,52 @@ def forward_file(
         f"CLI forward {lines:,}: peak RSS", rss, MB, "1 run", floor, below(150, MB), problem
     )
     return [rate, memory]
+
+
+WORKERS = 2
+RUNS = 2
+
+
+def forward_workers(path: Path, lines: int, valid: int, tmp: Path) -> list[Figure]:
+    """``el-monitor forward --workers 2`` against one worker on the same input: ``path`` cut
+    into two files (``--input`` twice), into one SQLite file; best of RUNS each, alternated."""
+    halves = _halves(path, tmp)
+    inputs = [arg for half in halves for arg in ("--input", f"file://{half}")]
+    best: dict[int, float] = {}
+    problems: dict[int, str] = {}
+    for _ in range(RUNS):
+        for workers in (1, WORKERS):
+            db = tmp / f"cli-workers-{workers}.db"
+            cmd = [
+                str(CLI), "forward", "--schemas", str(corpus_events.SCHEMAS), *inputs,
+                "--db", f"sqlite:///{db}", "--workers", str(workers),
+            ]  # fmt: skip
+            seconds, _, problem = _launch(cmd, tmp)
+            if not problem:
+                problem = count_problem("rows committed", event_rows(f"sqlite:///{db}"), valid)
+            remove_sqlite(db)
+            best[workers] = min(best.get(workers, seconds), seconds)
+            problems[workers] = problems.get(workers) or problem
+    for half in halves:
+        half.unlink()
+    one = lines / best[1]
+    alone = Figure(
+        f"CLI forward {lines:,} (2 files), 1 worker", one, EVENTS, f"best of {RUNS}",
+        problem=problems[1],
+    )  # fmt: skip
+    shared = Figure(
+        f"CLI forward {lines:,} (2 files), --workers {WORKERS}", lines / best[WORKERS], EVENTS,
+        f"best of {RUNS}", Reference("1 worker", one), ratio_at_least(1.7, "1 worker"),
+        problems[WORKERS],
+    )  # fmt: skip
+    return [alone, shared]
+
+
+def _halves(path: Path, tmp: Path) -> list[Path]:
+    """``path``'s lines in two files of (nearly) equal line counts."""
+    data = path.read_bytes().splitlines(keepends=True)
+    middle = len(data) // 2
+    halves = [tmp / f"{path.stem}-a.jsonl", tmp / f"{path.stem}-b.jsonl"]
+    for half, part in zip(halves, (data[:middle], data[middle:]), strict=True):
+        half.write_bytes(b"".join(part))
+    return halves

@@ -49,7 +49,9 @@ from el_monitor.store.base import safe_url
 
 LEGEND = f"""\
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
-forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
+forward on a file in a child process (wall time incl. start-up), peak RSS of that process;
+--workers 2 = the same events as two files, shared by two worker processes, against one process
+reading both, into one SQLite file.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
@@ -171,6 +173,9 @@ def measure_all(
         log(f"el-monitor forward, {lines:,} events, in a child process ...")
         valid = data.file_valid[lines]
         figures += bench_cli.forward_file(path, lines, valid, tmp, ceiling, memory_floor)
+    small = min(files)
+    log(f"el-monitor forward --workers 2 against one worker, {small:,} events ...")
+    figures += bench_cli.forward_workers(files[small], small, data.file_valid[small], tmp)
     return figures
 
 

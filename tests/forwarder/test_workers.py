@@ -1,0 +1,248 @@
+"""``el-monitor forward --workers 2`` as a real process: UDP and the HTTP beacon under a steady
+stream, stopped by SIGTERM, keep every accepted event exactly once with the books exact summed
+over the workers (and each worker took its part); several files are split between the
+workers with exact totals; what cannot be shared is refused in one line; a worker that dies
+stops the supervisor."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+from beacon.support import Burst, assert_books_balance, stored_uuids, summary_counts
+from harness.processes import term_with_parent
+from harness.wait import wait_until
+from helpers import SCHEMAS, ProcessOutput, example_capsules, valid_lines
+
+from el_monitor.store import open_store
+
+from .running import EL_MONITOR
+
+STARTED = re.compile(r"forwarding (?:udp|http)://127\.0\.0\.1:(\d+) with 2 workers")
+INSTANCE = "fwd"
+
+
+class Supervisor:
+    """``el-monitor -v forward --workers 2 --instance fwd ...`` and the port its workers share."""
+
+    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
+        args = ["forward", "--schemas", str(SCHEMAS), "--db", db_url, "--instance", INSTANCE]
+        self.proc = subprocess.Popen(
+            [*EL_MONITOR, "-v", *args, "--workers", "2", "--flush-interval", "0.2", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            preexec_fn=term_with_parent,
+        )
+        self.output = ProcessOutput(self.proc)
+        self.output.wait_for("with 2 workers")
+        match = STARTED.search(self.output.text())
+        assert match, self.output.text()
+        self.port = int(match.group(1))
+
+    def finish(self, timeout: float = 120) -> tuple[str, str]:
+        out, err = self.output.finish(timeout)
+        return out.decode(), err.decode()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(60)
+
+
+class UdpStream:
+    """Sender threads, each from its own socket (so its own source port: SO_REUSEPORT spreads
+    senders, not datagrams), sending one valid event per datagram until told to stop."""
+
+    def __init__(self, port: int, senders: int = 16) -> None:
+        self.port = port
+        self.sent: list[str] = []
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._capsules = example_capsules()
+        self._threads = [
+            threading.Thread(target=self._send, args=(n,), daemon=True) for n in range(senders)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _send(self, sender: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            number = 0
+            while not self.stopping.is_set():
+                number += 1
+                u = f"{sender:04x}{number:028x}"
+                capsule = dict(self._capsules[number % len(self._capsules)], uuid=u)
+                with self._lock:
+                    self.sent.append(u)
+                sock.sendto(json.dumps(capsule).encode(), ("127.0.0.1", self.port))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
+def counts_by_instance(db_url: str) -> dict[str, dict[str, int]]:
+    """The report's counts table summed per instance: what each worker wrote."""
+    store = open_store(db_url)
+    try:
+        rows = store.query(
+            "SELECT instance, SUM(raw), SUM(valid), SUM(invalid), SUM(inserted) "
+            "FROM el_monitor_counts GROUP BY instance"
+        )
+    finally:
+        store.close()
+    measures = ("raw", "valid", "invalid", "inserted")
+    return {row[0]: dict(zip(measures, map(int, row[1:]), strict=True)) for row in rows}
+
+
+def assert_workers_shared(db_url: str, counts: dict[str, int]) -> None:
+    """Both workers stored some, under their own instances, and the counts table's rows sum
+    to the summary's totals."""
+    by_instance = counts_by_instance(db_url)
+    assert set(by_instance) == {INSTANCE, f"{INSTANCE}-w2"}, by_instance
+    assert all(c["inserted"] > 0 for c in by_instance.values()), by_instance
+    for measure in ("raw", "valid", "invalid", "inserted"):
+        assert sum(c[measure] for c in by_instance.values()) == counts[measure], by_instance
+
+
+def test_udp_sigterm_keeps_every_received_event_once(sqlite_url):
+    forwarder = Supervisor(sqlite_url, "--input", "udp://127.0.0.1:0")
+    stream = UdpStream(forwarder.port)
+    try:
+        wait_until(lambda: len(stored_uuids(sqlite_url)) >= 5000, 120, "5,000 events stored")
+        forwarder.proc.send_signal(signal.SIGTERM)  # while the senders go on
+        out, err = forwarder.finish()
+    finally:
+        stream.stop()
+        forwarder.kill()
+    assert forwarder.proc.returncode == 0, err[-3000:]
+    counts = summary_counts(out)
+    stored = stored_uuids(sqlite_url)
+    assert len(stored) == len(set(stored))  # none twice
+    assert set(stored) <= set(stream.sent)
+    # UDP may drop what no worker received; what a worker received is stored.
+    assert counts["raw"] == counts["valid"] == counts["inserted"] == len(stored)
+    assert_books_balance(counts)
+    assert_workers_shared(sqlite_url, counts)
+    assert err.count("stopped receiving; handing over") == 2, err[-3000:]
+
+
+def test_http_sigterm_stores_every_accepted_event_once(sqlite_url, tmp_path):
+    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0")
+    burst = Burst(forwarder.port, clients=16)
+    try:
+        wait_until(lambda: burst.count() >= 10_000, 120, "10,000 events answered 2xx")
+        forwarder.proc.send_signal(signal.SIGTERM)
+        out, err = forwarder.finish()
+    finally:
+        burst.stop()
+        forwarder.kill()
+    assert forwarder.proc.returncode == 0, err[-3000:]
+    counts = summary_counts(out)
+    stored = stored_uuids(sqlite_url)
+    assert len(stored) == len(set(stored))
+    assert set(burst.answered) <= set(stored)  # every 2xx is stored
+    assert counts["raw"] == len(burst.answered) == len(stored)  # and nothing else was taken
+    assert_books_balance(counts)
+    assert counts["inserted"] == len(stored)
+    assert_workers_shared(sqlite_url, counts)
+
+
+def test_a_worker_that_dies_stops_the_others(sqlite_url):
+    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0")
+    try:
+        pids = re.search(r"with 2 workers \(pids (\d+) (\d+)\)", forwarder.output.text())
+        assert pids, forwarder.output.text()
+        forwarder.output.wait_for("listening on http://", count=2)
+        os.kill(int(pids.group(2)), signal.SIGKILL)
+        out, err = forwarder.finish()
+    finally:
+        forwarder.kill()
+    assert forwarder.proc.returncode == 1, err[-3000:]
+    assert "worker 2 (pid" in err and "died (killed by SIGKILL)" in err, err[-3000:]
+    assert "stopped receiving" in err  # worker 1 drained
+    assert summary_counts(out)["raw"] == 0
+
+
+def _write_files(tmp_path: Path, sizes: list[int]) -> tuple[list[str], int, int]:
+    """Files of valid lines with an invalid one every tenth: their URIs, valid and invalid."""
+    uris, valid, invalid, start = [], 0, 0, 0
+    for number, size in enumerate(sizes):
+        lines = valid_lines(size, start)
+        start += size
+        for i in range(0, size, 10):
+            lines[i] = b'{"schema": "NoSuchSchema", "revision": 1}'
+        invalid += len(range(0, size, 10))
+        valid += size - len(range(0, size, 10))
+        path = tmp_path / f"events-{number}.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        uris.append(f"file://{path}")
+    return uris, valid, invalid
+
+
+def test_several_files_are_split_between_workers_with_exact_totals(db_url, tmp_path):
+    uris, valid, invalid = _write_files(tmp_path, [900, 300, 500, 400])
+    logs = tmp_path / "logs"
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", db_url, "--instance", INSTANCE]
+    args += ["--workers", "2", "--log-dir", str(logs)]
+    for uri in uris:
+        args += ["--input", uri]
+    done = subprocess.run([*EL_MONITOR, "-v", *args], capture_output=True, timeout=300)
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, err[-3000:]
+    counts = summary_counts(done.stdout.decode())
+    assert counts["raw"] == valid + invalid
+    assert (counts["valid"], counts["invalid"], counts["inserted"]) == (valid, invalid, valid)
+    assert_books_balance(counts)
+    stored = stored_uuids(db_url)
+    assert len(stored) == len(set(stored)) == valid
+    assert_workers_shared(db_url, counts)
+    # 2,100 lines dealt by size: 900 + 300 to one worker, 500 + 400 to the other.
+    by_instance = counts_by_instance(db_url)
+    assert sorted(c["raw"] for c in by_instance.values()) == [900, 1200]
+    names = sorted(path.name.split("-", 1)[1] for path in logs.glob("valid-*.jsonl"))
+    assert len(names) == 2 and any(name.endswith("-w2.jsonl") for name in names), names
+
+
+def test_several_files_in_one_process_are_read_one_after_another(sqlite_url, tmp_path):
+    uris, valid, invalid = _write_files(tmp_path, [300, 200])
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url]
+    for uri in uris:
+        args += ["--input", uri]
+    done = subprocess.run([*EL_MONITOR, *args], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    counts = summary_counts(done.stdout.decode())
+    assert (counts["raw"], counts["valid"], counts["inserted"]) == (500, valid, valid)
+    assert len(set(stored_uuids(sqlite_url))) == valid
+
+
+def refusal(tmp_path: Path, *options: str) -> str:
+    """The one stderr line of a refused ``forward --workers 2``."""
+    db = f"sqlite:///{tmp_path}/refused.db"
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", db, "--workers", "2", *options]
+    done = subprocess.run([*EL_MONITOR, *args], capture_output=True, timeout=120, stdin=None)
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "refused.db").exists()  # refused before anything opened
+    return err
+
+
+def test_what_cannot_be_shared_is_refused_in_one_line(tmp_path):
+    assert "stdin:// cannot be shared between workers" in refusal(tmp_path)
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(b"")
+    assert "one file is read by one process" in refusal(tmp_path, "--input", f"file://{one}")
+    mixed = refusal(tmp_path, "--input", f"file://{one}", "--input", "udp://127.0.0.1:0")
+    assert "several --input must all be file:// inputs" in mixed
+    followed = [f"file://{one}?follow=1", f"file://{one}?follow=1", f"file://{one}?follow=1"]
+    args = [a for uri in followed for a in ("--input", uri)]
+    assert "take one worker each: use --workers 3" in refusal(tmp_path, *args)
