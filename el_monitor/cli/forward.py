@@ -320,6 +320,9 @@ def print_summary(counts: Snapshot) -> None:
 
 
 def _warn_stranded(spool_dir: str | None, workers: int) -> None:
+    """Spools of workers this run does not have: say so, as nobody will drain them."""
+    if spool_dir is None:
+        return
     from el_monitor.ingest.workers import stranded_spools
 
     for path in stranded_spools(spool_dir, workers):

@@ -83,7 +83,7 @@ def supervise(args: argparse.Namespace, prepared: Prepared) -> int:
             running = _start(args, prepared, workers, shares)
             log.info(
                 "forwarding %s with %d workers (pids %s)",
-                " ".join(args.input),
+                _where(args.input, shares),
                 len(running),
                 " ".join(str(r.pid) for r in running),
             )
@@ -92,6 +92,16 @@ def supervise(args: argparse.Namespace, prepared: Prepared) -> int:
         for share in shares:
             if share.sock is not None:
                 share.sock.close()
+
+
+def _where(inputs: Sequence[str], shares: Sequence[Share]) -> str:
+    """The inputs, a network one with the port its sockets were bound to (port 0 picks one)."""
+    sock = shares[0].sock
+    if sock is None:
+        return " ".join(inputs)
+    host, port = sock.getsockname()[:2]
+    scheme = inputs[0].partition("://")[0]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def _check_target(args: argparse.Namespace) -> None:
