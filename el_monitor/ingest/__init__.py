@@ -2,4 +2,5 @@
 (capsule, opt-out, ``sampling``, validation, counts) to the store ``writer`` (with its
 ``spool``) and the ``event_logs``.  ``forwarder`` wires them and runs the loop, whose
 ``periodic`` jobs flush, reload the ``policy`` and hand counts to their ``count_feeds``.
+``workers`` names what keeps the processes of ``forward --workers`` apart.
 """

@@ -2,7 +2,7 @@
 
 ``open_source`` turns a URI into a ``Source`` (``base``); each scheme has its module, and what
 they share is in ``lines`` (cutting bytes into bounded lines) and ``network`` (the hand-off from
-receiver threads to the pipeline).
+receiver threads to the pipeline); ``sharing`` splits inputs between ``forward --workers``.
 """
 
 from __future__ import annotations
