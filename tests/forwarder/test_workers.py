@@ -136,7 +136,8 @@ def test_udp_sigterm_keeps_every_received_event_once(sqlite_url):
 
 
 def test_http_sigterm_stores_every_accepted_event_once(sqlite_url, tmp_path):
-    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0")
+    spool = tmp_path / "spool"  # each worker journals what it accepts in its own directory
+    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0", "--spool-dir", str(spool))
     burst = Burst(forwarder.port, clients=16)
     try:
         wait_until(lambda: burst.count() >= 10_000, 120, "10,000 events answered 2xx")
@@ -154,6 +155,8 @@ def test_http_sigterm_stores_every_accepted_event_once(sqlite_url, tmp_path):
     assert_books_balance(counts)
     assert counts["inserted"] == len(stored)
     assert_workers_shared(sqlite_url, counts)
+    for journal in (spool / "http-journal", spool / "w2" / "http-journal"):
+        assert journal.is_dir() and not list(journal.glob("*.wal")), journal  # all checkpointed
 
 
 def test_a_worker_that_dies_stops_the_others(sqlite_url):
