@@ -118,8 +118,11 @@ def _start(
     """Fork the workers with the supervisor's signals relayed to them; each worker installs
     its own handlers before the signals it may have been sent meanwhile are delivered."""
     running: list[Running] = []
+    stops: set[int] = set()  # SIGTERM or SIGINT, once relayed: a worker forked later gets it too
 
     def relay(signum: int, _frame: object) -> None:
+        if signum != signal.SIGHUP:
+            stops.add(signum)
         for worker in running:
             if worker.status is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -140,6 +143,8 @@ def _start(
             _worker_main(args, prepared, worker, share, write_end, inherited, others, supervisor)
         os.close(write_end)
         running.append(Running(worker, pid, read_end))
+        for signum in stops:
+            os.kill(pid, signum)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     return running
 
