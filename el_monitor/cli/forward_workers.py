@@ -143,8 +143,8 @@ def _start(
             _worker_main(args, prepared, worker, share, write_end, inherited, others, supervisor)
         os.close(write_end)
         running.append(Running(worker, pid, read_end))
-        for signum in stops:
-            os.kill(pid, signum)
+        for stop in stops:
+            os.kill(pid, stop)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     return running
 
