@@ -36,12 +36,10 @@ from el_monitor.ingest.sources.beacon import BeaconServer
 from el_monitor.ingest.sources.journal import Journal, encode, request_chunks
 from el_monitor.ingest.sources.network import (
     LINE_OVERHEAD,
-    LISTEN_BACKLOG,
     QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
-    listen_error,
-    resolve,
+    bound_sockets,
 )
 
 logger = logging.getLogger(__name__)
@@ -109,7 +107,7 @@ class HttpSource(BufferedSource):
         self.journal = Journal(journal_dir) if journal_dir is not None else None
         if sock is None:
             try:
-                sock = _listening(name, host, port)
+                (sock,) = bound_sockets(name, socket.SOCK_STREAM, host, port)
             except UserError:
                 if self.journal is not None:
                     self.journal.close()
@@ -202,16 +200,3 @@ class HttpSource(BufferedSource):
         self._loop.close()
         if self.journal is not None:
             self.journal.close()
-
-
-def _listening(uri: str, host: str, port: int) -> socket.socket:
-    family, address = resolve(uri, socket.SOCK_STREAM, host, port)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_BACKLOG)
-    except OSError as exc:
-        sock.close()
-        raise listen_error(uri, port, exc) from exc
-    return sock

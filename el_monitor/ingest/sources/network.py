@@ -175,18 +175,19 @@ def resolve(uri: str, kind: int, host: str, port: int) -> tuple[int, tuple]:
     return family, address
 
 
-def shared_sockets(uri: str, kind: int, host: str, port: int, count: int) -> list[socket.socket]:
-    """``count`` sockets on one address with SO_REUSEPORT (listening, for TCP), one for each
-    worker of ``forward --workers``: the kernel spreads datagrams and connections over them by
-    the sender's address and port.  Made before the workers start, so a port in use fails once
-    and port 0 picks one free port for all of them."""
+def bound_sockets(uri: str, kind: int, host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """A socket bound to host:port (listening, for TCP); or ``count`` of them on the one
+    address with SO_REUSEPORT, one for each worker of ``forward --workers``: the kernel spreads
+    datagrams and connections over them by the sender's address and port.  They are all made
+    before the workers start, so a port in use fails once and port 0 picks one port for all."""
     family, address = resolve(uri, kind, host, port)
     made: list[socket.socket] = []
     try:
         for _ in range(count):
             sock = socket.socket(family, kind)
             made.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if kind == socket.SOCK_STREAM:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)

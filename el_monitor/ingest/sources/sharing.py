@@ -23,7 +23,7 @@ from el_monitor.errors import UserError
 from el_monitor.ingest.sources import host_port, open_source
 from el_monitor.ingest.sources.base import Chunk, Source
 from el_monitor.ingest.sources.file import FileSource
-from el_monitor.ingest.sources.network import shared_sockets
+from el_monitor.ingest.sources.network import bound_sockets
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def plan_shares(uris: Sequence[str], workers: int) -> list[Share]:
     if len(uris) == 1 and schemes[0] in _SOCKET_KINDS and workers > 1:
         (uri,) = uris
         host, port = host_port(uri)
-        socks = shared_sockets(uri, _SOCKET_KINDS[schemes[0]], host, port, workers)
+        socks = bound_sockets(uri, _SOCKET_KINDS[schemes[0]], host, port, workers)
         return [Share((uri,), sock) for sock in socks]
     if set(schemes) != {"file"}:
         if len(uris) == 1:

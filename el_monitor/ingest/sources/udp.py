@@ -17,8 +17,7 @@ from el_monitor.ingest.sources.network import (
     QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
-    listen_error,
-    resolve,
+    bound_sockets,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,7 +50,9 @@ class UdpSource(BufferedSource):
         self._max = max_line_bytes
         self.received = 0
         self.dropped = 0
-        self._sock = sock if sock is not None else _bound(name, host, port)
+        if sock is None:
+            (sock,) = bound_sockets(name, socket.SOCK_DGRAM, host, port)
+        self._sock = sock
         try:  # a deep kernel queue absorbs bursts while the pipeline is busy
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
         except OSError:
@@ -91,14 +92,3 @@ class UdpSource(BufferedSource):
         self._closing.set()
         self.stop_receiving()
         self._sock.close()
-
-
-def _bound(uri: str, host: str, port: int) -> socket.socket:
-    family, address = resolve(uri, socket.SOCK_DGRAM, host, port)
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise listen_error(uri, port, exc) from exc
-    return sock
