@@ -208,7 +208,7 @@ def run_forward(args: argparse.Namespace) -> int:
         from el_monitor.cli.forward_workers import supervise
 
         return supervise(args, prepared)
-    _warn_stranded(args.spool_dir, 1)
+    warn_stranded(args.spool_dir, 1)
     target, store = open_target(args, args.spool_dir)
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -219,7 +219,7 @@ def run_forward(args: argparse.Namespace) -> int:
         prepared,
         (target, store),
         (stop, reload),
-        lambda: _open_input(args, args.spool_dir),
+        lambda: open_input(args, args.spool_dir),
         pid_path=args.pid_file,
     )
     print_summary(result.counts)
@@ -319,7 +319,7 @@ def print_summary(counts: Snapshot) -> None:
         print("\nmost common errors:\n" + format_errors(errors))
 
 
-def _warn_stranded(spool_dir: str | None, workers: int) -> None:
+def warn_stranded(spool_dir: str | None, workers: int) -> None:
     """Spools of workers this run does not have: say so, as nobody will drain them."""
     if spool_dir is None:
         return
@@ -338,7 +338,7 @@ def _open_store(url: str, spool_dir: str | None) -> Store:
     return open_or_fail(url, create=True, spool_dir=spool_dir, hint=SPOOL_HINT)
 
 
-def _open_input(
+def open_input(
     args: argparse.Namespace, spool_dir: str | None, share: Share | None = None
 ) -> Source:
     """``--input`` (or a worker's ``share`` of them), its lines read as all-log records with

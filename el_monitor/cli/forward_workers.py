@@ -34,11 +34,11 @@ import orjson
 
 from el_monitor.cli.forward import (
     Prepared,
-    _open_input,
-    _warn_stranded,
     forward_with,
+    open_input,
     open_target,
     print_summary,
+    warn_stranded,
 )
 from el_monitor.cli.options import LOG_FORMAT
 from el_monitor.cli.pidfile import pid_file
@@ -77,7 +77,7 @@ def supervise(args: argparse.Namespace, prepared: Prepared) -> int:
         workers = [Worker(number) for number in range(1, len(shares) + 1)]
         for worker in workers:  # a name too long fails here, before any worker starts
             worker.instance(prepared.settings.instance)
-        _warn_stranded(args.spool_dir, len(workers))
+        warn_stranded(args.spool_dir, len(workers))
         _check_target(args)
         with pid_file(args.pid_file):
             running = _start(args, prepared, workers, shares)
@@ -263,7 +263,7 @@ def _forward_share(
         prepared._replace(settings=settings),
         open_target(args, spool_dir),
         events,
-        lambda: _open_input(args, spool_dir, share),
+        lambda: open_input(args, spool_dir, share),
         pid_path=None,
     )
     record = {"counts": snapshot_record(result.counts), "pending": result.pending}
