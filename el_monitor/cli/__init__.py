@@ -1,8 +1,8 @@
 """``el-monitor``: the only place that prints for users and exits.
 
 ``main`` builds the parser and turns errors into one line and an exit status; each command is
-one module (``forward``, with its ``--workers`` supervisor in ``forward_workers``, ``catalog``,
-``schemas``, ``optout``, ``report``, ``notify``) and they
-share ``options`` (option groups), ``stores`` (opening a database or failing in one line) and
-``table`` (the one plain-text table).
+one module (``forward``, which runs one forwarder with ``forwarding`` and several under a
+supervisor with ``forward_workers``; ``catalog``, ``schemas``, ``optout``, ``report``,
+``notify``) and they share ``options`` (option groups), ``stores`` (opening a database or
+failing in one line) and ``table`` (the one plain-text table).
 """

@@ -32,17 +32,21 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from el_monitor.cli.forward import (
+from el_monitor.cli.forwarding import (
     Prepared,
     forward_with,
     open_input,
     open_target,
-    print_summary,
     warn_stranded,
 )
 from el_monitor.cli.options import LOG_FORMAT
 from el_monitor.cli.pidfile import pid_file
-from el_monitor.counts.counters import combined, snapshot_from_record, snapshot_record
+from el_monitor.counts.counters import (
+    Snapshot,
+    combined,
+    snapshot_from_record,
+    snapshot_record,
+)
 from el_monitor.errors import UserError
 
 if TYPE_CHECKING:
@@ -67,8 +71,9 @@ class Running:
         self.status: int | None = None  # once reaped: its exit status (-N: killed by signal N)
 
 
-def supervise(args: argparse.Namespace, prepared: Prepared) -> int:
-    """Start the workers, relay signals, wait for all; the combined summary on stdout."""
+def supervise(args: argparse.Namespace, prepared: Prepared) -> tuple[int, Snapshot]:
+    """Start the workers, relay signals, wait for all: the exit status and the sum of the
+    workers' counts."""
     from el_monitor.ingest.sources.sharing import plan_shares
     from el_monitor.ingest.workers import Worker
 
@@ -149,7 +154,7 @@ def _start(
     return running
 
 
-def _wait(running: list[Running]) -> int:
+def _wait(running: list[Running]) -> tuple[int, Snapshot]:
     """Read every worker's report until its pipe closes, reap it; a worker that dies stops
     the others.  The exit status: 0, 1 if events are pending or a worker died, or a worker's
     own error status."""
@@ -182,11 +187,11 @@ def _wait(running: list[Running]) -> int:
                             os.kill(other.pid, signal.SIGTERM)
     selector.close()
     results = [r for r in map(_result, running) if r is not None]
-    print_summary(combined([snapshot_from_record(r["counts"]) for r in results]))
+    counts = combined([snapshot_from_record(r["counts"]) for r in results])
     dead = [r for r in running if _result(r) is None]
     if dead:
-        return max(DIED, *(r.status or 0 for r in dead))
-    return 1 if any(r["pending"] for r in results) else 0
+        return max(DIED, *(r.status or 0 for r in dead)), counts
+    return (1 if any(r["pending"] for r in results) else 0), counts
 
 
 def _result(worker: Running) -> dict | None:
