@@ -15,10 +15,15 @@ import subprocess
 import threading
 from pathlib import Path
 
-from beacon.support import Burst, assert_books_balance, stored_uuids, summary_counts
-from harness.processes import term_with_parent
-from harness.wait import wait_until
-from helpers import SCHEMAS, ProcessOutput, example_capsules, valid_lines
+from beacon.support import (
+    Burst,
+    Forwarder,
+    assert_books_balance,
+    assert_every_2xx_stored_once,
+    stored_uuids,
+    summary_counts,
+)
+from helpers import SCHEMAS, example_capsules, valid_lines
 
 from el_monitor.store import open_store
 
@@ -28,32 +33,11 @@ STARTED = re.compile(r"forwarding (?:udp|http)://127\.0\.0\.1:(\d+) with 2 worke
 INSTANCE = "fwd"
 
 
-class Supervisor:
-    """``el-monitor -v forward --workers 2 --instance fwd ...`` and the port its workers share."""
-
-    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
-        args = ["forward", "--schemas", str(SCHEMAS), "--db", db_url, "--instance", INSTANCE]
-        self.proc = subprocess.Popen(
-            [*EL_MONITOR, "-v", *args, "--workers", "2", "--flush-interval", "0.2", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            preexec_fn=term_with_parent,
-        )
-        self.output = ProcessOutput(self.proc)
-        self.output.wait_for("with 2 workers")
-        match = STARTED.search(self.output.text())
-        assert match, self.output.text()
-        self.port = int(match.group(1))
-
-    def finish(self, timeout: float = 120) -> tuple[str, str]:
-        out, err = self.output.finish(timeout)
-        return out.decode(), err.decode()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(60)
+def supervisor(db_url: str, uri: str, *extra: str) -> Forwarder:
+    """``el-monitor -v forward --workers 2 --instance fwd --input URI ...`` and the port its
+    workers share."""
+    options = ("--instance", INSTANCE, "--workers", "2", "--flush-interval", "0.2", *extra)
+    return Forwarder(db_url, *options, uri=uri, ready="with 2 workers", started=STARTED)
 
 
 class UdpStream:
@@ -114,15 +98,10 @@ def assert_workers_shared(db_url: str, counts: dict[str, int]) -> None:
 
 
 def test_udp_sigterm_keeps_every_received_event_once(sqlite_url):
-    forwarder = Supervisor(sqlite_url, "--input", "udp://127.0.0.1:0")
+    forwarder = supervisor(sqlite_url, "udp://127.0.0.1:0")
     stream = UdpStream(forwarder.port)
-    try:
-        wait_until(lambda: len(stored_uuids(sqlite_url)) >= 5000, 120, "5,000 events stored")
-        forwarder.proc.send_signal(signal.SIGTERM)  # while the senders go on
-        out, err = forwarder.finish()
-    finally:
-        stream.stop()
-        forwarder.kill()
+    enough = lambda: len(stored_uuids(sqlite_url)) >= 5000  # noqa: E731
+    out, err = forwarder.stop_mid_stream(stream, enough, "5,000 events stored")
     assert forwarder.proc.returncode == 0, err[-3000:]
     counts = summary_counts(out)
     stored = stored_uuids(sqlite_url)
@@ -137,30 +116,19 @@ def test_udp_sigterm_keeps_every_received_event_once(sqlite_url):
 
 def test_http_sigterm_stores_every_accepted_event_once(sqlite_url, tmp_path):
     spool = tmp_path / "spool"  # each worker journals what it accepts in its own directory
-    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0", "--spool-dir", str(spool))
+    forwarder = supervisor(sqlite_url, "http://127.0.0.1:0", "--spool-dir", str(spool))
     burst = Burst(forwarder.port, clients=16)
-    try:
-        wait_until(lambda: burst.count() >= 10_000, 120, "10,000 events answered 2xx")
-        forwarder.proc.send_signal(signal.SIGTERM)
-        out, err = forwarder.finish()
-    finally:
-        burst.stop()
-        forwarder.kill()
+    enough = lambda: burst.count() >= 10_000  # noqa: E731
+    out, err = forwarder.stop_mid_stream(burst, enough, "10,000 events answered 2xx")
     assert forwarder.proc.returncode == 0, err[-3000:]
-    counts = summary_counts(out)
-    stored = stored_uuids(sqlite_url)
-    assert len(stored) == len(set(stored))
-    assert set(burst.answered) <= set(stored)  # every 2xx is stored
-    assert counts["raw"] == len(burst.answered) == len(stored)  # and nothing else was taken
-    assert_books_balance(counts)
-    assert counts["inserted"] == len(stored)
+    counts = assert_every_2xx_stored_once(sqlite_url, burst, out)
     assert_workers_shared(sqlite_url, counts)
     for journal in (spool / "http-journal", spool / "w2" / "http-journal"):
         assert journal.is_dir() and not list(journal.glob("*.wal")), journal  # all checkpointed
 
 
 def test_a_worker_that_dies_stops_the_others(sqlite_url):
-    forwarder = Supervisor(sqlite_url, "--input", "http://127.0.0.1:0")
+    forwarder = supervisor(sqlite_url, "http://127.0.0.1:0")
     try:
         pids = re.search(r"with 2 workers \(pids (\d+) (\d+)\)", forwarder.output.text())
         assert pids, forwarder.output.text()
