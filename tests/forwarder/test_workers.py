@@ -1,8 +1,8 @@
 """``el-monitor forward --workers 2`` as a real process: UDP and the HTTP beacon under a steady
 stream, stopped by SIGTERM, keep every accepted event exactly once with the books exact summed
 over the workers (and each worker took its part); several files are split between the
-workers with exact totals; what cannot be shared is refused in one line; a worker that dies
-stops the supervisor."""
+workers with exact totals, in the store's counts and in Graphite; what cannot be shared is
+refused in one line; a worker that dies stops the supervisor."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from beacon.support import (
     stored_uuids,
     summary_counts,
 )
+from harness.wait import wait_until
 from helpers import SCHEMAS, example_capsules, valid_lines
 
 from el_monitor.store import open_store
@@ -217,3 +218,72 @@ def test_what_cannot_be_shared_is_refused_in_one_line(tmp_path):
     followed = [f"file://{one}?follow=1", f"file://{one}?follow=1", f"file://{one}?follow=1"]
     args = [a for uri in followed for a in ("--input", uri)]
     assert "take one worker each: use --workers 3" in refusal(tmp_path, *args)
+
+
+class CarbonCapture:
+    """A plaintext carbon listener keeping the last value sent for each (name, timestamp), as
+    whisper does."""
+
+    def __init__(self) -> None:
+        self.points: dict[tuple[str, int], float] = {}
+        self.connections = 0  # accepted so far
+        self.reading = 0  # not yet closed by the sender
+        self._lock = threading.Lock()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self.reading += 1
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            for line in lines:
+                name, value, stamp = line.decode().split()
+                with self._lock:
+                    self.points[(name, int(stamp))] = float(value)
+        with self._lock:
+            self.reading -= 1
+
+    def done(self, senders: int) -> bool:
+        """Whether ``senders`` connections came and all were closed (all read)."""
+        with self._lock:
+            return self.connections >= senders and not self.reading
+
+    def total(self, name: str) -> float:
+        with self._lock:
+            return sum(v for (n, _), v in self.points.items() if n == name)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_graphite_sums_over_the_workers_instances(sqlite_url, tmp_path):
+    uris, valid, invalid = _write_files(tmp_path, [400, 400])
+    carbon = CarbonCapture()
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url, "--instance", INSTANCE]
+    args += ["--workers", "2", "--graphite", f"127.0.0.1:{carbon.port}"]
+    for uri in uris:
+        args += ["--input", uri]
+    try:
+        done = subprocess.run([*EL_MONITOR, *args], capture_output=True, timeout=300)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+        wait_until(lambda: carbon.done(2), 60, "both workers' metrics read")
+        per_worker = [
+            carbon.total(f"eventlogging.{name}.overall.raw.count")
+            for name in (INSTANCE, f"{INSTANCE}-w2")
+        ]
+        valid_sent = carbon.total(f"eventlogging.{INSTANCE}.overall.valid.count")
+        valid_sent += carbon.total(f"eventlogging.{INSTANCE}-w2.overall.valid.count")
+    finally:
+        carbon.close()
+    assert per_worker == [400, 400]  # sumSeries over instances: every event once
+    assert valid_sent == valid
