@@ -25,6 +25,7 @@ import logging
 import os
 import selectors
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -218,7 +219,7 @@ def _worker_main(
     share: Share,
     report: int,
     inherited: Sequence[int],
-    others: Sequence[object],
+    others: Sequence[socket.socket],
     supervisor: int,
 ) -> None:
     """The forked worker: forward its share, report its counts through ``report``, exit."""
@@ -227,7 +228,7 @@ def _worker_main(
         for fd in inherited:
             os.close(fd)
         for sock in others:
-            sock.close()  # type: ignore[attr-defined]
+            sock.close()
         stop, reload = threading.Event(), threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
