@@ -51,7 +51,8 @@ LEGEND = f"""\
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process;
 --workers 2 = the same events as two files, shared by two worker processes, against one process
-reading both, into one SQLite file.
+reading both, into one SQLite file; 2 separate forwarders (a half and a SQLite file each) are the
+ceiling of two processes on this machine at that time.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
