@@ -128,20 +128,25 @@ def test_http_sigterm_stores_every_accepted_event_once(sqlite_url, tmp_path):
         assert journal.is_dir() and not list(journal.glob("*.wal")), journal  # all checkpointed
 
 
-def test_a_worker_that_dies_stops_the_others(sqlite_url):
-    forwarder = supervisor(sqlite_url, "http://127.0.0.1:0")
+def test_the_supervisor_relays_signals_and_stops_when_a_worker_dies(sqlite_url, tmp_path):
+    pid_path = tmp_path / "forward.pid"
+    forwarder = supervisor(sqlite_url, "http://127.0.0.1:0", "--pid-file", str(pid_path))
     try:
         pids = re.search(r"with 2 workers \(pids (\d+) (\d+)\)", forwarder.output.text())
         assert pids, forwarder.output.text()
+        assert pid_path.read_text() == f"{forwarder.proc.pid}\n"  # the pid file names it
         forwarder.output.wait_for("listening on http://", count=2)
+        forwarder.proc.send_signal(signal.SIGHUP)  # each worker reloads
+        forwarder.output.wait_for("catalog and opt-out list reloaded", count=2)
         os.kill(int(pids.group(2)), signal.SIGKILL)
         out, err = forwarder.finish()
     finally:
         forwarder.kill()
     assert forwarder.proc.returncode == 1, err[-3000:]
     assert "worker 2 (pid" in err and "died (killed by SIGKILL)" in err, err[-3000:]
-    assert "stopped receiving" in err  # worker 1 drained
+    assert re.search(r"worker 1 \S+: .*stopped receiving", err), err[-3000:]  # it drained
     assert summary_counts(out)["raw"] == 0
+    assert not pid_path.exists()
 
 
 def _write_files(tmp_path: Path, sizes: list[int]) -> tuple[list[str], int, int]:
