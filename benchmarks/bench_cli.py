@@ -4,6 +4,9 @@ with the input.  A bare interpreter's peak RSS, taken the same way, is the memor
 
 from __future__ import annotations
 
+import math
+import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import corpus_events
 from bench_stores import event_rows, remove_sqlite
-from results import EVENTS, Figure, Reference, below
+from results import EVENTS, Figure, Reference, below, ratio_at_least
 from workload import count_problem
 
 CLI = Path(sys.executable).with_name("el-monitor")
@@ -79,3 +82,97 @@ def forward_file(
         f"CLI forward {lines:,}: peak RSS", rss, MB, "1 run", floor, below(150, MB), problem
     )
     return [rate, memory]
+
+
+WORKERS = 2
+RUNS = 2
+ALONE, SHARED, PAIR = "1 worker", f"--workers {WORKERS}", "2 separate forwarders"
+
+
+def forward_workers(path: Path, lines: int, valid: int, tmp: Path) -> list[Figure]:
+    """``el-monitor forward --workers 2`` against one worker on the same input: ``path`` cut
+    into two files (``--input`` twice), into one SQLite file; and, as the ceiling of what two
+    processes get from this machine at the time, two separate forwarders on a half each, into
+    a SQLite file each.  Best of RUNS each, alternated."""
+    halves = _halves(path, tmp)
+    best: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    for _ in range(RUNS):
+        for label in (ALONE, SHARED, PAIR):
+            dbs = [tmp / f"cli-workers-{n}.db" for n in range(2 if label == PAIR else 1)]
+            before = _children_cpu()
+            seconds, _, problem = _launch(_workers_command(label, halves, dbs), tmp)
+            cpu[label] = min(cpu.get(label, math.inf), _children_cpu() - before)
+            stored = sum(event_rows(f"sqlite:///{db}") for db in dbs)
+            problem = problem or count_problem("rows committed", stored, valid)
+            for db in dbs:
+                remove_sqlite(db)
+            best[label] = min(best.get(label, seconds), seconds)
+            problems[label] = problems.get(label) or problem
+    for half in halves:
+        half.unlink()
+    one = Reference(ALONE, lines / best[ALONE])
+    taken = f"best of {RUNS}"
+    name = f"CLI forward {lines:,} (2 files)"
+    return [
+        Figure(f"{name}, {ALONE}", one.value, EVENTS, taken, problem=problems[ALONE]),
+        Figure(
+            f"{name}, {PAIR} (ceiling)",
+            lines / best[PAIR],
+            EVENTS,
+            taken,
+            one,
+            problem=problems[PAIR],
+        ),
+        Figure(
+            f"{name}, {SHARED}",
+            lines / best[SHARED],
+            EVENTS,
+            taken,
+            one,
+            ratio_at_least(1.7, ALONE),
+            problems[SHARED],
+        ),
+        # What the supervisor and the second process cost: the CPU time of every process (on
+        # a busy machine two processes cannot have a core each, and the ratios say little).
+        Figure(
+            f"{name}, {SHARED}: CPU time",
+            cpu[SHARED],
+            "s",
+            f"least of {RUNS}",
+            Reference(ALONE, cpu[ALONE]),
+            problem=problems[SHARED],
+        ),
+    ]
+
+
+def _workers_command(label: str, halves: list[Path], dbs: list[Path]) -> list[str]:
+    """The command line of one configuration of ``forward_workers``."""
+    forward = [str(CLI), "forward", "--schemas", str(corpus_events.SCHEMAS)]
+    if label == PAIR:
+        separate = [
+            shlex.join([*forward, "--input", f"file://{half}", "--db", f"sqlite:///{db}"])
+            for half, db in zip(halves, dbs, strict=True)
+        ]
+        both = f"{separate[0]} & first=$!; {separate[1]} & second=$!; wait $first && wait $second"
+        return ["sh", "-c", both]
+    inputs = [arg for half in halves for arg in ("--input", f"file://{half}")]
+    workers = "1" if label == ALONE else str(WORKERS)
+    return [*forward, *inputs, "--db", f"sqlite:///{dbs[0]}", "--workers", workers]
+
+
+def _children_cpu() -> float:
+    """User and system seconds of this process's reaped children (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _halves(path: Path, tmp: Path) -> list[Path]:
+    """``path``'s lines in two files of (nearly) equal line counts."""
+    data = path.read_bytes().splitlines(keepends=True)
+    middle = len(data) // 2
+    halves = [tmp / f"{path.stem}-a.jsonl", tmp / f"{path.stem}-b.jsonl"]
+    for half, part in zip(halves, (data[:middle], data[middle:]), strict=True):
+        half.write_bytes(b"".join(part))
+    return halves

@@ -64,7 +64,10 @@ schema weighted as production traffic is (mixed); both about 10% invalid. Their 
 of the same lines; raw lines: the %q field unquoted (stdlib unquote_plus or C a2b_qp, the faster)
 then orjson.loads; MariaDB: LOAD DATA LOCAL INFILE of the same rows (TableLayout rows, TSV file).
 end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
-forward on a file in a child process (wall time incl. start-up), peak RSS of that process.
+forward on a file in a child process (wall time incl. start-up), peak RSS of that process;
+--workers 2 = the same events as two files, shared by two worker processes, against one process
+reading both, into one SQLite file; 2 separate forwarders (a half and a SQLite file each) are the
+ceiling of two processes on this machine at that time.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
@@ -225,6 +228,11 @@ def measure_all(
         figures += small_events(
             bench_cli.forward_file(path, lines, valid, tmp, ceiling, memory_floor)
         )
+    small = min(files)
+    log(f"el-monitor forward --workers 2 against one worker, {small:,} events ...")
+    figures += small_events(
+        bench_cli.forward_workers(files[small], small, data.file_valid[small], tmp)
+    )
     return figures
 
 

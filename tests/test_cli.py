@@ -404,7 +404,7 @@ def test_logs_have_no_second_timestamp_under_journald(tmp_path):
     env = {**os.environ, "JOURNAL_STREAM": "8:12345"}
     journald = subprocess.run([*EL_MONITOR, *args], env=env, capture_output=True, input=b"")
     first = journald.stderr.decode().splitlines()[0]
-    assert first.startswith("INFO el_monitor.cli.forward: schema registry")
+    assert first.startswith("INFO el_monitor.cli.forwarding: schema registry")
     assert plain.endswith(first) and plain[:4].isdigit()  # the same line, stamped
 
 
@@ -431,7 +431,7 @@ def test_syslog_takes_the_log_lines(tmp_path, monkeypatch):
                 handler.close()
             root.handlers[:] = before
         datagram = syslog.recv(4096).decode()
-    assert "el-monitor[" in datagram and "el_monitor.cli.forward: schema registry" in datagram
+    assert "el-monitor[" in datagram and "el_monitor.cli.forwarding: schema registry" in datagram
 
 
 @pytest.mark.parametrize("command", [["notify", "--help"], ["report", "daily"], ["notify"]])

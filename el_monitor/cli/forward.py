@@ -9,13 +9,18 @@ events could be neither stored nor spooled.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
+from el_monitor.cli.forwarding import (
+    forward_with,
+    open_input,
+    open_target,
+    prepare,
+    warn_stranded,
+)
 from el_monitor.cli.options import (
     DEFAULT_DB,
     Commands,
@@ -23,26 +28,10 @@ from el_monitor.cli.options import (
     add_db_password_option,
     add_registry_options,
 )
-from el_monitor.cli.pidfile import pid_file
-from el_monitor.cli.stores import open_later, open_or_fail, store_errors
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
 from el_monitor.ingest.sources.network import QUEUE_BYTES
 from el_monitor.measures import MEASURES
-
-if TYPE_CHECKING:
-    from el_monitor.graphite.emitter import MetricEmitter
-    from el_monitor.ingest.sources.base import Source
-    from el_monitor.ingest.target import TargetFile
-    from el_monitor.store import Store
-
-log = logging.getLogger(__name__)
-
-SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
-NOWHERE_NOTE = (
-    "events are spooled (with --spool-dir) or held until a URL is written there and the "
-    "forwarder gets SIGHUP"
-)
 
 
 def register(commands: Commands) -> None:
@@ -57,10 +46,22 @@ def register(commands: Commands) -> None:
     add_registry_options(forward)
     forward.add_argument(
         "--input",
-        default="stdin://",
+        action="append",
         metavar="URI",
         help="stdin://, file:///path[?follow=1], udp://host:port, "
-        "http://host:port (default: stdin://)",
+        "http://host:port (default: stdin://); repeat it for several files, read one after "
+        "another (or shared out with --workers)",
+    )
+    forward.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run N forwarder processes under one supervisor, for inputs they can share: "
+        "udp:// and http:// (one port, spread by the kernel) or several file:// inputs "
+        "(dealt out by size); each has its own instance name (NAME-wK for worker K >= 2), "
+        "spool subdirectory and event log files; the summary sums them (default 1: one "
+        "process)",
     )
     forward.add_argument(
         "--format",
@@ -152,8 +153,7 @@ def register(commands: Commands) -> None:
     forward.add_argument(
         "--optout-file",
         metavar="FILE",
-        help="opt-out list (else the catalog's optout_file, else el-monitor-optout.jsonl in "
-        "the state directory: see optout --help)",
+        help="opt-out list (else the catalog's optout_file or ./el-monitor-optout.jsonl)",
     )
     forward.add_argument(
         "--graphite",
@@ -185,103 +185,37 @@ def register(commands: Commands) -> None:
 
 def run_forward(args: argparse.Namespace) -> int:
     """Forward until the input ends or a signal stops it; SIGHUP reloads catalog and opt-outs
-    (and the database file)."""
-    from el_monitor.cli.forward_start import log_start
-    from el_monitor.event.formats import make_parser
-    from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
-    from el_monitor.ingest.policy import PolicyLoader
-    from el_monitor.ingest.target import describe
-    from el_monitor.schema.registry import open_registry, require_schemas
+    (and the database file).  With ``--workers`` above 1, a supervisor runs the workers."""
+    prepared = prepare(args)
+    if args.workers > 1:
+        from el_monitor.cli.forward_workers import supervise
 
-    make_parser(args.format, "check")  # a bad format string fails before anything opens
-    registry = open_registry(args.schemas, args.schema_cache)
-    revisions = require_schemas(registry, args.schemas)
-    log.info(
-        "schema registry %s: %d schemas, %d revisions",
-        args.schemas,
-        len({name for name, _ in revisions}),
-        len(revisions),
-    )
-    loader = PolicyLoader(args.config, registry, args.secret_file, args.optout_file)
-    policy = loader.load()  # an invalid catalog stops us here, before anything opens
-    settings = ForwarderSettings(
-        format=args.format,
-        log_dir=args.log_dir,
-        spool_dir=args.spool_dir,
-        batch_size=args.batch_size,
-        flush_interval=args.flush_interval,
-        stats_interval=args.stats_interval,
-        max_event_bytes=args.max_event_bytes,
-        instance=args.instance or "",
-    )
+        status, counts = supervise(args, prepared)
+        print_summary(counts)
+        return status
+    warn_stranded(args.spool_dir, 1)
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
-    forwarder, store = None, None
-    try:
-        with store_errors(doing="store events", hint=SPOOL_HINT), pid_file(args.pid_file):
-            source = _open_input(args)  # a missing input file fails before any database is made
-            target, store = _open_target(args)
-            into = describe(target.url) if target is not None else describe(args.db)
-            log_start(args.input, source, into, revisions, args.schemas, loader)
-            forwarder = Forwarder(
-                settings,
-                source,
-                registry,
-                store,
-                policy=policy,
-                reloader=loader,
-                reload=reload,
-                metrics=_metric_emitter(args),
-                target=target,
-            )
-            result = forwarder.run(stop)
-    finally:  # the store in force at the end: the file may have re-pointed it
-        last = forwarder.writer.store if forwarder is not None else store
-        if last is not None:
-            last.close()
-    print(summary_table(result.counts))
-    errors = error_groups(result.counts)
-    if errors:
-        print("\nmost common errors:\n" + format_errors(errors))
+    result = forward_with(
+        args,
+        prepared,
+        lambda: open_target(args, args.spool_dir),
+        (stop, reload),
+        lambda: open_input(args, args.spool_dir),
+        pid_path=args.pid_file,
+    )
+    print_summary(result.counts)
     return 1 if result.pending else 0
 
 
-def _open_target(args: argparse.Namespace) -> tuple[TargetFile | None, Store | None]:
-    """``--db``'s store, or ``--db-file``'s target and the store it names (None: nowhere)."""
-    from el_monitor.ingest.target import TargetFile
-
-    if not args.db_file:
-        return None, _open_store(args.db, args.spool_dir)
-    target = TargetFile(args.db_file, open_later, args.db_password_file)
-    target.url = target.read()
-    if target.url is None:
-        log.warning("database file %s names no database: %s", args.db_file, NOWHERE_NOTE)
-        return target, None
-    return target, _open_store(target.url, args.spool_dir)
-
-
-def _open_store(url: str, spool_dir: str | None) -> Store:
-    return open_or_fail(url, create=True, spool_dir=spool_dir, hint=SPOOL_HINT)
-
-
-def _open_input(args: argparse.Namespace) -> Source:
-    """``--input``, its lines read as all-log records with ``--replay-all-log``."""
-    from el_monitor.ingest.sources import open_source
-    from el_monitor.ingest.sources.records import RECORD_BYTES_PER_LINE_BYTE, AllLogRecords
-
-    limit = args.max_event_bytes
-    if args.replay_all_log:  # a record is longer than its line: one taken whole is not cut
-        limit = RECORD_BYTES_PER_LINE_BYTE * (limit + 1) + 2
-    source = open_source(
-        args.input,
-        max_line_bytes=limit,
-        max_body_bytes=limit,
-        spool_dir=args.spool_dir,
-        queue_bytes=args.queue_mb << 20,
-    )
-    return AllLogRecords(source) if args.replay_all_log else source
+def print_summary(counts: Snapshot) -> None:
+    """The per-schema summary and the most common errors, on stdout."""
+    print(summary_table(counts))
+    errors = error_groups(counts)
+    if errors:
+        print("\nmost common errors:\n" + format_errors(errors))
 
 
 def summary_table(snapshot: Snapshot, measures: Sequence[str] = MEASURES) -> str:
@@ -299,20 +233,3 @@ def format_errors(groups: Sequence[ErrorGroup]) -> str:
     return "\n".join(
         f"{g.events:>8}  {g.scope}  {g.code}" + (f"  {g.path}" if g.path else "") for g in groups
     )
-
-
-def _metric_emitter(args: argparse.Namespace) -> MetricEmitter | None:
-    """The Graphite emitter ``--graphite`` asks for; None without it."""
-    from el_monitor.graphite.emitter import GraphiteSettings, MetricEmitter, parse_address
-
-    if not args.graphite:
-        return None
-    host, port = parse_address(args.graphite)
-    settings = GraphiteSettings(
-        host=host,
-        port=port,
-        prefix=args.graphite_prefix,
-        instance=args.instance or "",
-        interval=args.graphite_interval,
-    )
-    return MetricEmitter(settings)

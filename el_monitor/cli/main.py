@@ -30,7 +30,7 @@ from el_monitor.cli import (
     schemas,
     validate,
 )
-from el_monitor.cli.options import add_config_option
+from el_monitor.cli.options import LOG_FORMAT, add_config_option
 from el_monitor.errors import UserError
 
 log = logging.getLogger("el_monitor")
@@ -73,8 +73,10 @@ def _configure_logging(verbose: int, syslog: bool) -> None:
         handler.setFormatter(logging.Formatter("el-monitor[%(process)d]: %(name)s: %(message)s"))
         logging.basicConfig(level=level, handlers=[handler])
         return
-    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    logging.basicConfig(level=level, format=f"{stamp}%(levelname)s %(name)s: %(message)s")
+    journald = os.environ.get("JOURNAL_STREAM")  # it stamps each line itself
+    logging.basicConfig(
+        level=level, format=LOG_FORMAT.replace("%(asctime)s ", "") if journald else LOG_FORMAT
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Run: TypeAlias = Callable[[argparse.Namespace], int]
 Options: TypeAlias = "argparse.ArgumentParser | argparse._ArgumentGroup"
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # every command's log lines
 REGISTRY_HELP = (
     "schema registry: a directory <Schema>/<revision>.json, or an HTTP schema repository URL"
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
@@ -107,6 +107,52 @@ class Counters:
         scopes[OVERALL] = MappingProxyType(overall)
         errors[OVERALL] = MappingProxyType(dict(overall_errors))
         return Snapshot(self._clock(), MappingProxyType(scopes), MappingProxyType(errors))
+
+
+def combined(snapshots: Sequence[Snapshot]) -> Snapshot:
+    """The sum of several forwarders' snapshots (the workers of ``forward --workers``)."""
+    scopes: dict[str, Counter[str]] = {}
+    errors: dict[str, Counter[tuple[str, str | None]]] = {}
+    for snapshot in snapshots:
+        for scope, values in snapshot.scopes.items():
+            scopes.setdefault(scope, Counter()).update(values)
+        for scope, groups in snapshot.errors.items():
+            errors.setdefault(scope, Counter()).update(groups)
+    overall = scopes.setdefault(OVERALL, Counter())
+    errors.setdefault(OVERALL, Counter())
+    for measure in (*MEASURES, NOT_LOGGED):
+        overall[measure] += 0  # every measure present, as in one forwarder's snapshot
+    return Snapshot(
+        max((s.at for s in snapshots), default=0.0),
+        MappingProxyType({s: MappingProxyType(dict(v)) for s, v in scopes.items()}),
+        MappingProxyType({s: MappingProxyType(dict(v)) for s, v in errors.items()}),
+    )
+
+
+def snapshot_record(snapshot: Snapshot) -> dict:
+    """A snapshot as JSON-able values (from a worker to its supervisor)."""
+    return {
+        "at": snapshot.at,
+        "scopes": {scope: dict(values) for scope, values in snapshot.scopes.items()},
+        "errors": {
+            scope: [[code, path, count] for (code, path), count in groups.items()]
+            for scope, groups in snapshot.errors.items()
+        },
+    }
+
+
+def snapshot_from_record(record: Mapping) -> Snapshot:
+    """``snapshot_record``'s inverse."""
+    return Snapshot(
+        float(record["at"]),
+        MappingProxyType({s: MappingProxyType(dict(v)) for s, v in record["scopes"].items()}),
+        MappingProxyType(
+            {
+                scope: MappingProxyType({(code, path): count for code, path, count in groups})
+                for scope, groups in record["errors"].items()
+            }
+        ),
+    )
 
 
 def difference(before: Snapshot, after: Snapshot) -> Interval:

@@ -4,4 +4,5 @@
 ``periodic`` jobs flush, reload the ``policy`` and hand counts to their ``count_feeds``.
 One line's ``verdicts`` through the same pipeline serve ``el-monitor validate`` and the
 ``devserver`` (the HTTP source judged, nothing stored).
+``workers`` names what keeps the processes of ``forward --workers`` apart.
 """

@@ -1,9 +1,11 @@
 """Append-only JSON-lines logs of every raw event, valid capsule and EventError.
 
 One file per kind and UTC day (``valid-2026-11-28.jsonl``), so that an outage of any later
-stage can be backfilled from them.  Files are buffered and fsynced when the store commits.
-Every record is one JSON value on one line; the ``all`` log holds each raw line as a JSON
-string (``event.rawlog``), so no client can forge a line of its own.
+stage can be backfilled from them; worker 2 of ``forward --workers`` writes
+``valid-2026-11-28-w2.jsonl`` beside it (two processes never append to one file).  Files
+are buffered and fsynced when the store commits.  Every record is one JSON value on one line;
+the ``all`` log holds each raw line as a JSON string (``event.rawlog``), so no client can
+forge a line of its own.
 
 The database is the record; these logs are best effort.  When they cannot be written (a full
 disk, a read-only or vanished directory, an I/O error, at open, write, flush or fsync) the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -35,6 +38,9 @@ from el_monitor.ingest.writer import Backoff
 log = logging.getLogger(__name__)
 
 KINDS = ("all", "valid", "invalid")
+_NAME = re.compile(
+    r"(?P<kind>[a-z]+)-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})(?P<worker>-w[0-9]+)?\.jsonl"
+)
 _BUFFER = 1 << 20
 RETRY_CEILING = 60.0  # longest wait, in seconds, between two attempts to reopen the logs
 
@@ -45,8 +51,11 @@ class EventLogs:
         directory: str | os.PathLike,
         counters: Counters | None = None,
         clock: Callable[[], float] = time.monotonic,
+        suffix: str = "",
     ) -> None:
+        """``suffix`` (``-w2``) follows the day in the file names: one worker's own files."""
         self.directory = Path(directory)
+        self.suffix = suffix
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -75,7 +84,7 @@ class EventLogs:
         self._open()
 
     def path(self, kind: str) -> Path:
-        return self.directory / f"{kind}-{self._day}.jsonl"
+        return self.directory / f"{kind}-{self._day}{self.suffix}.jsonl"
 
     def raw(self, line: bytes) -> None:
         """One JSON record per raw line (``event.rawlog``): a line break it holds is escaped."""
@@ -212,16 +221,26 @@ def _open_for_append(path: Path) -> BinaryIO:
     return handle
 
 
+def log_name(name: str) -> tuple[str, datetime.date] | None:
+    """The kind and day of a log file's name (``valid-2026-11-28.jsonl``, or a worker's
+    ``valid-2026-11-28-w2.jsonl``); None when it is not named so."""
+    named = _NAME.fullmatch(name)
+    if named is None:
+        return None
+    try:
+        return named["kind"], datetime.date.fromisoformat(named["day"])
+    except ValueError:
+        return None
+
+
 def dated_log_files(directory: str | os.PathLike, kind: str) -> list[tuple[datetime.date, Path]]:
-    """The day and path of every ``kind`` file in ``directory``, oldest day first; a file
-    whose name has no valid day in it is left out (it is not one of ours)."""
+    """The day and path of every ``kind`` file in ``directory`` (every worker's), oldest day
+    first; a file whose name has no valid day in it is left out (it is not one of ours)."""
     found = []
     for path in Path(directory).glob(f"{kind}-*.jsonl"):
-        try:
-            day = datetime.date.fromisoformat(path.name[len(kind) + 1 : -len(".jsonl")])
-        except ValueError:
-            continue
-        found.append((day, path))
+        named = log_name(path.name)
+        if named is not None and named[0] == kind:
+            found.append((named[1], path))
     return sorted(found)
 
 

@@ -53,6 +53,7 @@ class ForwarderSettings:
     max_event_bytes: int = MAX_EVENT_BYTES
     host: str = ""  # recvFrom for lines that name none; default: this host's short name
     instance: str = ""  # this forwarder in el_monitor_counts; default: the host name
+    log_suffix: str = ""  # after the day in the event logs' names: a worker's own (``-w2``)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,11 @@ class Forwarder:
         self.reload = reload or threading.Event()
         self.source = source
         self.counters = counters or Counters()
-        self.logs = EventLogs(settings.log_dir, self.counters) if settings.log_dir else None
+        self.logs = (
+            EventLogs(settings.log_dir, self.counters, suffix=settings.log_suffix)
+            if settings.log_dir
+            else None
+        )
         spool = Spool(settings.spool_dir) if settings.spool_dir else None
         host = settings.host or short_hostname()
         self.book = HourBook()  # the report's counts, by event hour, until the next flush

@@ -24,12 +24,11 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import re
 from pathlib import Path
 from typing import NamedTuple
 
 from el_monitor.atomic import FileGrew, fsync_directory, rewrite_lines
-from el_monitor.ingest.event_logs import log_files
+from el_monitor.ingest.event_logs import log_files, log_name
 from el_monitor.progress import ProgressSink
 from el_monitor.retention.records import (
     DEFAULT_DAYS,
@@ -46,7 +45,6 @@ from el_monitor.retention.records import (
 log = logging.getLogger(__name__)
 
 DELETE, REWRITE = "delete", "rewrite"  # a file's actions, besides KEEP (as it is)
-_NAME = re.compile(r"(?P<kind>[a-z]+)-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
 _BUFFER = 1 << 20
 _ONE_DAY = datetime.timedelta(days=1)
 
@@ -99,13 +97,14 @@ def clean_log_files(
     due: list[tuple[Path, str, datetime.datetime]] = []
     recent = 0
     for path in log_files(directory):
-        named = _NAME.fullmatch(path.name)
+        named = log_name(path.name)
         if named is None:
             log.warning("retention: %s is not named kind-YYYY-MM-DD.jsonl; left alone", path)
             continue
-        start = datetime.datetime.fromisoformat(named["day"]).replace(tzinfo=datetime.UTC)
+        kind, day = named
+        start = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
         if start < text_before:
-            due.append((path, named["kind"], start))
+            due.append((path, kind, start))
         else:
             recent += 1
     if progress is not None:

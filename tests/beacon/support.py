@@ -7,12 +7,16 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from harness.processes import term_with_parent
+from harness.wait import wait_until
 from helpers import SCHEMAS, ProcessOutput, example_capsules
 
 from el_monitor.store import open_store
@@ -21,23 +25,50 @@ EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
-class Forwarder:
-    """``el-monitor -v forward --input http://127.0.0.1:0 ...`` and the port it bound."""
+class Stoppable(Protocol):
+    """Traffic that goes on until stopped (a ``Burst``, another input's senders)."""
 
-    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
+    def stop(self) -> None: ...
+
+
+class Forwarder:
+    """``el-monitor -v forward --input http://127.0.0.1:0 ...`` and the port it bound (found
+    by ``started``, after ``ready`` appears in its log: another input's may be given)."""
+
+    def __init__(
+        self,
+        db_url: str,
+        *extra: str,
+        cwd: Path | None = None,
+        uri: str = "http://127.0.0.1:0",
+        ready: str = "listening on http://",
+        started: re.Pattern = LISTENING,
+    ) -> None:
         args = ["forward", "--schemas", str(SCHEMAS), "--db", db_url]
         self.proc = subprocess.Popen(
-            [*EL_MONITOR, "-v", *args, "--input", "http://127.0.0.1:0", *extra],
+            [*EL_MONITOR, "-v", *args, "--input", uri, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
             preexec_fn=term_with_parent,
         )
         self.output = ProcessOutput(self.proc)
-        self.output.wait_for("listening on http://")
-        match = LISTENING.search(self.output.text())
+        self.output.wait_for(ready)
+        match = started.search(self.output.text())
         assert match, self.output.text()
         self.port = int(match.group(1))
+
+    def stop_mid_stream(
+        self, traffic: Stoppable, enough: Callable[[], object], what: str
+    ) -> tuple[str, str]:
+        """Once ``enough()`` holds, SIGTERM while ``traffic`` goes on; stdout and stderr."""
+        try:
+            wait_until(enough, 120, what)
+            self.proc.send_signal(signal.SIGTERM)
+            return self.finish()
+        finally:
+            traffic.stop()
+            self.kill()
 
     def finish(self, timeout: float = 120) -> tuple[str, str]:
         out, err = self.output.finish(timeout)
@@ -149,3 +180,16 @@ def assert_books_balance(counts: dict[str, int], rescued: int = 0, duplicate: in
     raw, valid = counts["raw"], counts["valid"]
     assert raw == valid + counts["invalid"] + counts["sampled_out"] + counts["opted_out"], counts
     assert valid == counts["inserted"] + counts["spooled"] + rescued + duplicate, counts
+
+
+def assert_every_2xx_stored_once(db_url: str, burst: Burst, stdout: str) -> dict[str, int]:
+    """Every event answered 2xx is stored, once, nothing else was taken and the books of the
+    summary balance; returns the summary's overall counts."""
+    counts = summary_counts(stdout)
+    stored = stored_uuids(db_url)
+    assert len(stored) == len(set(stored))
+    assert set(burst.answered) <= set(stored)  # every 2xx is stored
+    assert counts["raw"] == len(burst.answered) == len(stored)  # and nothing else was taken
+    assert_books_balance(counts)
+    assert counts["inserted"] == len(stored)
+    return counts

@@ -275,3 +275,17 @@ def test_optout_purge_still_finds_a_user_in_sanitized_records(tmp_path) -> None:
     assert [r["event"] for r in records(directory / name("valid", D120))] == [
         {"user_id": 900_000_011}
     ]
+
+
+def test_a_workers_logs_follow_the_same_rules(tmp_path) -> None:
+    """``forward --workers``: worker 2's ``valid-DAY-w2.jsonl`` is cleaned as ``valid-DAY``."""
+    alone, worker = tmp_path / "alone", tmp_path / "worker"
+    for directory in (alone, worker):
+        for day in (D200, D120, D1):
+            write_day(directory, day, [("Extended", 1), ("EditAttemptStep", 10), ("Unlisted", 3)])
+    for path in log_files(worker):
+        path.rename(path.with_name(path.name.replace(".jsonl", "-w2.jsonl")))
+    expected = actions(run(alone))
+    done = actions(run(worker))
+    assert done == {n.replace(".jsonl", "-w2.jsonl"): a for n, a in expected.items()}
+    assert any(action[0] != KEEP for action in done.values())

@@ -2,11 +2,12 @@
 
 ``open_source`` turns a URI into a ``Source`` (``base``); each scheme has its module, and what
 they share is in ``lines`` (cutting bytes into bounded lines) and ``network`` (the hand-off from
-receiver threads to the pipeline).
+receiver threads to the pipeline); ``sharing`` splits inputs between ``forward --workers``.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -26,10 +27,12 @@ def open_source(
     checkpoint_dir: str | None = None,
     spool_dir: str | None = None,
     queue_bytes: int = QUEUE_BYTES,
+    sock: socket.socket | None = None,
 ) -> Source:
     """Build the source a URI names; mistakes become a one-line ``UserError``.  With
     ``spool_dir`` an HTTP source journals what it accepts there (``journal``); a network
-    source holds at most ``queue_bytes`` of events not yet processed (``network``)."""
+    source holds at most ``queue_bytes`` of events not yet processed (``network``) and,
+    given ``sock`` (a worker's share of its port: ``sharing``), uses it instead of binding."""
     if idle_interval <= 0 or max_line_bytes < 1 or max_body_bytes < 1 or queue_bytes < 1:
         raise ValueError(
             "idle_interval, max_line_bytes, max_body_bytes and queue_bytes must be positive"
@@ -42,7 +45,7 @@ def open_source(
     if scheme == "udp":
         from el_monitor.ingest.sources.udp import UdpSource
 
-        host, port = _host_port(uri)
+        host, port = host_port(uri)
         return UdpSource(
             uri,
             host,
@@ -50,11 +53,12 @@ def open_source(
             idle_interval=idle_interval,
             max_line_bytes=max_line_bytes,
             queue_bytes=queue_bytes,
+            sock=sock,
         )
     if scheme == "http":
         from el_monitor.ingest.sources.http import JOURNAL_DIR, HttpSource
 
-        host, port = _host_port(uri)
+        host, port = host_port(uri)
         return HttpSource(
             uri,
             host,
@@ -64,6 +68,7 @@ def open_source(
             max_body_bytes=max_body_bytes,
             journal_dir=f"{spool_dir}/{JOURNAL_DIR}" if spool_dir else None,
             queue_bytes=queue_bytes,
+            sock=sock,
         )
     raise UserError(f"unknown input {uri!r}: use one of {', '.join(SCHEMES)}")
 
@@ -110,7 +115,7 @@ def _open_file(
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-def _host_port(uri: str) -> tuple[str, int]:
+def host_port(uri: str) -> tuple[str, int]:
     parts = urlsplit(uri)
     scheme = parts.scheme
     fix = f"write {scheme}://HOST:PORT, e.g. {scheme}://127.0.0.1:8421 (port 0 picks a free one)"

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
+from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
 from el_monitor.ingest.sources.beacon import BeaconServer
@@ -38,8 +39,7 @@ from el_monitor.ingest.sources.network import (
     QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
-    listen_error,
-    resolve,
+    bound_sockets,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,10 @@ class HttpSource(BufferedSource):
         request_seconds: float = REQUEST_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
         journal_dir: str | Path | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``, when given, is already listening (a worker's share of the port) and is
+        served instead of binding ``host:port``."""
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self.max_line_bytes = max_line_bytes
         self.max_body_bytes = max_body_bytes
@@ -102,17 +105,13 @@ class HttpSource(BufferedSource):
         self.rejected = 0
         self.busy = 0
         self.journal = Journal(journal_dir) if journal_dir is not None else None
-        family, address = resolve(name, socket.SOCK_STREAM, host, port)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-            sock.listen(1024)
-        except OSError as exc:
-            sock.close()
-            if self.journal is not None:
-                self.journal.close()
-            raise listen_error(name, port, exc) from exc
+        if sock is None:
+            try:
+                (sock,) = bound_sockets(name, socket.SOCK_STREAM, host, port)
+            except UserError:
+                if self.journal is not None:
+                    self.journal.close()
+                raise
         bound, bound_port = sock.getsockname()[:2]
         self.address: tuple[str, int] = (str(bound), bound_port)
         self._loop = asyncio.new_event_loop()

@@ -31,6 +31,7 @@ LINE_OVERHEAD = 512
 """Bytes a queued line costs beyond its text (its chunk, defaults and uuid), for the bound."""
 POLL_SECONDS = 0.1
 """How often receiver threads look at the closing flag."""
+LISTEN_BACKLOG = 1024
 
 
 def chunk_cost(chunk: Chunk) -> int:
@@ -172,6 +173,32 @@ def resolve(uri: str, kind: int, host: str, port: int) -> tuple[int, tuple]:
     except socket.gaierror as exc:
         raise UserError(f"{uri}: cannot resolve {host!r} ({exc.strerror}); use an IP") from exc
     return family, address
+
+
+def bound_sockets(uri: str, kind: int, host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """A socket bound to host:port (listening, for TCP); or ``count`` of them on the one
+    address with SO_REUSEPORT, one for each worker of ``forward --workers``: the kernel spreads
+    datagrams and connections over them by the sender's address and port.  They are all made
+    before the workers start, so a port in use fails once and port 0 picks one port for all."""
+    family, address = resolve(uri, kind, host, port)
+    made: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, kind)
+            made.append(sock)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            if kind == socket.SOCK_STREAM:
+                sock.listen(LISTEN_BACKLOG)
+            address = sock.getsockname()  # port 0: the next ones take the port this one got
+    except OSError as exc:
+        for sock in made:
+            sock.close()
+        raise listen_error(uri, port, exc) from exc
+    return made
 
 
 def listen_error(uri: str, port: int, exc: OSError) -> UserError:

@@ -17,8 +17,7 @@ from el_monitor.ingest.sources.network import (
     QUEUE_BYTES,
     QUEUE_LINES,
     BufferedSource,
-    listen_error,
-    resolve,
+    bound_sockets,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,20 +40,19 @@ class UdpSource(BufferedSource):
         max_line_bytes: int = 65536,
         queue_bytes: int = QUEUE_BYTES,
         queue_lines: int = QUEUE_LINES,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``, when given, is already bound (a worker's share of the port) and is
+        used instead of binding ``host:port``."""
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self._receiving = threading.Event()
         self._receiving.set()
         self._max = max_line_bytes
         self.received = 0
         self.dropped = 0
-        family, address = resolve(name, socket.SOCK_DGRAM, host, port)
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self._sock.bind(address)
-        except OSError as exc:
-            self._sock.close()
-            raise listen_error(name, port, exc) from exc
+        if sock is None:
+            (sock,) = bound_sockets(name, socket.SOCK_DGRAM, host, port)
+        self._sock = sock
         try:  # a deep kernel queue absorbs bursts while the pipeline is busy
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
         except OSError:
