@@ -193,8 +193,10 @@ else:
 class LoadConnection(_Connection):
     """A PyMySQL connection whose ``LOAD DATA LOCAL INFILE`` sends the bytes given to ``load``.
 
-    Hooks PyMySQL where it reads a statement's result (``_read_query_result``, the same code
-    with our result class), since it offers no public way to feed a LOAD from memory.
+    PyMySQL offers no public way to feed a LOAD from memory, so this takes over the one step
+    where a statement's result is read (``_read_query_result``): every statement on this
+    connection reads its result through ``_LoadResult``, whose LOAD file is what ``load`` was
+    given, and empty for a LOAD the server asks for on its own (it never reads a file here).
     """
 
     _rows: Iterable[bytes] | None = None  # what the statement running now loads
@@ -213,16 +215,16 @@ class LoadConnection(_Connection):
         return Loaded(added, result.warning_count)
 
     def _read_query_result(self, unbuffered: bool = False) -> int | None:
-        self._result = None
-        result = _LoadResult(self, self._rows)
-        if unbuffered:
-            result.init_unbuffered_query()
-        else:
-            result.read()
-        self._result = result
-        if result.server_status is not None:
-            self.server_status = result.server_status
-        return result.affected_rows
+        if unbuffered:  # the store reads every result whole: no cursor asks for this
+            raise MySQLError("unbuffered results are not read on a loading connection")
+        self._result = None  # until this statement's is read whole
+        outcome = _LoadResult(self, self._rows)
+        outcome.read()  # sends the LOAD's file when the server asks for it
+        self._result = outcome
+        status: int | None = outcome.server_status
+        if status is not None:
+            self.server_status = status
+        return outcome.affected_rows
 
 
 def _answered(conn: Connection[Any]) -> bool:
