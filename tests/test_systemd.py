@@ -128,8 +128,17 @@ def test_the_forwarder_runs_as_its_unit_starts_it(tmp_path):
 
 
 def stored(database: Path) -> int:
+    """Rows in the event tables; -1 while the forwarder is changing the file's tables (SQLite
+    says "database schema has changed" to a reader then)."""
     if not database.exists():
         return 0
+    try:
+        return _stored(database)
+    except sqlite3.OperationalError:
+        return -1
+
+
+def _stored(database: Path) -> int:
     with sqlite3.connect(database) as conn:
         tables = [name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'el_monitor%'"
