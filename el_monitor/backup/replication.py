@@ -13,7 +13,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from el_monitor.store import Store
-from el_monitor.store.replication import ReplicaConnection, replica_connections, server_id
+from el_monitor.store.replication import ReplicaStatus, replica_connections, server_id
 
 RUNNING = "running"
 STOPPED = "stopped"
@@ -42,20 +42,20 @@ def replication_of(primary: Store, replica: Store, primary_url: str) -> Replicat
             NOT_A_REPLICA,
             f"server_id {replica_id} replicates from {sources}, not from server_id {primary_id}",
         )
-    name = f"connection '{found.name}' " if found.name else ""
+    name = f"connection '{found.connection}' " if found.connection else ""
     if not found.running:
-        error = f": {found.last_error}" if found.last_error else ""
+        last_error = found.last_sql_error or found.last_io_error
+        error = f": {last_error}" if last_error else ""
         return Replication(
-            STOPPED,
-            f"{name}IO thread {found.io_running}, SQL thread {found.sql_running}{error}",
+            STOPPED, f"{name}IO thread {found.io_state}, SQL thread {found.sql_state}{error}"
         )
     behind = "unknown" if found.seconds_behind is None else f"{found.seconds_behind} s"
     return Replication(RUNNING, f"{name}{behind} behind")
 
 
 def _from_primary(
-    connections: list[ReplicaConnection], primary_id: int, primary_url: str
-) -> ReplicaConnection | None:
+    connections: list[ReplicaStatus], primary_id: int, primary_url: str
+) -> ReplicaStatus | None:
     for connection in connections:
         if connection.master_server_id == primary_id:
             return connection

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
-import hmac
 import secrets
 
 from el_monitor.store import Store, StoreError
+from el_monitor.store.dialect import hmac_hex
 from el_monitor.store.retention import add_salt, delete_salts_before, read_salt
 from el_monitor.store.retention_rows import PeriodSalt
 
@@ -40,11 +39,6 @@ def period_start(period: int) -> str:
     """The first moment of a salt period, as a MediaWiki timestamp."""
     day = _EPOCH + datetime.timedelta(days=period * SALT_DAYS)
     return day.strftime("%Y%m%d000000")
-
-
-def hmac_hex(salt: bytes, value: str) -> str:
-    """The stored form of a hashed token."""
-    return hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class TokenHasher:

@@ -10,6 +10,7 @@ Nothing else tells the engines apart.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -28,6 +29,12 @@ EVENT_COLLATION = "utf8mb4_unicode_ci"
 
 HMAC_FUNCTION = "el_hmac_sha256"  # SQLite: the application function (store.sqlite) behind it
 _SHA256_BLOCK = 64
+
+
+def hmac_hex(key: bytes, text: str) -> str:
+    """HMAC-SHA256 of ``text``'s UTF-8 bytes, as lowercase hex: what ``hmac_sha256`` gives
+    in SQL, and the stored form of a hashed token wherever it is computed in Python."""
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:

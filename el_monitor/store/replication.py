@@ -37,7 +37,8 @@ _WAIT_SLICE = 20.0  # seconds per MASTER_GTID_WAIT call: well under the store's 
 
 
 class ReplicaStatus(NamedTuple):
-    """``SHOW SLAVE STATUS`` of the default connection, the parts a check or a drill needs."""
+    """One replication connection's ``SHOW [ALL] SLAVE[S] STATUS``, the parts a check, a
+    compare or a drill needs."""
 
     io_state: str  # Slave_IO_Running: "Yes", "No" or "Connecting"
     sql_state: str  # Slave_SQL_Running: "Yes" or "No"
@@ -51,6 +52,7 @@ class ReplicaStatus(NamedTuple):
     master_host: str
     master_port: int
     master_server_id: int  # 0 until the IO thread has talked to the primary
+    connection: str = ""  # its name ('' for the default connection)
 
     @property
     def io_running(self) -> bool:
@@ -96,63 +98,37 @@ def replica_status(store: Store) -> ReplicaStatus | None:
     rows = _mysql(store).query_named("SHOW SLAVE STATUS")
     if not rows or not rows[0].get("Master_Host"):
         return None
-    row = rows[0]
+    return _status(rows[0], gtid_slave_pos(store))
+
+
+def replica_connections(store: Store) -> list[ReplicaStatus]:
+    """Every replication connection of the server; empty when it replicates from nothing."""
+    rows = _mysql(store).query_named("SHOW ALL SLAVES STATUS")
+    return [_status(row, _text(row, "Gtid_Slave_Pos")) for row in rows]
+
+
+def _status(row: dict[str, Any], slave_pos: str) -> ReplicaStatus:
     behind = row.get("Seconds_Behind_Master")
     return ReplicaStatus(
-        io_state=str(row.get("Slave_IO_Running") or "No"),
-        sql_state=str(row.get("Slave_SQL_Running") or "No"),
+        io_state=_text(row, "Slave_IO_Running") or "No",
+        sql_state=_text(row, "Slave_SQL_Running") or "No",
         seconds_behind=None if behind is None else int(behind),
         last_io_errno=int(row.get("Last_IO_Errno") or 0),
-        last_io_error=str(row.get("Last_IO_Error") or ""),
+        last_io_error=_text(row, "Last_IO_Error"),
         last_sql_errno=int(row.get("Last_SQL_Errno") or 0),
-        last_sql_error=str(row.get("Last_SQL_Error") or ""),
-        gtid_io_pos=str(row.get("Gtid_IO_Pos") or ""),
-        gtid_slave_pos=gtid_slave_pos(store),
-        master_host=str(row["Master_Host"]),
+        last_sql_error=_text(row, "Last_SQL_Error"),
+        gtid_io_pos=_text(row, "Gtid_IO_Pos"),
+        gtid_slave_pos=slave_pos,
+        master_host=_text(row, "Master_Host"),
         master_port=int(row.get("Master_Port") or 0),
         master_server_id=int(row.get("Master_Server_Id") or 0),
+        connection=_text(row, "Connection_name"),
     )
 
 
-class ReplicaConnection(NamedTuple):
-    """One replication connection of a server (``SHOW ALL SLAVES STATUS``)."""
-
-    name: str  # '' for the default connection
-    master_host: str
-    master_port: int
-    master_server_id: int  # 0 until the replica has connected once
-    io_running: str  # Yes, No, Connecting
-    sql_running: str  # Yes, No
-    last_error: str  # the IO or SQL thread's error text, '' when none
-    seconds_behind: int | None
-
-    @property
-    def running(self) -> bool:
-        return self.io_running == "Yes" and self.sql_running == "Yes"
-
-
-def replica_connections(store: Store) -> list[ReplicaConnection]:
-    """The server's replication connections; empty when it replicates from nothing."""
-    return [_connection(row) for row in _mysql(store).query_named("SHOW ALL SLAVES STATUS")]
-
-
-def _connection(row: dict[str, Any]) -> ReplicaConnection:
-    def text(key: str) -> str:
-        value = row.get(key)
-        return value.decode() if isinstance(value, bytes) else str(value or "")
-
-    behind = row.get("Seconds_Behind_Master")
-    error = text("Last_SQL_Error") or text("Last_IO_Error")
-    return ReplicaConnection(
-        name=text("Connection_name"),
-        master_host=text("Master_Host"),
-        master_port=int(row.get("Master_Port") or 0),
-        master_server_id=int(row.get("Master_Server_Id") or 0),
-        io_running=text("Slave_IO_Running"),
-        sql_running=text("Slave_SQL_Running"),
-        last_error=error,
-        seconds_behind=None if behind is None else int(behind),
-    )
+def _text(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def server_id(store: Store) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -12,7 +10,7 @@ from typing import Any
 
 from el_monitor.errors import UserError
 from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction
-from el_monitor.store.dialect import HMAC_FUNCTION, SQLITE
+from el_monitor.store.dialect import HMAC_FUNCTION, SQLITE, hmac_hex
 from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, column_text
 
 # Errors that mean "try again later", as opposed to "this row cannot be stored": by SQLite's
@@ -28,9 +26,7 @@ _REOPEN_CODES = frozenset({10, 13, 14})
 def _hmac_sha256(key: bytes, value: object) -> str | None:
     """The dialect's ``hmac_sha256`` on SQLite, which has no SHA-2 of its own."""
     text = column_text(value)
-    if text is None:
-        return None
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return None if text is None else hmac_hex(key, text)
 
 
 class SQLiteStore(Store):
