@@ -1,0 +1,88 @@
+"""``nats://`` addresses: where a JetStream stream lives, and the one place its names are built.
+
+The producer names a subject (``publish --to nats://HOST:PORT/SUBJECT``), the consumers a stream
+and their shared durable consumer (``forward --input nats://HOST:PORT/STREAM?consumer=NAME``).
+A subject's stream is named from the subject unless ``?stream=`` says otherwise, so the two
+sides agree without configuration: ``eventlogging.raw`` is kept in stream ``EVENTLOGGING_RAW``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+from el_monitor.errors import UserError
+
+DEFAULT_PORT = 4222
+# JetStream names: no whitespace, '.', '*', '>', path separators (they become directories).
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}\Z")
+_SUBJECT = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+
+
+class JetStreamAddress(NamedTuple):
+    """A parsed ``nats://`` URI: ``server`` is what the client connects to; a consumer's
+    ``subject`` is an optional filter (empty: the whole stream)."""
+
+    server: str
+    stream: str
+    subject: str
+    consumer: str | None
+    options: dict[str, str]
+
+
+def stream_for_subject(subject: str) -> str:
+    """The stream a subject is kept in when the URI names none."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", subject).upper()
+
+
+def parse_publish_uri(uri: str) -> JetStreamAddress:
+    """``nats://HOST:PORT/SUBJECT[?stream=NAME&...]``: where ``publish`` appends."""
+    server, path, options = _split(uri, "nats://HOST:PORT/SUBJECT")
+    if not _SUBJECT.match(path):
+        raise UserError(f"malformed subject {path!r} in {uri!r}: use dot-separated words")
+    stream = options.pop("stream", None) or stream_for_subject(path)
+    _check_name(stream, "stream", uri)
+    return JetStreamAddress(server, stream, path, options.pop("consumer", None), options)
+
+
+def parse_consume_uri(uri: str) -> JetStreamAddress:
+    """``nats://HOST:PORT/STREAM?consumer=NAME[&...]``: what ``forward`` pulls from."""
+    server, path, options = _split(uri, "nats://HOST:PORT/STREAM?consumer=NAME")
+    _check_name(path, "stream", uri)
+    consumer = options.pop("consumer", None)
+    if consumer is None:
+        raise UserError(
+            f"{uri!r} names no consumer: add ?consumer=NAME (the same name on every forwarder "
+            "of the group)"
+        )
+    _check_name(consumer, "consumer", uri)
+    subject = options.pop("subject", "")
+    return JetStreamAddress(server, path, subject, consumer, options)
+
+
+def _split(uri: str, shape: str) -> tuple[str, str, dict[str, str]]:
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "nats" or not parts.hostname:
+        raise UserError(f"malformed NATS address {uri!r}: write {shape}")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise UserError(f"malformed port in {uri!r}: write {shape}") from None
+    path = parts.path.strip("/")
+    if not path:
+        raise UserError(f"{uri!r} names nothing after the server: write {shape}")
+    options: dict[str, str] = {}
+    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if len(values) > 1:
+            raise UserError(f"{key!r} is given twice in {uri!r}")
+        options[key] = values[0]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"nats://{host}:{port}", path, options
+
+
+def _check_name(name: str, what: str, uri: str) -> None:
+    if not _NAME.match(name):
+        raise UserError(
+            f"malformed {what} name {name!r} in {uri!r}: use letters, digits, '-' and '_'"
+        )
