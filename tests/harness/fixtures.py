@@ -9,6 +9,8 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
   report.
 - `mariadb_servers`: a factory of private MariaDB servers (harness/mariadb.py) for one test,
   each stopped when the test ends; the test skips when mariadbd is not installed.
+- `jetstream_stream`: a JetStream stream of the test's own on the shared NATS server
+  (harness/jetstream.py), deleted with its consumers when the test ends; skips without NATS.
 - `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
   of what it received.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
+from harness.jetstream import TestStream, nats_missing
 from harness.mariadb import MariaDBServer
 from harness.mariadb import missing_reason as mariadb_missing
 from harness.smtp import FreePortController, smtp_server
@@ -64,6 +67,20 @@ def graphite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graphi
         )
     with GraphiteServer(tmp_path_factory.mktemp("graphite")) as server:
         yield server
+
+
+@pytest.fixture
+def jetstream_stream() -> Iterator[TestStream]:
+    """A new stream with a unique name and subject on the shared NATS server."""
+    reason = nats_missing()
+    if reason:
+        pytest.skip(reason)
+    stream = TestStream()
+    stream.create()
+    try:
+        yield stream
+    finally:
+        stream.delete()
 
 
 @pytest.fixture
