@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import nats
+import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 
@@ -101,6 +102,13 @@ class TestStream:
 
     def consumer(self, name: str) -> ConsumerInfo:
         return self._run(lambda js: js.consumer_info(self.name, name))
+
+    def has_consumer(self, name: str) -> bool:
+        try:
+            self.consumer(name)
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     def acknowledged(self, name: str) -> int:
         """Messages the consumer has had acknowledged (or terminated), when every message of
