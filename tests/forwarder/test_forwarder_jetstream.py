@@ -193,13 +193,17 @@ def test_a_member_killed_mid_batch_is_taken_over(
     assert counts["inserted"] + 600 <= corpus.valid  # it stored only what the first had not
 
 
+@pytest.mark.parametrize("spool", [False, True], ids=["held", "spooled"])
 def test_database_down_while_consuming(
-    jetstream_stream: TestStream, mariadb_servers, members: list[Member]
+    jetstream_stream: TestStream, mariadb_servers, members: list[Member], tmp_path, spool: bool
 ) -> None:
+    """Without a spool the member holds what it cannot store: nothing acknowledged, nothing
+    redelivered to the group meanwhile.  With one, what is spooled is acknowledged."""
     server = mariadb_servers(1)
     stream = jetstream_stream
     before, during = Corpus(300), Corpus(300, start=300)
-    member = Member(server.url, stream.uri("group", ack_wait=1), "fw1")
+    options = ["--spool-dir", str(tmp_path / "spool")] if spool else []
+    member = Member(server.url, stream.uri("group", ack_wait=1), "fw1", *options)
     members.append(member)
     stream.publish_lines(before.lines)
     stored(server.url, before.tables, members)
@@ -207,15 +211,17 @@ def test_database_down_while_consuming(
 
     server.stop()
     stream.publish_lines(during.lines)
-    wait_until(
-        lambda: stream.consumer("group").num_ack_pending == 300, 60, "the next 300 held by it"
-    )
-    # Four ack waits with the database away: none of them acknowledged, none redelivered.
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        info = stream.consumer("group")
-        assert stream.acknowledged("group") == 300 and info.num_redelivered == 0, info
-        time.sleep(0.2)
+    if spool:
+        wait_until(lambda: stream.acknowledged("group") == 600, 60, "all 600 spooled and acked")
+        assert any((tmp_path / "spool").iterdir())
+    else:
+        wait_until(lambda: stream.consumer("group").num_ack_pending == 300, 60, "the next 300 held")
+        # Four ack waits with the database away: none acknowledged, none redelivered.
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            info = stream.consumer("group")
+            assert stream.acknowledged("group") == 300 and info.num_redelivered == 0, info
+            time.sleep(0.2)
 
     server.start()
     stored(server.url, before.tables + during.tables, members)
@@ -223,6 +229,7 @@ def test_database_down_while_consuming(
     counts = member.stop()
     assert_books_balance(counts)
     assert (counts["raw"], counts["inserted"]) == (600, before.valid + during.valid)
+    assert counts["spooled"] == (during.valid if spool else 0)
 
 
 def test_workers_share_one_consumer(
@@ -237,3 +244,26 @@ def test_workers_share_one_consumer(
     counts = members[0].stop()
     assert_books_balance(counts)
     assert (counts["raw"], counts["inserted"]) == (len(corpus.lines), corpus.valid)
+
+
+def test_nats_restarted_under_a_member(private_nats, mysql_url: str, members: list[Member]):
+    """The server goes away and comes back (same store): the member logs it, keeps running,
+    and consumes on; every event stored once."""
+    stream, before, after = TestStream(private_nats.url), Corpus(300), Corpus(300, start=300)
+    stream.create()
+    member = Member(mysql_url, stream.uri("group"), "fw1")
+    members.append(member)
+    stream.publish_lines(before.lines)
+    stored(mysql_url, before.tables, members)
+    wait_until(lambda: stream.acknowledged("group") == 300, 60, "the first 300 acknowledged")
+
+    private_nats.stop()
+    member.output.wait_for("lost the connection")
+    assert member.alive()
+    private_nats.start()
+    stream.publish_lines(after.lines)
+    stored(mysql_url, before.tables + after.tables, members)
+    wait_until(lambda: stream.acknowledged("group") == 600, 60, "all 600 acknowledged")
+    counts = member.stop()
+    assert_books_balance(counts)
+    assert (counts["raw"], counts["inserted"]) == (600, before.valid + after.valid)

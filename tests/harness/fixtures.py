@@ -11,6 +11,8 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
   each stopped when the test ends; the test skips when mariadbd is not installed.
 - `jetstream_stream`: a JetStream stream of the test's own on the shared NATS server
   (harness/jetstream.py), deleted with its consumers when the test ends; skips without NATS.
+- `private_nats`: a started ``nats-server -js`` of the test's own (harness/jetstream.py),
+  stopped when the test ends; skips when nats-server is not installed.
 - `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
   of what it received.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
-from harness.jetstream import TestStream, nats_missing
+from harness.jetstream import PrivateNats, TestStream, nats_missing
 from harness.mariadb import MariaDBServer
 from harness.mariadb import missing_reason as mariadb_missing
 from harness.smtp import FreePortController, smtp_server
@@ -81,6 +83,19 @@ def jetstream_stream() -> Iterator[TestStream]:
         yield stream
     finally:
         stream.delete()
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
+    reason = PrivateNats.missing()
+    if reason:
+        pytest.skip(reason)
+    server = PrivateNats(tmp_path / "nats")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

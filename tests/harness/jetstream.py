@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,8 +28,11 @@ from nats.js.api import ConsumerInfo
 
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
+from harness.processes import free_ports, port_open, tail, term_with_parent
+from harness.wait import wait_until
 
 NATS_URL = os.environ.get("EL_TEST_NATS_URL", "nats://127.0.0.1:4222")
+NATS_SERVER = "nats-server"
 T = TypeVar("T")
 
 
@@ -116,3 +122,46 @@ class TestStream:
         info = self.consumer(name)
         assert info.delivered is not None and info.num_ack_pending is not None
         return (info.delivered.stream_seq or 0) - info.num_ack_pending
+
+
+class PrivateNats:
+    """A ``nats-server -js`` of one test's own (own port and store directory), so stopping it
+    leaves the shared one alone; ``start`` again keeps the port and the store (a restart)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_ports(1)[0]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @staticmethod
+    def missing() -> str | None:
+        if shutil.which(NATS_SERVER) or Path("/usr/sbin/nats-server").exists():
+            return None
+        return "nats-server is not installed (apt-get install nats-server)"
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = shutil.which(NATS_SERVER) or "/usr/sbin/nats-server"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        log = self.directory / f"nats-{self.starts}.log"  # "ready" in this start's own
+        self.process = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.directory / "store"), "-l", str(log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=term_with_parent,
+        )  # fmt: skip
+        wait_until(lambda: self._ready(log), 30, lambda: f"nats-server on {self.port}: {tail(log)}")
+
+    def _ready(self, log: Path) -> bool:
+        assert self.process is not None and self.process.poll() is None, tail(log)
+        return port_open(self.port) and "Server is ready" in tail(log, 200)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.process = None
