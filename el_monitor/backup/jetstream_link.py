@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 import time
 import uuid
 from collections.abc import Coroutine
@@ -24,6 +23,7 @@ import orjson
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
+from el_monitor.ingest.sources.loop_thread import LoopThread
 
 CALL_SECONDS = 10.0
 RECORD_EVENTS = 50  # events in one record message, as the beacon's POST batches
@@ -54,20 +54,17 @@ class JetStreamLink:
         self.server = server
         self.published: list[str] = []  # uuids JetStream acknowledged, in order
         self.failed = 0  # publishes JetStream did not acknowledge
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="drill nats")
-        self._thread.daemon = True
-        self._thread.start()
+        self._thread = LoopThread("drill nats")
         self._load: concurrent.futures.Future[None] | None = None
         try:
             self._nc = self._call(self._connect())
         except BaseException:
-            self._stop()
+            self._thread.stop()
             raise
         self._js = self._nc.jetstream(timeout=CALL_SECONDS)
 
     def _call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 3 * CALL_SECONDS) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        return self._thread.call(coroutine, timeout)
 
     async def _connect(self) -> nats.NATS:
         try:
@@ -107,7 +104,7 @@ class JetStreamLink:
         )
 
     def start_load(self, subject: str, load: Load) -> None:
-        self._load = asyncio.run_coroutine_threadsafe(self._publish(subject, load), self._loop)
+        self._load = self._thread.submit(self._publish(subject, load))
 
     def load_done(self) -> bool:
         return self._load is None or self._load.done()
@@ -142,12 +139,7 @@ class JetStreamLink:
         try:
             self._call(self._nc.close())
         finally:
-            self._stop()
-
-    def _stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+            self._thread.stop()
 
 
 def _line(template: dict, event_uuid: str, timestamp: int) -> bytes:

@@ -115,7 +115,7 @@ def test_held_messages_stay_with_their_member(jetstream_stream: TestStream, read
         assert info.num_redelivered == 0 and info.num_ack_pending == 4, info
         time.sleep(0.2)
 
-    first.source._call(first.source._nc.close(), 10)  # as if the process died
+    first.source._thread.call(first.source._nc.close(), 10)  # as if the process died
     assert len(second.take(4)) == 4
     info = stream.consumer("group")
     assert info.num_redelivered == 4 and info.num_ack_pending == 4

@@ -27,11 +27,9 @@ lost makes a redelivery, never a loss.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
-import threading
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -53,6 +51,7 @@ from el_monitor.ingest.sources.jetstream_address import (
 )
 from el_monitor.ingest.sources.jetstream_messages import message_chunks
 from el_monitor.ingest.sources.journal import DamagedRecord
+from el_monitor.ingest.sources.loop_thread import LoopThread
 from el_monitor.ingest.sources.network import QUEUE_BYTES, QUEUE_LINES, BufferedSource
 
 log = logging.getLogger(__name__)
@@ -115,21 +114,15 @@ class JetStreamSource(BufferedSource):
         self._fetcher: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._trouble_at = -TROUBLE_EVERY
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats {name}")
-        self._thread.daemon = True
-        self._thread.start()
+        self._thread = LoopThread(f"nats {name}")
+        self._loop = self._thread.loop
         try:
-            self._call(self._start(), CONNECT_SECONDS * 3)
+            self._thread.call(self._start(), CONNECT_SECONDS * 3)
         except BaseException:
-            self._stop_loop()
+            self._thread.stop()
             raise
         log.info("%s: pulling from stream %s as member of consumer %s",
                  name, address.stream, address.consumer)  # fmt: skip
-
-    def _call(self, coroutine: Coroutine[Any, Any, Any], timeout: float) -> Any:
-        """Run ``coroutine`` on the loop's thread and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _start(self) -> None:
         address = self.address
@@ -283,7 +276,7 @@ class JetStreamSource(BufferedSource):
     def commit(self, position: object) -> None:
         """Everything up to ``position`` is durable: ack those messages (on the loop)."""
         if isinstance(position, int) and not self._closing.is_set():
-            self._loop.call_soon_threadsafe(self._ack_through, position)
+            self._thread.call_soon(self._ack_through, position)
 
     def _ack_through(self, position: int) -> None:
         done = []
@@ -312,7 +305,7 @@ class JetStreamSource(BufferedSource):
     def stop_receiving(self) -> None:
         """Pull no more; returns once the last pull has ended (within ``FETCH_SECONDS``)."""
         if self._loop.is_running():
-            self._call(self._stop_fetching(), CLOSE_SECONDS)
+            self._thread.call(self._stop_fetching(), CLOSE_SECONDS)
 
     async def _stop_fetching(self) -> None:
         self._stopping = True
@@ -337,10 +330,10 @@ class JetStreamSource(BufferedSource):
             return
         self._closing.set()
         try:
-            self._call(self._shutdown(), CLOSE_SECONDS)
-        except (TimeoutError, concurrent.futures.TimeoutError):
+            self._thread.call(self._shutdown(), CLOSE_SECONDS)
+        except TimeoutError:
             log.warning("%s: the connection did not close in time", self.name)
-        self._stop_loop()
+        self._thread.stop()
         if self.damaged:
             log.warning("%s: %d damaged records terminated", self.name, self.damaged)
 
@@ -360,8 +353,3 @@ class JetStreamSource(BufferedSource):
         with contextlib.suppress(Exception):
             await self._nc.flush(timeout=2)
         await self._nc.close()
-
-    def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
