@@ -43,6 +43,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
+from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.jetstream_address import (
     ConsumerSettings,
     JetStreamAddress,
@@ -220,8 +221,7 @@ class JetStreamSource(BufferedSource):
             except Exception as exc:  # noqa: BLE001 - a failing pull is retried, never fatal
                 await self._trouble(exc)
                 continue
-            for msg in msgs:
-                await self._take(msg)
+            await self._hand_over([chunk for msg in msgs for chunk in self._take(msg)])
 
     async def _trouble(self, exc: BaseException, recreate: bool = False) -> None:
         now = self._loop.time()
@@ -234,8 +234,8 @@ class JetStreamSource(BufferedSource):
                 await self._ensure_consumer()
         await asyncio.sleep(FETCH_SECONDS)
 
-    async def _take(self, msg: Msg) -> None:
-        """Hold a message and hand its chunks over (waiting while the buffer is full)."""
+    def _take(self, msg: Msg) -> list[Chunk]:
+        """Hold a message and return its chunks (none for a damaged record: terminated)."""
         self.messages += 1
         position = self._last_position = self._last_position + 1
         sequence = msg.metadata.sequence.stream
@@ -247,17 +247,22 @@ class JetStreamSource(BufferedSource):
             self.damaged += 1
             log.error("%s: message %d of stream %s is a damaged record (%s); terminated, "
                       "not stored", self.name, sequence, self.address.stream, exc)  # fmt: skip
-            await self._send([msg], "term")
-            return
+            self._spawn(self._send([msg], "term"))
+            return []
         lines = sum(len(chunk.lines) for chunk in chunks)
         self._held.append(Held(position, msg, lines, self._loop.time()))
         self._held_count += lines
+        return chunks
+
+    async def _hand_over(self, chunks: list[Chunk]) -> None:
+        """Into the buffer in one go (one wake-up of the pipeline per pull), or, when that is
+        more than the room left, a chunk at a time as room is made."""
         if self._buffer.offer(chunks):
             return
-        for chunk in chunks:  # bigger than the room left: a chunk at a time, as room is made
+        for chunk in chunks:
             while not self._buffer.offer([chunk]):
                 if self._stopping:
-                    return  # held, so nak'ed at close
+                    return  # the messages are held, so nak'ed at close
                 await asyncio.sleep(POLL_SECONDS)
 
     async def _keep_alive(self) -> None:
