@@ -102,14 +102,14 @@ def test_acknowledged_only_once_committed(jetstream_stream: TestStream, readers)
 
 
 def test_held_messages_stay_with_their_member(jetstream_stream: TestStream, readers) -> None:
-    """Uncommitted for four ack waits, held messages are not redelivered to a second member
+    """Uncommitted for three ack waits, held messages are not redelivered to a second member
     (progress is reported); once the first goes silent (killed: no close), they are."""
     stream = jetstream_stream
     stream.publish_lines(valid_lines(4))
-    first = reader(readers, stream.uri("group", ack_wait=1))
+    first = reader(readers, stream.uri("group", ack_wait=2))
     first.take(4)
-    second = reader(readers, stream.uri("group", ack_wait=1))
-    deadline = time.monotonic() + 4
+    second = reader(readers, stream.uri("group", ack_wait=2))
+    deadline = time.monotonic() + 6
     while time.monotonic() < deadline:
         info = stream.consumer("group")
         assert info.num_redelivered == 0 and info.num_ack_pending == 4, info

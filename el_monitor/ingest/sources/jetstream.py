@@ -101,7 +101,7 @@ class JetStreamSource(BufferedSource):
         held_lines: int = HELD_LINES,
     ) -> None:
         super().__init__(name, idle_interval, queue_bytes, QUEUE_LINES)
-        self.address = address
+        self.group_address = address  # not "address": that names a bound socket (forward_start)
         self.settings = settings
         self.max_line_bytes = max_line_bytes
         self.held_lines = min(held_lines, QUEUE_LINES)
@@ -126,7 +126,7 @@ class JetStreamSource(BufferedSource):
                  name, address.stream, address.consumer)  # fmt: skip
 
     async def _start(self) -> None:
-        address = self.address
+        address = self.group_address
         try:
             self._nc = await asyncio.wait_for(
                 nats.connect(
@@ -160,7 +160,7 @@ class JetStreamSource(BufferedSource):
         self._keeper = self._loop.create_task(self._keep_alive())
 
     async def _check_stream(self) -> None:
-        address = self.address
+        address = self.group_address
         try:
             await self._js.stream_info(address.stream)
         except nats.js.errors.NotFoundError:
@@ -176,7 +176,7 @@ class JetStreamSource(BufferedSource):
     async def _ensure_consumer(self) -> None:
         """Make the durable consumer unless a member already has; when it exists with other
         settings, those stay (a group has one set) and this is said once."""
-        address, settings = self.address, self.settings
+        address, settings = self.group_address, self.settings
         assert address.consumer is not None
         try:
             info = await self._js.consumer_info(address.stream, address.consumer)
@@ -239,14 +239,15 @@ class JetStreamSource(BufferedSource):
         self.messages += 1
         position = self._last_position = self._last_position + 1
         sequence = msg.metadata.sequence.stream
+        stream = self.group_address.stream
         try:
             chunks = message_chunks(
-                msg.data, msg.headers, self.address.stream, sequence, position, self.max_line_bytes
+                msg.data, msg.headers, stream, sequence, position, self.max_line_bytes
             )
         except DamagedRecord as exc:
             self.damaged += 1
             log.error("%s: message %d of stream %s is a damaged record (%s); terminated, "
-                      "not stored", self.name, sequence, self.address.stream, exc)  # fmt: skip
+                      "not stored", self.name, sequence, stream, exc)  # fmt: skip
             self._spawn(self._send([msg], "term"))
             return []
         lines = sum(len(chunk.lines) for chunk in chunks)
@@ -322,10 +323,10 @@ class JetStreamSource(BufferedSource):
         if self._closing.is_set():
             return
         log.warning("%s: lost the connection to %s; reconnecting (events wait in the stream)",
-                    self.name, self.address.server)  # fmt: skip
+                    self.name, self.group_address.server)  # fmt: skip
 
     async def _reconnected(self) -> None:
-        log.info("%s: reconnected to %s", self.name, self.address.server)
+        log.info("%s: reconnected to %s", self.name, self.group_address.server)
 
     async def _error(self, exc: Exception) -> None:
         log.debug("%s: %s", self.name, exc)
