@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -128,6 +129,7 @@ class JetStreamSource(BufferedSource):
     async def _start(self) -> None:
         address = self.group_address
         try:
+            await self._probe()
             self._nc = await asyncio.wait_for(
                 nats.connect(
                     address.server,
@@ -143,7 +145,8 @@ class JetStreamSource(BufferedSource):
             )
         except (OSError, TimeoutError, nats.errors.Error) as exc:
             raise UserError(
-                f"{self.name}: cannot reach NATS at {address.server} ({exc or 'timed out'}); "
+                f"{self.name}: cannot reach NATS at {address.server} "
+                f"({str(exc) or f'no answer in {CONNECT_SECONDS:g} s'}); "
                 "check the address and that nats-server runs"
             ) from None
         try:
@@ -154,10 +157,20 @@ class JetStreamSource(BufferedSource):
                 consumer=address.consumer, stream=address.stream
             )
         except BaseException:
+            self._closing.set()  # a close of our own: not a lost connection
             await self._nc.close()
             raise
         self._fetcher = self._loop.create_task(self._fetch_loop())
         self._keeper = self._loop.create_task(self._keep_alive())
+
+    async def _probe(self) -> None:
+        """Fail fast on a server that refuses: nats-py, told to reconnect forever, would
+        retry the first connection for ever too."""
+        parts = urlsplit(self.group_address.server)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port), CONNECT_SECONDS
+        )
+        writer.close()
 
     async def _check_stream(self) -> None:
         address = self.group_address
@@ -194,12 +207,14 @@ class JetStreamSource(BufferedSource):
                      self.name, address.consumer, settings.ack_wait,
                      settings.max_ack_pending)  # fmt: skip
         config = info.config
-        if config.ack_policy != AckPolicy.EXPLICIT or config.durable_name is None:
+        pull = config.deliver_subject is None
+        if config.ack_policy != AckPolicy.EXPLICIT or config.durable_name is None or not pull:
             raise UserError(
-                f"{self.name}: consumer {address.consumer} is not a durable consumer with "
-                "explicit acks; delete it or name another"
+                f"{self.name}: consumer {address.consumer} is not a durable pull consumer "
+                "with explicit acks; delete it or name another"
             )
-        if config.ack_wait != settings.ack_wait or (config.filter_subject or "") != address.subject:
+        asked_wait = "ack_wait" in address.options and config.ack_wait != settings.ack_wait
+        if asked_wait or (config.filter_subject or "") != address.subject:
             log.warning("%s: consumer %s exists with ack wait %g s and filter %r; those stay",
                         self.name, address.consumer, config.ack_wait or 30,
                         config.filter_subject or "")  # fmt: skip
