@@ -5,8 +5,10 @@ file's checkpoint at what JetStream acknowledged."""
 from __future__ import annotations
 
 import json
+import socket
 
 from harness.nats import SHARED_URL, stream_config
+from harness.processes import free_ports
 from harness.wait import wait_until
 from helpers import valid_lines
 
@@ -90,3 +92,20 @@ def test_a_followed_file_is_checkpointed_at_what_jetstream_has(subject, tmp_path
     found = stream_lines(subject, tmp_path)
     assert sorted(line for _, line, _ in found) == sorted(first + second)
     assert json.loads(checkpoint.read_text())["offset"] == log.stat().st_size
+
+
+def test_udp_datagrams_are_published(subject, tmp_path):
+    [port] = free_ports(1)
+    publisher = Publisher(publish_args(f"udp://127.0.0.1:{port}", subject))
+    lines = valid_lines(1000)
+    try:
+        publisher.output.wait_for("publishing to")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i in range(0, 1000, 5):  # five lines a datagram
+                sock.sendto(b"\n".join(lines[i : i + 5]) + b"\n", ("127.0.0.1", port))
+        wait_until(lambda: len(stream_lines(subject, tmp_path)) >= 1000, 60, "the datagrams")
+        tally, err = publisher.terminate()
+    finally:
+        publisher.kill()
+    assert publisher.proc.returncode == 0 and tally["published"] == 1000, err[-3000:]
+    assert sorted(line for _, line, _ in stream_lines(subject, tmp_path)) == sorted(lines)

@@ -52,13 +52,18 @@ class _InOrder:
 
     def _advance(self, _: object = None) -> None:
         position = None
-        while self.flight and self.flight[0][0].done() and self.flight[0][0].result():
+        while self.flight and _acked(self.flight[0][0]):
             position = self.flight.popleft()[2] or position
         if position is not None:
             self.source.commit(position)
 
     def unacknowledged(self) -> int:
-        return sum(events for task, events, _ in self.flight if not (task.done() and task.result()))
+        return sum(events for task, events, _ in self.flight if not _acked(task))
+
+
+def _acked(task: asyncio.Task[bool]) -> bool:
+    """Whether a publish has ended acknowledged (not given up, cancelled or failed)."""
+    return task.done() and not task.cancelled() and task.exception() is None and task.result()
 
 
 async def publish_chunks(

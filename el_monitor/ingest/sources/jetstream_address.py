@@ -55,9 +55,10 @@ def stream_limits(address: JetStreamAddress) -> StreamLimits:
     values: dict[str, object] = {}
     for key in ("max_age", "duplicate_window"):
         if key in options:
-            seconds = parse_duration(options.pop(key))
+            text = options.pop(key)
+            seconds = parse_duration(text)
             if seconds is None:
-                raise UserError(f"malformed {key} in {address.subject!r}: write e.g. 7d, 12h, 90m")
+                raise UserError(f"malformed {key} {text!r}: write e.g. 7d, 12h, 90m or 30s")
             values[key] = seconds
     if "max_bytes" in options:
         size = _SIZE.match(options.pop("max_bytes").strip())
