@@ -27,6 +27,7 @@ import orjson
 from measure import log, use_test_harness
 from results import EVENTS, Figure, Planned, Reference, at_least
 
+from el_monitor.ingest.publish.publisher import message_id
 from el_monitor.ingest.sources.jetstream_address import stream_for_subject
 from el_monitor.ingest.sources.journal import encode
 
@@ -84,7 +85,7 @@ async def _raw(server: str, subject: str, batches: list[list[bytes]]) -> tuple[f
     records = []
     for batch in batches:
         uuids = [uuid.uuid4().hex for _ in batch]
-        records.append((uuids[0], encode(defaults, uuids, batch)))
+        records.append((message_id(uuids), encode(defaults, uuids, batch)))
     nc = await nats.connect(server)
     try:
         js = nc.jetstream()

@@ -14,6 +14,7 @@ from harness.nats import SHARED_URL, stream_messages
 from harness.processes import term_with_parent
 from helpers import ProcessOutput
 
+from el_monitor.ingest.publish.publisher import message_id
 from el_monitor.ingest.sources.jetstream_address import stream_for_subject
 
 EL_MONITOR = [sys.executable, "-m", "el_monitor.cli"]
@@ -76,12 +77,12 @@ def stream_lines(
     subject: str, directory: Path, server: str = SHARED_URL
 ) -> list[tuple[str, bytes, dict]]:
     """(uuid, line, defaults) of every event in the subject's stream, message after message;
-    every message carries the record header and its first uuid as its id."""
+    every message carries the record header and the digest of its uuids as its id."""
     found = []
     for message in stream_messages(server, stream_for_subject(subject), directory):
         assert message.headers.get("El-Monitor-Record") == "1", message.headers
-        first = message.events[0].defaults
-        assert first is not None and message.headers.get("Nats-Msg-Id") == first["uuid"]
+        uuids = [str((event.defaults or {})["uuid"]) for event in message.events]
+        assert message.headers.get("Nats-Msg-Id") == message_id(uuids)
         for event in message.events:
             defaults = dict(event.defaults or {})
             found.append((str(defaults.pop("uuid")), event.lines[0], defaults))

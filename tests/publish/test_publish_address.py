@@ -8,7 +8,7 @@ import pytest
 from el_monitor.errors import UserError
 from el_monitor.event.capsule import content_uuid, event_uuid
 from el_monitor.event.formats import make_parser
-from el_monitor.ingest.publish.publisher import line_uuids, messages
+from el_monitor.ingest.publish.publisher import line_uuids, message_id, messages
 from el_monitor.ingest.sources.jetstream_address import (
     StreamLimits,
     parse_consume_uri,
@@ -77,11 +77,12 @@ def test_events_become_records_split_to_fit_and_read_back_whole(tmp_path):
     uuids = [f"{i:032x}" for i in range(100)]
     defaults = {"recvFrom": "host1", "timestamp": 1795842000}
     (whole,) = messages(defaults, uuids, lines, 1 << 20)
-    assert (whole.msg_id, whole.events) == (uuids[0], 100)
+    assert (whole.msg_id, whole.events) == (message_id(uuids), 100)
     parts = messages(defaults, uuids, lines, 5000)
     assert len(parts) > 4 and all(len(p.body) <= 5000 for p in parts)
+    starts = [sum(q.events for q in parts[:i]) for i in range(len(parts) + 1)]
     assert [p.msg_id for p in parts] == [
-        uuids[sum(q.events for q in parts[:i])] for i in range(len(parts))
+        message_id(uuids[a:b]) for a, b in zip(starts, starts[1:], strict=False)
     ]
     path = tmp_path / "records.wal"
     path.write_bytes(b"".join(p.body for p in parts))
@@ -89,6 +90,15 @@ def test_events_become_records_split_to_fit_and_read_back_whole(tmp_path):
     assert [e.lines[0] for e in events] == lines
     assert [e.defaults["uuid"] for e in events] == uuids
     assert all(e.defaults["recvFrom"] == "host1" for e in events)
+
+
+def test_messages_starting_alike_have_ids_of_their_own():
+    """Lines without a uuid get one from their bytes: two messages may start with the same
+    line, and JetStream must not take the second for a retry of the first."""
+    same, other = ["ab" * 16, "cd" * 16], ["ab" * 16, "ef" * 16]
+    assert message_id(same) != message_id(other)
+    assert message_id(same) == message_id(list(same))  # a retry: the same id
+    assert message_id(same[:1]) != message_id(same)
 
 
 def test_read_lines_get_the_uuid_the_forwarder_would_give_them():

@@ -2,15 +2,18 @@
 
 A message is what the consumers (``forward --input nats://``) decode: the body is a journal
 record (``journal.encode``: the transport's defaults, a uuid per event, the raw lines), with
-the header ``El-Monitor-Record: 1``, and ``Nats-Msg-Id`` is its first uuid, so a publish tried
-again after a lost acknowledgement is stored once (JetStream's duplicate window).  The uuids
-are chosen here, once, so every later redelivery of the message maps to the same rows.
+the header ``El-Monitor-Record: 1``, and ``Nats-Msg-Id`` is a digest of all its uuids, so a
+publish tried again after a lost acknowledgement is stored once (JetStream's duplicate window).
+Not the first uuid alone: lines without a uuid of their own get one from their bytes, so two
+messages can start with the same uuid and differ after it, and the second must not be dropped.
+The uuids are chosen here, once, so every later redelivery of the message maps to the same rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -37,7 +40,7 @@ WARN_EVERY = 10.0  # seconds between warnings about failing publishes
 
 
 class Message(NamedTuple):
-    """One JetStream message: its id (the first event's uuid), body and number of events."""
+    """One JetStream message: its id (``message_id``), body and number of events."""
 
     msg_id: str
     body: bytes
@@ -51,11 +54,16 @@ def messages(
     single line always fits: ``publish`` checks the line limit against the server's)."""
     body = encode(dict(defaults), uuids, lines)
     if len(body) <= limit or len(lines) == 1:
-        return [Message(uuids[0], body, len(lines))]
+        return [Message(message_id(uuids), body, len(lines))]
     half = len(lines) // 2
     return messages(defaults, uuids[:half], lines[:half], limit) + messages(
         defaults, uuids[half:], lines[half:], limit
     )
+
+
+def message_id(uuids: list[str]) -> str:
+    """A message's ``Nats-Msg-Id``: the same for the same events, and only for them."""
+    return hashlib.blake2b(",".join(uuids).encode(), digest_size=16).hexdigest()
 
 
 def line_uuids(
