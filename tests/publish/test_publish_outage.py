@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from beacon.support import Burst
+from harness.nats import NatsServer
 from harness.wait import wait_until
 from helpers import valid_lines
 
@@ -50,85 +52,88 @@ def test_the_beacon_answers_503_while_jetstream_is_away(private_nats, tmp_path):
     assert "cannot publish" in err
 
 
+class FollowedFile:
+    """A log ``publish`` follows into the private server: ``lines`` lines written before
+    JetStream goes away (``cut``), as many again while it is away."""
+
+    def __init__(self, tmp_path: Path, server: NatsServer, lines: int, *extra: str) -> None:
+        self.tmp_path, self.server, self.lines = tmp_path, server, lines
+        self.log, self.state = tmp_path / "events.jsonl", tmp_path / "state"
+        self.state.mkdir()
+        self.first, self.second = valid_lines(lines), valid_lines(lines, start=lines)
+        self.log.write_bytes(b"\n".join(self.first) + b"\n")
+        self.subject = "elm.outage.file"  # the server is the test's own
+        self.args = publish_args(
+            f"file://{self.log}?follow=1", self.subject, "--checkpoint-dir", str(self.state),
+            *extra, server=server.url,
+        )  # fmt: skip
+
+    def stored(self) -> list[tuple[str, bytes, dict]]:
+        return stream_lines(self.subject, self.tmp_path, self.server.url)
+
+    def checkpoint(self) -> int:
+        (path,) = self.state.iterdir()
+        return json.loads(path.read_text())["offset"]
+
+    def cut(self) -> Publisher:
+        """Publish the first lines, stop JetStream, write the rest; returns once the
+        publisher has failed to publish them."""
+        size = self.log.stat().st_size
+        publisher = Publisher(self.args)
+        try:
+            wait_until(lambda: len(self.stored()) == self.lines, 60, "the first lines stored")
+            wait_until(lambda: self.checkpoint() == size, 60, "the checkpoint past them")
+            self.server.stop()
+            with self.log.open("ab") as f:
+                f.write(b"\n".join(self.second) + b"\n")
+            publisher.output.wait_for("cannot publish")  # it tries, and keeps trying
+        except BaseException:
+            publisher.kill()
+            raise
+        assert self.checkpoint() == size  # not past what JetStream has
+        return publisher
+
+    def assert_all_once(self) -> None:
+        found = self.stored()
+        assert len(found) == 2 * self.lines
+        assert once_each([json.loads(line)["uuid"] for _, line, _ in found]) == {
+            json.loads(line)["uuid"] for line in self.first + self.second
+        }
+        assert self.checkpoint() == self.log.stat().st_size
+
+
 def test_a_followed_file_waits_for_jetstream_and_skips_nothing(private_nats, tmp_path):
-    subject = "elm.outage.file"
-    log, state = tmp_path / "events.jsonl", tmp_path / "state"
-    state.mkdir()
-    first, second = valid_lines(1500), valid_lines(1500, start=1500)
-    log.write_bytes(b"\n".join(first) + b"\n")
-    args = publish_args(
-        f"file://{log}?follow=1", subject, "--checkpoint-dir", str(state), server=private_nats.url
-    )
-
-    def stored() -> list[tuple[str, bytes, dict]]:
-        return stream_lines(subject, tmp_path, private_nats.url)
-
-    publisher = Publisher(args)
+    followed = FollowedFile(tmp_path, private_nats, 1500)
+    publisher = followed.cut()
     try:
-        wait_until(lambda: len(stored()) == 1500, 60, "the first lines in the stream")
-        private_nats.stop()
-        with log.open("ab") as f:
-            f.write(b"\n".join(second) + b"\n")
-        publisher.output.wait_for("cannot publish")  # it tries, and keeps trying
-        (checkpoint,) = state.iterdir()
-        assert json.loads(checkpoint.read_text())["offset"] < log.stat().st_size
         private_nats.start()
-        wait_until(lambda: len(stored()) >= 3000, 120, "the appended lines, once it is back")
+        wait_until(lambda: len(followed.stored()) >= 3000, 120, "the rest, once it is back")
         tally, err = publisher.terminate()
     finally:
         publisher.kill()
     assert publisher.proc.returncode == 0, err[-3000:]
-    found = stored()
-    assert once_each([json.loads(line)["uuid"] for _, line, _ in found]) == {
-        json.loads(line)["uuid"] for line in first + second
-    }
-    assert len(found) == 3000
     assert tally["read"] == 3000 and tally["failed"] >= 1, tally
-    assert json.loads(checkpoint.read_text())["offset"] == log.stat().st_size
+    followed.assert_all_once()
 
 
 def test_sigterm_while_jetstream_is_away_keeps_the_checkpoint_back(private_nats, tmp_path):
-    subject = "elm.outage.drain"
-    log, state = tmp_path / "events.jsonl", tmp_path / "state"
-    state.mkdir()
-    first, second = valid_lines(1000), valid_lines(1000, start=1000)
-    log.write_bytes(b"\n".join(first) + b"\n")
-    size = log.stat().st_size
-    args = publish_args(
-        f"file://{log}?follow=1", subject, "--checkpoint-dir", str(state),
-        "--drain-seconds", "1", server=private_nats.url,
-    )  # fmt: skip
-
-    def stored() -> list[tuple[str, bytes, dict]]:
-        return stream_lines(subject, tmp_path, private_nats.url)
-
-    publisher = Publisher(args)
+    followed = FollowedFile(tmp_path, private_nats, 1000, "--drain-seconds", "1")
+    publisher = followed.cut()
     try:
-        wait_until(lambda: len(stored()) == 1000, 60, "the first lines in the stream")
-        (checkpoint,) = state.iterdir()
-        wait_until(lambda: json.loads(checkpoint.read_text())["offset"] == size, 60, "checkpoint")
-        private_nats.stop()
-        with log.open("ab") as f:
-            f.write(b"\n".join(second) + b"\n")
-        publisher.output.wait_for("cannot publish")
         tally, err = publisher.terminate()
     finally:
         publisher.kill()
     assert publisher.proc.returncode == 1, err[-3000:]
     left = re.search(r"(\d+) events read were not acknowledged", err)
     assert left and 0 < int(left.group(1)) <= 1000, err[-3000:]
-    assert json.loads(checkpoint.read_text())["offset"] == size  # not past what JetStream has
+    assert followed.checkpoint() < followed.log.stat().st_size
 
     private_nats.start()
-    again = Publisher(args)  # from the checkpoint: the lines JetStream never acknowledged
+    again = Publisher(followed.args)  # from the checkpoint: what JetStream never acknowledged
     try:
-        wait_until(lambda: len(stored()) >= 2000, 60, "the rest, once it is back")
+        wait_until(lambda: len(followed.stored()) >= 2000, 60, "the rest, once it is back")
         tally, err = again.terminate()
     finally:
         again.kill()
     assert again.proc.returncode == 0, err[-3000:]
-    found = stored()
-    assert len(found) == 2000
-    assert once_each([json.loads(line)["uuid"] for _, line, _ in found]) == {
-        json.loads(line)["uuid"] for line in first + second
-    }
+    followed.assert_all_once()
