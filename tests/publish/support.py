@@ -3,6 +3,7 @@ as events."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -87,6 +88,12 @@ def stream_lines(
             defaults = dict(event.defaults or {})
             found.append((str(defaults.pop("uuid")), event.lines[0], defaults))
     return found
+
+
+def checkpoint_offset(state: Path, log: Path) -> int:
+    """The offset a followed file's checkpoint in ``state`` holds (0: none yet)."""
+    path = state / f".{log.name}.el-monitor.checkpoint"  # beside it, its temporary files
+    return json.loads(path.read_text())["offset"] if path.exists() else 0
 
 
 def once_each(values: list[str]) -> set[str]:

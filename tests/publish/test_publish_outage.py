@@ -14,7 +14,7 @@ from harness.nats import NatsServer
 from harness.wait import wait_until
 from helpers import valid_lines
 
-from .support import Publisher, once_each, publish_args, stream_lines
+from .support import Publisher, checkpoint_offset, once_each, publish_args, stream_lines
 
 
 def test_the_beacon_answers_503_while_jetstream_is_away(private_nats, tmp_path):
@@ -72,8 +72,7 @@ class FollowedFile:
         return stream_lines(self.subject, self.tmp_path, self.server.url)
 
     def checkpoint(self) -> int:
-        (path,) = self.state.iterdir()
-        return json.loads(path.read_text())["offset"]
+        return checkpoint_offset(self.state, self.log)
 
     def cut(self) -> Publisher:
         """Publish the first lines, stop JetStream, write the rest; returns once the
