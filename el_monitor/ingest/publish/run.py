@@ -19,6 +19,8 @@ META_ROOM = 4096  # a one-line message's record beyond the line: defaults, uuid,
 
 
 class PublishSettings(NamedTuple):
+    """What the command line asked of one run (``el-monitor publish --help`` says each)."""
+
     input: str
     format: str
     max_event_bytes: int
@@ -62,6 +64,7 @@ async def publish(
 async def _publish_input(
     publisher: Publisher, settings: PublishSettings, stop: threading.Event
 ) -> int:
+    """The beacon, served on this loop until ``stop``; or any other source, pipelined."""
     from el_monitor.event.formats import make_parser
     from el_monitor.ingest.sources import host_port, open_source
 
