@@ -78,8 +78,12 @@ def open_source(
             sock=sock,
         )
     if scheme == "tcp":
-        from el_monitor.ingest.sources.zeromq import ZmqSource, parse_zmq_uri
-
+        try:
+            from el_monitor.ingest.sources.zeromq import ZmqSource, parse_zmq_uri
+        except ModuleNotFoundError as exc:
+            if exc.name != "zmq":
+                raise
+            raise UserError(f"{uri}: tcp:// needs pyzmq: pip install 'el-monitor[zmq]'") from exc
         return ZmqSource(
             uri,
             parse_zmq_uri(uri),
