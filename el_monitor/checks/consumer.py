@@ -43,6 +43,7 @@ NAME = "EL_CONSUMER"
 PENDING, ACK_PENDING, CONSUMING = "pending", "ack_pending", "consuming"
 PERF = "perf"
 DEFAULT_INTERVAL = 5.0
+CONNECT_SECONDS = 2.0
 STREAM_NOT_FOUND, CONSUMER_NOT_FOUND = 10059, 10014  # JetStream API error codes
 
 
@@ -115,17 +116,15 @@ async def read_activity(address: JetStreamAddress, interval: float, timeout: flo
     try:
         client = await nats.connect(
             address.server,
-            connect_timeout=min(timeout, 2.0),
+            connect_timeout=min(timeout, CONNECT_SECONDS),
             allow_reconnect=False,
             max_reconnect_attempts=1,  # 0 would be "for ever" when the first connect fails
             reconnect_time_wait=0.2,
             error_cb=record,
         )
     except (TimeoutError, NoServersError, OSError, NatsError) as exc:
-        cause = seen[-1] if seen else exc
-        raise nagiosplugin.CheckError(
-            f"cannot reach NATS at {address.server} ({cause or type(cause).__name__})"
-        ) from exc
+        cause = str(seen[-1] if seen else exc) or "no answer to the NATS handshake"
+        raise nagiosplugin.CheckError(f"cannot reach NATS at {address.server} ({cause})") from exc
     try:
         jetstream = client.jetstream(timeout=timeout)
         assert address.consumer is not None  # parse_consume_uri insists

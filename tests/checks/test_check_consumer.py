@@ -210,7 +210,10 @@ def test_pending_thresholds_while_a_slow_member_consumes(
     publish(group, 2000)
     member = Member(group, batch=1, pause=0.05)  # about 20 a second: 2,000 last a while
     try:
-        code, text, perf = check(capsys, "--stream", group.uri, *FAST, *thresholds)
+        # A second between the readings: the slow member surely pulls in it.
+        code, text, perf = check(
+            capsys, "--stream", group.uri, *FAST, "--interval", "1", *thresholds
+        )
     finally:
         member.stop()
     assert code == expected, text
@@ -285,14 +288,19 @@ def test_unknown_for_a_missing_stream_or_consumer(group, capsys):
     )
 
 
-def test_unknown_for_an_unreachable_server(capsys):
-    with socket.socket() as probe:  # a free port, closed again: nothing listens on it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    code, text, _ = check(capsys, "--stream", f"nats://127.0.0.1:{port}/S?consumer=c", *FAST)
+@pytest.mark.parametrize("listening", [False, True], ids=["nothing-listens", "never-answers"])
+def test_unknown_for_an_unreachable_server(capsys, listening):
+    with socket.socket() as server:  # a free port: closed, or listening and never speaking
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        if listening:
+            server.listen()
+        else:
+            server.close()
+        code, text, _ = check(capsys, "--stream", f"nats://127.0.0.1:{port}/S?consumer=c", *FAST)
     assert code == UNKNOWN
     assert text.startswith(f"EL_CONSUMER UNKNOWN - cannot reach NATS at nats://127.0.0.1:{port} (")
-    assert "Connect call failed" in text
+    assert ("no answer to the NATS handshake" if listening else "Connect call failed") in text
 
 
 @pytest.mark.parametrize(

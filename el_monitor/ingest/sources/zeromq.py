@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -129,6 +130,10 @@ class ZmqSource(ReceiverSource):
                 try:
                     data = self._sock.recv(zmq.NOBLOCK, copy=True)
                 except zmq.Again:
+                    break
+                except zmq.ZMQError:
+                    log.exception("%s: receive failed", self.name)
+                    time.sleep(POLL_SECONDS)  # not spinning on a socket that keeps failing
                     break
                 lines = split_lines(data, self._max)
                 if not lines:
