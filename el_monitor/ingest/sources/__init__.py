@@ -1,4 +1,5 @@
-"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://`` and ``http://``.
+"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://``, ``http://`` and
+``tcp://`` (a ZeroMQ publisher, EventLogging's own stream).
 
 ``open_source`` turns a URI into a ``Source`` (``base``); each scheme has its module, and what
 they share is in ``lines`` (cutting bytes into bounded lines) and ``network`` (the hand-off from
@@ -15,7 +16,13 @@ from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.sources.network import QUEUE_BYTES
 
-SCHEMES = ("stdin://", "file:///path[?follow=1]", "udp://host:port", "http://host:port")
+SCHEMES = (
+    "stdin://",
+    "file:///path[?follow=1]",
+    "udp://host:port",
+    "http://host:port",
+    "tcp://host:port",
+)
 
 
 def open_source(
@@ -69,6 +76,20 @@ def open_source(
             journal_dir=f"{spool_dir}/{JOURNAL_DIR}" if spool_dir else None,
             queue_bytes=queue_bytes,
             sock=sock,
+        )
+    if scheme == "tcp":
+        try:
+            from el_monitor.ingest.sources.zeromq import ZmqSource, parse_zmq_uri
+        except ModuleNotFoundError as exc:
+            if exc.name != "zmq":
+                raise
+            raise UserError(f"{uri}: tcp:// needs pyzmq: pip install 'el-monitor[zmq]'") from exc
+        return ZmqSource(
+            uri,
+            parse_zmq_uri(uri),
+            idle_interval=idle_interval,
+            max_line_bytes=max_line_bytes,
+            queue_bytes=queue_bytes,
         )
     raise UserError(f"unknown input {uri!r}: use one of {', '.join(SCHEMES)}")
 
