@@ -95,7 +95,9 @@ def test_a_followed_file_is_checkpointed_at_what_jetstream_has(subject, tmp_path
 
 def test_udp_datagrams_are_published(subject, tmp_path):
     [port] = free_ports(1)
-    publisher = Publisher(publish_args(f"udp://127.0.0.1:{port}", subject))
+    publisher = Publisher(
+        publish_args(f"udp://127.0.0.1:{port}", subject, "--stats-interval", "0.1")
+    )
     lines = valid_lines(1000)
     try:
         publisher.output.wait_for("publishing to")
@@ -103,6 +105,7 @@ def test_udp_datagrams_are_published(subject, tmp_path):
             for i in range(0, 1000, 5):  # five lines a datagram
                 sock.sendto(b"\n".join(lines[i : i + 5]) + b"\n", ("127.0.0.1", port))
         wait_until(lambda: len(stream_lines(subject, tmp_path)) >= 1000, 60, "the datagrams")
+        publisher.output.wait_for("published 1000 in")  # the counts, logged with -v
         tally, err = publisher.terminate()
     finally:
         publisher.kill()
