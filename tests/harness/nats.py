@@ -197,6 +197,16 @@ async def _info(url: str, stream: str) -> Any:
         await nc.close()
 
 
+def stream_exists(url: str, stream: str) -> bool:
+    from nats.js.errors import NotFoundError
+
+    try:
+        run(_info(url, stream))
+    except NotFoundError:
+        return False
+    return True
+
+
 def delete_stream(url: str, stream: str) -> None:
     """Delete ``stream`` if it is there."""
     run(_delete(url, stream))

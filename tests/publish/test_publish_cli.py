@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from harness.nats import SHARED_URL, stream_exists
 from harness.processes import free_ports
+
+from el_monitor.ingest.sources.jetstream_address import stream_for_subject
 
 from .support import EL_MONITOR
 
@@ -23,7 +26,6 @@ def publish(*args: str) -> subprocess.CompletedProcess[str]:
         (["--to", "nats://127.0.0.1:4222/s?max_age=soon"], "malformed max_age 'soon'"),
         (["--to", "nats://127.0.0.1:4222/s?ttl=1"], "unknown option 'ttl'"),
         (["--to", "nats://127.0.0.1:4222/s", "--format", "%q %{x"], "format"),
-        (["--to", "nats://127.0.0.1:4222/s", "--input", "ftp://x:1"], "unknown input"),
     ],
 )
 def test_a_mistake_is_one_line(args, says):
@@ -31,6 +33,17 @@ def test_a_mistake_is_one_line(args, says):
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [("ftp://x:1", "unknown input"), ("file:///nowhere/events.jsonl", "/nowhere/events.jsonl")],
+)
+def test_a_mistaken_input_is_one_line_and_makes_no_stream(subject, uri, says):
+    done = publish("--input", uri, "--to", f"{SHARED_URL}/{subject}")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
+    assert not stream_exists(SHARED_URL, stream_for_subject(subject))
 
 
 def test_no_server_there_is_one_line(tmp_path):
