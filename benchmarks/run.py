@@ -40,6 +40,7 @@ import bench_compare
 import bench_failover
 import bench_mail
 import bench_pipeline
+import bench_publish
 import bench_realsize
 import bench_retention
 import bench_rollups
@@ -93,6 +94,10 @@ failover = el-monitor drill failover's engine on a private primary and GTID repl
 forwarder (--db-file, its beacon) takes 2,000 events/s; RPO = canaries and stream events answered
 2xx but not on the new primary; pause = longest time no row was written, against the same stream's
 longest gap before the drill.
+publish = el-monitor publish --input http:// in a child process, POST batches of 50 real-size
+NavigationTiming events over 8 keep-alive connections, events/s answered 202 (each only once
+JetStream acknowledged it; the stream is checked to hold one message per answer), against nats-py
+publishing the same records straight to the same JetStream server, 64 awaiting acknowledgement.
 verdict: WRONG = the output was checked and was wrong; NOT RUN = not measured; - = no target."""
 
 
@@ -116,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         real = real_corpora(size, args.seed)
         log("real-size events ...")
         figures = bench_realsize.realsize(real, registry, mysql_url, tmp)
+        figures += bench_publish.publish(real.timing_json.lines, tmp)
         del real
         if args.real_only:
             return report(f"{size:,}-line real-size corpora", figures, started)

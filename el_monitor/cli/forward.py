@@ -48,9 +48,10 @@ def register(commands: Commands) -> None:
         "--input",
         action="append",
         metavar="URI",
-        help="stdin://, file:///path[?follow=1], udp://host:port, "
-        "http://host:port (default: stdin://); repeat it for several files, read one after "
-        "another (or shared out with --workers)",
+        help="stdin://, file:///path[?follow=1], udp://host:port, http://host:port, "
+        "tcp://host:port (subscribe to a ZeroMQ publisher, EventLogging's stream: PUB/SUB "
+        "drops what a slow subscriber misses) (default: stdin://); repeat it for several "
+        "files, read one after another (or shared out with --workers)",
     )
     forward.add_argument(
         "--workers",
@@ -113,9 +114,9 @@ def register(commands: Commands) -> None:
         type=positive_int,
         default=QUEUE_BYTES >> 20,
         metavar="MIB",
-        help=f"udp:// and http:// inputs: events received but not yet processed are held in "
-        f"memory up to this size (default {QUEUE_BYTES >> 20}); past it the beacon answers "
-        f"503 with Retry-After and UDP counts what it drops",
+        help=f"udp://, tcp:// and http:// inputs: events received but not yet processed are "
+        f"held in memory up to this size (default {QUEUE_BYTES >> 20}); past it the beacon answers "
+        f"503 with Retry-After and UDP and ZeroMQ count what they drop",
     )
     forward.add_argument(
         "--batch-size",

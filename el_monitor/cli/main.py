@@ -25,6 +25,7 @@ from el_monitor.cli import (
     heartbeat,
     notify,
     optout,
+    publish,
     report,
     retention,
     schemas,
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     # In the order of --help.
     for command in (
         forward,
+        publish,
         catalog,
         schemas,
         optout,

@@ -127,6 +127,13 @@ def _waiting(stream: TestStream, consumer: str) -> int:
     return stream.has_consumer(consumer) and stream.consumer(consumer).num_waiting or 0
 
 
+def answers(stream: TestStream, consumer: str) -> bool:
+    try:
+        return stream.has_consumer(consumer)
+    except Exception:  # noqa: BLE001 - not back yet (no responders, timeout)
+        return False
+
+
 def stored(db_url: str, expected: Counter[str], members: list[Member], timeout: float = 120):
     def done() -> bool:
         assert all(m.alive() for m in members)
@@ -261,6 +268,7 @@ def test_nats_restarted_under_a_member(private_nats, mysql_url: str, members: li
     member.output.wait_for("lost the connection")
     assert member.alive()
     private_nats.start()
+    wait_until(lambda: answers(stream, "group"), 60, "JetStream back with the consumer")
     stream.publish_lines(after.lines)
     stored(mysql_url, before.tables + after.tables, members)
     wait_until(lambda: stream.acknowledged("group") == 600, 60, "all 600 acknowledged")

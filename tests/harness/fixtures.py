@@ -11,8 +11,8 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
   each stopped when the test ends; the test skips when mariadbd is not installed.
 - `jetstream_stream`: a JetStream stream of the test's own on the shared NATS server
   (harness/jetstream.py), deleted with its consumers when the test ends; skips without NATS.
-- `private_nats`: a started ``nats-server -js`` of the test's own (harness/jetstream.py),
-  stopped when the test ends; skips when nats-server is not installed.
+- `private_nats`: a started ``nats-server -js`` of the test's own (harness/nats.py), stopped
+  and its directory removed when the test ends; skips when nats-server is not installed.
 - `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
   of what it received.
 """
@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
-from harness.jetstream import PrivateNats, TestStream, nats_missing
+from harness.jetstream import TestStream
 from harness.mariadb import MariaDBServer
 from harness.mariadb import missing_reason as mariadb_missing
+from harness.nats import NatsServer, server_path, shared_reason
 from harness.smtp import FreePortController, smtp_server
 
 GRAPHITE_FIXTURES = {"graphite_server"}
@@ -74,7 +75,7 @@ def graphite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graphi
 @pytest.fixture
 def jetstream_stream() -> Iterator[TestStream]:
     """A new stream with a unique name and subject on the shared NATS server."""
-    reason = nats_missing()
+    reason = shared_reason()
     if reason:
         pytest.skip(reason)
     stream = TestStream()
@@ -86,16 +87,12 @@ def jetstream_stream() -> Iterator[TestStream]:
 
 
 @pytest.fixture
-def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    reason = PrivateNats.missing()
-    if reason:
-        pytest.skip(reason)
-    server = PrivateNats(tmp_path / "nats")
-    server.start()
-    try:
+def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A private ``nats-server -js`` (own port and store directory, removed afterwards)."""
+    if server_path() is None:
+        pytest.skip("nats-server not found (Debian's nats-server package provides it)")
+    with NatsServer(tmp_path / "nats") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

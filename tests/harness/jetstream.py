@@ -10,16 +10,10 @@ connection: the test side stays synchronous and never shares a loop with the cod
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import nats
 import nats.js.errors
@@ -28,24 +22,9 @@ from nats.js.api import ConsumerInfo
 
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
-from harness.processes import free_ports, port_open, tail, term_with_parent
-from harness.wait import wait_until
+from harness.nats import SHARED_URL
 
-NATS_URL = os.environ.get("EL_TEST_NATS_URL", "nats://127.0.0.1:4222")
-NATS_SERVER = "nats-server"
 T = TypeVar("T")
-
-
-def nats_missing() -> str | None:
-    """Why no NATS server can be used (None when one answers at ``NATS_URL``)."""
-    parts = urlsplit(NATS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 4222), timeout=2).close()
-    except OSError as exc:
-        return (
-            f"no NATS server at {NATS_URL} ({exc}): set EL_TEST_NATS_URL or start nats-server -js"
-        )
-    return None
 
 
 class TestStream:
@@ -53,7 +32,7 @@ class TestStream:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, server: str = NATS_URL) -> None:
+    def __init__(self, server: str = SHARED_URL) -> None:
         token = secrets.token_hex(4)
         self.server = server
         self.name = f"ELM_TEST_{token.upper()}"
@@ -122,46 +101,3 @@ class TestStream:
         info = self.consumer(name)
         assert info.delivered is not None and info.num_ack_pending is not None
         return (info.delivered.stream_seq or 0) - info.num_ack_pending
-
-
-class PrivateNats:
-    """A ``nats-server -js`` of one test's own (own port and store directory), so stopping it
-    leaves the shared one alone; ``start`` again keeps the port and the store (a restart)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_ports(1)[0]
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @staticmethod
-    def missing() -> str | None:
-        if shutil.which(NATS_SERVER) or Path("/usr/sbin/nats-server").exists():
-            return None
-        return "nats-server is not installed (apt-get install nats-server)"
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        binary = shutil.which(NATS_SERVER) or "/usr/sbin/nats-server"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.starts += 1
-        log = self.directory / f"nats-{self.starts}.log"  # "ready" in this start's own
-        self.process = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.directory / "store"), "-l", str(log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=term_with_parent,
-        )  # fmt: skip
-        wait_until(lambda: self._ready(log), 30, lambda: f"nats-server on {self.port}: {tail(log)}")
-
-    def _ready(self, log: Path) -> bool:
-        assert self.process is not None and self.process.poll() is None, tail(log)
-        return port_open(self.port) and "Server is ready" in tail(log, 200)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-        self.process = None

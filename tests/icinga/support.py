@@ -28,6 +28,7 @@ PLUGINS = {
     "el_backup": ("check_el_backup", "el_monitor.checks.backup"),
     "el_replication": ("check_el_replication", "el_monitor.checks.replication"),
     "el_drill": ("check_el_drill", "el_monitor.checks.drill"),
+    "el_consumer": ("check_el_consumer", "el_monitor.checks.consumer"),
 }
 SERVICES = {  # service (services.conf) -> CheckCommand
     "el-rate": "el_rate",

@@ -81,6 +81,9 @@ def test_project_objects_validate(tmp_path: Path) -> None:
     replication = services["eventlogging!el-replication"]  # the host sets el_replica_db
     assert replication["check_command"] == "el_replication"
     assert commands["el_replication"]["vars"]["el_replication_db"] == "$el_replica_db$"
+    consumer = services["eventlogging!el-consumer"]  # the host sets el_nats_consumer
+    assert consumer["check_command"] == "el_consumer"
+    assert commands["el_consumer"]["vars"]["el_consumer_stream"] == "$el_nats_consumer$"
     host = by_type(objects, "Host")["eventlogging"]
     assert host["vars"]["el_graphite_url"] == "http://127.0.0.1:8080"  # ElGraphiteUrl
 

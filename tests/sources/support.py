@@ -53,3 +53,41 @@ def numbered(start: int, stop: int) -> list[bytes]:
 def append(path: Path, lines: list[bytes], end: bytes = b"\n") -> None:
     with open(path, "ab") as f:
         f.write(b"".join(line + end for line in lines))
+
+
+class Publisher:
+    """A ZeroMQ publisher as EventLogging's processors ran one, on a free loopback port.
+
+    It is an XPUB (a PUB that also reads its subscribers' subscriptions) with no send limit:
+    ``wait_subscribed`` returns once a subscriber's subscription has reached it, so nothing
+    published after that is lost to PUB/SUB's slow joiner, and none is dropped at the
+    publisher however slow the subscriber.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        import zmq
+
+        self._zmq = zmq
+        self.context = zmq.Context()
+        self.sock = self.context.socket(zmq.XPUB)
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        self.sock.setsockopt(zmq.LINGER, 5000)
+        self.sock.bind(f"tcp://127.0.0.1:{port or '*'}")
+        self.uri = self.sock.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.port = int(self.uri.rsplit(":", 1)[1])
+
+    def wait_subscribed(self, timeout: float = 60) -> bytes:
+        """Until a subscription arrives (``b"\\x01"`` + its prefix); that message."""
+        if not self.sock.poll(timeout * 1000, self._zmq.POLLIN):
+            raise AssertionError(f"no subscriber at {self.uri} after {timeout:g} s")
+        message: bytes = self.sock.recv()
+        assert message.startswith(b"\x01"), message
+        return message
+
+    def send(self, *messages: bytes) -> None:
+        for message in messages:
+            self.sock.send(message)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.context.term()

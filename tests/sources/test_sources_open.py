@@ -24,6 +24,11 @@ from el_monitor.ingest.sources import open_source
         ("udp://127.0.0.1:99999", "bad port"),
         ("http://127.0.0.1:0/path", "HOST:PORT"),
         ("stdin://x", "stdin://"),
+        ("tcp://127.0.0.1", "tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:0", "tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:5556/path", "tcp://HOST:PORT"),
+        ("tcp://127.0.0.1:5556?topic=x", "subscribe=PREFIX"),
+        ("tcp://no-such-host.invalid:5556", "cannot resolve"),
     ],
 )
 def test_bad_uris_are_user_errors(uri: str, message: str) -> None:

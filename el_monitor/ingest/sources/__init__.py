@@ -1,5 +1,6 @@
-"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://``, ``http://`` and
-``nats://`` (a member of a JetStream consumer group).
+"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://``, ``http://``,
+``tcp://`` (a ZeroMQ publisher, EventLogging's own stream) and ``nats://`` (a member of a
+JetStream consumer group).
 
 ``open_source`` turns a URI into a ``Source`` (``base``); each scheme has its module, and what
 they share is in ``lines`` (cutting bytes into bounded lines) and ``network`` (the hand-off from
@@ -21,6 +22,7 @@ SCHEMES = (
     "file:///path[?follow=1]",
     "udp://host:port",
     "http://host:port",
+    "tcp://host:port",
     "nats://host:port/STREAM?consumer=NAME",
 )
 
@@ -77,9 +79,29 @@ def open_source(
             queue_bytes=queue_bytes,
             sock=sock,
         )
+    if scheme == "tcp":
+        try:
+            from el_monitor.ingest.sources.zeromq import ZmqSource, parse_zmq_uri
+        except ModuleNotFoundError as exc:
+            if exc.name != "zmq":
+                raise
+            raise UserError(f"{uri}: tcp:// needs pyzmq: pip install 'el-monitor[zmq]'") from exc
+        return ZmqSource(
+            uri,
+            parse_zmq_uri(uri),
+            idle_interval=idle_interval,
+            max_line_bytes=max_line_bytes,
+            queue_bytes=queue_bytes,
+        )
     if scheme == "nats":
-        from el_monitor.ingest.sources.jetstream import open_jetstream
-
+        try:
+            from el_monitor.ingest.sources.jetstream import open_jetstream
+        except ModuleNotFoundError as exc:
+            if exc.name != "nats":
+                raise
+            raise UserError(
+                f"{uri}: nats:// needs nats-py: pip install 'el-monitor[nats]'"
+            ) from exc
         return open_jetstream(
             uri, idle_interval=idle_interval, max_line_bytes=max_line_bytes, queue_bytes=queue_bytes
         )

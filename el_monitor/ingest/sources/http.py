@@ -65,6 +65,13 @@ def raise_open_files_limit() -> int:
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
+def connection_limit(requested: int | None) -> int:
+    """How many connections a beacon serves at once: ``requested``, else as many as open
+    files allow (raised to the hard limit) beside the ones kept for everything else."""
+    files = raise_open_files_limit()
+    return requested or max(16, files - RESERVED_FILES)
+
+
 class HttpSource(BufferedSource):
     """An EventLogging beacon endpoint: ``GET /beacon/event?<json>`` and ``POST /v1/events``.
 
@@ -96,8 +103,7 @@ class HttpSource(BufferedSource):
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
         self.max_line_bytes = max_line_bytes
         self.max_body_bytes = max_body_bytes
-        files = raise_open_files_limit()
-        self.max_connections = max_connections or max(16, files - RESERVED_FILES)
+        self.max_connections = connection_limit(max_connections)
         self.request_seconds = request_seconds
         self.idle_seconds = idle_seconds
         self.hostname = short_hostname()

@@ -12,6 +12,7 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from el_monitor.catalog.backup_settings import parse_duration
 from el_monitor.errors import UserError
 
 DEFAULT_PORT = 4222
@@ -30,6 +31,50 @@ class JetStreamAddress(NamedTuple):
     subject: str
     consumer: str | None
     options: dict[str, str]
+
+
+class StreamLimits(NamedTuple):
+    """What ``publish`` creates a missing stream with (an existing one is left as it is).
+    A full stream refuses new events (the beacon answers 503) rather than dropping old ones
+    nobody has consumed yet; ``max_age`` still ends old ones."""
+
+    max_age: float = 7 * 86400.0  # seconds
+    max_bytes: int = 8 << 30
+    duplicate_window: float = 120.0  # seconds a Nats-Msg-Id is remembered, for retries
+    replicas: int = 1  # 3 on a JetStream cluster of three servers
+
+
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)i?B?\Z", re.IGNORECASE)
+_SIZE_SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+
+
+def stream_limits(address: JetStreamAddress) -> StreamLimits:
+    """The ``?max_age=7d&max_bytes=8G&duplicate_window=2m&replicas=3`` options of a publish
+    URI (durations in s/m/h/d/w, sizes in bytes or K/M/G/T); any other option is an error."""
+    options = dict(address.options)
+    limits = StreamLimits()
+    values: dict[str, object] = {}
+    for key in ("max_age", "duplicate_window"):
+        if key in options:
+            text = options.pop(key)
+            seconds = parse_duration(text)
+            if seconds is None:
+                raise UserError(f"malformed {key} {text!r}: write e.g. 7d, 12h, 90m or 30s")
+            values[key] = seconds
+    if "max_bytes" in options:
+        size = _SIZE.match(options.pop("max_bytes").strip())
+        if not size or int(size[1]) <= 0:
+            raise UserError("malformed max_bytes: write e.g. 8G, 512M or a number of bytes")
+        values["max_bytes"] = int(size[1]) << _SIZE_SHIFT[size[2].upper()]
+    if "replicas" in options:
+        replicas = options.pop("replicas")
+        if not replicas.isdigit() or not 1 <= int(replicas) <= 5:
+            raise UserError(f"malformed replicas {replicas!r}: a number from 1 to 5")
+        values["replicas"] = int(replicas)
+    if options:
+        known = "stream, max_age, max_bytes, duplicate_window, replicas"
+        raise UserError(f"unknown option {sorted(options)[0]!r} for publish: use {known}")
+    return limits._replace(**values)  # type: ignore[arg-type]
 
 
 def stream_for_subject(subject: str) -> str:

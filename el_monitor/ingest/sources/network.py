@@ -166,6 +166,52 @@ class BufferedSource:
         return self._buffer.bytes
 
 
+class ReceiverSource(BufferedSource):
+    """A buffered source fed by one receiver thread that has no backpressure to apply (UDP,
+    ZeroMQ's PUB/SUB): lines that do not fit the buffer are counted in ``dropped``.
+
+    A subclass makes its transport, then calls ``start``; its ``_receive`` loops while
+    ``_receiving`` is set and hands lines to ``_take``; ``_release`` lets the transport go.
+    """
+
+    def __init__(self, name: str, idle_interval: float, queue_bytes: int, queue_lines: int) -> None:
+        super().__init__(name, idle_interval, queue_bytes, queue_lines)
+        self.received = 0
+        self.dropped = 0
+        self._receiving = threading.Event()
+        self._receiving.set()
+        self._thread = threading.Thread(target=self._receive, name=f"receive {name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _receive(self) -> None:
+        raise NotImplementedError
+
+    def _take(self, lines: list[bytes]) -> bool:
+        """Queue ``lines`` or count them dropped; whether they were queued."""
+        if self._buffer.offer([Chunk(lines)]):
+            self.received += len(lines)
+            return True
+        self.dropped += len(lines)
+        return False
+
+    def stop_receiving(self) -> None:
+        self._receiving.clear()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self.stop_receiving()
+        self._release()
+
+
 def resolve(uri: str, kind: int, host: str, port: int) -> tuple[int, tuple]:
     """Address family and socket address for host:port."""
     try:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 
-from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.lines import split_lines
 from el_monitor.ingest.sources.network import (
     POLL_SECONDS,
     QUEUE_BYTES,
     QUEUE_LINES,
-    BufferedSource,
+    ReceiverSource,
     bound_sockets,
 )
 
@@ -25,7 +23,7 @@ logger = logging.getLogger(__name__)
 RCVBUF_BYTES = 8 * 1024 * 1024
 
 
-class UdpSource(BufferedSource):
+class UdpSource(ReceiverSource):
     """Lines from datagrams (each may hold several newline-separated lines)."""
 
     _merge = True
@@ -45,11 +43,7 @@ class UdpSource(BufferedSource):
         """``sock``, when given, is already bound (a worker's share of the port) and is
         used instead of binding ``host:port``."""
         super().__init__(name, idle_interval, queue_bytes, queue_lines)
-        self._receiving = threading.Event()
-        self._receiving.set()
         self._max = max_line_bytes
-        self.received = 0
-        self.dropped = 0
         if sock is None:
             (sock,) = bound_sockets(name, socket.SOCK_DGRAM, host, port)
         self._sock = sock
@@ -59,8 +53,7 @@ class UdpSource(BufferedSource):
             logger.debug("%s: could not raise SO_RCVBUF", name)
         self._sock.settimeout(POLL_SECONDS)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
-        self._thread = threading.Thread(target=self._receive, name=f"udp {name}", daemon=True)
-        self._thread.start()
+        self.start()
 
     def _receive(self) -> None:
         while self._receiving.is_set():
@@ -75,20 +68,8 @@ class UdpSource(BufferedSource):
                 time.sleep(POLL_SECONDS)
                 continue
             lines = split_lines(data, self._max)
-            if not lines:
-                continue
-            if self._buffer.offer([Chunk(lines)]):
-                self.received += len(lines)
-            else:
-                self.dropped += len(lines)
+            if lines:
+                self._take(lines)
 
-    def stop_receiving(self) -> None:
-        self._receiving.clear()
-        self._thread.join()
-
-    def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        self.stop_receiving()
+    def _release(self) -> None:
         self._sock.close()
