@@ -3,9 +3,10 @@
 Every forwarder given the same consumer name pulls from the one durable pull consumer, so the
 group splits the stream.  The consumer is made when missing (explicit acks, ``ack_wait``,
 ``max_ack_pending``: ``jetstream_address.ConsumerSettings``); the stream must exist already
-(``el-monitor publish`` or ``nats stream add`` makes it).  nats-py runs on a thread of its own
-with its own event loop, as the HTTP source's server does, and hands chunks over through the
-byte-bounded buffer (``network``); ``jetstream_messages`` says what a message holds.
+(``el-monitor publish`` or ``nats stream add`` makes it); joining is ``jetstream_group``.
+nats-py runs on a thread of its own with its own event loop (``loop_thread``) and hands chunks
+over through the byte-bounded buffer (``network``); ``jetstream_messages`` says what a message
+holds.
 
 What an acknowledgement promises: a message is acked only in ``commit``, once the forwarder has
 made everything up to it durable (committed, or spooled), one explicit ack per message, never
@@ -29,27 +30,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import nats
-import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from el_monitor.errors import UserError
-from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.jetstream_address import (
     ConsumerSettings,
     JetStreamAddress,
     consumer_settings,
     parse_consume_uri,
+)
+from el_monitor.ingest.sources.jetstream_group import (
+    CONNECT_SECONDS,
+    Callbacks,
+    ensure_consumer,
+    join,
 )
 from el_monitor.ingest.sources.jetstream_messages import message_chunks
 from el_monitor.ingest.sources.journal import DamagedRecord
@@ -58,7 +58,6 @@ from el_monitor.ingest.sources.network import QUEUE_BYTES, QUEUE_LINES, Buffered
 
 log = logging.getLogger(__name__)
 
-CONNECT_SECONDS = 10.0  # to reach the server at start, and for each API request
 FETCH_SECONDS = 1.0  # a pull request's life: how long a stop waits for the last one
 POLL_SECONDS = 0.05  # how often a fetch that may not pull looks again
 HELD_LINES = 20_000  # lines held unacknowledged before no more are pulled
@@ -127,99 +126,15 @@ class JetStreamSource(BufferedSource):
                  name, address.stream, address.consumer)  # fmt: skip
 
     async def _start(self) -> None:
-        address = self.group_address
+        callbacks = Callbacks(self._disconnected, self._reconnected, self._error)
         try:
-            await self._probe()
-            self._nc = await asyncio.wait_for(
-                nats.connect(
-                    address.server,
-                    name=f"el-monitor forward {short_hostname()} {os.getpid()}",
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=1,
-                    connect_timeout=2,
-                    disconnected_cb=self._disconnected,
-                    reconnected_cb=self._reconnected,
-                    error_cb=self._error,
-                ),
-                CONNECT_SECONDS,
-            )
-        except (OSError, TimeoutError, nats.errors.Error) as exc:
-            raise UserError(
-                f"{self.name}: cannot reach NATS at {address.server} "
-                f"({str(exc) or f'no answer in {CONNECT_SECONDS:g} s'}); "
-                "check the address and that nats-server runs"
-            ) from None
-        try:
-            self._js = self._nc.jetstream(timeout=CONNECT_SECONDS)
-            await self._check_stream()
-            await self._ensure_consumer()
-            self._sub = await self._js.pull_subscribe_bind(
-                consumer=address.consumer, stream=address.stream
-            )
+            member = await join(self.name, self.group_address, self.settings, callbacks)
         except BaseException:
-            self._closing.set()  # a close of our own: not a lost connection
-            await self._nc.close()
+            self._closing.set()  # a close of our own, not a lost connection
             raise
+        self._nc, self._js, self._sub, self.settings = member
         self._fetcher = self._loop.create_task(self._fetch_loop())
         self._keeper = self._loop.create_task(self._keep_alive())
-
-    async def _probe(self) -> None:
-        """Fail fast on a server that refuses: nats-py, told to reconnect forever, would
-        retry the first connection for ever too."""
-        parts = urlsplit(self.group_address.server)
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, parts.port), CONNECT_SECONDS
-        )
-        writer.close()
-
-    async def _check_stream(self) -> None:
-        address = self.group_address
-        try:
-            await self._js.stream_info(address.stream)
-        except nats.js.errors.NotFoundError:
-            raise UserError(
-                f"{self.name}: stream {address.stream} does not exist on {address.server}; "
-                "el-monitor publish makes it (or nats stream add)"
-            ) from None
-        except nats.errors.NoRespondersError:
-            raise UserError(
-                f"{self.name}: {address.server} has no JetStream; start nats-server with -js"
-            ) from None
-
-    async def _ensure_consumer(self) -> None:
-        """Make the durable consumer unless a member already has; when it exists with other
-        settings, those stay (a group has one set) and this is said once."""
-        address, settings = self.group_address, self.settings
-        assert address.consumer is not None
-        try:
-            info = await self._js.consumer_info(address.stream, address.consumer)
-        except nats.js.errors.NotFoundError:
-            config = ConsumerConfig(
-                durable_name=address.consumer,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=settings.ack_wait,
-                max_ack_pending=settings.max_ack_pending,
-                deliver_policy=DeliverPolicy.ALL,
-                filter_subject=address.subject or None,
-            )
-            info = await self._js.add_consumer(address.stream, config)
-            log.info("%s: made consumer %s (ack wait %g s, at most %d unacknowledged)",
-                     self.name, address.consumer, settings.ack_wait,
-                     settings.max_ack_pending)  # fmt: skip
-        config = info.config
-        pull = config.deliver_subject is None
-        if config.ack_policy != AckPolicy.EXPLICIT or config.durable_name is None or not pull:
-            raise UserError(
-                f"{self.name}: consumer {address.consumer} is not a durable pull consumer "
-                "with explicit acks; delete it or name another"
-            )
-        asked_wait = "ack_wait" in address.options and config.ack_wait != settings.ack_wait
-        if asked_wait or (config.filter_subject or "") != address.subject:
-            log.warning("%s: consumer %s exists with ack wait %g s and filter %r; those stay",
-                        self.name, address.consumer, config.ack_wait or 30,
-                        config.filter_subject or "")  # fmt: skip
-        # Progress is sent by the group's own ack wait, whatever this address asked for.
-        self.settings = settings._replace(ack_wait=float(config.ack_wait or settings.ack_wait))
 
     async def _fetch_loop(self) -> None:
         while not self._stopping:
@@ -246,7 +161,8 @@ class JetStreamSource(BufferedSource):
                         self.name, type(exc).__name__, exc)  # fmt: skip
         if recreate:  # the consumer was deleted under the group: make it again
             with contextlib.suppress(Exception):
-                await self._ensure_consumer()
+                address = self.group_address
+                await ensure_consumer(self.name, self._js, address, self.settings)
         await asyncio.sleep(FETCH_SECONDS)
 
     def _take(self, msg: Msg) -> list[Chunk]:
