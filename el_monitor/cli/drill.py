@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.cli.drill_forwarder import register_forwarder
 from el_monitor.cli.drill_restore import register_restore
 from el_monitor.cli.options import Commands, add_config_option, command_group, smtp_address
 from el_monitor.errors import UserError
@@ -44,6 +45,7 @@ def register(commands: Commands) -> None:
     )
     register_failover(drills)
     register_restore(drills)
+    register_forwarder(drills)
 
 
 def register_failover(drills: Commands) -> None:

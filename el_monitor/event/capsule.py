@@ -67,6 +67,13 @@ def content_uuid(recv_from: object, raw: bytes) -> str:
     return _uuid5_hex(f"event://{recv_from}/?sha1={digest}".encode())
 
 
+def stream_uuid(stream: str, sequence: int, index: int) -> str:
+    """Id for the ``index``-th line of a JetStream message that carries none: the stream and
+    the message's sequence in it name the line wherever it is redelivered, so a forwarder
+    taking over another's messages stores nothing twice."""
+    return _uuid5_hex(f"nats://{stream}/?seq={sequence}&line={index}".encode())
+
+
 def _uuid5_hex(name: bytes) -> str:
     digest = bytearray(hashlib.sha1(_NAMESPACE_URL + name).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50

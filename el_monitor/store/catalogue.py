@@ -3,6 +3,7 @@ how busy the server is, as retention asks before each batch."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -43,8 +44,14 @@ def others_inserts(store: Store) -> int | None:
 def stored_uuids(store: Store, table: str, uuids: Sequence[str]) -> set[str]:
     """Those of ``uuids`` that ``table`` holds (a failover drill's canaries); none when the
     table does not exist."""
+    return set(uuid_rows(store, table, uuids))
+
+
+def uuid_rows(store: Store, table: str, uuids: Sequence[str]) -> Counter[str]:
+    """How many rows of ``table`` carry each of ``uuids`` that it holds (a drill looks for
+    events lost or stored twice); empty when the table does not exist."""
     q, dialect = store.dialect.quote, store.dialect
-    found: set[str] = set()
+    found: Counter[str] = Counter()
     unique = list(dict.fromkeys(uuids))
     for start in range(0, len(unique), IN_LIMIT):
         chunk = unique[start : start + IN_LIMIT]
@@ -53,6 +60,6 @@ def stored_uuids(store: Store, table: str, uuids: Sequence[str]) -> set[str]:
         try:
             rows = store.query(sql, chunk)
         except TableMissing:
-            return set()
+            return Counter()
         found.update(str(column_text(row[0])) for row in rows)
     return found

@@ -9,6 +9,10 @@ Loaded as a plugin by tests/conftest.py (`pytest_plugins = ["harness.fixtures"]`
   report.
 - `mariadb_servers`: a factory of private MariaDB servers (harness/mariadb.py) for one test,
   each stopped when the test ends; the test skips when mariadbd is not installed.
+- `jetstream_stream`: a JetStream stream of the test's own on the shared NATS server
+  (harness/jetstream.py), deleted with its consumers when the test ends; skips without NATS.
+- `private_nats`: a started ``nats-server -js`` of the test's own (harness/nats.py), stopped
+  and its directory removed when the test ends; skips when nats-server is not installed.
 - `smtp`: a real SMTP server (aiosmtpd) of the test's own; `.port`, and `.handler`, the Inbox
   of what it received.
 """
@@ -21,8 +25,10 @@ from pathlib import Path
 import pytest
 
 from harness.graphite import GraphiteServer, missing_packages
+from harness.jetstream import TestStream
 from harness.mariadb import MariaDBServer
 from harness.mariadb import missing_reason as mariadb_missing
+from harness.nats import NatsServer, server_path, shared_reason
 from harness.smtp import FreePortController, smtp_server
 
 GRAPHITE_FIXTURES = {"graphite_server"}
@@ -63,6 +69,29 @@ def graphite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graphi
             "run scripts/ensure-monitoring as root"
         )
     with GraphiteServer(tmp_path_factory.mktemp("graphite")) as server:
+        yield server
+
+
+@pytest.fixture
+def jetstream_stream() -> Iterator[TestStream]:
+    """A new stream with a unique name and subject on the shared NATS server."""
+    reason = shared_reason()
+    if reason:
+        pytest.skip(reason)
+    stream = TestStream()
+    stream.create()
+    try:
+        yield stream
+    finally:
+        stream.delete()
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A private ``nats-server -js`` (own port and store directory, removed afterwards)."""
+    if server_path() is None:
+        pytest.skip("nats-server not found (Debian's nats-server package provides it)")
+    with NatsServer(tmp_path / "nats") as server:
         yield server
 
 

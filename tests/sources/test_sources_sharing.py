@@ -118,3 +118,10 @@ def test_workers_counts_sum():
     assert total.get(OVERALL, "raw") == 6 and total.get(OVERALL, "not_logged") == 4
     assert total.errors["A"] == {("type", "/x"): 2} == total.errors[OVERALL]
     assert combined([]).get(OVERALL, "raw") == 0
+
+
+def test_a_jetstream_consumer_is_joined_by_every_worker():
+    uri = "nats://127.0.0.1:4222/S?consumer=group"
+    assert plan_shares([uri], 3) == [((uri,), None)] * 3
+    with pytest.raises(UserError, match="names no consumer"):
+        plan_shares(["nats://127.0.0.1:4222/S"], 2)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from el_monitor.event.capsule import CapsuleError, content_uuid
 from el_monitor.event.formats import ParseError
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress
+from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECORD_HEADER = "El-Monitor-Record"
-RECORD_VERSION = "1"
 MSG_ID_HEADER = "Nats-Msg-Id"
 HEADER_ROOM = 1024  # of the server's max_payload, kept for headers and framing
 BACKOFF_FIRST = 0.1

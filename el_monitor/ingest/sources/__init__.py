@@ -1,5 +1,6 @@
-"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://``, ``http://`` and
-``tcp://`` (a ZeroMQ publisher, EventLogging's own stream).
+"""Input sources addressed by URI: ``stdin://``, ``file://``, ``udp://``, ``http://``,
+``tcp://`` (a ZeroMQ publisher, EventLogging's own stream) and ``nats://`` (a member of a
+JetStream consumer group).
 
 ``open_source`` turns a URI into a ``Source`` (``base``); each scheme has its module, and what
 they share is in ``lines`` (cutting bytes into bounded lines) and ``network`` (the hand-off from
@@ -22,6 +23,7 @@ SCHEMES = (
     "udp://host:port",
     "http://host:port",
     "tcp://host:port",
+    "nats://host:port/STREAM?consumer=NAME",
 )
 
 
@@ -90,6 +92,18 @@ def open_source(
             idle_interval=idle_interval,
             max_line_bytes=max_line_bytes,
             queue_bytes=queue_bytes,
+        )
+    if scheme == "nats":
+        try:
+            from el_monitor.ingest.sources.jetstream import open_jetstream
+        except ModuleNotFoundError as exc:
+            if exc.name != "nats":
+                raise
+            raise UserError(
+                f"{uri}: nats:// needs nats-py: pip install 'el-monitor[nats]'"
+            ) from exc
+        return open_jetstream(
+            uri, idle_interval=idle_interval, max_line_bytes=max_line_bytes, queue_bytes=queue_bytes
         )
     raise UserError(f"unknown input {uri!r}: use one of {', '.join(SCHEMES)}")
 

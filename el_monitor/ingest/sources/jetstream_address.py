@@ -9,7 +9,7 @@ sides agree without configuration: ``eventlogging.raw`` is kept in stream ``EVEN
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from el_monitor.catalog.backup_settings import parse_duration
@@ -19,6 +19,7 @@ DEFAULT_PORT = 4222
 # JetStream names: no whitespace, '.', '*', '>', path separators (they become directories).
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,200}\Z")
 _SUBJECT = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+_FILTER = re.compile(r"([A-Za-z0-9_-]+|\*)(\.([A-Za-z0-9_-]+|\*))*(\.>)?\Z|>\Z")
 
 
 class JetStreamAddress(NamedTuple):
@@ -103,7 +104,48 @@ def parse_consume_uri(uri: str) -> JetStreamAddress:
         )
     _check_name(consumer, "consumer", uri)
     subject = options.pop("subject", "")
+    if subject and not _FILTER.match(subject):
+        raise UserError(
+            f"malformed subject filter {subject!r} in {uri!r}: use dot-separated words, "
+            "'*' for one word, a last '>' for the rest"
+        )
     return JetStreamAddress(server, path, subject, consumer, options)
+
+
+class ConsumerSettings(NamedTuple):
+    """How a forwarder pulls: ``batch`` messages per request; the durable consumer's
+    ``ack_wait`` (seconds before an unacknowledged message goes to another member) and
+    ``max_ack_pending`` (unacknowledged messages over the whole group), used when this
+    forwarder is the one that creates it."""
+
+    batch: int = 256
+    ack_wait: float = 30.0
+    max_ack_pending: int = 100_000
+
+
+_LIMITS = {"batch": (1, 10_000), "ack_wait": (1, 3600), "max_ack_pending": (1, 10_000_000)}
+
+
+def consumer_settings(address: JetStreamAddress, uri: str) -> ConsumerSettings:
+    """The ``batch``, ``ack_wait`` and ``max_ack_pending`` options of a consumer address;
+    anything else there is a mistake."""
+    unknown = sorted(set(address.options) - set(_LIMITS))
+    if unknown:
+        raise UserError(
+            f"unknown option {unknown[0]!r} in {uri!r}: use consumer, subject, "
+            + ", ".join(_LIMITS)
+        )
+    values: dict[str, Any] = {}
+    for key, text in address.options.items():
+        low, high = _LIMITS[key]
+        try:
+            value = float(text) if key == "ack_wait" else int(text)
+        except ValueError:
+            value = -1
+        if not low <= value <= high:
+            raise UserError(f"{key}={text!r} in {uri!r}: give a number from {low} to {high}")
+        values[key] = value
+    return ConsumerSettings()._replace(**values)
 
 
 def _split(uri: str, shape: str) -> tuple[str, str, dict[str, str]]:

@@ -63,7 +63,7 @@ def encode(defaults: dict[str, object], uuids: list[str], lines: list[bytes]) ->
 
 
 def request_chunks(
-    defaults: dict[str, object], uuids: list[str], lines: list[bytes], end: Position | None
+    defaults: dict[str, object], uuids: list[str], lines: list[bytes], end: object | None
 ) -> list[Chunk]:
     """One chunk per event with its uuid; only the last carries the request's position, so a
     checkpoint never falls inside a request."""
@@ -71,6 +71,36 @@ def request_chunks(
     if end is not None and chunks:
         chunks[-1] = chunks[-1]._replace(position=end)
     return chunks
+
+
+class DamagedRecord(ValueError):
+    """A record whose lengths, checksum or metadata do not hold together."""
+
+
+def decode_record(payload: bytes) -> tuple[dict[str, object], list[str], list[bytes]]:
+    """The defaults, uuids and raw lines of one whole record (``encode``'s output); raises
+    DamagedRecord when it is cut short, padded or fails its CRC."""
+    if len(payload) < _HEADER.size:
+        raise DamagedRecord(f"{len(payload)} bytes is shorter than a record's header")
+    meta_len, body_len, crc = _HEADER.unpack_from(payload)
+    if len(payload) != _HEADER.size + meta_len + body_len:
+        raise DamagedRecord(f"{len(payload)} bytes, the header says {meta_len + body_len}")
+    meta = payload[_HEADER.size : _HEADER.size + meta_len]
+    body = payload[_HEADER.size + meta_len :]
+    if zlib.crc32(body, zlib.crc32(meta)) != crc:
+        raise DamagedRecord("its CRC does not match")
+    try:
+        record = orjson.loads(meta)
+        defaults, uuids, sizes = record["d"], record["u"], record["n"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DamagedRecord(f"unreadable metadata ({exc})") from None
+    if not isinstance(defaults, dict) or len(uuids) != len(sizes) or sum(sizes) != body_len:
+        raise DamagedRecord("its metadata does not match its lines")
+    lines, at = [], 0
+    for size in sizes:
+        lines.append(body[at : at + size])
+        at += size
+    return defaults, uuids, lines
 
 
 def read_records(path: Path, segment: int, start: int) -> Iterator[list[Chunk]]:
@@ -82,21 +112,18 @@ def read_records(path: Path, segment: int, start: int) -> Iterator[list[Chunk]]:
             head = f.read(_HEADER.size)
             if len(head) < _HEADER.size:
                 break
-            meta_len, body_len, crc = _HEADER.unpack(head)
-            meta, body = f.read(meta_len), f.read(body_len)
-            if len(meta) < meta_len or len(body) < body_len:
+            meta_len, body_len, _ = _HEADER.unpack(head)
+            rest = f.read(meta_len + body_len)
+            if len(rest) < meta_len + body_len:
                 break
-            if zlib.crc32(body, zlib.crc32(meta)) != crc:
+            try:
+                defaults, uuids, lines = decode_record(head + rest)
+            except DamagedRecord:
                 log.warning("%s: a damaged record at byte %d; replay of it ends there",
                             path.name, offset)  # fmt: skip
                 break
             offset += _HEADER.size + meta_len + body_len
-            record = orjson.loads(meta)
-            lines, at = [], 0
-            for size in record["n"]:
-                lines.append(body[at : at + size])
-                at += size
-            yield request_chunks(record["d"], record["u"], lines, Position(segment, offset))
+            yield request_chunks(defaults, uuids, lines, Position(segment, offset))
 
 
 class Journal:

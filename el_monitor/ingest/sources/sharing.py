@@ -7,6 +7,8 @@
 - Several ``file://`` inputs: dealt out by size (the largest first, each to the worker with
   the fewest bytes so far); a worker reads its files one after another.  A followed file
   (``?follow=1``) never ends, so each worker follows at most one.
+- ``nats://``: every worker is its own member of the one durable consumer (its own
+  connection, made in the worker), and JetStream splits the stream between them.
 - ``stdin://`` and a single file cannot be shared: asking is one clear error.
 """
 
@@ -23,12 +25,13 @@ from el_monitor.errors import UserError
 from el_monitor.ingest.sources import host_port, open_source
 from el_monitor.ingest.sources.base import Chunk, Source
 from el_monitor.ingest.sources.file import FileSource
+from el_monitor.ingest.sources.jetstream_address import parse_consume_uri
 from el_monitor.ingest.sources.network import bound_sockets
 
 log = logging.getLogger(__name__)
 
 _SOCKET_KINDS = {"udp": socket.SOCK_DGRAM, "http": socket.SOCK_STREAM}
-SHAREABLE = "udp://, http:// or several file:// inputs"
+SHAREABLE = "udp://, http://, nats:// or several file:// inputs"
 
 
 class Share(NamedTuple):
@@ -47,6 +50,9 @@ def plan_shares(uris: Sequence[str], workers: int) -> list[Share]:
         host, port = host_port(uri)
         socks = bound_sockets(uri, _SOCKET_KINDS[schemes[0]], host, port, workers)
         return [Share((uri,), sock) for sock in socks]
+    if len(uris) == 1 and schemes[0] == "nats":
+        parse_consume_uri(uris[0])  # a malformed address fails once, here
+        return [Share((uris[0],))] * workers
     if set(schemes) != {"file"}:
         if len(uris) == 1:
             raise UserError(

@@ -1,0 +1,145 @@
+"""Joining a JetStream consumer group: reach the server, check the stream, make the durable
+pull consumer when no member has yet (or check the one there), and bind a pull subscription.
+
+Every mistake a user can make here (a server that refuses, no JetStream, no such stream, a
+consumer of the wrong kind) is one ``UserError`` line naming the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from el_monitor.errors import UserError
+from el_monitor.event.names import short_hostname
+from el_monitor.ingest.sources.jetstream_address import ConsumerSettings, JetStreamAddress
+
+log = logging.getLogger(__name__)
+
+CONNECT_SECONDS = 10.0  # to reach the server at start, and for each API request
+
+
+class Callbacks(NamedTuple):
+    """What the connection tells its source (nats-py's callbacks)."""
+
+    disconnected: Callable[[], Awaitable[None]]
+    reconnected: Callable[[], Awaitable[None]]
+    error: Callable[[Exception], Awaitable[None]]
+
+
+class Member(NamedTuple):
+    """A joined member: its connection, JetStream context, pull subscription, and the
+    group's settings (the consumer's own ack wait, whatever the address asked)."""
+
+    nc: Client
+    js: JetStreamContext
+    sub: Any  # JetStreamContext.PullSubscription
+    settings: ConsumerSettings
+
+
+async def join(
+    name: str, address: JetStreamAddress, settings: ConsumerSettings, callbacks: Callbacks
+) -> Member:
+    """Connect (nats-py reconnects for ever after) and join the group ``address`` names."""
+    try:
+        await _probe(address.server)
+        nc = await asyncio.wait_for(
+            nats.connect(
+                address.server,
+                name=f"el-monitor forward {short_hostname()} {os.getpid()}",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=2,
+                disconnected_cb=callbacks.disconnected,
+                reconnected_cb=callbacks.reconnected,
+                error_cb=callbacks.error,
+            ),
+            CONNECT_SECONDS,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        raise UserError(
+            f"{name}: cannot reach NATS at {address.server} "
+            f"({str(exc) or f'no answer in {CONNECT_SECONDS:g} s'}); "
+            "check the address and that nats-server runs"
+        ) from None
+    try:
+        js = nc.jetstream(timeout=CONNECT_SECONDS)
+        await _check_stream(name, js, address)
+        settings = await ensure_consumer(name, js, address, settings)
+        sub = await js.pull_subscribe_bind(consumer=address.consumer, stream=address.stream)
+    except BaseException:
+        await nc.close()
+        raise
+    return Member(nc, js, sub, settings)
+
+
+async def _probe(server: str) -> None:
+    """Fail fast on a server that refuses: nats-py, told to reconnect for ever, would retry
+    the first connection for ever too."""
+    parts = urlsplit(server)
+    _, writer = await asyncio.wait_for(
+        asyncio.open_connection(parts.hostname, parts.port), CONNECT_SECONDS
+    )
+    writer.close()
+
+
+async def _check_stream(name: str, js: JetStreamContext, address: JetStreamAddress) -> None:
+    try:
+        await js.stream_info(address.stream)
+    except nats.js.errors.NotFoundError:
+        raise UserError(
+            f"{name}: stream {address.stream} does not exist on {address.server}; "
+            "el-monitor publish makes it (or nats stream add)"
+        ) from None
+    except nats.errors.NoRespondersError:
+        raise UserError(
+            f"{name}: {address.server} has no JetStream; start nats-server with -js"
+        ) from None
+
+
+async def ensure_consumer(
+    name: str, js: JetStreamContext, address: JetStreamAddress, settings: ConsumerSettings
+) -> ConsumerSettings:
+    """Make the durable consumer unless a member already has; when it exists with other
+    settings, those stay (a group has one set) and this is said.  Returns the settings with
+    the group's own ack wait."""
+    assert address.consumer is not None
+    try:
+        info = await js.consumer_info(address.stream, address.consumer)
+    except nats.js.errors.NotFoundError:
+        config = ConsumerConfig(
+            durable_name=address.consumer,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=settings.ack_wait,
+            max_ack_pending=settings.max_ack_pending,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=address.subject or None,
+        )
+        info = await js.add_consumer(address.stream, config)
+        log.info("%s: made consumer %s (ack wait %g s, at most %d unacknowledged)",
+                 name, address.consumer, settings.ack_wait,
+                 settings.max_ack_pending)  # fmt: skip
+    config = info.config
+    pull = config.deliver_subject is None
+    if config.ack_policy != AckPolicy.EXPLICIT or config.durable_name is None or not pull:
+        raise UserError(
+            f"{name}: consumer {address.consumer} is not a durable pull consumer with explicit "
+            "acks; delete it or name another"
+        )
+    asked_wait = "ack_wait" in address.options and config.ack_wait != settings.ack_wait
+    if asked_wait or (config.filter_subject or "") != address.subject:
+        log.warning("%s: consumer %s exists with ack wait %g s and filter %r; those stay",
+                    name, address.consumer, config.ack_wait or 30,
+                    config.filter_subject or "")  # fmt: skip
+    return settings._replace(ack_wait=float(config.ack_wait or settings.ack_wait))
