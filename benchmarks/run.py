@@ -44,6 +44,7 @@ import bench_publish
 import bench_realsize
 import bench_retention
 import bench_rollups
+import bench_scaleout
 import bench_stores
 import corpus_events
 from bench_realsize import RealCorpora
@@ -98,6 +99,12 @@ publish = el-monitor publish --input http:// in a child process, POST batches of
 NavigationTiming events over 8 keep-alive connections, events/s answered 202 (each only once
 JetStream acknowledged it; the stream is checked to hold one message per answer), against nats-py
 publishing the same records straight to the same JetStream server, 64 awaiting acknowledgement.
+scale-out = el-monitor forward --input nats:// processes, members of one new durable consumer of a
+stream holding the NavigationTiming lines as publish writes them (records of 50), from their start
+until every message is acknowledged (each member acknowledges only what it committed): 2 members
+with a SQLite file each against 1; 1 member into MariaDB against the same forwarder reading the
+same lines from a file (start to exit); the forwarder drill: 2 members at 2,000 events/s, one
+SIGKILLed, recovery = from the kill until every message delivered before it is stored.
 verdict: WRONG = the output was checked and was wrong; NOT RUN = not measured; - = no target."""
 
 
@@ -122,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("real-size events ...")
         figures = bench_realsize.realsize(real, registry, mysql_url, tmp)
         figures += bench_publish.publish(real.timing_json.lines, tmp)
+        figures += bench_scaleout.scaleout(
+            real.timing_json.lines, real.timing_json.valid, mysql_url, tmp
+        )
         del real
         if args.real_only:
             return report(f"{size:,}-line real-size corpora", figures, started)

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 FETCH_SECONDS = 1.0  # a pull request's life: how long a stop waits for the last one
 POLL_SECONDS = 0.05  # how often a fetch that may not pull looks again
-HELD_LINES = 20_000  # lines held unacknowledged before no more are pulled
+HELD_LINES = 10_000  # lines held unacknowledged before no more are pulled: two batches
 CLOSE_SECONDS = 15.0
 TROUBLE_EVERY = 60.0  # seconds between two log lines about the same failing pull
 
@@ -109,6 +109,7 @@ class JetStreamSource(BufferedSource):
         self.damaged = 0  # records that did not decode, terminated
         self._held: deque[Held] = deque()
         self._held_count = 0  # lines in _held
+        self._lines_per_message = 1.0  # a running mean, to size pulls in lines
         self._last_position = 0
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,7 +143,7 @@ class JetStreamSource(BufferedSource):
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             try:
-                msgs = await self._sub.fetch(self.settings.batch, timeout=FETCH_SECONDS)
+                msgs = await self._sub.fetch(self._pull_size(), timeout=FETCH_SECONDS)
             except TimeoutError:
                 continue
             except nats.js.errors.NotFoundError as exc:
@@ -152,6 +153,13 @@ class JetStreamSource(BufferedSource):
                 await self._trouble(exc)
                 continue
             await self._hand_over([chunk for msg in msgs for chunk in self._take(msg)])
+
+    def _pull_size(self) -> int:
+        """Messages to ask for: ``batch``, or fewer when that many would hold more lines than
+        ``held_lines`` allows, so that a member never takes what the others could be storing
+        (a pull of 256 records of 50 events would be 12,800 events)."""
+        room = (self.held_lines - self._held_count) / self._lines_per_message
+        return max(1, min(self.settings.batch, int(room)))
 
     async def _trouble(self, exc: BaseException, recreate: bool = False) -> None:
         now = self._loop.time()
@@ -182,6 +190,7 @@ class JetStreamSource(BufferedSource):
             self._spawn(self._send([msg], "term"))
             return []
         lines = sum(len(chunk.lines) for chunk in chunks)
+        self._lines_per_message += (max(lines, 1) - self._lines_per_message) / 16
         self._held.append(Held(position, msg, lines, self._loop.time()))
         self._held_count += lines
         return chunks
