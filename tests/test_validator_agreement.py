@@ -352,3 +352,26 @@ def test_older_drafts_agree_with_their_own_validator(raw):
 def test_effective_schema_is_accepted_by_draft7_metaschema():
     for raw in DRAFT_SCHEMAS:
         jsonschema.Draft7Validator.check_schema(effective_schema(raw))
+
+
+def test_property_names_are_the_keys_decoded_events_hold():
+    """The generated code looks properties up by the str objects orjson's key cache gives
+    decoded events (identity, no character compare), and still finds keys made otherwise."""
+    import orjson
+
+    schema = {
+        "type": "object",
+        "properties": {"connectEnd": {"type": "integer"}, "odd key": {"type": "string"}},
+        "required": ["connectEnd"],
+        "additionalProperties": False,
+    }
+    validate = compile_validator(schema)
+    decoded = orjson.loads(b'{"connectEnd": 1, "odd key": "x"}')
+    held = dict(zip(["connectEnd", "odd key"], decoded, strict=True))
+    names = validate.__globals__
+    assert names["_p_connectEnd"] is held["connectEnd"]
+    assert any(value is held["odd key"] for value in names.values())
+    assert validate(decoded) is None
+    built = {"".join(["connect", "End"]): 1}  # an equal key, another object
+    assert validate(built) is None
+    assert validate({"connectEnd": "1"}).path == "$.connectEnd"
