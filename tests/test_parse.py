@@ -162,6 +162,33 @@ def test_capsule_error_names_its_schema_when_it_can():
     )
 
 
+def test_names_are_checked_again_after_a_run_of_good_ones():
+    """The parser remembers the last well-formed schema and revision: anything else, even
+    right after them, is still checked (and an int revision still becomes a str)."""
+    parse = make_parser("json", "me")
+
+    def line(**changes: object) -> bytes:
+        return json.dumps({**CAPSULE, **changes}).encode()
+
+    assert parse(line(), None)["revision"] == "1.7.0"
+    for changes, path in [
+        ({"schema": "", "revision": ""}, "capsule.schema"),
+        ({"schema": "Navigation Timing"}, "capsule.schema"),
+        ({"schema": ["NavigationTiming"]}, "capsule.schema"),
+        ({"revision": "1.7.0 "}, "capsule.revision"),
+        ({"revision": 1.5}, "capsule.revision"),
+        ({"revision": ""}, "capsule.revision"),
+    ]:
+        with pytest.raises(CapsuleError) as caught:
+            parse(line(**changes), None)
+        assert caught.value.path == path, changes
+        assert parse(line(), None)["schema"] == "NavigationTiming"
+    assert parse(line(revision=17), None)["revision"] == "17"
+    assert parse(line(revision=17), None)["revision"] == "17"  # remembered, still made a str
+    with pytest.raises(CapsuleError, match="schema name must match"):
+        parse(line(schema="x" * 64), None)
+
+
 def test_oversized_line_is_a_parse_error():
     with pytest.raises(ParseError, match="exceeds"):
         make_parser("json", "me", max_event_bytes=100)(b"{" + b" " * 200 + b"}", None)

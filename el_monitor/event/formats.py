@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
@@ -19,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from el_monitor.errors import UserError
-from el_monitor.event.capsule import ALLOWED, CapsuleError, build_capsule, parse_timestamp
+from el_monitor.event.capsule import ALLOWED, CapsuleBuilder, CapsuleError, parse_timestamp
 from el_monitor.event.ipmask import ADDRESS, mask_ips
 
 JSON_FORMAT = "json"
@@ -204,6 +203,7 @@ def make_parser(fmt: str, host: str, max_event_bytes: int = MAX_EVENT_BYTES) -> 
 
 def _json_parser(host: str, max_event_bytes: int) -> LineParser:
     loads = orjson.loads
+    build_capsule = CapsuleBuilder(host)
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
@@ -214,7 +214,7 @@ def _json_parser(host: str, max_event_bytes: int) -> LineParser:
             obj = loads(line)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
-        return build_capsule(obj, line, defaults, int(time.time()), host)
+        return build_capsule(obj, line, defaults)
 
     return parse
 
@@ -280,6 +280,7 @@ def _format_parser(
     fmt: str, regex: re.Pattern[bytes], fields: tuple[_Field, ...], host: str, max_event_bytes: int
 ) -> LineParser:
     match_line = _line_matcher(fmt, regex)
+    build_capsule = CapsuleBuilder(host)
     fields = tuple(
         f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" and f.decode else f
         for f in fields
@@ -311,6 +312,6 @@ def _format_parser(
         if type(capsule) is not dict:
             raise CapsuleError("capsule must be a JSON object")
         capsule.update(extra)
-        return build_capsule(capsule, line, defaults, int(time.time()), host)
+        return build_capsule(capsule, line, defaults)
 
     return parse
