@@ -30,6 +30,7 @@ KEYS = ["a", "b", "c", "d", "foo", "bar", "n", "x/y", "odd key"]
 SCALARS = [
     None, True, False, 0, 1, -1, 2, 3, 4, 5, 6, 10, -7, 0.5, 2.5, 3.0, -0.0, 1e300, 5.5,
     2**53 - 1, 2**53, 2**53 + 1, -(2**53) - 1, 10**40, -(10**40), 0.1, 0.30000000000000004,
+    2**30 - 1, 2**30, -(2**30) + 1, -(2**30), 2.0**30, -9007199254740991,
     "", "a", "ab", "abc", "foo", "bar", "fo", "ünï", "😀😀", "x" * 70, "123", "a1",
 ]  # fmt: skip
 
@@ -181,6 +182,11 @@ KEYWORD_SCHEMAS: list = [
     {"minimum": 2.5, "maximum": 2**53},
     {"exclusiveMinimum": 2, "exclusiveMaximum": 5.5},
     {"type": "integer", "minimum": 0, "maximum": 9007199254740991},
+    # Bounds past one machine digit (checked behind a compare with 2**30 - 1), at and around it
+    {"type": "number", "minimum": -9007199254740991, "maximum": 9007199254740991},
+    {"exclusiveMinimum": -(2**30), "exclusiveMaximum": 2**30},
+    {"minimum": -(2**30) + 1, "maximum": 2**30 - 1},
+    {"exclusiveMaximum": 1e300, "exclusiveMinimum": -1e300},
     {"multipleOf": 2},
     {"multipleOf": 0.5},
     {"multipleOf": 0.1},
