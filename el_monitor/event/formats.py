@@ -203,7 +203,7 @@ def make_parser(fmt: str, host: str, max_event_bytes: int = MAX_EVENT_BYTES) -> 
 
 def _json_parser(host: str, max_event_bytes: int) -> LineParser:
     loads = orjson.loads
-    build_capsule = CapsuleBuilder(host)
+    build_capsule = CapsuleBuilder(host).build
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
@@ -280,7 +280,7 @@ def _format_parser(
     fmt: str, regex: re.Pattern[bytes], fields: tuple[_Field, ...], host: str, max_event_bytes: int
 ) -> LineParser:
     match_line = _line_matcher(fmt, regex)
-    build_capsule = CapsuleBuilder(host)
+    build_capsule = CapsuleBuilder(host).build
     fields = tuple(
         f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" and f.decode else f
         for f in fields
