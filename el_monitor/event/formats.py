@@ -281,9 +281,12 @@ def _format_parser(
 ) -> LineParser:
     match_line = _line_matcher(fmt, regex)
     build_capsule = CapsuleBuilder(host).build
-    fields = tuple(
-        f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" and f.decode else f
+    # (group, capsule key or None for the event, decoder) of each field that carries a value:
+    # plain tuples, unpacked in the loop (a NamedTuple's attributes cost a lookup each).
+    decoders = tuple(
+        (f.group, f.key, _remember_last(f.decode) if f.key == "timestamp" else f.decode)
         for f in fields
+        if f.decode is not None
     )
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
@@ -296,19 +299,16 @@ def _format_parser(
             raise ParseError("line does not match the input format")
         capsule: object = None
         extra: dict[str, object] = {}
-        for field in fields:
-            if field.decode is None:
-                continue
-            raw = event if field.key is None and event is not None else match[field.group]
+        for group, key, decode in decoders:
+            raw = event if key is None and event is not None else match[group]
             try:
-                value = field.decode(raw)
+                value = decode(raw)
             except (ValueError, UnicodeDecodeError) as exc:
-                what = field.key or "event"
-                raise ParseError(f"cannot decode {what}: {exc}") from None
-            if field.key is None:
+                raise ParseError(f"cannot decode {key or 'event'}: {exc}") from None
+            if key is None:
                 capsule = value
             else:
-                extra[field.key] = value
+                extra[key] = value
         if type(capsule) is not dict:
             raise CapsuleError("capsule must be a JSON object")
         capsule.update(extra)
