@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from urllib.parse import quote_plus
 
@@ -161,6 +162,33 @@ def test_capsule_error_names_its_schema_when_it_can():
     )
 
 
+def test_names_are_checked_again_after_a_run_of_good_ones():
+    """The parser remembers the last well-formed schema and revision: anything else, even
+    right after them, is still checked (and an int revision still becomes a str)."""
+    parse = make_parser("json", "me")
+
+    def line(**changes: object) -> bytes:
+        return json.dumps({**CAPSULE, **changes}).encode()
+
+    assert parse(line(), None)["revision"] == "1.7.0"
+    for changes, path in [
+        ({"schema": "", "revision": ""}, "capsule.schema"),
+        ({"schema": "Navigation Timing"}, "capsule.schema"),
+        ({"schema": ["NavigationTiming"]}, "capsule.schema"),
+        ({"revision": "1.7.0 "}, "capsule.revision"),
+        ({"revision": 1.5}, "capsule.revision"),
+        ({"revision": ""}, "capsule.revision"),
+    ]:
+        with pytest.raises(CapsuleError) as caught:
+            parse(line(**changes), None)
+        assert caught.value.path == path, changes
+        assert parse(line(), None)["schema"] == "NavigationTiming"
+    assert parse(line(revision=17), None)["revision"] == "17"
+    assert parse(line(revision=17), None)["revision"] == "17"  # remembered, still made a str
+    with pytest.raises(CapsuleError, match="schema name must match"):
+        parse(line(schema="x" * 64), None)
+
+
 def test_oversized_line_is_a_parse_error():
     with pytest.raises(ParseError, match="exceeds"):
         make_parser("json", "me", max_event_bytes=100)(b"{" + b" " * 200 + b"}", None)
@@ -216,6 +244,43 @@ def test_fast_unquote_agrees_with_the_stdlib():
         if rnd.random() < 0.5:
             value = quote_plus(value.decode("latin-1")).encode()
         assert unquote_plus_bytes(value) == unquote_to_bytes(value.replace(b"+", b" ")), value
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good"),
+    [
+        (VARNISH, b"?%7B%7D; cp1 7 2026-11-28T05:00:00 10.1.2.3 Mozilla/5.0 (X11)"),
+        ("%j %{seqId}d", b"{} 7"),
+        ("%q %{userAgent}i", b"?%7B%7D; Mozilla/5.0 (X11)"),
+        ("%q  EventLogging %t", b"?%7B%7D; EventLogging 2026-11-28T05:00:00"),
+        (SERVER, b"7 EventLogging {}"),
+    ],
+)
+def test_leading_event_cut_by_find_gives_the_regex_groups(fmt, good):
+    """A leading %q/%j field is cut at the first space instead of scanned by the regex: the
+    groups (and whether the line matches at all) are the whole regex's, whatever the line."""
+    from el_monitor.event.formats import _line_matcher
+
+    regex, fields = compile_format(fmt)
+    names = [f.group for f in fields]
+    match = _line_matcher(fmt, regex)
+    rnd = random.Random(11)
+    pieces = [b"?", b"?%7B%7D;", b"{}", b" ", b"  ", b"\t", b"\x0b", b"\x0c", b"-", b"7",
+              b"cp1", b"2026-11-28T05:00:00", b"[28/Nov/2026:05:00:00 +0000]", b"10.1.2.3",
+              b"::1", b"EventLogging", b"Mozilla/5.0 (X11)", b"x"]  # fmt: skip
+    matched = 0
+    for _ in range(20_000):
+        line = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        if rnd.random() < 0.5:  # most lines well-formed, so the groups are compared often
+            line = good + line
+        whole = regex.match(line)
+        event, cut = match(line)
+        assert (cut is None) == (whole is None), line
+        if whole is not None and cut is not None:
+            matched += 1
+            got = {n: event if n == "f0" and event is not None else cut.group(n) for n in names}
+            assert got == whole.groupdict(), line
+    assert matched > 500
 
 
 def test_line_redactor_takes_the_client_ip_out_of_raw_lines():

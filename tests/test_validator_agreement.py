@@ -30,6 +30,7 @@ KEYS = ["a", "b", "c", "d", "foo", "bar", "n", "x/y", "odd key"]
 SCALARS = [
     None, True, False, 0, 1, -1, 2, 3, 4, 5, 6, 10, -7, 0.5, 2.5, 3.0, -0.0, 1e300, 5.5,
     2**53 - 1, 2**53, 2**53 + 1, -(2**53) - 1, 10**40, -(10**40), 0.1, 0.30000000000000004,
+    2**30 - 1, 2**30, -(2**30) + 1, -(2**30), 2.0**30, -9007199254740991,
     "", "a", "ab", "abc", "foo", "bar", "fo", "ünï", "😀😀", "x" * 70, "123", "a1",
 ]  # fmt: skip
 
@@ -181,6 +182,11 @@ KEYWORD_SCHEMAS: list = [
     {"minimum": 2.5, "maximum": 2**53},
     {"exclusiveMinimum": 2, "exclusiveMaximum": 5.5},
     {"type": "integer", "minimum": 0, "maximum": 9007199254740991},
+    # Bounds past one machine digit (checked behind a compare with 2**30 - 1), at and around it
+    {"type": "number", "minimum": -9007199254740991, "maximum": 9007199254740991},
+    {"exclusiveMinimum": -(2**30), "exclusiveMaximum": 2**30},
+    {"minimum": -(2**30) + 1, "maximum": 2**30 - 1},
+    {"exclusiveMaximum": 1e300, "exclusiveMinimum": -1e300},
     {"multipleOf": 2},
     {"multipleOf": 0.5},
     {"multipleOf": 0.1},
@@ -352,3 +358,26 @@ def test_older_drafts_agree_with_their_own_validator(raw):
 def test_effective_schema_is_accepted_by_draft7_metaschema():
     for raw in DRAFT_SCHEMAS:
         jsonschema.Draft7Validator.check_schema(effective_schema(raw))
+
+
+def test_property_names_are_the_keys_decoded_events_hold():
+    """The generated code looks properties up by the str objects orjson's key cache gives
+    decoded events (identity, no character compare), and still finds keys made otherwise."""
+    import orjson
+
+    schema = {
+        "type": "object",
+        "properties": {"connectEnd": {"type": "integer"}, "odd key": {"type": "string"}},
+        "required": ["connectEnd"],
+        "additionalProperties": False,
+    }
+    validate = compile_validator(schema)
+    decoded = orjson.loads(b'{"connectEnd": 1, "odd key": "x"}')
+    held = dict(zip(["connectEnd", "odd key"], decoded, strict=True))
+    names = validate.__globals__
+    assert names["_p_connectEnd"] is held["connectEnd"]
+    assert any(value is held["odd key"] for value in names.values())
+    assert validate(decoded) is None
+    built = {"".join(["connect", "End"]): 1}  # an equal key, another object
+    assert validate(built) is None
+    assert validate({"connectEnd": "1"}).path == "$.connectEnd"

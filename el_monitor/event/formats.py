@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
@@ -19,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from el_monitor.errors import UserError
-from el_monitor.event.capsule import ALLOWED, CapsuleError, build_capsule, parse_timestamp
+from el_monitor.event.capsule import ALLOWED, CapsuleBuilder, CapsuleError, parse_timestamp
 from el_monitor.event.ipmask import ADDRESS, mask_ips
 
 JSON_FORMAT = "json"
@@ -58,22 +57,29 @@ def _decode_query_json(value: bytes) -> object:
     return orjson.loads(unquote_plus_bytes(value))
 
 
-_MALFORMED_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-
-
 def unquote_plus_bytes(value: bytes) -> bytes:
     """``urllib.parse.unquote_plus`` to bytes, four times faster on well-formed input.
 
     Percent-escapes are quoted-printable escapes with another marker, so C's ``a2b_qp`` decodes
     them once '=' is protected.  Input it would read differently (a stray '%', line breaks,
     which QP treats as soft breaks) takes the stdlib path.
+
+    A stray '%' is told by the length of the result rather than by a regex scan of every
+    value (which cost as much as the decoding): each well-formed escape turns three bytes
+    into one, and ``a2b_qp`` turns each other '=' it meets into at most one byte fewer (kept
+    as '=': none; '==' or a trailing '=': one), so the result is exactly two bytes shorter
+    per '%' only when every '%' starts a well-formed escape.
     """
     value = value.replace(b"+", b" ")
-    if b"%" not in value:
+    percents = value.count(b"%")
+    if not percents:
         return value
-    if b"\n" in value or b"\r" in value or _MALFORMED_ESCAPE.search(value):
+    if 10 in value or 13 in value:  # memchr for a byte value: see LINE_BREAK
         return unquote_to_bytes(value)
-    return binascii.a2b_qp(value.replace(b"=", b"=3D").replace(b"%", b"="))
+    decoded = binascii.a2b_qp(value.replace(b"=", b"=3D").replace(b"%", b"="))
+    if len(decoded) != len(value) - 2 * percents:
+        return unquote_to_bytes(value)
+    return decoded
 
 
 def _decode_text(value: bytes) -> str:
@@ -192,11 +198,12 @@ def make_parser(fmt: str, host: str, max_event_bytes: int = MAX_EVENT_BYTES) -> 
     if fmt == JSON_FORMAT:
         return _json_parser(host, max_event_bytes)
     regex, fields = compile_format(fmt)
-    return _format_parser(regex, fields, host, max_event_bytes)
+    return _format_parser(fmt, regex, fields, host, max_event_bytes)
 
 
 def _json_parser(host: str, max_event_bytes: int) -> LineParser:
     loads = orjson.loads
+    build_capsule = CapsuleBuilder(host).build
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
         if len(line) > max_event_bytes:
@@ -207,7 +214,7 @@ def _json_parser(host: str, max_event_bytes: int) -> LineParser:
             obj = loads(line)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
-        return build_capsule(obj, line, defaults, int(time.time()), host)
+        return build_capsule(obj, line, defaults)
 
     return parse
 
@@ -226,13 +233,60 @@ def _remember_last(decode: Callable[[bytes], object]) -> Callable[[bytes], objec
     return decode_cached
 
 
-def _format_parser(
-    regex: re.Pattern[bytes], fields: tuple[_Field, ...], host: str, max_event_bytes: int
-) -> LineParser:
+# A format that opens with its event field and a space, as varnish's client format does.
+_LEADING_EVENT = re.compile(r"%([qj])\s")
+
+
+def _line_matcher(
+    fmt: str, regex: re.Pattern[bytes]
+) -> Callable[[bytes], tuple[bytes | None, re.Match[bytes] | None]]:
+    """``match(line) -> (event field or None, match or None)``: the format's regex, except that
+    a leading event field is cut off by ``find`` rather than scanned by the regex.
+
+    The event is most of a line (a kilobyte of URL-encoded JSON), and the regex's ``\\S*``
+    tests its bytes one by one, costing more than the rest of the parse.  That group always
+    ends at the first whitespace byte (the ``\\s+`` after it must match there), so the rest
+    of the pattern, matched from that byte, gives the same groups.  A line holding a tab,
+    vertical tab or form feed before its first space (never seen from varnish) takes the
+    whole regex.  The event field is None when the whole regex matched: it is then group f0.
+    Lines holding a CR or LF never get here (``LINE_BREAK``).
+    """
     match_line = regex.match
-    fields = tuple(
-        f._replace(decode=_remember_last(f.decode)) if f.key == "timestamp" and f.decode else f
+    leading = _LEADING_EVENT.match(fmt)
+    if leading is None:
+        return lambda line: (None, match_line(line))
+    head = b"^(?P<f0>" + _SIMPLE[leading.group(1)][0] + b")"
+    if not regex.pattern.startswith(head):  # not as compile_format writes it: no shortcut
+        return lambda line: (None, match_line(line))
+    match_rest = re.compile(regex.pattern[len(head) :], re.DOTALL).match
+    lead = b"?" if leading.group(1) == "q" else b""  # what the field's pattern starts with
+
+    def match(line: bytes) -> tuple[bytes | None, re.Match[bytes] | None]:
+        end = line.find(b" ")
+        if (
+            end <= 0
+            or not line.startswith(lead)
+            or line.find(9, 0, end) >= 0  # tab, vertical tab, form feed: \s too
+            or line.find(11, 0, end) >= 0
+            or line.find(12, 0, end) >= 0
+        ):
+            return None, match_line(line)
+        return line[:end], match_rest(line, end)
+
+    return match
+
+
+def _format_parser(
+    fmt: str, regex: re.Pattern[bytes], fields: tuple[_Field, ...], host: str, max_event_bytes: int
+) -> LineParser:
+    match_line = _line_matcher(fmt, regex)
+    build_capsule = CapsuleBuilder(host).build
+    # (group, capsule key or None for the event, decoder) of each field that carries a value:
+    # plain tuples, unpacked in the loop (a NamedTuple's attributes cost a lookup each).
+    decoders = tuple(
+        (f.group, f.key, _remember_last(f.decode) if f.key == "timestamp" else f.decode)
         for f in fields
+        if f.decode is not None
     )
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:
@@ -240,27 +294,24 @@ def _format_parser(
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
         if 10 in line or 13 in line:
             raise ParseError(LINE_BREAK)
-        match = match_line(line)
+        event, match = match_line(line)
         if match is None:
             raise ParseError("line does not match the input format")
         capsule: object = None
         extra: dict[str, object] = {}
-        for field in fields:
-            if field.decode is None:
-                continue
-            raw = match.group(field.group)
+        for group, key, decode in decoders:
+            raw = event if key is None and event is not None else match[group]
             try:
-                value = field.decode(raw)
+                value = decode(raw)
             except (ValueError, UnicodeDecodeError) as exc:
-                what = field.key or "event"
-                raise ParseError(f"cannot decode {what}: {exc}") from None
-            if field.key is None:
+                raise ParseError(f"cannot decode {key or 'event'}: {exc}") from None
+            if key is None:
                 capsule = value
             else:
-                extra[field.key] = value
+                extra[key] = value
         if type(capsule) is not dict:
             raise CapsuleError("capsule must be a JSON object")
         capsule.update(extra)
-        return build_capsule(capsule, line, defaults, int(time.time()), host)
+        return build_capsule(capsule, line, defaults)
 
     return parse

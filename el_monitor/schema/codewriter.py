@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from el_monitor.event.jsontext import decoded_key
 from el_monitor.schema.runtime import NAMESPACE
 
 # A step of a failure's path: ("s", static JSONPath text) or ("d", a Python str expression).
@@ -44,6 +45,7 @@ class CodeWriter(ABC):
         self.ns: dict[str, Any] = dict(NAMESPACE)  # the generated module's globals, for exec
         self.defs: list[str] = []
         self.count = 0
+        self.keys: dict[str, str] = {}  # property name -> the global holding it
 
     @abstractmethod
     def emit(self, fn: Fn, ind: int, schema: object, var: str, parts: Steps, where: str) -> None:
@@ -66,6 +68,19 @@ class CodeWriter(ABC):
         if type(value) is float and math.isfinite(value):
             return repr(value)
         return self.const(value)
+
+    def key(self, prop: object) -> str:
+        """A Python expression for the property name ``prop`` as a dict key: a global bound
+        to the str object decoded events hold (``decoded_key``), so that ``in`` and ``[]``
+        on them match by identity; named after the property when it is an identifier."""
+        if type(prop) is not str:
+            return self.lit(prop)
+        name = self.keys.get(prop)
+        if name is None:
+            name = f"_p_{prop}" if prop.isidentifier() and prop.isascii() else self.name("_p")
+            self.ns[name] = decoded_key(prop)
+            self.keys[prop] = name
+        return name
 
     @staticmethod
     def path(parts: Steps, entry: bool, tail: str = "") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from el_monitor.errors import SchemaError
+from el_monitor.event.jsontext import decoded_key
 from el_monitor.schema.codewriter import CodeWriter, Fn, Steps, pointer
 from el_monitor.schema.runtime import path_step, show
 
@@ -29,6 +30,7 @@ KEYWORD_CLASS = {
 KEYWORDS = frozenset(KEYWORD_CLASS) | {"type", "$ref", "then", "else"}
 
 Schema = dict[str, object]  # a (sub)schema object, as decoded from JSON
+_DIGIT = 2**30 - 1  # the largest int CPython compares as one machine digit
 
 
 class KeywordEmitters(CodeWriter):
@@ -80,7 +82,16 @@ class KeywordEmitters(CodeWriter):
         """``minimum`` and its kin: compare ``var`` with the number ``value`` by ``op``."""
         if type(value) is not int and type(value) is not float:
             raise SchemaError(f"{where}: must be a number")
-        fn.lines.append(f"{'    ' * ind}if {var} {op} {self.lit(value)}:")
+        test = f"{var} {op} {self.lit(value)}"
+        # CPython compares an int with a constant of one machine digit (|n| < 2**30) by a
+        # specialised instruction, with a larger one (2**53 - 1, the bound JavaScript-minded
+        # schemas give their integers) by the generic path: a small bound on the same side
+        # first lets nearly every value through on the fast compare, with the same verdict.
+        if op[0] == ">" and value > _DIGIT:
+            test = f"{var} > {_DIGIT} and {test}"
+        elif op[0] == "<" and value < -_DIGIT:
+            test = f"{var} < {-_DIGIT} and {test}"
+        fn.lines.append(f"{'    ' * ind}if {test}:")
         self.fail(fn, ind + 1, parts, f"_show({var}) + {repr(f' is {words} {value!r}')}")
 
     def kw_minimum(
@@ -232,7 +243,7 @@ class KeywordEmitters(CodeWriter):
         for prop, sub in value.items():
             if self.trivial(sub):
                 continue
-            item, name = self.name("v"), self.lit(prop)
+            item, name = self.name("v"), self.key(prop)
             with self.block(fn, f"{pad}if {name} in {var}:", f"{pad}    {item} = {var}[{name}]"):
                 at = pointer(where, prop)
                 self.emit(fn, ind + 1, sub, item, (*parts, ("s", path_step(prop))), at)
@@ -243,7 +254,7 @@ class KeywordEmitters(CodeWriter):
         if not isinstance(value, list) or any(type(p) is not str for p in value):
             raise SchemaError(f"{where}: must be a list of property names")
         for prop in value:
-            fn.lines.append(f"{'    ' * ind}if {self.lit(prop)} not in {var}:")
+            fn.lines.append(f"{'    ' * ind}if {self.key(prop)} not in {var}:")
             self.fail(fn, ind + 1, parts, repr("missing required property " + show(prop)))
 
     def kw_additionalProperties(
@@ -255,7 +266,7 @@ class KeywordEmitters(CodeWriter):
         patterns = schema.get("patternProperties", {})
         if not isinstance(known, dict) or not isinstance(patterns, dict):
             return  # reported by properties / patternProperties
-        pad, names = "    " * ind, self.const(frozenset(known))
+        pad, names = "    " * ind, self.const(frozenset(map(decoded_key, known)))
         key = self.name("k")
         if patterns:  # jsonschema matches the alternation of all the patterns
             rx = self.regex("|".join(patterns), pointer(where[: where.rfind("/")], "pattern"))
@@ -325,12 +336,12 @@ class KeywordEmitters(CodeWriter):
                     raise SchemaError(f"{pointer(where, prop)}: must list property names")
                 for needed in dep:
                     fn.lines.append(
-                        f"{pad}if {self.lit(prop)} in {var} and {self.lit(needed)} not in {var}:"
+                        f"{pad}if {self.key(prop)} in {var} and {self.key(needed)} not in {var}:"
                     )
                     message = f"missing property {show(needed)} required by {show(prop)}"
                     self.fail(fn, ind + 1, parts, repr(message))
             elif not self.trivial(dep):
-                with self.block(fn, f"{pad}if {self.lit(prop)} in {var}:"):
+                with self.block(fn, f"{pad}if {self.key(prop)} in {var}:"):
                     self.emit(fn, ind + 1, dep, var, parts, pointer(where, prop))
 
     def kw_allOf(

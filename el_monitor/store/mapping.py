@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from el_monitor.event.capsule import mediawiki_timestamp
+from el_monitor.event.jsontext import decoded_key
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
 VARCHAR_LIMIT = 191  # longest utf8mb4 VARCHAR that InnoDB can index in its smallest row format
@@ -65,7 +66,7 @@ CAPSULE_COLUMNS = (
     Column("userAgent", TEXT),
     Column("topic", VARCHAR),
 )
-_CAPSULE_VALUES = ("wiki", "webHost", "userAgent", "topic")
+_CAPSULE_VALUES = tuple(map(decoded_key, ("wiki", "webHost", "userAgent", "topic")))
 # Capsule fields a policy (keep, rollup dimensions) may name: their columns are their names.
 _CAPSULE_FIELD_COLUMNS = frozenset(c.name for c in CAPSULE_COLUMNS)
 # Added by retention to a table it sanitizes: how far a row has been sanitized (NULL: not
@@ -198,9 +199,10 @@ class TableLayout:
         )
         # The fast path maps a top-level event field to its column with one lookup: scalar
         # columns by position, VARCHAR ones by ``~position`` (negative), so only their strings
-        # pay for the length check.
+        # pay for the length check.  Keyed by the names as decoded events hold them
+        # (``decoded_key``): found by identity.
         self._top = {
-            c.name[6:]: ~i if c.kind == VARCHAR else i
+            decoded_key(c.name[6:]): ~i if c.kind == VARCHAR else i
             for i, c in enumerate(columns)
             if c.name[:6] == "event_" and c.kind != JSON
         }

@@ -220,7 +220,7 @@ class _MySQLTransaction(Transaction):
 def _row_literal(row: Row) -> str:
     encode = _ENCODERS
     try:
-        return "(" + ",".join(["NULL" if v is None else encode[v.__class__](v) for v in row]) + ")"
+        return "(" + ",".join(["NULL" if v is None else encode[type(v)](v) for v in row]) + ")"
     except KeyError as exc:
         raise StoreError(f"cannot store a {exc.args[0].__name__} value") from None
 

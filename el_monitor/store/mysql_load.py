@@ -146,10 +146,7 @@ def load_text(rows: Sequence[Row]) -> bytes:
     try:
         lines = [
             "\t".join(
-                [
-                    _NULL if v is None else v if v.__class__ is str else text[v.__class__](v)
-                    for v in row
-                ]
+                [_NULL if v is None else v if type(v) is str else text[type(v)](v) for v in row]
             )
             for row in rows
         ]
