@@ -61,6 +61,18 @@ def test_server_side_line_and_spaces_match_runs_of_whitespace():
     assert capsule["uuid"] == event_uuid("me", 42, 1795842000)
 
 
+def test_a_sequenced_line_keeps_eventloggings_uuid_over_a_transport_fallback():
+    """A stream's fallback uuid (raw lines from JetStream) yields to the seqId's, which is the
+    same whoever forwards the line; a line without seqId takes the fallback."""
+    fallback = {"uuid": "f" * 32}
+    sequenced = make_parser(SERVER, "me")
+    body = json.dumps(dict(CAPSULE, timestamp=1795842000), separators=(",", ":"))
+    capsule = sequenced(f"42 EventLogging {body}".encode(), fallback)
+    assert capsule["uuid"] == event_uuid("me", 42, 1795842000)
+    capsule = make_parser("json", "me")(json.dumps(CAPSULE).encode(), fallback)
+    assert capsule["uuid"] == "f" * 32
+
+
 def test_query_string_decoding_keeps_utf8_and_plus_signs():
     obj = dict(CAPSULE, event={"isAnon": False, "skin": "vector+2022 ünïcode"})
     capsule = make_parser("%q", "me")(qson(obj).encode(), None)

@@ -148,10 +148,11 @@ class CapsuleBuilder:
     normalise its values; one per parser (which holds ``build``, a plain method: calling the
     instance itself would cost a trip through C per line).
 
-    ``defaults`` come from the transport (receive host, user agent); the line's own values
-    win.  ``host`` is this forwarder's name, the ``recvFrom`` of lines that name none, and
-    ``clock`` gives the receive time of lines without a timestamp.  Raises ``CapsuleError``
-    naming the first problem, carrying the object and the schema it names.
+    ``defaults`` come from the transport (receive host, user agent, a fallback uuid); the
+    line's own values win, and so does the uuid of a line's ``seqId``.  ``host`` is this
+    forwarder's name, the ``recvFrom`` of lines that name none, and ``clock`` gives the receive
+    time of lines without a timestamp.  Raises ``CapsuleError`` naming the first problem,
+    carrying the object and the schema it names.
 
     It remembers the schema name and revision it last found well-formed: lines come in runs
     of a few schemas, and the two pattern checks were a fifth of building a capsule.
@@ -191,9 +192,14 @@ class CapsuleBuilder:
                 f"missing required capsule key {missing[0]!r}", "capsule." + missing[0]
             )
         if defaults:
+            # A transport's uuid (``stream_uuid``, the beacon's) is a fallback: the uuid
+            # EventLogging derives from a line's seqId is the same whoever forwards it.
+            sequenced = "seqId" in obj and "uuid" not in obj
             for key, value in defaults.items():
                 if key not in obj and key in ALLOWED:
                     obj[key] = value
+            if sequenced:
+                del obj["uuid"]
 
         schema = obj["schema"]
         if schema != self._schema:  # (a value of another type is never equal: checked)

@@ -8,7 +8,8 @@ Two kinds of message share a stream:
 - Anything else is raw lines separated by newlines, as any producer sends them (``nats pub``).
   Each line gets a default uuid from the stream name, the message's sequence in the stream
   and the line's index (``capsule.stream_uuid``): a redelivered message, to this forwarder or
-  another, maps to the same rows.  A uuid the line carries itself still wins, as everywhere.
+  another, maps to the same rows.  A uuid the line carries itself still wins, as everywhere,
+  and so does EventLogging's uuid of a line with a ``seqId``.
 
 The last chunk of a message carries its ``position`` (a message with no lines is a chunk with
 no lines), so the forwarder's checkpoint never falls inside a message.
