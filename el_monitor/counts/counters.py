@@ -105,6 +105,11 @@ class Counters:
         """Whether a schema has its own counts (unknown names are counted unattributed)."""
         return name in self._schemas
 
+    def origin(self) -> Snapshot:
+        """Nothing counted, as of now: where a feed's first interval starts, so it carries
+        what the source lost before the forwarder was made (its receiver starts first)."""
+        return Snapshot(self._clock(), MappingProxyType({}), MappingProxyType({}))
+
     def snapshot(self) -> Snapshot:
         scopes: dict[str, Mapping[str, int]] = {}
         errors: dict[str, Mapping[tuple[str, str | None], int]] = {}

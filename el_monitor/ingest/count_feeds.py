@@ -41,7 +41,7 @@ class StatsLog:
     def __init__(self, counters: Counters) -> None:
         _STATS.setLevel(logging.INFO)
         self._counters = counters
-        self._last = counters.snapshot()
+        self._last = counters.origin()
 
     def write(self) -> None:
         now = self._counters.snapshot()
@@ -72,7 +72,7 @@ class MetricsFeed:
         self._counters = counters
         self._sink = sink
         self.slots = WallClockSlots(sink.interval, clock)
-        self._last = counters.snapshot()
+        self._last = counters.origin()
 
     def send(self) -> None:
         """The counts up to the slot's boundary, stamped with the slot they cover."""

@@ -11,9 +11,10 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 from harness.jetstream import TestStream
 from harness.wait import wait_until
-from helpers import SCHEMAS, ProcessOutput, overall_counts, udp_socket, valid_lines
+from helpers import SCHEMAS, ProcessOutput, overall_counts, udp_sockets, valid_lines
 
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
@@ -34,41 +35,58 @@ def _free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def test_udp_lines_dropped_on_a_full_queue_are_in_the_books(tmp_path: Path) -> None:
+def _flood(port: int, lines: list[bytes], senders: int = 8) -> None:
+    """Datagrams of PER_DATAGRAM lines from ``senders`` sockets in turn (their own source
+    ports, which SO_REUSEPORT spreads over the workers)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(senders)]
+    try:
+        for n, i in enumerate(range(0, len(lines), PER_DATAGRAM)):
+            socks[n % senders].sendto(b"\n".join(lines[i : i + PER_DATAGRAM]), ("127.0.0.1", port))
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_udp_lines_dropped_on_a_full_queue_are_in_the_books(tmp_path: Path, workers: int) -> None:
     """The forwarder pointed nowhere (an empty --db-file) holds its first batch, so its 1 MiB
     queue fills and the receiver drops the rest; once pointed at a database it stores what it
-    queued.  Every line sent is raw or dropped (the kernel dropped none), and the summary, the
-    stats line and Graphite's ``overall.dropped`` all say how many were dropped."""
+    queued.  Every line sent is raw or dropped (the kernel dropped none), and the summary (the
+    supervisor's sum, with workers), the stats line and Graphite's ``overall.dropped`` (summed
+    over instances) all say how many were dropped."""
     db, db_file = tmp_path / "el.db", tmp_path / "db-url"
     db_file.write_text("")
     port = _free_udp_port()
+    instances = [INSTANCE] + [f"{INSTANCE}-w{k}" for k in range(2, workers + 1)]
     carbon = CarbonCapture()
     proc = subprocess.Popen(
         [*EL_MONITOR, "forward", "--schemas", str(SCHEMAS), "--db-file", str(db_file),
-         "--input", f"udp://127.0.0.1:{port}", "--queue-mb", "1", "--batch-size", "50",
-         "--flush-interval", "0.1", "--stats-interval", "0.2", "--instance", INSTANCE,
-         "--graphite", f"127.0.0.1:{carbon.port}", "--graphite-interval", "0.5"],
+         "--input", f"udp://127.0.0.1:{port}", "--workers", str(workers), "--queue-mb", "1",
+         "--batch-size", "50", "--flush-interval", "0.1", "--stats-interval", "0.2",
+         "--instance", INSTANCE, "--graphite", f"127.0.0.1:{carbon.port}",
+         "--graphite-interval", "0.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     output = ProcessOutput(proc)
     try:
-        wait_until(lambda: udp_socket(port), 60, f"the forwarder to bind udp://127.0.0.1:{port}")
+        bound = lambda: len(udp_sockets(port)) == workers  # noqa: E731
+        wait_until(bound, 60, f"the forwarder to bind udp://127.0.0.1:{port}")
         lines = valid_lines(DATAGRAMS * PER_DATAGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-            for i in range(0, len(lines), PER_DATAGRAM):
-                sender.sendto(b"\n".join(lines[i : i + PER_DATAGRAM]), ("127.0.0.1", port))
-        wait_until(lambda: udp_socket(port).queued == 0, 60, "the forwarder to read them all")
-        assert udp_socket(port).drops == 0  # every datagram reached the forwarder
+        _flood(port, lines)
+        read = lambda: not any(s.queued for s in udp_sockets(port))  # noqa: E731
+        wait_until(read, 60, "the forwarder to read them all")
+        assert not any(s.drops for s in udp_sockets(port))  # every datagram reached it
         db_file.write_text(f"sqlite:///{db}\n")
         proc.send_signal(signal.SIGHUP)
-        output.wait_for("database target is now", timeout=120)
+        output.wait_for("database target is now", count=workers, timeout=120)
         output.wait_for("source lost: dropped")  # while it runs, in the --stats-interval line
-        wait_until(lambda: count_rows(f"sqlite:///{db}") > 0, 120, "rows stored")
         proc.send_signal(signal.SIGTERM)
         out, err = output.finish(120)
         assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
-        wait_until(lambda: carbon.done(1), 60, "the metrics read")
-        graphite = carbon.total(f"eventlogging.{INSTANCE}.overall.dropped.count")
+        wait_until(lambda: carbon.done(workers), 60, "the metrics read")
+        graphite = sum(
+            carbon.total(f"eventlogging.{name}.overall.dropped.count") for name in instances
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
