@@ -116,7 +116,8 @@ def register(commands: Commands) -> None:
         metavar="MIB",
         help=f"udp://, tcp:// and http:// inputs: events received but not yet processed are "
         f"held in memory up to this size (default {QUEUE_BYTES >> 20}); past it the beacon answers "
-        f"503 with Retry-After and UDP and ZeroMQ count what they drop",
+        f"503 with Retry-After and UDP and ZeroMQ count what they drop (under the summary; "
+        f"overall.dropped in Graphite)",
     )
     forward.add_argument(
         "--batch-size",
