@@ -17,4 +17,11 @@ OVERALL = "overall"  # the scope that sums every schema (and the lines no schema
 # Events the event logs (``--log-dir``) could not hold: a health count of the forwarder kept
 # overall only and outside the books, since such events are stored all the same.
 NOT_LOGGED = "not_logged"
-OVERALL_ONLY = (NOT_LOGGED,)
+# What a source lost or refused before the pipeline saw it (``SourceTally``), kept overall only
+# and outside the books, which start at ``raw``: lines received = raw + dropped.
+DROPPED = "dropped"  # lines a receiver could not queue (UDP, ZeroMQ: the queue was full)
+DAMAGED = "damaged"  # stream messages that were damaged records, terminated (JetStream)
+REFUSED = "refused"  # requests answered 4xx, the client's fault (HTTP beacon)
+BUSY = "busy"  # requests answered 503 while the queue was full; clients retry (HTTP beacon)
+SOURCE_LOSSES = (DROPPED, DAMAGED, REFUSED, BUSY)
+OVERALL_ONLY = (NOT_LOGGED, *SOURCE_LOSSES)

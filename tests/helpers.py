@@ -216,7 +216,13 @@ class UdpSocket(NamedTuple):
 
 def udp_socket(port: int) -> UdpSocket | None:
     """This host's IPv4 UDP socket bound to ``port``, or None (not bound yet)."""
-    for fields in _sockets("udp"):
-        if _port(fields[1]) == port:
-            return UdpSocket(int(fields[4].split(":")[1], 16), int(fields[-1]))
-    return None
+    return next(iter(udp_sockets(port)), None)
+
+
+def udp_sockets(port: int) -> list[UdpSocket]:
+    """Every IPv4 UDP socket bound to ``port`` (the workers' SO_REUSEPORT group)."""
+    return [
+        UdpSocket(int(fields[4].split(":")[1], 16), int(fields[-1]))
+        for fields in _sockets("udp")
+        if _port(fields[1]) == port
+    ]

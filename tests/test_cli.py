@@ -280,8 +280,11 @@ def test_http_beacon_on_loopback(tmp_path):
     assert refused.value.code == 413
     assert wait_for_rows(db, 30) == 30
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+    out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
+    # What the beacon refused never reached the books (raw): the summary says so under them
+    # (the 413, and the 404 that answered wait_listening's probe).
+    assert f"{base}: 2 requests refused (4xx: the client's fault)" in out.decode().splitlines()
 
 
 def test_stats_interval_logs_rates_while_running(tmp_path):

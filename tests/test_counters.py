@@ -7,10 +7,12 @@ from el_monitor.counts.counters import (
     OVERALL,
     Counters,
     ErrorGroup,
+    SourceTally,
     difference,
     error_groups,
     summary_rows,
 )
+from el_monitor.measures import SOURCE_LOSSES
 
 
 def make_counts() -> Counters:
@@ -40,6 +42,26 @@ def test_overall_is_the_sum_of_schemas_and_unattributed_lines():
         ("unknown-schema", None): 1,
     }
     assert "unknown-schema" not in snap.scopes  # no scope per unknown name
+
+
+def test_what_the_source_lost_is_overall_outside_the_books_from_the_origin():
+    """A source's tally is read at each snapshot, overall only; feeds start from the origin
+    (nothing counted), so what a receiver dropped before the forwarder was made is sent too."""
+    counters = make_counts()
+    assert SourceTally._fields == SOURCE_LOSSES  # one name per measure
+    assert all(counters.snapshot().get(OVERALL, m) == 0 for m in SOURCE_LOSSES)
+    tally = SourceTally(dropped=120)
+    counters.source_tally = lambda: tally
+    first = difference(counters.origin(), counters.snapshot())
+    assert first.counts[OVERALL]["dropped"] == 120 and first.counts[OVERALL]["raw"] == 43
+    before = counters.snapshot()
+    tally = SourceTally(dropped=150, damaged=2)
+    after = counters.snapshot()
+    assert difference(before, after).counts[OVERALL] == dict.fromkeys(after.scopes[OVERALL], 0) | {
+        "dropped": 30,
+        "damaged": 2,
+    }
+    assert "dropped" not in after.scopes["NavigationTiming"]
 
 
 def test_snapshot_is_immutable_and_detached():

@@ -468,3 +468,18 @@ def test_events_not_logged_are_sent_overall_only_when_they_grew() -> None:
         "el.fwd1.overall.not_logged.count": 4,
         "el.fwd1.overall.not_logged.rate": pytest.approx(4 / 10.7),
     }
+
+
+def test_what_a_source_lost_is_sent_overall_only_when_it_grew() -> None:
+    """Lines a source dropped and damaged messages it terminated travel as ``not_logged``
+    does: one ``overall.<measure>`` point (count and rate) where it grew, nothing elsewhere."""
+    quiet = {OVERALL: {"raw": 5, "dropped": 0, "damaged": 0}, "NavigationTiming": {"raw": 5}}
+    names = [name for name, _, _ in metric_points(interval(quiet), None, "el", "fwd1", 1010)]
+    assert not [name for name in names if "dropped" in name or "damaged" in name]
+    lossy = {OVERALL: {"raw": 5, "dropped": 120, "damaged": 0}, "NavigationTiming": {"raw": 5}}
+    points = metric_points(interval(lossy), None, "el", "fwd1", 1010)
+    got = {name: value for name, value, _ in points if "dropped" in name or "damaged" in name}
+    assert got == {
+        "el.fwd1.overall.dropped.count": 120,
+        "el.fwd1.overall.dropped.rate": pytest.approx(120 / 10.7),
+    }

@@ -24,6 +24,14 @@ reached the database, so the sink works, but a backfill from those logs would mi
     EL_INSERTED WARNING - 1200 events not written to the forwarders' event logs (full or
     read-only --log-dir?); 100% of valid events inserted over the last 10min (…)
 
+Likewise, input a forwarder's source lost before counting it: lines dropped while its queue
+was full (UDP, ZeroMQ; ``overall.dropped``) and damaged stream messages it terminated
+(JetStream; ``overall.damaged``) are each a WARNING: the ratio cannot see them, since the
+books start at ``raw``::
+
+    EL_INSERTED WARNING - 1234 lines dropped by the forwarders' sources, their queue full
+    (raise --queue-mb?); 100% of valid events inserted over the last 10min (…)
+
 The status line names the duplicates when there are any::
 
     EL_INSERTED OK - 100% of valid events inserted or already stored over the last 10min
@@ -31,7 +39,8 @@ The status line names the duplicates when there are any::
 
 Fewer than ``--min-events`` valid events in the window are not judged.  Perfdata: ``ratio``
 with its thresholds, ``valid``/``inserted``/``duplicate``/``spooled`` event counts,
-``stalled`` seconds and, when the forwarders send it, ``not_logged``.
+``stalled`` seconds and, when the forwarders send them, ``not_logged``, ``dropped`` and
+``damaged``.
 """
 
 from __future__ import annotations
@@ -50,13 +59,20 @@ from el_monitor.checks.judge import PerfContext, ValueContext, compared
 from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 from el_monitor.graphite.render import Series
-from el_monitor.measures import NOT_LOGGED as NOT_LOGGED_MEASURE
+from el_monitor.measures import DAMAGED, DROPPED, NOT_LOGGED
 
 NAME = "EL_INSERTED"
-MEASURES = ("valid", "inserted", "duplicate", "spooled", NOT_LOGGED_MEASURE)
+# Counts of a forwarder's health outside the ratio, any of which is a WARNING; sent only
+# where they grew, and not at all by forwarders from before them.
+HEALTH = {
+    NOT_LOGGED: "events not written to the forwarders' event logs (full or read-only --log-dir?)",
+    DROPPED: "lines dropped by the forwarders' sources, their queue full (raise --queue-mb?)",
+    DAMAGED: "damaged stream messages terminated by the forwarders' sources",
+}
+MEASURES = ("valid", "inserted", "duplicate", "spooled", *HEALTH)
 COUNTS = names.metric(names.OVERALL, names.alternatives(MEASURES), names.COUNT)
-VALID, INSERTED, DUPLICATE, SPOOLED, NOT_LOGGED = (
-    names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES
+VALID, INSERTED, DUPLICATE, SPOOLED = (
+    names.metric(names.OVERALL, m, names.COUNT) for m in MEASURES[:4]
 )
 DEFAULT_STEP = 10  # seconds between points when a window has a single point
 
@@ -149,10 +165,10 @@ class Inserted(nagiosplugin.Resource):
         yield nagiosplugin.Metric("stalled", stalled, "s", context="stall")
         for name, value in totals._asdict().items():
             yield nagiosplugin.Metric(name, value, min=0, context="count")
-        if frame.get(NOT_LOGGED) is not None:  # forwarders from before it leave it out
-            yield nagiosplugin.Metric(
-                NOT_LOGGED_MEASURE, frame.total(NOT_LOGGED), min=0, context=NOT_LOGGED_MEASURE
-            )
+        for measure in HEALTH:
+            name = names.metric(names.OVERALL, measure, names.COUNT)
+            if frame.get(name) is not None:  # forwarders from before it leave it out
+                yield nagiosplugin.Metric(measure, frame.total(name), min=0, context=measure)
 
 
 class StallContext(nagiosplugin.Context):
@@ -209,12 +225,10 @@ class InsertedSummary(nagiosplugin.Summary):
         if unknown:
             return unknown
         text = self._problem(results)
-        not_logged = output.worst(results, NOT_LOGGED_MEASURE)
-        if not_logged is not None and not_logged.state != nagiosplugin.Ok:
-            text = (
-                f"{output.num(not_logged.metric.value)} events not written to the forwarders' "
-                f"event logs (full or read-only --log-dir?); {text}"
-            )
+        for measure, what in reversed(HEALTH.items()):
+            found = output.worst(results, measure)
+            if found is not None and found.state != nagiosplugin.Ok:
+                text = f"{output.num(found.metric.value)} {what}; {text}"
         return text
 
     def _problem(self, results: nagiosplugin.Results) -> str:
@@ -287,7 +301,7 @@ def build_check(args: argparse.Namespace, graphite: Graphite) -> nagiosplugin.Ch
         StallContext(args.stalled),
         PerfContext("count"),
         PerfContext("unjudged"),
-        ValueContext(NOT_LOGGED_MEASURE, Range("0"), None),  # any such event is a WARNING
+        *(ValueContext(m, Range("0"), None) for m in HEALTH),  # any such count is a WARNING
         InsertedSummary(graphite.window.label(), args.min_events),
     )
 

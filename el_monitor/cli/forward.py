@@ -31,7 +31,7 @@ from el_monitor.cli.options import (
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
 from el_monitor.ingest.sources.network import QUEUE_BYTES
-from el_monitor.measures import MEASURES
+from el_monitor.measures import BUSY, DAMAGED, DROPPED, MEASURES, OVERALL, REFUSED
 
 
 def register(commands: Commands) -> None:
@@ -116,7 +116,8 @@ def register(commands: Commands) -> None:
         metavar="MIB",
         help=f"udp://, tcp:// and http:// inputs: events received but not yet processed are "
         f"held in memory up to this size (default {QUEUE_BYTES >> 20}); past it the beacon answers "
-        f"503 with Retry-After and UDP and ZeroMQ count what they drop",
+        f"503 with Retry-After and UDP and ZeroMQ count what they drop (under the summary; "
+        f"overall.dropped in Graphite)",
     )
     forward.add_argument(
         "--batch-size",
@@ -192,7 +193,7 @@ def run_forward(args: argparse.Namespace) -> int:
         from el_monitor.cli.forward_workers import supervise
 
         status, counts = supervise(args, prepared)
-        print_summary(counts)
+        print_summary(counts, input_names(args))
         return status
     warn_stranded(args.spool_dir, 1)
     stop, reload = threading.Event(), threading.Event()
@@ -207,13 +208,21 @@ def run_forward(args: argparse.Namespace) -> int:
         lambda: open_input(args, args.spool_dir),
         pid_path=args.pid_file,
     )
-    print_summary(result.counts)
+    print_summary(result.counts, input_names(args))
     return 1 if result.pending else 0
 
 
-def print_summary(counts: Snapshot) -> None:
-    """The per-schema summary and the most common errors, on stdout."""
+def input_names(args: argparse.Namespace) -> str:
+    """The inputs as given, to name what a source lost in the summary."""
+    return ", ".join(args.input or ["stdin://"])
+
+
+def print_summary(counts: Snapshot, source: str = "stdin://") -> None:
+    """The per-schema summary, what the source lost or refused before the pipeline saw it,
+    and the most common errors, on stdout."""
     print(summary_table(counts))
+    for line in source_losses(counts, source):
+        print(line)
     errors = error_groups(counts)
     if errors:
         print("\nmost common errors:\n" + format_errors(errors))
@@ -234,3 +243,21 @@ def format_errors(groups: Sequence[ErrorGroup]) -> str:
     return "\n".join(
         f"{g.events:>8}  {g.scope}  {g.code}" + (f"  {g.path}" if g.path else "") for g in groups
     )
+
+
+LOSS_TEXTS = (
+    (DROPPED, "lines dropped (the queue was full; raise --queue-mb)"),
+    (DAMAGED, "damaged messages terminated"),
+    (REFUSED, "requests refused (4xx: the client's fault)"),
+    (BUSY, "requests answered 503 busy (the queue was full; they retry; raise --queue-mb?)"),
+)
+
+
+def source_losses(snapshot: Snapshot, source: str) -> list[str]:
+    """A line for each kind of input the source lost or refused, when there was any: the
+    table starts at ``raw``, so the lines received are its raw plus those dropped."""
+    return [
+        f"{source}: {count:,} {text}"
+        for measure, text in LOSS_TEXTS
+        if (count := snapshot.get(OVERALL, measure))
+    ]

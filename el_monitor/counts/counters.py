@@ -15,7 +15,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from el_monitor.measures import MEASURES, NOT_LOGGED, OVERALL
+from el_monitor.measures import MEASURES, NOT_LOGGED, OVERALL, OVERALL_ONLY
+
+
+class SourceTally(NamedTuple):
+    """What a source lost or refused before the pipeline saw it, cumulative: the lines
+    received are ``raw`` + ``dropped``.  Fields are named as their measures (``SOURCE_LOSSES``)."""
+
+    dropped: int = 0  # lines received but not queued: the queue was full (UDP, ZeroMQ)
+    damaged: int = 0  # stream messages that did not decode, terminated (JetStream)
+    refused: int = 0  # requests answered 4xx (HTTP beacon)
+    busy: int = 0  # requests answered 503, the queue being full: the clients retry
+
+
+NO_LOSSES = SourceTally()
 
 
 class SchemaCounts:
@@ -78,6 +91,8 @@ class Counters:
         # arbitrary names from the wire cannot grow memory without bound.
         self.unattributed = SchemaCounts()
         self.not_logged = 0  # events the event logs could not hold (they were stored)
+        # The source's own tally, read at each snapshot (its receiver threads keep it).
+        self.source_tally: Callable[[], SourceTally] = lambda: NO_LOSSES
 
     def schema(self, name: str) -> SchemaCounts:
         """The counts of a schema known to the registry (created on first use)."""
@@ -89,6 +104,11 @@ class Counters:
     def known(self, name: str) -> bool:
         """Whether a schema has its own counts (unknown names are counted unattributed)."""
         return name in self._schemas
+
+    def origin(self) -> Snapshot:
+        """Nothing counted, as of now: where a feed's first interval starts, so it carries
+        what the source lost before the forwarder was made (its receiver starts first)."""
+        return Snapshot(self._clock(), MappingProxyType({}), MappingProxyType({}))
 
     def snapshot(self) -> Snapshot:
         scopes: dict[str, Mapping[str, int]] = {}
@@ -104,6 +124,7 @@ class Counters:
                 scopes[name] = MappingProxyType(values)
                 errors[name] = MappingProxyType(dict(counts.errors))
         overall[NOT_LOGGED] = self.not_logged
+        overall.update(self.source_tally()._asdict())
         scopes[OVERALL] = MappingProxyType(overall)
         errors[OVERALL] = MappingProxyType(dict(overall_errors))
         return Snapshot(self._clock(), MappingProxyType(scopes), MappingProxyType(errors))
@@ -120,7 +141,7 @@ def combined(snapshots: Sequence[Snapshot]) -> Snapshot:
             errors.setdefault(scope, Counter()).update(groups)
     overall = scopes.setdefault(OVERALL, Counter())
     errors.setdefault(OVERALL, Counter())
-    for measure in (*MEASURES, NOT_LOGGED):
+    for measure in (*MEASURES, *OVERALL_ONLY):
         overall[measure] += 0  # every measure present, as in one forwarder's snapshot
     return Snapshot(
         max((s.at for s in snapshots), default=0.0),

@@ -104,7 +104,7 @@ def metric_points(
     """Every point of one interval: count and rate of each measure for every scope present
     (zeros included, so "no events" is 0 and only a silent forwarder leaves a gap), plus the
     error groups that grew (``snapshot_errors`` holds per-scope deltas, not cumulative counts)
-    and ``overall.not_logged`` when it grew."""
+    and the overall-only counts (``not_logged``, the source's losses) that grew."""
     names = MetricNames(prefix, instance, max_error_names=1 << 30)
     return _points(names, interval, snapshot_errors, timestamp)
 

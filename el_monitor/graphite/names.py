@@ -1,8 +1,9 @@
 """Every Graphite metric name el-monitor writes or reads, built here and nowhere else.
 
 A forwarder writes ``<prefix>.<instance>.<scope>.<measure>.{count,rate}``, ``scope`` being
-``overall`` or ``schema.<Schema>``; ``overall`` also carries ``not_logged``, sent like the
-errors only in intervals where it grew; and its validation errors as
+``overall`` or ``schema.<Schema>``; ``overall`` also carries ``not_logged`` and what the
+source lost or refused (``dropped``, ``damaged``, ``refused``, ``busy``), sent like the errors
+only in intervals where they grew; and its validation errors as
 ``<prefix>.<instance>.<scope>.errors.<code>.<path>.count``.  The check plugins and
 notify read them back summed over instances, so any number of forwarders can feed one Graphite.
 """
@@ -143,7 +144,8 @@ class MetricNames:
         return names
 
     def sparse(self, scope: str) -> tuple[tuple[str, str, str], ...]:
-        """Like ``measures``, for the counts sent only when they grew (``not_logged``)."""
+        """Like ``measures``, for the counts sent only when they grew (``not_logged``, the
+        source's losses)."""
         if scope != OVERALL:
             return ()
         head = self.base + scope_node(scope)

@@ -19,7 +19,7 @@ from el_monitor.counts.counters import (
     error_difference,
 )
 from el_monitor.ingest.periodic import WallClockSlots
-from el_monitor.measures import OVERALL
+from el_monitor.measures import OVERALL, SOURCE_LOSSES
 
 _STATS = logging.getLogger("el_monitor.stats")  # forward --stats-interval
 
@@ -41,7 +41,7 @@ class StatsLog:
     def __init__(self, counters: Counters) -> None:
         _STATS.setLevel(logging.INFO)
         self._counters = counters
-        self._last = counters.snapshot()
+        self._last = counters.origin()
 
     def write(self) -> None:
         now = self._counters.snapshot()
@@ -55,7 +55,12 @@ class StatsLog:
             (s for s in interval.counts if s != OVERALL), key=lambda s: -interval.counts[s]["raw"]
         )[:3]
         top = ", ".join(f"{s} {interval.rate(s, 'raw'):.0f}/s" for s in busiest)
-        _STATS.info("%s; busiest: %s; totals: %s", rates, top or "-", dict(now.scopes[OVERALL]))
+        totals = now.scopes[OVERALL]
+        lost = ", ".join(f"{m} {totals[m]}" for m in SOURCE_LOSSES if totals.get(m))
+        _STATS.info(
+            "%s; busiest: %s; source lost: %s; totals: %s",
+            rates, top or "-", lost or "none", dict(totals),
+        )  # fmt: skip
 
 
 class MetricsFeed:
@@ -67,7 +72,7 @@ class MetricsFeed:
         self._counters = counters
         self._sink = sink
         self.slots = WallClockSlots(sink.interval, clock)
-        self._last = counters.snapshot()
+        self._last = counters.origin()
 
     def send(self) -> None:
         """The counts up to the slot's boundary, stamped with the slot they cover."""

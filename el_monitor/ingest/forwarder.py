@@ -30,7 +30,7 @@ from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy, PolicyLoader
 from el_monitor.ingest.rescue import rescue
 from el_monitor.ingest.sdnotify import ServiceNotifier
-from el_monitor.ingest.sources.base import Source
+from el_monitor.ingest.sources.base import Source, tally_of
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.target import TargetFile
 from el_monitor.ingest.writer import Heartbeat, StoreWriter
@@ -87,6 +87,7 @@ class Forwarder:
         self.reload = reload or threading.Event()
         self.source = source
         self.counters = counters or Counters()
+        self.counters.source_tally = tally_of(source)  # in every snapshot: the books show it
         self.logs = (
             EventLogs(settings.log_dir, self.counters, suffix=settings.log_suffix)
             if settings.log_dir

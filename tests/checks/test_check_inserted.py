@@ -4,6 +4,8 @@ send no duplicate counts, missing insert counts, and the stall helper on its own
 
 from __future__ import annotations
 
+import pytest
+
 from el_monitor.checks import inserted as check_inserted
 
 from .support import Stub, Values, const, metric, put, run, status
@@ -94,28 +96,73 @@ def test_stall_helper_counts_duplicates_as_stored() -> None:
     assert stall(valid, series([0, 0, 0, 0, None]), series([5] * 4 + [None]), None).seconds == 0
 
 
-def test_events_the_logs_could_not_hold_are_a_warning(graphite: Stub, capsys) -> None:
-    """A full or read-only --log-dir: every event inserted, but some missing from the event
-    logs (``overall.not_logged``, sent only where it grew) — a WARNING saying so."""
+def all_stored(graphite: Stub, *health: tuple[str, Values]) -> None:
+    """900 valid events over the window, every one inserted, and ``health`` counts besides."""
     put(
         graphite,
         metric("fw1", "overall.valid.count", [100.0] * 9 + [None]),
         metric("fw1", "overall.inserted.count", [100.0] * 9 + [None]),
         metric("fw1", "overall.spooled.count", const(0.0)),
-        metric("fw1", "overall.not_logged.count", [None] * 6 + [40.0, 100.0, None, None]),
+        *health,
     )
+
+
+NOT_LOGGED_TEXT = (
+    "140 events not written to the forwarders' event logs (full or read-only --log-dir?)"
+)
+DROPPED_TEXT = "1234 lines dropped by the forwarders' sources, their queue full (raise --queue-mb?)"
+DAMAGED_TEXT = "2 damaged stream messages terminated by the forwarders' sources"
+
+
+@pytest.mark.parametrize(
+    ("health", "warning", "perfdata"),
+    [
+        (
+            [metric("fw1", "overall.not_logged.count", [None] * 6 + [40.0, 100.0, None, None])],
+            NOT_LOGGED_TEXT,
+            ["not_logged=140;0;;0"],
+        ),
+        (
+            [
+                metric("fw1", "overall.dropped.count", [None] * 7 + [1200.0, None, None]),
+                metric("fw2", "overall.dropped.count", [34.0] + [None] * 9),
+            ],
+            DROPPED_TEXT,
+            ["dropped=1234;0;;0"],
+        ),
+        (
+            [
+                metric("fw1", "overall.dropped.count", [None] * 7 + [1234.0, None, None]),
+                metric("fw2", "overall.damaged.count", [None] * 8 + [2.0, None]),
+            ],
+            f"{DROPPED_TEXT}; {DAMAGED_TEXT}",
+            ["dropped=1234;0;;0", "damaged=2;0;;0"],
+        ),
+    ],
+    ids=["not_logged", "dropped", "dropped and damaged"],
+)
+def test_health_counts_outside_the_ratio_are_a_warning(
+    graphite: Stub, capsys, health: list[tuple[str, Values]], warning: str, perfdata: list[str]
+) -> None:
+    """Every valid event inserted, but some missing from the event logs (a full or read-only
+    --log-dir: ``overall.not_logged``), or lost by a source before the pipeline saw them (lines
+    dropped while its queue was full: ``overall.dropped``; damaged stream messages terminated:
+    ``overall.damaged``).  The ratio cannot see them (the books start at raw), so each is a
+    WARNING saying so; they are sent only where they grew, summed over instances."""
+    all_stored(graphite, *health)
     code, out = run(check_inserted, graphite, capsys=capsys)
     text, perf = status(out)
     assert code == 1
     assert text == (
-        "EL_INSERTED WARNING - 140 events not written to the forwarders' event logs (full or "
-        "read-only --log-dir?); 100% of valid events inserted over the last 10min (900 of 900)"
+        f"EL_INSERTED WARNING - {warning}; 100% of valid events inserted over the last 10min "
+        "(900 of 900)"
     )
-    assert "not_logged=140;0;;0" in perf.split()
-    graphite.data["eventlogging.fw1.overall.not_logged.count"] = [None] * 10
+    assert set(perfdata) <= set(perf.split())
+    for name, _ in health:
+        graphite.data[name] = [None] * 10
     code, out = run(check_inserted, graphite, capsys=capsys)
     assert code == 0
-    assert "not_logged=0;0;;0" in out
+    assert all(p.split("=")[0] + "=0;0;;0" in out for p in perfdata)
 
 
 def test_a_replay_of_stored_events_is_ok(graphite: Stub, capsys) -> None:

@@ -28,6 +28,7 @@ from helpers import SCHEMAS, example_capsules, valid_lines
 
 from el_monitor.store import open_store
 
+from .carbon import CarbonCapture
 from .running import EL_MONITOR
 
 STARTED = re.compile(r"forwarding (?:udp|http)://127\.0\.0\.1:(\d+) with 2 workers")
@@ -223,52 +224,6 @@ def test_what_cannot_be_shared_is_refused_in_one_line(tmp_path):
     followed = [f"file://{one}?follow=1", f"file://{one}?follow=1", f"file://{one}?follow=1"]
     args = [a for uri in followed for a in ("--input", uri)]
     assert "take one worker each: use --workers 3" in refusal(tmp_path, *args)
-
-
-class CarbonCapture:
-    """A plaintext carbon listener keeping the last value sent for each (name, timestamp), as
-    whisper does."""
-
-    def __init__(self) -> None:
-        self.points: dict[tuple[str, int], float] = {}
-        self.connections = 0  # accepted so far
-        self.reading = 0  # not yet closed by the sender
-        self._lock = threading.Lock()
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self.reading += 1
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as lines:
-            for line in lines:
-                name, value, stamp = line.decode().split()
-                with self._lock:
-                    self.points[(name, int(stamp))] = float(value)
-        with self._lock:
-            self.reading -= 1
-
-    def done(self, senders: int) -> bool:
-        """Whether ``senders`` connections came and all were closed (all read)."""
-        with self._lock:
-            return self.connections >= senders and not self.reading
-
-    def total(self, name: str) -> float:
-        with self._lock:
-            return sum(v for (n, _), v in self.points.items() if n == name)
-
-    def close(self) -> None:
-        self.server.close()
 
 
 def test_graphite_sums_over_the_workers_instances(sqlite_url, tmp_path):

@@ -23,8 +23,11 @@ LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 TALLY = re.compile(
     r"read (\d+) events, published (\d+) in (\d+) messages \((\d+) already in the stream\), "
     r"refused (\d+) requests, answered (\d+) busy, (\d+) publish failures"
+    r"(?:; (\d+) lines dropped \(the queue was full; raise --queue-mb\))?"
 )
-TALLY_KEYS = ("read", "published", "messages", "duplicates", "refused", "busy", "failed")
+TALLY_KEYS = (
+    "read", "published", "messages", "duplicates", "refused", "busy", "failed", "dropped",
+)  # fmt: skip
 
 
 def publish_args(uri: str, subject: str, *extra: str, server: str = SHARED_URL) -> list[str]:
@@ -66,7 +69,8 @@ class Publisher:
             self.kill()
         match = TALLY.search(out.decode())
         assert match, f"no tally; stdout {out!r}\nstderr:\n{err.decode()[-3000:]}"
-        return dict(zip(TALLY_KEYS, map(int, match.groups()), strict=True)), err.decode()
+        counts = (int(n or 0) for n in match.groups())  # dropped: only when there were any
+        return dict(zip(TALLY_KEYS, counts, strict=True)), err.decode()
 
     def kill(self) -> None:
         if self.proc.poll() is None:

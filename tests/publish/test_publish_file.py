@@ -10,7 +10,7 @@ import socket
 from harness.nats import SHARED_URL, stream_config
 from harness.processes import free_ports
 from harness.wait import wait_until
-from helpers import valid_lines
+from helpers import udp_socket, valid_lines
 
 from el_monitor.ingest.sources.jetstream_address import stream_for_subject
 
@@ -111,3 +111,24 @@ def test_udp_datagrams_are_published(subject, tmp_path):
         publisher.kill()
     assert publisher.proc.returncode == 0 and tally["published"] == 1000, err[-3000:]
     assert sorted(line for _, line, _ in stream_lines(subject, tmp_path)) == sorted(lines)
+
+
+def test_udp_lines_dropped_on_a_full_queue_are_in_the_tally(subject, tmp_path):
+    """A burst into a 1 MiB queue: every line sent was read or dropped (the kernel dropped
+    none), what was read is in the stream, and the tally says how many were dropped."""
+    [port] = free_ports(1)
+    publisher = Publisher(publish_args(f"udp://127.0.0.1:{port}", subject, "--queue-mb", "1"))
+    lines = valid_lines(6000)
+    try:
+        publisher.output.wait_for("publishing to")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i in range(0, len(lines), 150):  # about 45 KB a datagram
+                sock.sendto(b"\n".join(lines[i : i + 150]), ("127.0.0.1", port))
+        wait_until(lambda: udp_socket(port).queued == 0, 60, "the publisher to read them all")
+        assert udp_socket(port).drops == 0
+        tally, err = publisher.terminate()
+    finally:
+        publisher.kill()
+    assert publisher.proc.returncode == 0, err[-3000:]
+    assert tally["read"] + tally["dropped"] == len(lines)
+    assert tally["published"] == tally["read"] == len(stream_lines(subject, tmp_path))

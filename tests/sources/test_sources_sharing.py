@@ -10,7 +10,13 @@ import threading
 
 import pytest
 
-from el_monitor.counts.counters import Counters, combined, snapshot_from_record, snapshot_record
+from el_monitor.counts.counters import (
+    Counters,
+    SourceTally,
+    combined,
+    snapshot_from_record,
+    snapshot_record,
+)
 from el_monitor.errors import UserError
 from el_monitor.ingest.event_logs import EventLogs, dated_log_files, log_name
 from el_monitor.ingest.sources.sharing import FileSequence, open_share, plan_shares
@@ -112,10 +118,14 @@ def test_workers_counts_sum():
     two.schema("B").raw, two.schema("B").valid = 1, 1
     two.schema("A").errors[("type", "/x")] = 2
     two.not_logged = 4
+    one.source_tally = lambda: SourceTally(dropped=7, busy=1)
+    two.source_tally = lambda: SourceTally(dropped=5, damaged=2)
     snapshots = [snapshot_from_record(snapshot_record(c.snapshot())) for c in (one, two)]
     total = combined(snapshots)
     assert total.get("A", "raw") == 5 and total.get("B", "valid") == 1
     assert total.get(OVERALL, "raw") == 6 and total.get(OVERALL, "not_logged") == 4
+    losses = {m: total.get(OVERALL, m) for m in ("dropped", "damaged", "refused", "busy")}
+    assert losses == {"dropped": 12, "damaged": 2, "refused": 0, "busy": 1}
     assert total.errors["A"] == {("type", "/x"): 2} == total.errors[OVERALL]
     assert combined([]).get(OVERALL, "raw") == 0
 

@@ -87,7 +87,8 @@ def line_uuids(
 class PublishCounts:
     """What ``publish`` did: ``read`` events taken from the source, ``published`` of them
     acknowledged by JetStream (in ``messages``), HTTP requests ``refused`` (too large,
-    malformed) and answered ``busy`` (503), and publish attempts that ``failed``."""
+    malformed) and answered ``busy`` (503), publish attempts that ``failed``, and lines the
+    source ``dropped`` before they were read (UDP, ZeroMQ: its queue was full)."""
 
     read: int = 0
     published: int = 0
@@ -96,13 +97,17 @@ class PublishCounts:
     refused: int = 0
     busy: int = 0
     failed: int = 0
+    dropped: int = 0
 
     def line(self) -> str:
-        return (
+        text = (
             f"read {self.read} events, published {self.published} in {self.messages} "
             f"messages ({self.duplicates} already in the stream), refused {self.refused} "
             f"requests, answered {self.busy} busy, {self.failed} publish failures"
         )
+        if self.dropped:
+            text += f"; {self.dropped} lines dropped (the queue was full; raise --queue-mb)"
+        return text
 
 
 class Publisher:

@@ -7,14 +7,17 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.errors import UserError
 from el_monitor.ingest.publish.publisher import HEADER_ROOM, PublishCounts, Publisher
 from el_monitor.ingest.publish.stream import connect, ensure_stream
+from el_monitor.ingest.sources.base import tally_of
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, StreamLimits
 
 if TYPE_CHECKING:
+    from el_monitor.counts.counters import SourceTally
     from el_monitor.ingest.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -57,11 +60,14 @@ async def publish(
             js = nc.jetstream(timeout=settings.ack_timeout)
             await ensure_stream(js, address, limits)
             publisher = Publisher(js, address, nc.max_payload, settings.ack_timeout)
-            stats = asyncio.get_running_loop().create_task(_log_counts(publisher, settings))
+            tally = tally_of(opened)
+            logged = _log_counts(publisher, settings, tally)
+            stats = asyncio.get_running_loop().create_task(logged)
             try:
                 unacknowledged = await _publish_input(opened, publisher, settings, stop)
             finally:
                 stats.cancel()
+            publisher.counts.dropped = tally().dropped
             return publisher.counts, unacknowledged
         finally:
             stop.set()  # ends the waiter on it, if the run ended otherwise
@@ -119,7 +125,10 @@ async def _publish_input(
     return await publish_chunks(opened, publisher, parse, stop, settings.drain_seconds)
 
 
-async def _log_counts(publisher: Publisher, settings: PublishSettings) -> None:
+async def _log_counts(
+    publisher: Publisher, settings: PublishSettings, tally: Callable[[], SourceTally]
+) -> None:
     while True:
         await asyncio.sleep(settings.stats_interval)
+        publisher.counts.dropped = tally().dropped  # the receiver thread keeps the source's
         log.info("%s: %s", settings.input, publisher.counts.line())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple, Protocol
+
+from el_monitor.counts.counters import NO_LOSSES, SourceTally
 
 
 class Chunk(NamedTuple):
@@ -36,6 +38,11 @@ class Source(Protocol):
     at least every ``idle_interval`` seconds while nothing arrives, so the pipeline can flush
     by age and notice ``stop``.  ``commit`` receives a ``Chunk.position`` once everything up
     to it is durable; sources without checkpoints ignore it.
+
+    A source that can lose or refuse input before the pipeline sees it (a full queue, a
+    damaged record, a bad request) also has ``tally() -> SourceTally``, cumulative, safe to call
+    from the pipeline's thread; the forwarder reads it wherever it reads its counters, so the
+    books show it (``tally_of``).  Sources that lose nothing need not have it.
     """
 
     name: str
@@ -45,3 +52,9 @@ class Source(Protocol):
     def commit(self, position: object) -> None: ...
 
     def close(self) -> None: ...
+
+
+def tally_of(source: object) -> Callable[[], SourceTally]:
+    """The source's ``tally`` method, or one saying it lost nothing."""
+    tally = getattr(source, "tally", None)
+    return tally if callable(tally) else lambda: NO_LOSSES

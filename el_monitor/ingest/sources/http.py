@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
+from el_monitor.counts.counters import SourceTally
 from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
@@ -187,6 +188,10 @@ class HttpSource(BufferedSource):
 
             self._loop.call_soon_threadsafe(stop)
             done.wait()
+
+    def tally(self) -> SourceTally:
+        """The requests it refused: 4xx (the client's fault) and 503 (busy; clients retry)."""
+        return SourceTally(refused=self.rejected, busy=self.busy)
 
     def commit(self, position: object) -> None:
         if self.journal is not None:

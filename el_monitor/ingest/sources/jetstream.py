@@ -38,6 +38,7 @@ from typing import Any
 import nats.js.errors
 from nats.aio.msg import Msg
 
+from el_monitor.counts.counters import SourceTally
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.jetstream_address import (
     ConsumerSettings,
@@ -218,6 +219,10 @@ class JetStreamSource(BufferedSource):
                 held.touched = now
             if stale and self._nc.is_connected:
                 await self._send([held.msg for held in stale], "in_progress")
+
+    def tally(self) -> SourceTally:
+        """The damaged records it terminated: their lines never reached the pipeline."""
+        return SourceTally(damaged=self.damaged)
 
     def commit(self, position: object) -> None:
         """Everything up to ``position`` is durable: ack those messages (on the loop)."""

@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+from el_monitor.counts.counters import SourceTally
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import IDLE, Chunk
 from el_monitor.ingest.sources.lines import MAX_CHUNK_BYTES, MAX_CHUNK_LINES
@@ -187,6 +188,10 @@ class ReceiverSource(BufferedSource):
 
     def _receive(self) -> None:
         raise NotImplementedError
+
+    def tally(self) -> SourceTally:
+        """The lines the full queue made it drop: received = raw + dropped."""
+        return SourceTally(dropped=self.dropped)
 
     def _take(self, lines: list[bytes]) -> bool:
         """Queue ``lines`` or count them dropped; whether they were queued."""
