@@ -33,15 +33,18 @@ demo: $(STAMP)
 	    --db sqlite:///$(DEMO)/el-monitor.db
 
 # Installs what the tests need (Python packages, Debian's graphite-carbon, graphite-web and
-# icinga2-bin when root, a MariaDB server when none answers), then runs them all.
+# icinga2-bin when root, a MariaDB server and a NATS JetStream server when none answers), then
+# runs them all (the NATS tests skip, saying why, when no NATS server can be had).
 test: $(STAMP)
 	scripts/ensure-monitoring
-	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) -m pytest -q
+	url=$$(scripts/ensure-mariadb) && nats=$$(scripts/ensure-nats || echo nats://127.0.0.1:4222) \
+	    && EL_TEST_MYSQL_URL=$$url EL_TEST_NATS_URL=$$nats $(PY) -m pytest -q
 
 # Prints each figure with its target and verdict. Exits 0 whenever the benchmark ran: on a shared
 # machine a missed timing target is information, not a build failure; a crash still fails.
 bench: $(STAMP)
-	url=$$(scripts/ensure-mariadb) && EL_TEST_MYSQL_URL=$$url $(PY) benchmarks/run.py
+	url=$$(scripts/ensure-mariadb) && nats=$$(scripts/ensure-nats || echo nats://127.0.0.1:4222) \
+	    && EL_TEST_MYSQL_URL=$$url EL_TEST_NATS_URL=$$nats $(PY) benchmarks/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
