@@ -3,10 +3,14 @@
 The real-size NavigationTiming lines are put in a stream of the run's own as ``el-monitor
 publish`` writes them (record messages of 50 events) before any clock starts.  Each figure
 starts ``el-monitor forward --input nats://...`` processes as members of a new durable consumer
-and times them from their start until the consumer has every message acknowledged, which a
-member does only once its batch is committed; then the rows are counted.
+and waits until the consumer has every message acknowledged, which a member does only once
+its batch is committed; then the rows are counted.  Members are long-running services, so the
+SQLite figures are their consuming rate, from the first acknowledgement on (interpreter start
+and schema loading left out); the MariaDB figure counts from the start, as its file
+counterpart does.
 
-- 2 members, a SQLite file each, against 1 member (same stream, same machine, same minute);
+- 2 members, a SQLite file each, against 1 member (same stream, same machine, same minute;
+  best of 2 runs each, alternated);
 - 1 member into MariaDB against the same forwarder reading the same lines from a file into
   MariaDB (start to exit);
 - the forwarder drill (``backup.forwarder_drill``): 2 members, 2,000 events/s, one SIGKILLed;
@@ -23,6 +27,7 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NamedTuple
 
 import corpus_events
 import nats.js.errors
@@ -34,6 +39,7 @@ from workload import count_problem
 CLI = Path(sys.executable).with_name("el-monitor")
 PER_RECORD = 50  # events a message, as the beacon's POST batches
 POLL = 0.05
+RUNS = 2  # of each SQLite configuration, alternated
 DEADLINE = 600.0
 DRILL_ACK_WAIT = 10  # seconds: the drill's recovery waits out one ack wait
 DRILL_RATE = 2_000.0
@@ -77,25 +83,29 @@ def scaleout(lines: Sequence[bytes], valid: int, mysql_url: str | None, tmp: Pat
 
 
 def _sqlite_members(stream, events: int, valid: int, tmp: Path) -> list[Figure]:
-    rates = {}
-    problems = {}
-    for members in (1, 2):
-        log(f"scale-out: {members} forwarder(s) consuming the stream into SQLite ...")
-        dbs = [f"sqlite:///{tmp / f'scaleout-{members}-{n}.db'}" for n in range(members)]
-        seconds, problems[members] = _consume(stream, f"sqlite{members}", dbs, valid, tmp)
-        rates[members] = events / seconds
-        for db in dbs:
-            remove_sqlite(Path(db.removeprefix("sqlite:///")))
+    """1 member, then 2, RUNS times alternated (each run a new consumer): the best of each."""
+    rates: dict[int, float] = {}
+    problems: dict[int, str] = {}
+    for run in range(RUNS):
+        for members in (1, 2):
+            log(f"scale-out: {members} forwarder(s) consuming the stream into SQLite ...")
+            dbs = [f"sqlite:///{tmp / f'scaleout-{members}-{n}.db'}" for n in range(members)]
+            done = _consume(stream, f"sqlite{members}r{run}", dbs, valid, tmp)
+            rates[members] = max(rates.get(members, 0.0), events * done.steady)
+            problems[members] = problems.get(members) or done.problem
+            for db in dbs:
+                remove_sqlite(Path(db.removeprefix("sqlite:///")))
     one = Reference("1 forwarder", rates[1])
+    taken = f"best of {RUNS}"
     return [
         Figure(
             "real NavigationTiming: 1 forwarder on one JetStream stream -> SQLite",
             rates[1],
             EVENTS,
-            "1 run",
+            taken,
             problem=problems[1],
         ),
-        TWO.measured(rates[2], "1 run", one, problems[2]),
+        TWO.measured(rates[2], taken, one, problems[2]),
     ]
 
 
@@ -119,7 +129,7 @@ def _mariadb(
     path.unlink()
     from_file = Reference("from a file", len(lines) / seconds)
     with scratch_database(url) as db:
-        seconds, from_stream_problem = _consume(stream, "mariadb", [db], valid, tmp)
+        done = _consume(stream, "mariadb", [db], valid, tmp)
     return [
         Figure(
             "real NavigationTiming: forward from a file -> MariaDB",
@@ -128,19 +138,25 @@ def _mariadb(
             "1 run",
             problem=problem,
         ),
-        MARIADB.measured(len(lines) / seconds, "1 run", from_file, from_stream_problem),
+        MARIADB.measured(len(lines) / done.seconds, "1 run", from_file, done.problem),
     ]
 
 
-def _consume(stream, consumer: str, dbs: list[str], valid: int, tmp: Path) -> tuple[float, str]:
-    """Members (one a database) of a new consumer, from their start until the consumer has
-    had every message of the stream acknowledged: (seconds, problem)."""
+class Consumed(NamedTuple):
+    seconds: float  # from the members' start until every message was acknowledged
+    steady: float  # share of the stream per second from the first acknowledgement on
+    problem: str
+
+
+def _consume(stream, consumer: str, dbs: list[str], valid: int, tmp: Path) -> Consumed:
+    """Members (one a database each) of a new consumer, until it has had every message of the
+    stream acknowledged."""
     uri = stream.uri(consumer)
     with ExitStack() as stack:
         started = time.perf_counter()
         members = [stack.enter_context(_member([*_forward(db), "--input", uri], tmp)) for db in dbs]
-        problem = _wait_acknowledged(stream, consumer, members)
-        seconds = time.perf_counter() - started
+        problem, first, acked_first = _wait_acknowledged(stream, consumer, members)
+        ended = time.perf_counter()
         for member in members:
             member.send_signal(signal.SIGTERM)
         for member in members:
@@ -149,7 +165,10 @@ def _consume(stream, consumer: str, dbs: list[str], valid: int, tmp: Path) -> tu
     shares = [event_rows(db) for db in dbs]
     if 0 in shares and not problem:
         problem = f"a member stored nothing (rows per member: {shares})"
-    return seconds, problem or count_problem("rows committed", sum(shares), valid)
+    left = 1 - acked_first / stream.published
+    steady = left / (ended - first) if ended > first else 0.0
+    problem = problem or count_problem("rows committed", sum(shares), valid)
+    return Consumed(ended - started, steady, problem)
 
 
 def _member(command: list[str], tmp: Path) -> subprocess.Popen[bytes]:
@@ -158,18 +177,25 @@ def _member(command: list[str], tmp: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=f)
 
 
-def _wait_acknowledged(stream, consumer: str, members: list[subprocess.Popen[bytes]]) -> str:
+def _wait_acknowledged(
+    stream, consumer: str, members: list[subprocess.Popen[bytes]]
+) -> tuple[str, float, int]:
+    """(problem, when the first acknowledgement was seen, messages acknowledged then)."""
     deadline = time.monotonic() + DEADLINE
+    first, acked_first = 0.0, 0
     while time.monotonic() < deadline:
         if any(member.poll() is not None for member in members):
-            return "a forwarder exited before the stream was consumed"
+            return "a forwarder exited before the stream was consumed", first, acked_first
         try:
-            if stream.acknowledged(consumer) >= stream.published:
-                return ""
+            acked = stream.acknowledged(consumer)
         except nats.js.errors.NotFoundError:
-            pass  # the first member has not made the consumer yet
+            acked = 0  # the first member has not made the consumer yet
+        if acked and not acked_first:
+            first, acked_first = time.perf_counter(), acked
+        if acked >= stream.published:
+            return "", first, acked_first
         time.sleep(POLL)
-    return f"not all acknowledged in {DEADLINE:.0f} s"
+    return f"not all acknowledged in {DEADLINE:.0f} s", first, acked_first
 
 
 def _forward(db: str) -> list[str]:
