@@ -71,6 +71,8 @@ def test_a_sequenced_line_keeps_eventloggings_uuid_over_a_transport_fallback():
     assert capsule["uuid"] == event_uuid("me", 42, 1795842000)
     capsule = make_parser("json", "me")(json.dumps(CAPSULE).encode(), fallback)
     assert capsule["uuid"] == "f" * 32
+    capsule = sequenced(f"42 EventLogging {body}".encode(), {"recvFrom": "elsewhere"})
+    assert capsule["uuid"] == event_uuid("elsewhere", 42, 1795842000)  # no uuid in defaults
 
 
 def test_query_string_decoding_keeps_utf8_and_plus_signs():

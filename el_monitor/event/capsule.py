@@ -194,11 +194,11 @@ class CapsuleBuilder:
         if defaults:
             # A transport's uuid (``stream_uuid``, the beacon's) is a fallback: the uuid
             # EventLogging derives from a line's seqId is the same whoever forwards it.
-            sequenced = "seqId" in obj and "uuid" not in obj
+            fallback = "uuid" in defaults and "seqId" in obj and "uuid" not in obj
             for key, value in defaults.items():
                 if key not in obj and key in ALLOWED:
                     obj[key] = value
-            if sequenced:
+            if fallback:
                 del obj["uuid"]
 
         schema = obj["schema"]
