@@ -13,6 +13,7 @@ traffic is) the parsing figures again, without targets.
 from __future__ import annotations
 
 import binascii
+import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,11 +104,15 @@ def parsing(
 def sqlite(
     title: str, data: Corpus, registry: SchemaRegistry, tmp: Path, floor: Reference
 ) -> Figure:
-    """``forward`` (default settings, in process) into a fresh SQLite database each run."""
+    """``forward`` (default settings, in process) into a fresh SQLite database each run, in
+    memory-backed /dev/shm where there is one (as the issue measured its baseline): the figure
+    is the forwarder's, not the disk's."""
     attempts = iter(range(REPEAT))
+    shm = Path("/dev/shm")
+    directory = shm if shm.is_dir() and os.access(shm, os.W_OK) else tmp
 
     def run() -> Run:
-        path = tmp / f"real-{next(attempts)}.db"
+        path = directory / f"el-bench-real-{os.getpid()}-{next(attempts)}.db"
         try:
             return forward(data, registry, f"sqlite:///{path}")
         finally:

@@ -65,7 +65,8 @@ real = every property of each schema filled with values of real type, size and c
 schema weighted as production traffic is (mixed); both about 10% invalid. Their floors: orjson.loads
 of the same lines; raw lines: the %q field unquoted (stdlib unquote_plus or C a2b_qp, the faster)
 then orjson.loads; MariaDB: LOAD DATA LOCAL INFILE of the same rows (TableLayout rows, TSV file).
-end to end = Forwarder over an in-memory source, rows committed and counted; CLI = el-monitor
+end to end = Forwarder over an in-memory source, rows committed and counted (the real-size SQLite
+file on /dev/shm, as issue 13 measured its baseline); CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process;
 --workers 2 = the same events as two files, shared by two worker processes, against one process
 reading both, into one SQLite file; 2 separate forwarders (a half and a SQLite file each) are the
