@@ -19,6 +19,7 @@ counterpart does.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def _mariadb(
     path.unlink()
     from_file = Reference("from a file", len(lines) / seconds)
     with scratch_database(url) as db:
-        done = _consume(stream, "mariadb", [db], valid, tmp)
+        done = _consume(stream, f"mariadb{secrets.token_hex(3)}", [db], valid, tmp)
     return [
         Figure(
             "real NavigationTiming: forward from a file -> MariaDB",
