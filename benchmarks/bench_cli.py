@@ -4,16 +4,18 @@ with the input.  A bare interpreter's peak RSS, taken the same way, is the memor
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import corpus_events
-from bench_stores import event_rows, remove_sqlite
+from bench_stores import event_rows, remove_sqlite, scratch_database
 from results import EVENTS, Figure, Reference, below, ratio_at_least
 from workload import count_problem
 
@@ -89,32 +91,33 @@ RUNS = 2
 ALONE, SHARED, PAIR = "1 worker", f"--workers {WORKERS}", "2 separate forwarders"
 
 
-def forward_workers(path: Path, lines: int, valid: int, tmp: Path) -> list[Figure]:
+def forward_workers(
+    path: Path, lines: int, valid: int, tmp: Path, mysql_url: str | None = None
+) -> list[Figure]:
     """``el-monitor forward --workers 2`` against one worker on the same input: ``path`` cut
-    into two files (``--input`` twice), into one SQLite file; and, as the ceiling of what two
-    processes get from this machine at the time, two separate forwarders on a half each, into
-    a SQLite file each.  Best of RUNS each, alternated."""
+    into two files (``--input`` twice), into one SQLite file (or, given ``mysql_url``, one
+    scratch MariaDB database); and, as the ceiling of what two processes get from this machine
+    at the time, two separate forwarders on a half each, into a SQLite file each (or both into
+    the one database).  Best of RUNS each, alternated."""
     halves = _halves(path, tmp)
     best: dict[str, float] = {}
     cpu: dict[str, float] = {}
     problems: dict[str, str] = {}
     for _ in range(RUNS):
         for label in (ALONE, SHARED, PAIR):
-            dbs = [tmp / f"cli-workers-{n}.db" for n in range(2 if label == PAIR else 1)]
-            before = _children_cpu()
-            seconds, _, problem = _launch(_workers_command(label, halves, dbs), tmp)
-            cpu[label] = min(cpu.get(label, math.inf), _children_cpu() - before)
-            stored = sum(event_rows(f"sqlite:///{db}") for db in dbs)
-            problem = problem or count_problem("rows committed", stored, valid)
-            for db in dbs:
-                remove_sqlite(db)
+            with _targets(label, tmp, mysql_url) as dbs:
+                before = _children_cpu()
+                seconds, _, problem = _launch(_workers_command(label, halves, dbs), tmp)
+                cpu[label] = min(cpu.get(label, math.inf), _children_cpu() - before)
+                stored = sum(event_rows(db) for db in set(dbs))
+                problem = problem or count_problem("rows committed", stored, valid)
             best[label] = min(best.get(label, seconds), seconds)
             problems[label] = problems.get(label) or problem
     for half in halves:
         half.unlink()
     one = Reference(ALONE, lines / best[ALONE])
     taken = f"best of {RUNS}"
-    name = f"CLI forward {lines:,} (2 files)"
+    name = f"CLI forward {lines:,} (2 files){' -> MariaDB' if mysql_url else ''}"
     return [
         Figure(f"{name}, {ALONE}", one.value, EVENTS, taken, problem=problems[ALONE]),
         Figure(
@@ -147,19 +150,36 @@ def forward_workers(path: Path, lines: int, valid: int, tmp: Path) -> list[Figur
     ]
 
 
-def _workers_command(label: str, halves: list[Path], dbs: list[Path]) -> list[str]:
+@contextlib.contextmanager
+def _targets(label: str, tmp: Path, mysql_url: str | None) -> Iterator[list[str]]:
+    """The database URL of each process of a configuration, empty, removed afterwards: a
+    scratch MariaDB database that every process shares, or SQLite files (one per separate
+    forwarder)."""
+    if mysql_url is not None:
+        with scratch_database(mysql_url) as db:
+            yield [db, db] if label == PAIR else [db]
+        return
+    files = [tmp / f"cli-workers-{n}.db" for n in range(2 if label == PAIR else 1)]
+    try:
+        yield [f"sqlite:///{f}" for f in files]
+    finally:
+        for f in files:
+            remove_sqlite(f)
+
+
+def _workers_command(label: str, halves: list[Path], dbs: list[str]) -> list[str]:
     """The command line of one configuration of ``forward_workers``."""
     forward = [str(CLI), "forward", "--schemas", str(corpus_events.SCHEMAS)]
     if label == PAIR:
         separate = [
-            shlex.join([*forward, "--input", f"file://{half}", "--db", f"sqlite:///{db}"])
+            shlex.join([*forward, "--input", f"file://{half}", "--db", db])
             for half, db in zip(halves, dbs, strict=True)
         ]
         both = f"{separate[0]} & first=$!; {separate[1]} & second=$!; wait $first && wait $second"
         return ["sh", "-c", both]
     inputs = [arg for half in halves for arg in ("--input", f"file://{half}")]
     workers = "1" if label == ALONE else str(WORKERS)
-    return [*forward, *inputs, "--db", f"sqlite:///{dbs[0]}", "--workers", workers]
+    return [*forward, *inputs, "--db", dbs[0], "--workers", workers]
 
 
 def _children_cpu() -> float:

@@ -69,8 +69,9 @@ end to end = Forwarder over an in-memory source, rows committed and counted (the
 file on /dev/shm, as issue 13 measured its baseline); CLI = el-monitor
 forward on a file in a child process (wall time incl. start-up), peak RSS of that process;
 --workers 2 = the same events as two files, shared by two worker processes, against one process
-reading both, into one SQLite file; 2 separate forwarders (a half and a SQLite file each) are the
-ceiling of two processes on this machine at that time.
+reading both, into one SQLite file (or one MariaDB database); 2 separate forwarders (a half and a
+SQLite file each, or both into the one database) are the ceiling of two processes on this machine
+at that time.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
@@ -251,6 +252,11 @@ def measure_all(
     figures += small_events(
         bench_cli.forward_workers(files[small], small, data.file_valid[small], tmp)
     )
+    if mysql_url is not None:
+        log(f"el-monitor forward --workers 2 against one worker into MariaDB, {small:,} events ...")
+        figures += small_events(
+            bench_cli.forward_workers(files[small], small, data.file_valid[small], tmp, mysql_url)
+        )
     return figures
 
 
