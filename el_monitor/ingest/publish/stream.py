@@ -8,7 +8,6 @@ reach the stream later.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -21,15 +20,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONNECT_SECONDS = 10.0  # the first connection; after it, reconnecting never gives up
-RECONNECT_SECONDS = 0.5
-API_SECONDS = 10.0
-
 
 async def connect(address: JetStreamAddress, name: str) -> Client:
-    """A connection to ``address.server`` that reconnects for ever; ``UserError`` when the
-    first connection is not made within ``CONNECT_SECONDS``."""
-    import nats
+    """A connection to ``address.server`` that reconnects for ever (``jetstream_connection``),
+    never holding a publish while disconnected."""
+    try:
+        from el_monitor.ingest.sources.jetstream_connection import Callbacks, connect_for_ever
+    except ModuleNotFoundError as exc:
+        raise UserError(f"publish needs {exc.name}: pip install 'el-monitor[nats]'") from None
 
     made: list[Client] = []
 
@@ -44,26 +42,8 @@ async def connect(address: JetStreamAddress, name: str) -> Client:
     async def reconnected() -> None:
         log.warning("NATS %s: reconnected", address.server)
 
-    try:
-        client = await asyncio.wait_for(
-            nats.connect(
-                address.server,
-                name=name,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=RECONNECT_SECONDS,
-                connect_timeout=2,
-                pending_size=0,
-                error_cb=error,
-                disconnected_cb=disconnected,
-                reconnected_cb=reconnected,
-            ),
-            CONNECT_SECONDS,
-        )
-    except (TimeoutError, OSError) as exc:
-        raise UserError(
-            f"cannot reach NATS at {address.server} ({exc or 'timed out'}): is nats-server "
-            "running (with -js) there?"
-        ) from None
+    callbacks = Callbacks(disconnected, reconnected, error)
+    client = await connect_for_ever(address.server, name, callbacks, buffer_while_away=False)
     made.append(client)
     return client
 

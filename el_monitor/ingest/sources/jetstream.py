@@ -46,12 +46,8 @@ from el_monitor.ingest.sources.jetstream_address import (
     consumer_settings,
     parse_consume_uri,
 )
-from el_monitor.ingest.sources.jetstream_group import (
-    CONNECT_SECONDS,
-    Callbacks,
-    ensure_consumer,
-    join,
-)
+from el_monitor.ingest.sources.jetstream_connection import CONNECT_SECONDS, Callbacks
+from el_monitor.ingest.sources.jetstream_group import ensure_consumer, join
 from el_monitor.ingest.sources.jetstream_messages import message_chunks
 from el_monitor.ingest.sources.journal import DamagedRecord
 from el_monitor.ingest.sources.loop_thread import LoopThread

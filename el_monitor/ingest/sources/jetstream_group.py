@@ -7,12 +7,9 @@ consumer of the wrong kind) is one ``UserError`` line naming the source.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -24,18 +21,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from el_monitor.errors import UserError
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.jetstream_address import ConsumerSettings, JetStreamAddress
+from el_monitor.ingest.sources.jetstream_connection import Callbacks, connect_for_ever
 
 log = logging.getLogger(__name__)
 
-CONNECT_SECONDS = 10.0  # to reach the server at start, and for each API request
-
-
-class Callbacks(NamedTuple):
-    """What the connection tells its source (nats-py's callbacks)."""
-
-    disconnected: Callable[[], Awaitable[None]]
-    reconnected: Callable[[], Awaitable[None]]
-    error: Callable[[Exception], Awaitable[None]]
+API_SECONDS = 10.0  # for each JetStream API request
 
 
 class Member(NamedTuple):
@@ -52,29 +42,11 @@ async def join(
     name: str, address: JetStreamAddress, settings: ConsumerSettings, callbacks: Callbacks
 ) -> Member:
     """Connect (nats-py reconnects for ever after) and join the group ``address`` names."""
+    nc = await connect_for_ever(
+        address.server, f"el-monitor forward {short_hostname()} {os.getpid()}", callbacks, name
+    )
     try:
-        await _probe(address.server)
-        nc = await asyncio.wait_for(
-            nats.connect(
-                address.server,
-                name=f"el-monitor forward {short_hostname()} {os.getpid()}",
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-                connect_timeout=2,
-                disconnected_cb=callbacks.disconnected,
-                reconnected_cb=callbacks.reconnected,
-                error_cb=callbacks.error,
-            ),
-            CONNECT_SECONDS,
-        )
-    except (OSError, TimeoutError, nats.errors.Error) as exc:
-        raise UserError(
-            f"{name}: cannot reach NATS at {address.server} "
-            f"({str(exc) or f'no answer in {CONNECT_SECONDS:g} s'}); "
-            "check the address and that nats-server runs"
-        ) from None
-    try:
-        js = nc.jetstream(timeout=CONNECT_SECONDS)
+        js = nc.jetstream(timeout=API_SECONDS)
         await _check_stream(name, js, address)
         settings = await ensure_consumer(name, js, address, settings)
         sub = await js.pull_subscribe_bind(consumer=address.consumer, stream=address.stream)
@@ -82,16 +54,6 @@ async def join(
         await nc.close()
         raise
     return Member(nc, js, sub, settings)
-
-
-async def _probe(server: str) -> None:
-    """Fail fast on a server that refuses: nats-py, told to reconnect for ever, would retry
-    the first connection for ever too."""
-    parts = urlsplit(server)
-    _, writer = await asyncio.wait_for(
-        asyncio.open_connection(parts.hostname, parts.port), CONNECT_SECONDS
-    )
-    writer.close()
 
 
 async def _check_stream(name: str, js: JetStreamContext, address: JetStreamAddress) -> None:
