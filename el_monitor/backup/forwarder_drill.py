@@ -26,9 +26,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from el_monitor.backup.failover_plan import DrillFailed
-from el_monitor.backup.jetstream_link import GroupState, JetStreamLink, Load
+from el_monitor.backup.jetstream_link import JetStreamLink, Load
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, parse_consume_uri
+from el_monitor.ingest.sources.jetstream_group import ConsumerState
 from el_monitor.store import Store, StoreUnavailable
 from el_monitor.store.catalogue import uuid_rows
 from el_monitor.store.mapping import table_name
@@ -198,7 +199,7 @@ class ForwarderDrill:
         def recovered() -> bool:
             for member in members[1:]:
                 member.check()
-            return self._state(link).ack_floor >= state.delivered
+            return self._state(link).ack_floor_stream >= state.delivered_stream
 
         self._until(recovered, timeout, "the killed forwarder's messages stored")
         self.result.recovery = time.monotonic() - killed_at
@@ -208,7 +209,7 @@ class ForwarderDrill:
                 f"recovery took {self.result.recovery:.1f} s, over {limit:g} s"
             )
 
-    def _state(self, link: JetStreamLink) -> GroupState:
+    def _state(self, link: JetStreamLink) -> ConsumerState:
         state = link.group(self.address.stream, self._consumer)
         if state is None:
             raise DrillFailed(f"consumer {self._consumer} of {self.address.stream} is gone")

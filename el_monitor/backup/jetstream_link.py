@@ -21,24 +21,13 @@ import nats.js.errors
 import orjson
 
 from el_monitor.errors import UserError
+from el_monitor.ingest.sources.jetstream_group import ConsumerState, consumer_state
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
 from el_monitor.ingest.sources.loop_thread import LoopThread
 
 CALL_SECONDS = 10.0
 RECORD_EVENTS = 50  # events in one record message, as the beacon's POST batches
-
-
-class GroupState(NamedTuple):
-    """A durable consumer as JetStream sees it (``ack_floor``: every message up to this
-    stream sequence is acknowledged)."""
-
-    delivered: int  # the last stream sequence delivered
-    ack_floor: int
-    ack_pending: int
-    waiting: int  # pull requests waiting: members idle for want of messages
-    redelivered: int
-    ack_wait: float
 
 
 class Load(NamedTuple):
@@ -88,20 +77,13 @@ class JetStreamLink:
             raise UserError(f"stream {stream} keeps {subjects}: name the subject with --subject")
         return str(subjects[0])
 
-    def group(self, stream: str, consumer: str) -> GroupState | None:
+    def group(self, stream: str, consumer: str) -> ConsumerState | None:
         """The consumer's state; None while it does not exist."""
         try:
             info = self._call(self._js.consumer_info(stream, consumer))
         except nats.js.errors.NotFoundError:
             return None
-        return GroupState(
-            delivered=info.delivered.stream_seq if info.delivered else 0,
-            ack_floor=info.ack_floor.stream_seq if info.ack_floor else 0,
-            ack_pending=info.num_ack_pending or 0,
-            waiting=info.num_waiting or 0,
-            redelivered=info.num_redelivered or 0,
-            ack_wait=float(info.config.ack_wait or 30),
-        )
+        return consumer_state(info)
 
     def start_load(self, subject: str, load: Load) -> None:
         self._load = self._thread.submit(self._publish(subject, load))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import nagiosplugin
 from nagiosplugin import Critical, Ok
@@ -39,6 +39,9 @@ from el_monitor.checks.runtime import run_check
 from el_monitor.errors import UserError
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, parse_consume_uri
 
+if TYPE_CHECKING:
+    from el_monitor.ingest.sources.jetstream_group import ConsumerState
+
 NAME = "EL_CONSUMER"
 PENDING, ACK_PENDING, CONSUMING = "pending", "ack_pending", "consuming"
 PERF = "perf"
@@ -47,23 +50,11 @@ CONNECT_SECONDS = 2.0
 STREAM_NOT_FOUND, CONSUMER_NOT_FOUND = 10059, 10014  # JetStream API error codes
 
 
-class Sample(NamedTuple):
-    """One ``consumer_info``: the counts, and the consumer sequences of the last delivery and
-    of the ack floor (they only move forward, so two samples say what happened between)."""
-
-    pending: int
-    ack_pending: int
-    redelivered: int
-    waiting: int
-    delivered_seq: int
-    acked_seq: int
-
-
 class Activity(NamedTuple):
     """Two samples ``interval`` seconds apart."""
 
-    first: Sample
-    last: Sample
+    first: ConsumerState
+    last: ConsumerState
     interval: float
 
     @property
@@ -85,21 +76,12 @@ class Activity(NamedTuple):
         return self.backlog > 0 and idle and self.delivered == 0 and self.acked == 0
 
 
-def _sample(info: Any) -> Sample:
-    return Sample(
-        info.num_pending or 0,
-        info.num_ack_pending or 0,
-        info.num_redelivered or 0,
-        info.num_waiting or 0,
-        info.delivered.consumer_seq if info.delivered else 0,
-        info.ack_floor.consumer_seq if info.ack_floor else 0,
-    )
-
-
 async def read_activity(address: JetStreamAddress, interval: float, timeout: float) -> Activity:
     """Two samples of the consumer, ``interval`` apart; a failure is one ``CheckError`` line."""
     try:
         import nats
+
+        from el_monitor.ingest.sources.jetstream_group import consumer_state
     except ModuleNotFoundError as exc:
         raise nagiosplugin.CheckError("needs nats-py: pip install 'el-monitor[nats]'") from exc
     from nats.errors import Error as NatsError
@@ -128,9 +110,9 @@ async def read_activity(address: JetStreamAddress, interval: float, timeout: flo
     try:
         jetstream = client.jetstream(timeout=timeout)
         assert address.consumer is not None  # parse_consume_uri insists
-        first = _sample(await jetstream.consumer_info(address.stream, address.consumer))
+        first = consumer_state(await jetstream.consumer_info(address.stream, address.consumer))
         await asyncio.sleep(interval)
-        last = _sample(await jetstream.consumer_info(address.stream, address.consumer))
+        last = consumer_state(await jetstream.consumer_info(address.stream, address.consumer))
     except NotFoundError as exc:
         if exc.err_code == STREAM_NOT_FOUND:
             message = f"stream {address.stream} not found at {address.server}"

@@ -28,6 +28,39 @@ log = logging.getLogger(__name__)
 API_SECONDS = 10.0  # for each JetStream API request
 
 
+class ConsumerState(NamedTuple):
+    """One ``consumer_info`` of a durable consumer, as its readers (``check_el_consumer``, the
+    forwarder drill) need it.  Sequences only move forward, so two states say what happened
+    between them; ``ack_floor_stream``: every message up to this stream sequence is
+    acknowledged."""
+
+    pending: int
+    ack_pending: int
+    redelivered: int
+    waiting: int  # pull requests waiting: members idle for want of messages
+    delivered_seq: int  # consumer sequence of the last delivery
+    acked_seq: int  # consumer sequence of the ack floor
+    delivered_stream: int  # stream sequence of the last delivery
+    ack_floor_stream: int
+    ack_wait: float
+
+
+def consumer_state(info: Any) -> ConsumerState:
+    """A ``nats.js.api.ConsumerInfo`` as a ``ConsumerState``."""
+    delivered, floor = info.delivered, info.ack_floor
+    return ConsumerState(
+        pending=info.num_pending or 0,
+        ack_pending=info.num_ack_pending or 0,
+        redelivered=info.num_redelivered or 0,
+        waiting=info.num_waiting or 0,
+        delivered_seq=delivered.consumer_seq or 0 if delivered else 0,
+        acked_seq=floor.consumer_seq or 0 if floor else 0,
+        delivered_stream=delivered.stream_seq or 0 if delivered else 0,
+        ack_floor_stream=floor.stream_seq or 0 if floor else 0,
+        ack_wait=float(info.config.ack_wait or 30),
+    )
+
+
 class Member(NamedTuple):
     """A joined member: its connection, JetStream context, pull subscription, and the
     group's settings (the consumer's own ack wait, whatever the address asked)."""
