@@ -41,5 +41,18 @@ class UserError(Exception):
     """A problem the user can fix; its message is one line naming the thing and the fix."""
 
 
+# The optional dependencies (pyproject's extras): module imported -> (distribution, extra).
+EXTRAS = {"nats": ("nats-py", "nats"), "zmq": ("pyzmq", "zmq")}
+
+
+def missing_extra(exc: ModuleNotFoundError, what: str) -> UserError:
+    """The one line for ``what`` when the optional dependency it imports is not installed;
+    any other missing module is not the user's to install, so it is raised again."""
+    if exc.name not in EXTRAS:
+        raise exc
+    distribution, extra = EXTRAS[exc.name]
+    return UserError(f"{what} needs {distribution}: pip install 'el-monitor[{extra}]'")
+
+
 class SchemaError(UserError):
     """A schema file that cannot be read or compiled."""

@@ -36,7 +36,7 @@ from el_monitor.checks import options, output
 from el_monitor.checks.judge import PerfContext, ValueContext, compared
 from el_monitor.checks.options import nagios_range
 from el_monitor.checks.runtime import run_check
-from el_monitor.errors import UserError
+from el_monitor.errors import UserError, missing_extra
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, parse_consume_uri
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ async def read_activity(address: JetStreamAddress, interval: float, timeout: flo
 
         from el_monitor.ingest.sources.jetstream_group import consumer_state
     except ModuleNotFoundError as exc:
-        raise nagiosplugin.CheckError("needs nats-py: pip install 'el-monitor[nats]'") from exc
+        raise nagiosplugin.CheckError(str(missing_extra(exc, "check_el_consumer"))) from exc
     from nats.errors import Error as NatsError
     from nats.errors import NoServersError
     from nats.js.errors import NotFoundError, ServiceUnavailableError

@@ -51,3 +51,13 @@ def test_port_in_use_is_a_user_error(scheme: str, kind: int) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match="in use"):
             open_source(f"{scheme}://127.0.0.1:{port}")
+
+
+def test_a_missing_optional_dependency_is_one_line_naming_its_extra():
+    from el_monitor.errors import missing_extra
+
+    error = missing_extra(ModuleNotFoundError("No module named 'nats'", name="nats"), "x: nats://")
+    assert str(error) == "x: nats:// needs nats-py: pip install 'el-monitor[nats]'"
+    other = ModuleNotFoundError("No module named 'typo'", name="typo")
+    with pytest.raises(ModuleNotFoundError):  # not an extra: a bug, raised as it is
+        missing_extra(other, "x")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from el_monitor.errors import UserError
+from el_monitor.errors import UserError, missing_extra
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, StreamLimits
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ async def connect(address: JetStreamAddress, name: str) -> Client:
     try:
         from el_monitor.ingest.sources.jetstream_connection import Callbacks, connect_for_ever
     except ModuleNotFoundError as exc:
-        raise UserError(f"publish needs {exc.name}: pip install 'el-monitor[nats]'") from None
+        raise missing_extra(exc, "publish") from None
 
     made: list[Client] = []
 

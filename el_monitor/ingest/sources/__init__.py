@@ -13,7 +13,7 @@ import socket
 import sys
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from el_monitor.errors import UserError
+from el_monitor.errors import UserError, missing_extra
 from el_monitor.ingest.sources.base import Source
 from el_monitor.ingest.sources.network import QUEUE_BYTES
 
@@ -83,9 +83,7 @@ def open_source(
         try:
             from el_monitor.ingest.sources.zeromq import ZmqSource, parse_zmq_uri
         except ModuleNotFoundError as exc:
-            if exc.name != "zmq":
-                raise
-            raise UserError(f"{uri}: tcp:// needs pyzmq: pip install 'el-monitor[zmq]'") from exc
+            raise missing_extra(exc, f"{uri}: tcp://") from exc
         return ZmqSource(
             uri,
             parse_zmq_uri(uri),
@@ -97,11 +95,7 @@ def open_source(
         try:
             from el_monitor.ingest.sources.jetstream import open_jetstream
         except ModuleNotFoundError as exc:
-            if exc.name != "nats":
-                raise
-            raise UserError(
-                f"{uri}: nats:// needs nats-py: pip install 'el-monitor[nats]'"
-            ) from exc
+            raise missing_extra(exc, f"{uri}: nats://") from exc
         return open_jetstream(
             uri, idle_interval=idle_interval, max_line_bytes=max_line_bytes, queue_bytes=queue_bytes
         )
