@@ -299,9 +299,10 @@ def test_a_value_no_column_holds_fails_as_with_the_inserts_even_mid_load(
                 assert store.bulk is bulk
 
 
-def test_the_bulk_path_is_asked_for_in_the_url(mysql_url: str) -> None:
-    """INSERTs by default (their ids follow on from batch to batch; a LOAD's leave gaps)."""
-    for url, bulk in ((mysql_url, False), (mysql_url + "?bulk=1", True)):
+def test_the_bulk_path_is_the_default_and_bulk_0_turns_it_off(mysql_url: str) -> None:
+    """LOAD DATA by default; ``?bulk=0`` for INSERTs alone (their ids follow on from batch to
+    batch; a LOAD's leave gaps)."""
+    for url, bulk in ((mysql_url + "?bulk=0", False), (mysql_url, True)):
         with contextlib.closing(open_store(url)) as store:
             assert isinstance(store, MySQLStore) and store.bulk is bulk
             layout = store.layout("Wide", "1", SCHEMA)

@@ -51,10 +51,11 @@ class MySQLStore(Store):
         self._conn: LoadConnection | None = None
         self._insert_sql: dict[str, InsertSQL] = {}
         # LOAD DATA first (None: INSERTs only); the database's own errors leave it as they
-        # are, to be told apart below.  Asked for (``?bulk=1``), not the default: a LOAD takes
-        # its ids in blocks, so the ids of consecutive batches have gaps (INSERTs' follow on).
+        # are, to be told apart below.  ``?bulk=0`` asks for INSERTs alone: a LOAD takes its
+        # ids in blocks, so the ids of consecutive batches have gaps (INSERTs' follow on).
         if bulk is None:
-            bulk = parse_qs(urlsplit(url).query).get("bulk", ["0"])[-1] in ("1", "yes", "on")
+            option = parse_qs(urlsplit(url).query).get("bulk", ["1"])[-1]
+            bulk = option.lower() not in ("0", "no", "off")
         self._loader = Loader(safe_url(url), _UNAVAILABLE | {_NO_SUCH_TABLE}) if bulk else None
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
         if connect_now:

@@ -9,6 +9,7 @@ import pytest
 
 from el_monitor.cli.main import main
 from el_monitor.store import open_store
+from el_monitor.store.mysql import MySQLStore
 
 SCHEMA, REVISION, TABLE = "CompareTest", "1", "CompareTest_1"
 EVENT_SCHEMA = {
@@ -24,8 +25,9 @@ OLD = 1_577_836_800  # 2020-01-01: older than any lag allowance
 
 
 def seed(url: str, count: int, *, start: int = 0, second: int = OLD, schema: str = SCHEMA) -> None:
-    """``count`` events (ids follow on), every seventh with no ``action`` (NULL)."""
-    store = open_store(url)
+    """``count`` events (ids follow on: INSERTs, whose ids do, where a LOAD's leave gaps),
+    every seventh with no ``action`` (NULL)."""
+    store = MySQLStore(url, bulk=False) if url.startswith("mysql:") else open_store(url)
     try:
         layout = store.layout(schema, REVISION, EVENT_SCHEMA)
         rows = []
