@@ -65,7 +65,7 @@ def test_udp_lines_dropped_on_a_full_queue_are_in_the_books(tmp_path: Path, work
          "--batch-size", "50", "--flush-interval", "0.1", "--stats-interval", "0.2",
          "--instance", INSTANCE, "--graphite", f"127.0.0.1:{carbon.port}",
          "--graphite-interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,  # a rescue lands here
     )  # fmt: skip
     output = ProcessOutput(proc)
     try:
