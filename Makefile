@@ -32,19 +32,22 @@ demo: $(STAMP)
 	$(VENV)/bin/el-monitor --config examples/el-monitor.toml schemas --schemas examples/schemas \
 	    --db sqlite:///$(DEMO)/el-monitor.db
 
+# The MariaDB and NATS JetStream servers the tests and benchmarks use (started when none
+# answers), in the environment of the command that follows.
+WITH_SERVERS = url=$$(scripts/ensure-mariadb) && nats=$$(scripts/ensure-nats || echo nats://127.0.0.1:4222) \
+	&& EL_TEST_MYSQL_URL=$$url EL_TEST_NATS_URL=$$nats
+
 # Installs what the tests need (Python packages, Debian's graphite-carbon, graphite-web and
 # icinga2-bin when root, a MariaDB server and a NATS JetStream server when none answers), then
 # runs them all (the NATS tests skip, saying why, when no NATS server can be had).
 test: $(STAMP)
 	scripts/ensure-monitoring
-	url=$$(scripts/ensure-mariadb) && nats=$$(scripts/ensure-nats || echo nats://127.0.0.1:4222) \
-	    && EL_TEST_MYSQL_URL=$$url EL_TEST_NATS_URL=$$nats $(PY) -m pytest -q
+	$(WITH_SERVERS) $(PY) -m pytest -q
 
 # Prints each figure with its target and verdict. Exits 0 whenever the benchmark ran: on a shared
 # machine a missed timing target is information, not a build failure; a crash still fails.
 bench: $(STAMP)
-	url=$$(scripts/ensure-mariadb) && nats=$$(scripts/ensure-nats || echo nats://127.0.0.1:4222) \
-	    && EL_TEST_MYSQL_URL=$$url EL_TEST_NATS_URL=$$nats $(PY) benchmarks/run.py
+	$(WITH_SERVERS) $(PY) benchmarks/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

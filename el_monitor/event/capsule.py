@@ -194,12 +194,10 @@ class CapsuleBuilder:
         if defaults:
             # A transport's uuid (``stream_uuid``, the beacon's) is a fallback: the uuid
             # EventLogging derives from a line's seqId is the same whoever forwards it.
-            fallback = "uuid" in defaults and "seqId" in obj and "uuid" not in obj
+            skipped = "uuid" if "seqId" in obj else None
             for key, value in defaults.items():
-                if key not in obj and key in ALLOWED:
+                if key not in obj and key in ALLOWED and key != skipped:
                     obj[key] = value
-            if fallback:
-                del obj["uuid"]
 
         schema = obj["schema"]
         if schema != self._schema:  # (a value of another type is never equal: checked)
