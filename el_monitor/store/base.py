@@ -22,6 +22,7 @@ from el_monitor.store.mapping import (
     StoreError,
     TableLayout,
     TableMissing,
+    Value,
     event_columns,
     table_name,
 )
@@ -102,6 +103,9 @@ class Store(ABC):
     """A database that holds one table per schema revision."""
 
     url: str
+    # What a row holds for a column the event leaves empty (``TableLayout.empty``): a value
+    # the driver binds as NULL.
+    empty: Value = None
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect  # chosen once: the only place the engines are told apart
@@ -115,7 +119,7 @@ class Store(ABC):
             name = table_name(schema, revision)
             wanted = [*CAPSULE_COLUMNS, *event_columns(event_schema)]
             existing = self._create_table(name, wanted)
-            layout = self._layouts[key] = _layout_from(name, wanted, existing)
+            layout = self._layouts[key] = _layout_from(name, wanted, existing, self.empty)
         return layout
 
     def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:
@@ -270,7 +274,9 @@ def _book(tx: Transaction, bookkeeping: Bookkeeping | None, result: InsertResult
             tx.execute_many(sql, rows)
 
 
-def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -> TableLayout:
+def _layout_from(
+    name: str, wanted: Sequence[Column], existing: Sequence[str], empty: Value
+) -> TableLayout:
     """Layout over the columns the table really has; uuid and timestamp come first.  The
     retention marker is left out: rows are inserted unsanitized (it stays NULL)."""
     have = {c.lower(): c for c in existing}
@@ -283,7 +289,7 @@ def _layout_from(name: str, wanted: Sequence[Column], existing: Sequence[str]) -
         for lower, actual in have.items()
         if lower not in ("id", "uuid", "timestamp", RETENTION_MARKER)
     ]
-    return TableLayout(name, columns)
+    return TableLayout(name, columns, empty)
 
 
 def url_with_password_file(url: str, password_file: str) -> str:

@@ -88,11 +88,13 @@ def duplicates_of(
 
 
 def differing(layout: TableLayout, sent: Row, stored: Sequence[Any]) -> tuple[str, ...]:
-    """The columns whose value in ``stored`` is not the one ``sent`` (both in layout order)."""
+    """The columns whose value in ``stored`` is not the one ``sent`` (both in layout order;
+    ``stored`` may be another row sent, holding the layout's ``empty`` for NULL too)."""
+    empty = layout.empty
     return tuple(
         column.name
         for column, a, b in zip(layout.columns, sent, stored, strict=True)
-        if not same_value(column.kind, a, b)
+        if not same_value(column.kind, None if a is empty else a, None if b is empty else b)
     )
 
 

@@ -179,8 +179,11 @@ class TableLayout:
     field the table lacks is a ``StoreError`` rather than a failed batch.
     """
 
-    def __init__(self, name: str, columns: list[Column]) -> None:
+    def __init__(self, name: str, columns: list[Column], empty: Value = None) -> None:
         self.name = name
+        # What a row holds where the event has no value: a NULL to the engine (``Store``
+        # chooses; ``differing`` reads it as None).
+        self.empty = empty
         self.columns = tuple(columns)
         self.column_names = tuple(c.name for c in columns)
         self._position = {c.name: i for i, c in enumerate(columns)}
@@ -211,16 +214,18 @@ class TableLayout:
 
     def row(self, capsule: Mapping[str, Any]) -> Row:
         """One row, in ``column_names`` order.  Raises StoreError for unmapped fields."""
-        values: Row = [None] * len(self.columns)
+        values: Row = [self.empty] * len(self.columns)
         values[0] = capsule["uuid"]
         second = capsule["timestamp"]
         if second != self._last_second:
             self._last_second, self._last_mw = second, mediawiki_timestamp(second)
         values[1] = self._last_mw
         for position, key, limited in self._capsule:
-            value = values[position] = capsule.get(key)
-            if limited and value is not None and len(value) > VARCHAR_LIMIT:
-                self._too_long(position, value)
+            value = capsule.get(key)
+            if value is not None:
+                if limited and len(value) > VARCHAR_LIMIT:
+                    self._too_long(position, value)
+                values[position] = value
         # A validated event holds a scalar wherever its table has a scalar column: only the
         # fields without one (nested objects, JSON columns, unknown names) take ``_fill``.
         top = self._top
