@@ -167,6 +167,21 @@ def test_replay_is_idempotent(store):
     assert store.query(f"SELECT COUNT(*) FROM {layout.name}") == [(1,)]
 
 
+def test_a_table_name_of_64_characters_gets_its_indexes_and_its_rows(store):
+    """Index names are built from the table's: past MySQL's 64 characters they are cut and
+    end in a hash, so a long schema name is stored, and a replay still adds nothing."""
+    schema = "LongSchemaName" + "x" * 41  # + "_12345678": 64 characters, the most a table has
+    layout = store.layout(schema, "12345678", NESTED)
+    assert len(layout.name) == 64
+    capsule = {"uuid": "b" * 32, "timestamp": 1795842000, "wiki": "w", "event": {"count": 1}}
+    assert store.insert({layout: [layout.row(capsule)]}).inserted[layout] == 1
+    assert store.insert({layout: [layout.row(capsule)]}).inserted[layout] == 0
+    assert store.query(f"SELECT COUNT(*) FROM {layout.name}") == [(1,)]
+    unique, timestamp = event_table(layout.name, []).unique, event_table(layout.name, []).indexes
+    names = [unique.name, *(index.name for index in timestamp)]
+    assert all(len(name) <= 64 for name in names) and len(set(names)) == 2
+
+
 def test_a_refused_row_costs_only_itself(store):
     layout = store.layout("Nested", "1.0.0", NESTED)
     rows = []

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from el_monitor.store.mapping import DOUBLE, SQL_TYPES, Column
+from el_monitor.store.mapping import DOUBLE, SQL_TYPES, Column, fitted_identifier
 
 # number_list's NULL: a number neither engine writes (a leading zero) that numpy parses as
 # -(2**63 - 1); a stored value parsing the same is told apart by its text.
@@ -80,8 +80,10 @@ def event_table(name: str, columns: Sequence[Column]) -> TableSpec:
         columns=tuple(
             (c.name, f"{_CAPSULE_TYPES.get(c.kind) or SQL_TYPES[c.kind]} NULL") for c in columns
         ),
-        unique=Index(f"ix_{name}_uuid", ("uuid",)),
-        indexes=(Index(f"ix_{name}_timestamp", ("timestamp",)),),
+        unique=Index(fitted_identifier(f"ix_{name}_uuid", f"{name}\0uuid"), ("uuid",)),
+        indexes=(
+            Index(fitted_identifier(f"ix_{name}_timestamp", f"{name}\0timestamp"), ("timestamp",)),
+        ),
         collation=EVENT_COLLATION,
     )
 

@@ -8,6 +8,7 @@ NULLable so retention can null fields later.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from el_monitor.event.capsule import mediawiki_timestamp
 from el_monitor.event.jsontext import decoded_key
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,64}")
+_MAX_IDENTIFIER = 64  # characters in a MySQL table or index name
 VARCHAR_LIMIT = 191  # longest utf8mb4 VARCHAR that InnoDB can index in its smallest row format
 
 # Logical column kinds and the SQL types they become.
@@ -90,6 +92,15 @@ def table_name(schema: str, revision: str) -> str:
             f"table name {name!r} is not a valid identifier (at most 64 of A-Za-z0-9_)"
         )
     return name
+
+
+def fitted_identifier(name: str, key: str) -> str:
+    """``name``, or when longer than an identifier may be, its start and a hash of ``key``
+    (what makes it unique), so that a long table name still gets its index names."""
+    if len(name) <= _MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"{name[: _MAX_IDENTIFIER - len(digest) - 1]}_{digest}"
 
 
 _NUMBERED_REVISION = re.compile(r"[0-9][0-9_]*")  # as table_name writes 17325565 or 1.7.0

@@ -11,7 +11,6 @@ deleted and the new ones inserted in one transaction, so recomputing a period is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -26,6 +25,7 @@ from el_monitor.store.mapping import (
     TEXT,
     VARCHAR,
     StoreError,
+    fitted_identifier,
 )
 
 __all__ = [
@@ -49,21 +49,12 @@ STATISTICS = ("count", "p50", "p75", "p95")  # per measured column, in this orde
 # How many leading characters of a YYYYMMDDHHMMSS timestamp name its period.
 PERIOD_CHARS = {"hour": 10, "day": 8, "month": 6}
 _PREFIX = "rollup_"
-_MAX_NAME = 64
 
 
 def rollup_table(schema: str, rule: str) -> str:
     """The table of a schema's rule: ``rollup_<schema>_<rule>``; a name longer than an
     identifier may be is cut and ends in a hash of both, so it stays unique."""
-    return _identifier(f"{_PREFIX}{schema.replace('-', '_')}_{rule}", f"{schema}\0{rule}")
-
-
-def _identifier(name: str, key: str) -> str:
-    """``name``, or when too long for an identifier its start and a hash of ``key``."""
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    return f"{name[: _MAX_NAME - len(digest) - 1]}_{digest}"
+    return fitted_identifier(f"{_PREFIX}{schema.replace('-', '_')}_{rule}", f"{schema}\0{rule}")
 
 
 def measure_columns(column: str) -> tuple[str, ...]:
@@ -108,7 +99,7 @@ class RollupTable(NamedTuple):
                 (EVENTS_COLUMN, "BIGINT NOT NULL DEFAULT 0"),
                 *numbers,
             ),
-            indexes=(Index(_identifier(f"ix_{self.name}", self.name), (PERIOD_COLUMN,)),),
+            indexes=(Index(fitted_identifier(f"ix_{self.name}", self.name), (PERIOD_COLUMN,)),),
             collation="utf8mb4_bin",  # groups differ by case as they do in Python
         )
 
