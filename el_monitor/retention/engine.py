@@ -24,7 +24,7 @@ from el_monitor.retention.guards import RetentionRefused, check_guards
 from el_monitor.retention.hashing import TokenHasher, forget_salts
 from el_monitor.retention.plan import PreStep, RunPlan, Step, TablePlan, plan_table, store_tables
 from el_monitor.retention.policy import DELETE, SANITIZE, row_time, rules_for
-from el_monitor.store import Store, StoreError
+from el_monitor.store import JobRunning, Store, StoreError
 from el_monitor.store.catalogue import others_inserts
 from el_monitor.store.retention import (
     StatePolicy,
@@ -53,6 +53,7 @@ BATCH_SIZE = 5000  # rows a transaction at most (retention run --batch-size): te
 # longer makes the next ones smaller (they grow back when the server is quick again), so no
 # lock is held for a second whatever the load.
 LOCK_BUDGET = 0.4
+RETENTION_JOB = "retention"  # the name of its lock (``Store.exclusive``)
 MIN_BATCH = 100
 # While other sessions insert (live traffic), each batch is followed by a pause this many times
 # as long as it took: retention then takes at most about half of one server thread, and the
@@ -125,13 +126,33 @@ def run_retention(
     progress: ProgressSink | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Check the guards (RetentionRefused), run ``pre_steps``, then, when ``plan.execute``,
-    every table's steps; ``pause`` seconds between batches let replicas catch up, and
-    ``yield_factor`` times a batch's time after it while others insert (``YIELD_FACTOR``)."""
+    """Check the guards (RetentionRefused, as when another run holds the database's
+    retention lock), run ``pre_steps``, then, when ``plan.execute``, every table's steps;
+    ``pause`` seconds between batches let replicas catch up, and ``yield_factor`` times a
+    batch's time after it while others insert (``YIELD_FACTOR``)."""
     store = plan.store
     problems = check_guards(store, plan.catalog, plan.tables, plan.grants, plan.now, max_age_gap)
     if problems:
         raise RetentionRefused(problems)
+    pacing = _Pacing(pause, yield_factor, sleep)
+    if not plan.execute:
+        return _run(plan, pre_steps, batch_size, pacing, progress)
+    # Two runs at once would roll up rows the other is deleting, and fight over row locks.
+    try:
+        with store.exclusive(RETENTION_JOB):
+            return _run(plan, pre_steps, batch_size, pacing, progress)
+    except JobRunning as exc:
+        raise RetentionRefused([f"{exc}: wait for it to end"]) from None
+
+
+def _run(
+    plan: RunPlan,
+    pre_steps: Sequence[PreStep],
+    batch_size: int,
+    pacing: _Pacing,
+    progress: ProgressSink | None,
+) -> RunResult:
+    store = plan.store
     lines = tuple(step(plan) for step in pre_steps)
     if not plan.execute:
         return RunResult(plan, tuple(TableResult(t) for t in plan.tables), lines)
@@ -139,7 +160,7 @@ def run_retention(
     tables = [_with_marker(store, plan, t) if t.needs_marker else t for t in plan.tables]
     if progress is not None:
         progress.set_total(sum(t.due(DELETE) + t.due(SANITIZE) for t in tables))
-    batches = _Batches(store, plan, batch_size, _Pacing(pause, yield_factor, sleep), progress)
+    batches = _Batches(store, plan, batch_size, pacing, progress)
     results = tuple(batches.run_table(table) for table in tables)
     forgotten = 0
     if plan.before is None and plan.only is None:  # every table is as the policy says

@@ -10,13 +10,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import InsertResult, Rejected, Store, StoreUnavailable
+from el_monitor.store.base import InsertResult, JobRunning, Rejected, Store, StoreUnavailable
 from el_monitor.store.mapping import StoreError, TableLayout, TableMissing
 
 _SQLITE = "sqlite:///"
 
 __all__ = [
     "InsertResult",
+    "JobRunning",
     "Rejected",
     "Store",
     "StoreError",

@@ -42,6 +42,10 @@ class StoreUnavailable(Exception):
         self.fix = fix
 
 
+class JobRunning(StoreError):
+    """Another process runs the same job on this database now (``Store.exclusive``)."""
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A row the database refused (value too long, out of range…): the event's EventError."""
@@ -263,6 +267,13 @@ class Store(ABC):
         """A second store on the same database, to read in parallel with this one (the
         caller closes it); None when the engine gains nothing from one (SQLite)."""
         return None
+
+    @abstractmethod
+    def exclusive(self, job: str) -> AbstractContextManager[None]:
+        """Hold ``job``'s lock on this database while the block runs, so that two runs of a
+        job that must not overlap (a timer's and one started by hand) never do; raises
+        JobRunning at once when another holds it.  The lock ends with its holder, however
+        that ends."""
 
     @abstractmethod
     def close(self) -> None: ...

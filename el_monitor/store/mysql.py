@@ -20,9 +20,23 @@ import pymysql
 from pymysql.converters import escape_string
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction, safe_url
+from el_monitor.store.base import (
+    JobRunning,
+    Params,
+    Store,
+    StoreUnavailable,
+    Transaction,
+    safe_url,
+)
 from el_monitor.store.dialect import MYSQL, InsertSQL
-from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, Value
+from el_monitor.store.mapping import (
+    Row,
+    StoreError,
+    TableLayout,
+    TableMissing,
+    Value,
+    fitted_identifier,
+)
 from el_monitor.store.mysql_load import LoadConnection, Loader
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
@@ -100,6 +114,30 @@ class MySQLStore(Store):
             if exc.args and exc.args[0] == _NO_SUCH_TABLE:  # a ProgrammingError
                 raise TableMissing(f"database refused the batch: {exc.args[-1]}") from exc
             raise StoreError(f"database refused the batch: {exc.args[-1]}") from exc
+
+    @contextmanager
+    def exclusive(self, job: str) -> Iterator[None]:
+        # A named lock of the server (GET_LOCK names are server-wide: the database is part
+        # of it), on a connection of its own: the store's may be dropped and made again
+        # meanwhile, which would let the lock go.  Closing that session releases it.
+        database = str(self._params.get("database"))
+        name = fitted_identifier(f"el_monitor.{job}.{database}", f"{job}\0{database}")
+        try:
+            session = pymysql.connect(**self._params)
+        except pymysql.err.OperationalError as exc:
+            raise StoreUnavailable(f"{safe_url(self.url)}: {exc.args[-1]}") from exc
+        try:
+            with session.cursor() as cursor:
+                cursor.execute("SELECT GET_LOCK(%s, 0)", (name,))
+                row = cursor.fetchone()
+            if row is None or row[0] != 1:
+                raise JobRunning(
+                    f"another {job} run holds the lock {name!r} on {safe_url(self.url)}"
+                )
+            yield
+        finally:
+            with suppress(Exception):  # the session may be gone: its lock went with it
+                session.close()
 
     def _drop_connection(self) -> None:
         if self._conn is not None:

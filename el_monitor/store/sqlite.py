@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from el_monitor.errors import UserError
-from el_monitor.store.base import Params, Store, StoreUnavailable, Transaction
+from el_monitor.store.base import JobRunning, Params, Store, StoreUnavailable, Transaction
 from el_monitor.store.dialect import HMAC_FUNCTION, SQLITE, hmac_hex
 from el_monitor.store.mapping import Row, StoreError, TableLayout, TableMissing, column_text
 
@@ -88,6 +89,25 @@ class SQLiteStore(Store):
             self._db = self._open()
             self._reopen = False
         return self._db
+
+    @contextmanager
+    def exclusive(self, job: str) -> Iterator[None]:
+        # An flock on a file beside the database (left there: removing it would race with
+        # the next holder); the kernel drops it with the process.
+        if self.path == ":memory:":  # no other process can open this database
+            yield
+            return
+        path = Path(f"{self.path}.{job}.lock")
+        try:
+            handle = path.open("a")
+        except OSError as exc:
+            raise StoreError(f"cannot open the {job} lock {path}: {exc.strerror}") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise JobRunning(f"another {job} run holds the lock {path}") from None
+            yield
 
     def _insert_sql(self, layout: TableLayout) -> str:
         sql = self._sql.get(layout.name)

@@ -10,9 +10,10 @@ import datetime
 import pytest
 
 from el_monitor.catalog.load import load_catalog
-from el_monitor.retention.engine import plan_run, run_retention
+from el_monitor.retention.engine import RETENTION_JOB, plan_run, run_retention
 from el_monitor.retention.extensions import record_extension
 from el_monitor.retention.guards import RetentionRefused
+from el_monitor.store import JobRunning, open_store
 
 from .support import CATALOG, NOW, TABLES, catalog, catalog_file, rows_of, seed
 
@@ -122,3 +123,19 @@ def refused_after_gap(store, cat, now):
     with pytest.raises(RetentionRefused) as caught:
         run_retention(plan, max_age_gap=3)
     return caught.value.problems
+
+
+def test_a_run_while_another_holds_the_lock_is_refused_and_changes_nothing(seeded, tmp_path):
+    """A timer's run and one started by hand must not overlap: the second is refused at
+    once, and goes on once the first has ended."""
+    other = open_store(seeded.url)  # another process's store, as far as the lock can tell
+    try:
+        with other.exclusive(RETENTION_JOB):
+            (problem,) = refused(seeded, catalog(tmp_path))
+            with pytest.raises(JobRunning):
+                seeded.exclusive(RETENTION_JOB).__enter__()
+    finally:
+        other.close()
+    assert problem.startswith("another retention run holds the lock")
+    result = run_retention(plan_run(seeded, catalog(tmp_path), NOW, [], execute=True))
+    assert sum(t.deleted + t.sanitized for t in result.tables) > 0
