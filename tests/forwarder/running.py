@@ -67,11 +67,12 @@ def one_schema_lines(count: int, start: int = 0) -> list[bytes]:
 
 
 def assert_books_balance(counts: dict[str, int], store_errors: int = 0) -> None:
-    """raw = valid + invalid + sampled_out + opted_out; valid = inserted + store errors."""
+    """raw = valid + invalid + sampled_out + opted_out; valid = inserted + duplicate + store
+    errors."""
     assert counts["raw"] == (
         counts["valid"] + counts["invalid"] + counts["sampled_out"] + counts["opted_out"]
     ), counts
-    assert counts["valid"] == counts["inserted"] + store_errors, counts
+    assert counts["valid"] == counts["inserted"] + counts.get("duplicate", 0) + store_errors, counts
 
 
 def log_records(directory: Path, kind: str) -> list[str]:

@@ -70,7 +70,7 @@ def test_a_member_killed_mid_batch_is_taken_over(
     counts = heir.stop()
     # What the first had stored but not yet acknowledged (its commit boundary inside a
     # record, or its acks not yet sent) comes again: counted duplicate, no second row.
-    assert_books_balance(counts, store_errors=counts["duplicate"])
+    assert_books_balance(counts)
     assert counts["raw"] > 0 and held > 0
     assert counts["inserted"] + 600 <= corpus.valid  # it stored only what the first had not
 
@@ -130,7 +130,8 @@ def test_workers_share_one_consumer(
 
 def test_nats_restarted_under_a_member(private_nats, mysql_url: str, members: list[Member]):
     """The server goes away and comes back (same store): the member logs it, keeps running,
-    and consumes on; every event stored once."""
+    and consumes on; every event stored once.  (A restarted server may deliver again what it
+    had acknowledged, its acks not yet on disk: those come back as duplicates, not rows.)"""
     stream, before, after = TestStream(private_nats.url), Corpus(300), Corpus(300, start=300)
     stream.create()
     member = Member(mysql_url, stream.uri("group"), "fw1")
@@ -149,5 +150,6 @@ def test_nats_restarted_under_a_member(private_nats, mysql_url: str, members: li
     wait_until(lambda: stream.acknowledged("group") == 600, 60, "all 600 acknowledged")
     counts = member.stop()
     assert_books_balance(counts)
-    assert (counts["raw"], counts["inserted"]) == (600, before.valid + after.valid)
+    assert counts["inserted"] == before.valid + after.valid
+    assert counts["raw"] - counts["duplicate"] - counts["invalid"] == counts["inserted"]
     assert f"forwarding {stream.uri('group')} into" in member.output.text()
