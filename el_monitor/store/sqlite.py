@@ -92,7 +92,7 @@ class SQLiteStore(Store):
 
     @contextmanager
     def exclusive(self, job: str) -> Iterator[None]:
-        # An flock on a file beside the database (left there: removing it would race with
+        # A flock on a file beside the database (left there: removing it would race with
         # the next holder); the kernel drops it with the process.
         if self.path == ":memory:":  # no other process can open this database
             yield
