@@ -23,5 +23,8 @@ DROPPED = "dropped"  # lines a receiver could not queue (UDP, ZeroMQ: the queue 
 DAMAGED = "damaged"  # stream messages that were damaged records, terminated (JetStream)
 REFUSED = "refused"  # requests answered 4xx, the client's fault (HTTP beacon)
 BUSY = "busy"  # requests answered 503 while the queue was full; clients retry (HTTP beacon)
-SOURCE_LOSSES = (DROPPED, DAMAGED, REFUSED, BUSY)
+# Datagrams the kernel dropped before the receiver read them, its socket buffer full (UDP):
+# never received, so outside even ``dropped``.
+KERNEL_DROPPED = "kernel_dropped"
+SOURCE_LOSSES = (DROPPED, DAMAGED, REFUSED, BUSY, KERNEL_DROPPED)
 OVERALL_ONLY = (NOT_LOGGED, *SOURCE_LOSSES)

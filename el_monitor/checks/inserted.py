@@ -25,9 +25,10 @@ reached the database, so the sink works, but a backfill from those logs would mi
     read-only --log-dir?); 100% of valid events inserted over the last 10min (…)
 
 Likewise, input a forwarder's source lost before counting it: lines dropped while its queue
-was full (UDP, ZeroMQ; ``overall.dropped``) and damaged stream messages it terminated
-(JetStream; ``overall.damaged``) are each a WARNING: the ratio cannot see them, since the
-books start at ``raw``::
+was full (UDP, ZeroMQ; ``overall.dropped``), datagrams the kernel dropped before it read them
+(UDP; ``overall.kernel_dropped``) and damaged stream messages it terminated (JetStream;
+``overall.damaged``) are each a WARNING: the ratio cannot see them, since the books start at
+``raw``::
 
     EL_INSERTED WARNING - 1234 lines dropped by the forwarders' sources, their queue full
     (raise --queue-mb?); 100% of valid events inserted over the last 10min (…)
@@ -39,8 +40,8 @@ The status line names the duplicates when there are any::
 
 Fewer than ``--min-events`` valid events in the window are not judged.  Perfdata: ``ratio``
 with its thresholds, ``valid``/``inserted``/``duplicate``/``spooled`` event counts,
-``stalled`` seconds and, when the forwarders send them, ``not_logged``, ``dropped`` and
-``damaged``.
+``stalled`` seconds and, when the forwarders send them, ``not_logged``, ``dropped``,
+``damaged`` and ``kernel_dropped``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from el_monitor.checks.judge import PerfContext, ValueContext, compared
 from el_monitor.checks.runtime import run
 from el_monitor.graphite import names
 from el_monitor.graphite.render import Series
-from el_monitor.measures import DAMAGED, DROPPED, NOT_LOGGED
+from el_monitor.measures import DAMAGED, DROPPED, KERNEL_DROPPED, NOT_LOGGED
 
 NAME = "EL_INSERTED"
 # Counts of a forwarder's health outside the ratio, any of which is a WARNING; sent only
@@ -68,6 +69,7 @@ HEALTH = {
     NOT_LOGGED: "events not written to the forwarders' event logs (full or read-only --log-dir?)",
     DROPPED: "lines dropped by the forwarders' sources, their queue full (raise --queue-mb?)",
     DAMAGED: "damaged stream messages terminated by the forwarders' sources",
+    KERNEL_DROPPED: "datagrams the kernel dropped, the forwarders not reading fast enough",
 }
 MEASURES = ("valid", "inserted", "duplicate", "spooled", *HEALTH)
 COUNTS = names.metric(names.OVERALL, names.alternatives(MEASURES), names.COUNT)

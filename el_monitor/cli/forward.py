@@ -31,7 +31,15 @@ from el_monitor.cli.options import (
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
 from el_monitor.ingest.sources.network import QUEUE_BYTES
-from el_monitor.measures import BUSY, DAMAGED, DROPPED, MEASURES, OVERALL, REFUSED
+from el_monitor.measures import (
+    BUSY,
+    DAMAGED,
+    DROPPED,
+    KERNEL_DROPPED,
+    MEASURES,
+    OVERALL,
+    REFUSED,
+)
 
 
 def register(commands: Commands) -> None:
@@ -250,6 +258,10 @@ LOSS_TEXTS = (
     (DAMAGED, "damaged messages terminated"),
     (REFUSED, "requests refused (4xx: the client's fault)"),
     (BUSY, "requests answered 503 busy (the queue was full; they retry; raise --queue-mb?)"),
+    (
+        KERNEL_DROPPED,
+        "datagrams dropped by the kernel (its socket buffer was full: more --workers?)",
+    ),
 )
 
 

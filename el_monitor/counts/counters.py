@@ -26,6 +26,7 @@ class SourceTally(NamedTuple):
     damaged: int = 0  # stream messages that did not decode, terminated (JetStream)
     refused: int = 0  # requests answered 4xx (HTTP beacon)
     busy: int = 0  # requests answered 503, the queue being full: the clients retry
+    kernel_dropped: int = 0  # datagrams the kernel dropped, the socket buffer full (UDP)
 
 
 NO_LOSSES = SourceTally()

@@ -2,8 +2,8 @@
 
 A forwarder writes ``<prefix>.<instance>.<scope>.<measure>.{count,rate}``, ``scope`` being
 ``overall`` or ``schema.<Schema>``; ``overall`` also carries ``not_logged`` and what the
-source lost or refused (``dropped``, ``damaged``, ``refused``, ``busy``), sent like the errors
-only in intervals where they grew; and its validation errors as
+source lost or refused (``dropped``, ``damaged``, ``refused``, ``busy``, ``kernel_dropped``),
+sent like the errors only in intervals where they grew; and its validation errors as
 ``<prefix>.<instance>.<scope>.errors.<code>.<path>.count``.  The check plugins and
 notify read them back summed over instances, so any number of forwarders can feed one Graphite.
 """

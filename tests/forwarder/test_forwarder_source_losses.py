@@ -120,3 +120,52 @@ def test_a_damaged_record_message_is_in_the_summary(
     assert member.proc.returncode == 0, err.decode(errors="replace")[-3000:]
     assert overall_counts(out)["raw"] == 20 == count_rows(sqlite_url)
     assert f"{uri}: 1 damaged messages terminated" in out.decode().splitlines()
+
+
+KERNEL_DROPPED = re.compile(r"^(udp://[\d.:]+): ([\d,]+) datagrams dropped by the kernel ", re.M)
+
+
+def test_udp_datagrams_the_kernel_dropped_are_in_the_books(tmp_path: Path) -> None:
+    """A forwarder that stops reading (SIGSTOP) lets its socket buffer fill, and the kernel
+    drops what follows: once it reads again it stores what was queued, and its summary, its
+    stats line and Graphite's ``overall.kernel_dropped`` all give the kernel's own count, so
+    that every datagram sent (one line each) is a row or a datagram the kernel dropped."""
+    db = tmp_path / "el.db"
+    port = _free_udp_port()
+    carbon = CarbonCapture()
+    proc = subprocess.Popen(
+        [*EL_MONITOR, "forward", "--schemas", str(SCHEMAS), "--db", f"sqlite:///{db}",
+         "--input", f"udp://127.0.0.1:{port}", "--flush-interval", "0.1",
+         "--stats-interval", "0.2", "--instance", INSTANCE,
+         "--graphite", f"127.0.0.1:{carbon.port}", "--graphite-interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )  # fmt: skip
+    output = ProcessOutput(proc)
+    sent = 0
+    try:
+        wait_until(lambda: udp_sockets(port), 60, f"the forwarder to bind udp://127.0.0.1:{port}")
+        proc.send_signal(signal.SIGSTOP)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            while not udp_sockets(port)[0].drops:  # until its buffer, whatever its size, is full
+                assert sent < 1_000_000, "the kernel never dropped a datagram"
+                for line in valid_lines(1000, start=sent):
+                    sender.sendto(line, ("127.0.0.1", port))
+                sent += 1000
+        proc.send_signal(signal.SIGCONT)
+        drops = udp_sockets(port)[0].drops
+        wait_until(lambda: count_rows(f"sqlite:///{db}") == sent - drops, 120, "the queued rows")
+        output.wait_for(f"source lost: kernel_dropped {drops}")  # the --stats-interval line
+        proc.send_signal(signal.SIGTERM)
+        out, err = output.finish(120)
+        assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
+        wait_until(lambda: carbon.done(1), 60, "the metrics read")
+        graphite = carbon.total(f"eventlogging.{INSTANCE}.overall.kernel_dropped.count")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait(30)
+        carbon.close()
+    [(source, counted)] = KERNEL_DROPPED.findall(out.decode())
+    assert source == f"udp://127.0.0.1:{port}"
+    assert int(counted.replace(",", "")) == drops == graphite == sent - overall_counts(out)["raw"]
