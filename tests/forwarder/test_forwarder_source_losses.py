@@ -1,5 +1,6 @@
 """What a source loses before the pipeline sees it, in the forwarder's books: lines a UDP
-receiver drops while its queue is full (received = raw + dropped), and damaged JetStream record
+receiver drops while its queue is full (received = raw + dropped), datagrams the kernel drops
+while the receiver does not read, and damaged JetStream record
 messages it terminates, each shown under the summary, in the ``--stats-interval`` line and in
 Graphite.  Real processes, sockets, NATS and a carbon listener."""
 
