@@ -38,6 +38,7 @@ from el_monitor.store.mapping import (
     fitted_identifier,
 )
 from el_monitor.store.mysql_load import LoadConnection, Loader
+from el_monitor.store.mysql_session import Session
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -123,7 +124,7 @@ class MySQLStore(Store):
         database = str(self._params.get("database"))
         name = fitted_identifier(f"el_monitor.{job}.{database}", f"{job}\0{database}")
         try:
-            session = pymysql.connect(**self._params)
+            session = Session(**self._params)
         except pymysql.err.OperationalError as exc:
             raise StoreUnavailable(f"{safe_url(self.url)}: {exc.args[-1]}") from exc
         try:

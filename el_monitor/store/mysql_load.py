@@ -17,7 +17,7 @@ import logging
 import select
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from operator import methodcaller
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pymysql.connections import Connection, MySQLResult
 from pymysql.constants import CR
@@ -26,6 +26,7 @@ from pymysql.err import MySQLError, OperationalError
 
 from el_monitor.store.dialect import MYSQL
 from el_monitor.store.mapping import BIGINT, DOUBLE, Row, StoreError, TableLayout
+from el_monitor.store.mysql_session import Session
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +182,7 @@ def _field(value: Any) -> str:
     return value
 
 
-if TYPE_CHECKING:
-    _Connection = Connection[Cursor]  # generic in the stubs only
-else:
-    _Connection = Connection
-
-
-class LoadConnection(_Connection):
+class LoadConnection(Session):
     """A PyMySQL connection whose ``LOAD DATA LOCAL INFILE`` sends the bytes given to ``load``.
 
     PyMySQL offers no public way to feed a LOAD from memory, so this takes over the one step

@@ -173,7 +173,8 @@ class MariaDBServer:
 
     def connect(self, database: str | None = None) -> pymysql.connections.Connection:
         return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
-                               database=database, autocommit=True, connect_timeout=5)  # fmt: skip
+                               database=database, autocommit=True, connect_timeout=5,
+                               ssl_disabled=True)  # fmt: skip
 
     def execute(self, sql: str, params: Any = None, database: str | None = None) -> list[tuple]:
         """One statement in autocommit; the rows it returned."""
