@@ -20,6 +20,7 @@ from el_monitor.errors import UserError
 from el_monitor.store.base import Store
 from el_monitor.store.checksum import IdSpan
 from el_monitor.store.mapping import IDENTIFIER, RETENTION_MARKER
+from el_monitor.store.mysql_session import client_tls, tls_of
 
 DUMP_TOOL = "mariadb-dump"
 CLIENT_TOOL = "mariadb"
@@ -143,6 +144,7 @@ def client_defaults(url: str) -> Client:
     ]
     if parts.password:
         lines.append(f"password={unquote(parts.password)}")
+    lines += client_tls(tls_of(url))
     return Client("\n".join(lines) + "\n", database)
 
 
@@ -172,6 +174,6 @@ def load_argv(defaults: Path, database: str) -> list[str]:
 
 
 def with_database(url: str, database: str) -> str:
-    """The same server URL naming another database."""
+    """The same server URL naming another database (its options, TLS among them, kept)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))

@@ -38,7 +38,7 @@ from el_monitor.store.mapping import (
     fitted_identifier,
 )
 from el_monitor.store.mysql_load import LoadConnection, Loader
-from el_monitor.store.mysql_session import Session
+from el_monitor.store.mysql_session import Session, session_tls, tls_of
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -316,4 +316,5 @@ def _connect_params(url: str, connect_timeout: float, io_timeout: float) -> dict
         "connect_timeout": connect_timeout,
         "read_timeout": io_timeout,
         "write_timeout": io_timeout,
+        **session_tls(tls_of(url)),
     }
