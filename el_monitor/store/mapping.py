@@ -241,10 +241,12 @@ class TableLayout:
         # fields without one (nested objects, JSON columns, unknown names) take ``_fill``.
         top = self._top
         for key, value in capsule["event"].items():
-            at = top.get(key)
-            if at is None:
+            try:  # (a subscript, not ``get``: most fields have a column, and a call costs)
+                at = top[key]
+            except KeyError:
                 self._fill({key: value}, "event_", values)
-            elif at >= 0:
+                continue
+            if at >= 0:
                 values[at] = value
             elif value.__class__ is str and len(value) > VARCHAR_LIMIT:
                 self._too_long(~at, value)
