@@ -6,6 +6,7 @@ each worker of ``forward --workers`` (``forward_workers``).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -130,6 +131,10 @@ def forward_with(
                 metrics=_metric_emitter(args, settings.instance),
                 target=target,
             )
+            # What start-up made (modules, compiled schemas) lives as long as the process:
+            # frozen, the collector stops scanning it at every full collection (3% of a
+            # forwarder's time, real-size events into SQLite).
+            gc.freeze()
             return forwarder.run(stop)
     finally:  # the store in force at the end: the file may have re-pointed it
         last = forwarder.writer.store if forwarder is not None else store
