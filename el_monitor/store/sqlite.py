@@ -39,9 +39,9 @@ def _bind_without_lookups() -> None:
     it first looks for an adapter: with none registered it asks the protocol type and the
     value for ``__adapt__`` / ``__conform__``, which raises and clears a formatted
     AttributeError, twice per value (a row's empty columns do not get here: ``empty``).
-    Registered adapters are found by one dict lookup: ``int``
-    for booleans (1 or 0, as bound now), and for None a bound ``get`` of an empty dict,
-    a C callable that returns None for any value.
+    Registered adapters are found by one dict lookup: ``int`` for booleans (1 or 0, as bound
+    now), and for None a bound ``get`` of an empty dict, a C callable that returns None for
+    any value.
     """
     sqlite3.register_adapter(bool, int)
     sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
