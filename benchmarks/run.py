@@ -128,14 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="el-bench-") as name:
         tmp = Path(name)
         registry = open_registry(str(corpus_events.SCHEMAS), tmp / "schema-cache")
-        real = real_corpora(size, args.seed)
+        real = RealCorpora(size, args.seed)
         log("real-size events ...")
         figures = bench_realsize.realsize(real, registry, mysql_url, tmp)
-        figures += bench_publish.publish(real.timing_json.lines, tmp)
-        figures += bench_scaleout.scaleout(
-            real.timing_json.lines, real.timing_json.valid, mysql_url, tmp
-        )
-        del real
+        timing = real.timing("json")  # made again, the same lines: none was kept
+        figures += bench_publish.publish(timing.lines, tmp)
+        figures += bench_scaleout.scaleout(timing.lines, timing.valid, mysql_url, tmp)
+        del timing
         if args.real_only:
             return report(f"{size:,}-line real-size corpora", figures, started)
         files = {big: tmp / f"corpus-{big}.jsonl", small: tmp / f"corpus-{small}.jsonl"}
@@ -175,18 +174,6 @@ def report(corpora: str, figures: list[Figure], started: float) -> int:
     print(f"verdicts: {summary(figures)}; information only: the exit status says the run ended")
     print(f"total time {time.perf_counter() - started:.0f} s")
     return 0
-
-
-def real_corpora(size: int, seed: int) -> RealCorpora:
-    """``size`` lines of each real-size corpus (its own seed each)."""
-    timing = ("NavigationTiming",)
-    log(f"generating {size:,} real-size NavigationTiming lines, JSON and raw ...")
-    timing_json = make_corpus(size, "json", seed + 2, events="real", schemas=timing)
-    timing_raw = make_corpus(size, "raw", seed + 3, events="real", schemas=timing)
-    log(f"generating {size:,} real-size lines of every schema, JSON and raw ...")
-    mixed_json = make_corpus(size, "json", seed + 4, events="real")
-    mixed_raw = make_corpus(size, "raw", seed + 5, events="real")
-    return RealCorpora(timing_json, timing_raw, mixed_json, mixed_raw)
 
 
 def small_events(figures: list[Figure]) -> list[Figure]:
