@@ -134,12 +134,10 @@ def run_retention(
     problems = check_guards(store, plan.catalog, plan.tables, plan.grants, plan.now, max_age_gap)
     if problems:
         raise RetentionRefused(problems)
-    pacing = _Pacing(pause, yield_factor, sleep)
-    if not plan.execute:
-        return _run(plan, pre_steps, batch_size, pacing, progress)
     # Two runs at once would roll up rows the other is deleting, and fight over row locks.
     try:
-        with store.exclusive(RETENTION_JOB):
+        with store.exclusive(RETENTION_JOB) if plan.execute else contextlib.nullcontext():
+            pacing = _Pacing(pause, yield_factor, sleep)
             return _run(plan, pre_steps, batch_size, pacing, progress)
     except JobRunning as exc:
         raise RetentionRefused([f"{exc}: wait for it to end"]) from None
