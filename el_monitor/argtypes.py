@@ -15,12 +15,20 @@ from el_monitor.event.names import INSTANCE_NAME, SCHEMA_NAME
 
 
 def positive_int(text: str) -> int:
+    return _integer(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    return _integer(text, 0, "an integer >= 0")
+
+
+def _integer(text: str, least: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
 
 

@@ -11,6 +11,13 @@ What is compared, per table:
   only rows whose ``timestamp`` is older than the lag allowance (or NULL).  Rows newer than
   that are left out and counted as such; an old row missing there is a difference.
 
+A quiet table (nothing written within the lag allowance, the replica holding the primary's
+ids up to the last) is first compared whole, as mysqldbcompare does: ``CHECKSUM TABLE`` and a
+count on each side, about 1.7 times as fast as the ranges.  Most tables are old schema
+revisions that no longer change.  Only when the two sums differ (or cannot agree: columns in
+another order) is it compared range by range, so a difference is still located to its
+chunks.  Tables of more than ``whole_table_max`` ids go by ranges, so no statement runs long.
+
 A chunk that differs while the replica replicates is checked again once the replica has
 applied everything the primary had written by then (a GTID wait of at most ``wait_seconds``),
 so a change still on its way is not reported; what still differs is.  Chunk bounds come from the
@@ -35,8 +42,10 @@ from el_monitor.store.checksum import (
     chunks,
     count_range,
     id_span,
+    newest_timestamp,
     range_checksum,
     require_mysql,
+    table_checksum,
 )
 from el_monitor.store.replication import gtid_binlog_pos, wait_for_gtid
 from el_monitor.store.retention_rows import event_tables
@@ -48,6 +57,7 @@ MISSING_ON_PRIMARY = "missing on primary"
 COLUMNS_DIFFER = "columns differ"
 SKIPPED = "skipped"
 DIFFERENCES = frozenset({DIFFERS, MISSING_ON_REPLICA, MISSING_ON_PRIMARY, COLUMNS_DIFFER})
+WHOLE_TABLE = "whole table (CHECKSUM TABLE)"  # the note of a table found the same at once
 RECHECKS = 3  # a chunk that keeps changing under load is reported after this many tries
 
 T = TypeVar("T")
@@ -60,6 +70,9 @@ class CompareOptions:
     wait_for_replica: bool = True  # recheck a differing chunk after a GTID wait
     wait_seconds: float = 10.0  # at most this long a wait: a replica further behind differs
     now: float | None = None  # epoch seconds the allowance counts back from; None: now
+    # A quiet table of at most this many ids: CHECKSUM TABLE before any range (0: never).
+    # One statement a side for all of it: ten million rows take a few seconds to a minute.
+    whole_table_max: int = 10_000_000
 
 
 class ChunkDiff(NamedTuple):
@@ -149,6 +162,11 @@ def _compare(
         return TableResult(table, COLUMNS_DIFFER, note="not alike on both: " + ", ".join(differ))
     replica_span = id_span(sides.replica, table)  # first: what it had applied when we began
     primary_span = id_span(sides.primary, table)
+    # CHECKSUM TABLE follows the column order: only columns listed alike can agree.
+    if columns == replica_columns and primary_span == replica_span:
+        same = _same_whole(sides, table, primary_span, cutoff, options, progress)
+        if same is not None:
+            return same
     ranges = list(_ranges(sides.primary, table, primary_span, replica_span, options, cutoff))
     queued = [
         sides.submit(range_checksum, table, chunk.first, chunk.last, columns, before)
@@ -170,6 +188,30 @@ def _compare(
         if before is not None:
             left_out += count_range(sides.primary, table, chunk.first, chunk.last) - pair[0].rows
     return TableResult(table, DIFFERS if diffs else SAME, rows, left_out, tuple(diffs))
+
+
+def _same_whole(
+    sides: _Sides,
+    table: str,
+    span: IdSpan | None,
+    cutoff: str,
+    options: CompareOptions,
+    progress: ProgressSink | None,
+) -> TableResult | None:
+    """``table`` found the same at once, or None: it is empty or larger than allowed, was
+    written to within the lag allowance (its newest timestamp is not older), or its
+    whole-table sums differ."""
+    if span is None or span.last - span.first + 1 > options.whole_table_max:
+        return None
+    newest = newest_timestamp(sides.primary, table)
+    if newest is not None and newest >= cutoff:
+        return None
+    primary, replica = sides.both(table_checksum, table)
+    if primary != replica:
+        return None
+    if progress is not None:
+        progress.advance(span.last - span.first + 1, note=table)
+    return TableResult(table, SAME, primary.rows, note=WHOLE_TABLE)
 
 
 def _columns(store: Store, table: str) -> list[TableColumn]:

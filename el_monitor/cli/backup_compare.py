@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.argtypes import non_negative_int, positive_float, positive_int
 from el_monitor.cli.options import Commands
 from el_monitor.cli.stores import opened_store
 from el_monitor.cli.table import format_table
@@ -42,7 +42,9 @@ def register_compare(actions: Commands) -> None:
         "replica's largest when it starts are compared in full; past them only rows whose "
         "timestamp is older than --lag-allowance (newer ones may not have replicated yet: "
         "left out, and counted). A differing chunk is checked again once the replica has "
-        "applied what the primary had written (GTID wait, at most --wait). MySQL / "
+        "applied what the primary had written (GTID wait, at most --wait). A table nothing "
+        "was written to within the allowance is first compared whole (CHECKSUM TABLE), and by "
+        "chunks only when that differs. MySQL / "
         "MariaDB, any binlog format. " + EXIT_HELP,
     )
     compare.add_argument("--primary", required=True, metavar="URL", help="mysql://user@host/db")
@@ -60,6 +62,14 @@ def register_compare(actions: Commands) -> None:
         default=100_000,
         metavar="N",
         help="ids a chunk (default 100000)",
+    )
+    compare.add_argument(
+        "--whole-table-max",
+        type=non_negative_int,
+        default=10_000_000,
+        metavar="N",
+        help="a quiet table of up to N ids is first compared whole, in one CHECKSUM TABLE "
+        "statement a side (default 10000000; 0: always by chunks)",
     )
     compare.add_argument(
         "--lag-allowance",
@@ -109,6 +119,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             lag_allowance=args.lag_allowance,
             wait_for_replica=replication is not None and replication.state == RUNNING,
             wait_seconds=args.wait,
+            whole_table_max=args.whole_table_max,
         )
         with Progress("compare", unit="rows") as progress:
             results = compare_tables(primary, replica, args.table, options, progress)

@@ -13,8 +13,10 @@ from el_monitor.store.checksum import (
     RangeChecksum,
     chunks,
     id_span,
+    newest_timestamp,
     next_id,
     range_checksum,
+    table_checksum,
 )
 
 TABLE_A = (
@@ -79,6 +81,26 @@ def test_a_null_moved_to_a_neighbour_column_is_found(store):
     store.execute("UPDATE t_a SET a = 'x', b = NULL WHERE id = 5")
     store.execute("UPDATE t_b SET a = NULL, b = 'x' WHERE id = 5")
     assert range_checksum(store, "t_a", 1, 10) != range_checksum(store, "t_b", 1, 10)
+
+
+def test_the_whole_table_checksum_agrees_on_copies_and_follows_the_column_order(store):
+    store.execute("CREATE TABLE t_c LIKE t_a")
+    store.execute("INSERT INTO t_c SELECT * FROM t_a")
+    whole = table_checksum(store, "t_a")
+    assert whole.rows == 100 and whole.checksum != 0
+    assert table_checksum(store, "t_c") == whole
+    assert table_checksum(store, "t_b").checksum != whole.checksum  # same rows, other order
+    store.execute("UPDATE t_c SET a = NULL WHERE id = 64")
+    assert table_checksum(store, "t_c") != whole
+    store.execute("UPDATE t_c SET a = 'a64' WHERE id = 64")
+    store.execute("DELETE FROM t_c WHERE id = 3")
+    assert table_checksum(store, "t_c").rows == 99
+
+
+def test_newest_timestamp_is_the_largest_set(store):
+    assert newest_timestamp(store, "t_a") == "20260101005900"
+    store.execute("UPDATE t_a SET `timestamp` = NULL")
+    assert newest_timestamp(store, "t_a") is None
 
 
 def test_a_missing_row_changes_the_count(store):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from el_monitor.backup.compare import WHOLE_TABLE
 from el_monitor.store import open_store
 
-from .compare_support import TABLE, compare, seed
+from .compare_support import TABLE, compare, now, seed
 
 pytestmark = pytest.mark.mysql
 
@@ -27,6 +28,36 @@ def test_two_equal_copies_are_the_same(pair, capsys):
     assert "replication: not checked" in out
     [line] = [line for line in out.splitlines() if line.startswith(TABLE)]
     assert line.split()[:3] == [TABLE, "same", "250"]
+    assert line.endswith(WHOLE_TABLE)  # nothing written for years: compared whole at once
+
+
+def _table_line(out: str) -> list[str]:
+    [line] = [line for line in out.splitlines() if line.startswith(TABLE)]
+    return line.split()
+
+
+def test_whole_table_max_0_compares_by_chunks_only(pair, capsys):
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication",
+                          "--chunk-size", "100", "--whole-table-max", "0")  # fmt: skip
+    assert status == 0, out
+    assert _table_line(out) == [TABLE, "same", "250", "0", "0"]
+
+
+def test_a_table_written_within_the_allowance_is_compared_by_chunks(pair, capsys):
+    for url in pair:
+        seed(url, 3, start=250, second=now())
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
+    assert status == 0, out
+    assert _table_line(out) == [TABLE, "same", "253", "0", "0"]
+
+
+def test_columns_in_another_order_are_compared_by_chunks(pair, capsys):
+    store = open_store(pair[1])
+    store.execute(f"ALTER TABLE {TABLE} MODIFY event_ratio DOUBLE NULL AFTER id")
+    store.close()
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
+    assert status == 0, out
+    assert _table_line(out) == [TABLE, "same", "250", "0", "0"]
 
 
 def test_a_changed_value_is_listed_with_its_chunk(pair, capsys):
