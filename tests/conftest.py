@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -76,6 +78,40 @@ def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> It
     path = tmp_path_factory.getbasetemp() / "state" / secrets.token_hex(6)
     monkeypatch.setenv("STATE_DIRECTORY", str(path))
     yield path
+
+
+@pytest.fixture(autouse=True)
+def no_stray_el_monitor() -> Iterator[None]:
+    """An el-monitor process a test started and left running (it failed before stopping it)
+    is killed when the test ends, so it holds no port, file or consumer into the next one."""
+    before = set(_el_monitor_children())
+    yield
+    for pid in _el_monitor_children():
+        if pid not in before:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _el_monitor_children() -> Iterator[int]:
+    """This process's children that run el-monitor (``python -m el_monitor.cli``, the
+    ``el-monitor`` script, a ``check_el_*`` plugin)."""
+    for task in os.scandir("/proc/self/task"):
+        with contextlib.suppress(OSError):
+            for pid in open(f"{task.path}/children").read().split():
+                with contextlib.suppress(OSError):
+                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:3]
+                    if _runs_el_monitor(argv):
+                        yield int(pid)
+
+
+def _runs_el_monitor(argv: list[bytes]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg == b"-m" and argv[i + 1 : i + 2] and argv[i + 1].startswith(b"el_monitor"):
+            return True
+        name = os.path.basename(arg)
+        if name == b"el-monitor" or name.startswith(b"check_el_"):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
