@@ -14,8 +14,8 @@ import contextlib
 import os
 import secrets
 import signal
-import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -97,9 +97,9 @@ def _el_monitor_children() -> Iterator[int]:
     ``el-monitor`` script, a ``check_el_*`` plugin)."""
     for task in os.scandir("/proc/self/task"):
         with contextlib.suppress(OSError):
-            for pid in open(f"{task.path}/children").read().split():
+            for pid in Path(task.path, "children").read_text().split():
                 with contextlib.suppress(OSError):
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:3]
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:3]
                     if _runs_el_monitor(argv):
                         yield int(pid)
 
