@@ -24,9 +24,11 @@ TALLY = re.compile(
     r"read (\d+) events, published (\d+) in (\d+) messages \((\d+) already in the stream\), "
     r"refused (\d+) requests, answered (\d+) busy, (\d+) publish failures"
     r"(?:; (\d+) lines dropped \(the queue was full; raise --queue-mb\))?"
+    r"(?:; (\d+) datagrams dropped by the kernel \(its socket buffer was full\))?"
 )
 TALLY_KEYS = (
     "read", "published", "messages", "duplicates", "refused", "busy", "failed", "dropped",
+    "kernel_dropped",
 )  # fmt: skip
 
 
@@ -69,7 +71,7 @@ class Publisher:
             self.kill()
         match = TALLY.search(out.decode())
         assert match, f"no tally; stdout {out!r}\nstderr:\n{err.decode()[-3000:]}"
-        counts = (int(n or 0) for n in match.groups())  # dropped: only when there were any
+        counts = (int(n or 0) for n in match.groups())  # the losses: only when there were any
         return dict(zip(TALLY_KEYS, counts, strict=True)), err.decode()
 
     def kill(self) -> None:

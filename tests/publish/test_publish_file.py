@@ -5,6 +5,7 @@ file's checkpoint at what JetStream acknowledged."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 
 from harness.nats import SHARED_URL, stream_config
@@ -131,4 +132,34 @@ def test_udp_lines_dropped_on_a_full_queue_are_in_the_tally(subject, tmp_path):
         publisher.kill()
     assert publisher.proc.returncode == 0, err[-3000:]
     assert tally["read"] + tally["dropped"] == len(lines)
+    assert tally["published"] == tally["read"] == len(stream_lines(subject, tmp_path))
+
+
+def test_udp_datagrams_the_kernel_dropped_are_in_the_tally(subject, tmp_path):
+    """A publisher that stops reading (SIGSTOP) lets its socket buffer fill, and the kernel
+    drops what follows: once it reads again it publishes what was queued, and its tally gives
+    the kernel's own count, so that every datagram sent (one line each) is in the stream or
+    was dropped, by the kernel or from the queue."""
+    [port] = free_ports(1)
+    publisher = Publisher(publish_args(f"udp://127.0.0.1:{port}", subject))
+    sent = 0
+    try:
+        publisher.output.wait_for("publishing to")
+        publisher.proc.send_signal(signal.SIGSTOP)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            while not udp_socket(port).drops:  # until its buffer, whatever its size, is full
+                assert sent < 1_000_000, "the kernel never dropped a datagram"
+                for line in valid_lines(1000, start=sent):
+                    sock.sendto(line, ("127.0.0.1", port))
+                sent += 1000
+        drops = udp_socket(port).drops
+        publisher.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: udp_socket(port).queued == 0, 60, "the publisher to read them all")
+        tally, err = publisher.terminate()
+    finally:
+        publisher.proc.send_signal(signal.SIGCONT)
+        publisher.kill()
+    assert publisher.proc.returncode == 0, err[-3000:]
+    assert tally["kernel_dropped"] == drops > 0
+    assert tally["read"] + tally["dropped"] + drops == sent
     assert tally["published"] == tally["read"] == len(stream_lines(subject, tmp_path))

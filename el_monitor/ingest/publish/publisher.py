@@ -29,6 +29,8 @@ from el_monitor.ingest.sources.journal import encode
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
+    from el_monitor.counts.counters import SourceTally
+
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
@@ -87,8 +89,9 @@ def line_uuids(
 class PublishCounts:
     """What ``publish`` did: ``read`` events taken from the source, ``published`` of them
     acknowledged by JetStream (in ``messages``), HTTP requests ``refused`` (too large,
-    malformed) and answered ``busy`` (503), publish attempts that ``failed``, and lines the
-    source ``dropped`` before they were read (UDP, ZeroMQ: its queue was full)."""
+    malformed) and answered ``busy`` (503), publish attempts that ``failed``, lines the
+    source ``dropped`` before they were read (UDP, ZeroMQ: its queue was full), and UDP
+    datagrams the kernel dropped before the source read them (``kernel_dropped``)."""
 
     read: int = 0
     published: int = 0
@@ -98,6 +101,7 @@ class PublishCounts:
     busy: int = 0
     failed: int = 0
     dropped: int = 0
+    kernel_dropped: int = 0
 
     def line(self) -> str:
         text = (
@@ -107,7 +111,16 @@ class PublishCounts:
         )
         if self.dropped:
             text += f"; {self.dropped} lines dropped (the queue was full; raise --queue-mb)"
+        if self.kernel_dropped:
+            text += (
+                f"; {self.kernel_dropped} datagrams dropped by the kernel (its socket buffer "
+                "was full)"
+            )
         return text
+
+    def take_losses(self, tally: SourceTally) -> None:
+        """What the source lost so far (its counters, kept by its receiver thread)."""
+        self.dropped, self.kernel_dropped = tally.dropped, tally.kernel_dropped
 
 
 class Publisher:

@@ -49,31 +49,41 @@ async def publish(
     first, so a mistake in it fails before anything is made on the server."""
     opened = _open_input(settings)
     try:
-        nc = await connect(address, f"el-monitor publish {settings.input}")
-        try:
-            if settings.max_event_bytes + META_ROOM + HEADER_ROOM > nc.max_payload:
-                raise UserError(
-                    f"--max-event-bytes {settings.max_event_bytes} does not fit the largest "
-                    f"message {address.server} takes ({nc.max_payload} bytes): lower it, or "
-                    "raise the server's max_payload"
-                )
-            js = nc.jetstream(timeout=settings.ack_timeout)
-            await ensure_stream(js, address, limits)
-            publisher = Publisher(js, address, nc.max_payload, settings.ack_timeout)
-            tally = tally_of(opened)
-            logged = _log_counts(publisher, settings, tally)
-            stats = asyncio.get_running_loop().create_task(logged)
-            try:
-                unacknowledged = await _publish_input(opened, publisher, settings, stop)
-            finally:
-                stats.cancel()
-            publisher.counts.dropped = tally().dropped
-            return publisher.counts, unacknowledged
-        finally:
-            stop.set()  # ends the waiter on it, if the run ended otherwise
-            await nc.close()
+        counts, unacknowledged = await _publish_opened(opened, address, limits, settings, stop)
     finally:
         opened.close()
+    counts.take_losses(tally_of(opened)())  # the last word, read as the source closed
+    return counts, unacknowledged
+
+
+async def _publish_opened(
+    opened: socket.socket | Source,
+    address: JetStreamAddress,
+    limits: StreamLimits,
+    settings: PublishSettings,
+    stop: threading.Event,
+) -> tuple[PublishCounts, int]:
+    nc = await connect(address, f"el-monitor publish {settings.input}")
+    try:
+        if settings.max_event_bytes + META_ROOM + HEADER_ROOM > nc.max_payload:
+            raise UserError(
+                f"--max-event-bytes {settings.max_event_bytes} does not fit the largest "
+                f"message {address.server} takes ({nc.max_payload} bytes): lower it, or "
+                "raise the server's max_payload"
+            )
+        js = nc.jetstream(timeout=settings.ack_timeout)
+        await ensure_stream(js, address, limits)
+        publisher = Publisher(js, address, nc.max_payload, settings.ack_timeout)
+        logged = _log_counts(publisher, settings, tally_of(opened))
+        stats = asyncio.get_running_loop().create_task(logged)
+        try:
+            unacknowledged = await _publish_input(opened, publisher, settings, stop)
+        finally:
+            stats.cancel()
+        return publisher.counts, unacknowledged
+    finally:
+        stop.set()  # ends the waiter on it, if the run ended otherwise
+        await nc.close()
 
 
 def _open_input(settings: PublishSettings) -> socket.socket | Source:
@@ -130,5 +140,5 @@ async def _log_counts(
 ) -> None:
     while True:
         await asyncio.sleep(settings.stats_interval)
-        publisher.counts.dropped = tally().dropped  # the receiver thread keeps the source's
+        publisher.counts.take_losses(tally())
         log.info("%s: %s", settings.input, publisher.counts.line())
