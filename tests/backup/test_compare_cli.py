@@ -26,9 +26,9 @@ def test_two_equal_copies_are_the_same(pair, capsys):
                           "--chunk-size", "100")  # fmt: skip
     assert status == 0, out
     assert "replication: not checked" in out
-    [line] = [line for line in out.splitlines() if line.startswith(TABLE)]
-    assert line.split()[:3] == [TABLE, "same", "250"]
-    assert line.endswith(WHOLE_TABLE)  # nothing written for years: compared whole at once
+    line = _table_line(out)
+    assert line[:3] == [TABLE, "same", "250"]
+    assert " ".join(line).endswith(WHOLE_TABLE)  # nothing written for years: compared at once
 
 
 def _table_line(out: str) -> list[str]:
@@ -36,28 +36,33 @@ def _table_line(out: str) -> list[str]:
     return line.split()
 
 
-def test_whole_table_max_0_compares_by_chunks_only(pair, capsys):
-    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication",
-                          "--chunk-size", "100", "--whole-table-max", "0")  # fmt: skip
-    assert status == 0, out
-    assert _table_line(out) == [TABLE, "same", "250", "0", "0"]
-
-
-def test_a_table_written_within_the_allowance_is_compared_by_chunks(pair, capsys):
+def _written_lately(pair: tuple[str, str]) -> None:
     for url in pair:
         seed(url, 3, start=250, second=now())
-    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
-    assert status == 0, out
-    assert _table_line(out) == [TABLE, "same", "253", "0", "0"]
 
 
-def test_columns_in_another_order_are_compared_by_chunks(pair, capsys):
+def _columns_reordered(pair: tuple[str, str]) -> None:
     store = open_store(pair[1])
     store.execute(f"ALTER TABLE {TABLE} MODIFY event_ratio DOUBLE NULL AFTER id")
     store.close()
-    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication")
+
+
+@pytest.mark.parametrize(
+    ("prepare", "options", "rows"),
+    [
+        (None, ("--whole-table-max", "0"), 250),
+        (_written_lately, (), 253),
+        (_columns_reordered, (), 250),
+    ],
+    ids=["whole-table-max 0", "written within the allowance", "columns in another order"],
+)
+def test_copies_are_compared_by_chunks_when_not_whole(pair, capsys, prepare, options, rows):
+    if prepare is not None:
+        prepare(pair)
+    status, out, _ = compare(capsys, "--primary", pair[0], "--replica", pair[1], "--no-replication",
+                          *options)  # fmt: skip
     assert status == 0, out
-    assert _table_line(out) == [TABLE, "same", "250", "0", "0"]
+    assert _table_line(out) == [TABLE, "same", str(rows), "0", "0"]  # no whole-table note
 
 
 def test_a_changed_value_is_listed_with_its_chunk(pair, capsys):
