@@ -226,3 +226,8 @@ def udp_sockets(port: int) -> list[UdpSocket]:
         for fields in _sockets("udp")
         if _port(fields[1]) == port
     ]
+
+
+def event_defaults(chunks) -> list[dict]:
+    """Each event's defaults, its transport's uuid included, over ``chunks`` in order."""
+    return [dict(defaults or {}) for chunk in chunks for _, defaults in chunk.each_line()]

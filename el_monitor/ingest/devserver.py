@@ -50,10 +50,10 @@ class DevServer:
         of verdicts per schema."""
         try:
             for chunk in self.source.chunks(stop):
-                defaults = dict(chunk.defaults or {})
-                opted_out = bool(defaults.pop(OPTOUT_FLAG, False))
-                received = defaults.get("timestamp")
-                for line in chunk.lines:
+                shared = dict(chunk.defaults or {})
+                opted_out = bool(shared.pop(OPTOUT_FLAG, False))
+                received = shared.get("timestamp")
+                for line, defaults in chunk._replace(defaults=shared).each_line():
                     verdict = self.judge.judge(line, defaults)
                     self.tally.add(verdict)
                     show(DevEvent(received if type(received) is int else 0, verdict, opted_out))

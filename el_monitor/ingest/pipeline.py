@@ -13,7 +13,7 @@ unknown schema name is counted overall only, so names from the wire never grow t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from el_monitor.counts.counters import Counters, SchemaCounts
@@ -102,13 +102,21 @@ class Pipeline:
         defaults = chunk.defaults
         if defaults is not None and defaults.get(OPTOUT_FLAG):
             self._opted_out_chunk(chunk)
-            return
+        elif chunk.uuids is None:
+            self._take(chunk.lines, defaults)
+        else:  # a request's events, each with the uuid its transport gave it
+            take = self._take
+            for line, line_defaults in chunk.each_line():
+                take((line,), line_defaults)
+
+    def _take(self, lines: Iterable[bytes], defaults: Mapping[str, object] | None) -> None:
+        """Parse, check, count and hand on ``lines``, which share ``defaults``."""
         parse = self.parser
         schemas = self._schemas
         unknown = self._unknown
         accept = self.accept
         log_raw = self.log_raw
-        for line in chunk.lines:
+        for line in lines:
             try:
                 capsule = parse(line, defaults)
             except ParseError as exc:

@@ -88,11 +88,14 @@ def stream_lines(
     found = []
     for message in stream_messages(server, stream_for_subject(subject), directory):
         assert message.headers.get("El-Monitor-Record") == "1", message.headers
-        uuids = [str((event.defaults or {})["uuid"]) for event in message.events]
+        events = [
+            (line, dict(defaults or {})) for chunk in message.events
+            for line, defaults in chunk.each_line()
+        ]  # fmt: skip
+        uuids = [str(defaults["uuid"]) for _, defaults in events]
         assert message.headers.get("Nats-Msg-Id") == message_id(uuids)
-        for event in message.events:
-            defaults = dict(event.defaults or {})
-            found.append((str(defaults.pop("uuid")), event.lines[0], defaults))
+        for line, defaults in events:
+            found.append((str(defaults.pop("uuid")), line, defaults))
     return found
 
 

@@ -4,6 +4,7 @@ how events become messages (no server needed)."""
 from __future__ import annotations
 
 import pytest
+from helpers import event_defaults
 
 from el_monitor.errors import UserError
 from el_monitor.event.capsule import content_uuid, event_uuid
@@ -86,10 +87,11 @@ def test_events_become_records_split_to_fit_and_read_back_whole(tmp_path):
     ]
     path = tmp_path / "records.wal"
     path.write_bytes(b"".join(p.body for p in parts))
-    events = [chunk for record in read_records(path, 0, 0) for chunk in record]
-    assert [e.lines[0] for e in events] == lines
-    assert [e.defaults["uuid"] for e in events] == uuids
-    assert all(e.defaults["recvFrom"] == "host1" for e in events)
+    chunks = [chunk for record in read_records(path, 0, 0) for chunk in record]
+    assert [line for chunk in chunks for line in chunk.lines] == lines
+    events = event_defaults(chunks)
+    assert [d["uuid"] for d in events] == uuids
+    assert all(d["recvFrom"] == "host1" for d in events)
 
 
 def test_messages_starting_alike_have_ids_of_their_own():

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from harness.wait import wait_until
+from helpers import event_defaults
 
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.base import Chunk
@@ -64,7 +65,8 @@ def test_get_beacon_decodes_like_eventlogging(beacon: HttpSource) -> None:
     assert defaults.pop("userAgent") == "Mozilla/5.0 test"
     assert defaults.pop("recvFrom") == socket.gethostname().split(".")[0]
     assert int(sent) <= defaults.pop("timestamp") <= answered  # when it was received
-    assert len(defaults.pop("uuid")) == 32
+    [uuid] = chunk.uuids
+    assert len(uuid) == 32
     assert defaults == {}
     assert "127.0.0.1" not in repr(chunk)
 
@@ -75,16 +77,16 @@ def test_decode_beacon_keeps_undecodable_bytes() -> None:
     assert decode_beacon("x" * 10, 3) == b"xxxx"
 
 
-def test_post_array_is_one_chunk_per_event(beacon: HttpSource) -> None:
+def test_post_array_is_one_chunk_with_a_uuid_per_event(beacon: HttpSource) -> None:
     events = [{"schema": "A", "n": i} for i in range(3)]
     status, _ = request(beacon, "POST", "/v1/events", json.dumps(events).encode(), {"Sec-GPC": "1"})
     assert status == 202
     reader = Reader(beacon)
     assert reader.lines(3) == [b'{"schema":"A","n":%d}' % i for i in range(3)]
-    uuids = {chunk.defaults["uuid"] for chunk in reader.chunks}
-    assert len(uuids) == 3
-    assert all(chunk.defaults["_optout"] is True for chunk in reader.chunks)
-    assert all("userAgent" not in chunk.defaults for chunk in reader.chunks)
+    events = event_defaults(reader.chunks)
+    assert len({d["uuid"] for d in events}) == 3
+    assert all(d["_optout"] is True for d in events)
+    assert all("userAgent" not in d for d in events)
 
 
 def test_post_object_is_one_event(beacon: HttpSource) -> None:

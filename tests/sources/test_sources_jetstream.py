@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from harness.jetstream import TestStream
 from harness.wait import wait_until
-from helpers import valid_lines
+from helpers import event_defaults, valid_lines
 
 from el_monitor.errors import UserError
 from el_monitor.event.capsule import stream_uuid
@@ -70,12 +70,11 @@ def test_raw_lines_and_records_become_chunks(jetstream_stream: TestStream, reade
     chunks = reader(readers, stream.uri("c1")).take(7)
 
     assert [line for chunk in chunks for line in chunk.lines] == lines
-    assert [c.defaults["uuid"] for c in chunks[:3]] == [  # type: ignore[index]
-        stream_uuid(stream.name, 1, i) for i in range(3)
-    ]
-    assert [c.defaults for c in chunks[3:]] == [{"userAgent": "UA", "uuid": u} for u in uuids]
-    # Only each message's last chunk carries a position, and they increase.
-    assert [c.position for c in chunks] == [None, None, 1, None, None, None, 2]
+    events = event_defaults(chunks)
+    assert [d["uuid"] for d in events[:3]] == [stream_uuid(stream.name, 1, i) for i in range(3)]
+    assert events[3:] == [{"userAgent": "UA", "uuid": u} for u in uuids]
+    # A message is one chunk, with its position; they increase.
+    assert [c.position for c in chunks] == [1, 2]
 
 
 def test_acknowledged_only_once_committed(jetstream_stream: TestStream, readers) -> None:

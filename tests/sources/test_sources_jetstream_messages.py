@@ -4,6 +4,7 @@ stream and sequence, records decoded whole or refused as damaged."""
 from __future__ import annotations
 
 import pytest
+from helpers import event_defaults
 
 from el_monitor.event.capsule import stream_uuid
 from el_monitor.ingest.sources.base import Chunk
@@ -15,13 +16,13 @@ RECORD = {RECORD_HEADER: "1"}
 
 def test_raw_lines_get_uuids_of_their_place_in_the_stream() -> None:
     chunks = message_chunks(b"a\n\nb\r\n" + b"c" * 20 + b"\n", None, "S", 42, 7, 10)
-    assert [c.lines for c in chunks] == [[b"a"], [b"b"], [b"c" * 11]]  # over-long: cut to 11
-    assert [c.defaults for c in chunks] == [{"uuid": stream_uuid("S", 42, i)} for i in range(3)]
-    assert [c.position for c in chunks] == [None, None, 7]
+    assert [c.lines for c in chunks] == [[b"a", b"b", b"c" * 11]]  # over-long: cut to 11
+    assert event_defaults(chunks) == [{"uuid": stream_uuid("S", 42, i)} for i in range(3)]
+    assert [c.position for c in chunks] == [7]  # one chunk: the message, its position
     # The same message redelivered names the same events; another sequence, others.
     again = message_chunks(b"a\n\nb\r\n" + b"c" * 20 + b"\n", {"Other": "x"}, "S", 42, 9, 10)
-    assert [c.defaults for c in again] == [c.defaults for c in chunks]
-    assert stream_uuid("S", 43, 0) not in {c.defaults["uuid"] for c in chunks}  # type: ignore[index]
+    assert event_defaults(again) == event_defaults(chunks)
+    assert stream_uuid("S", 43, 0) not in {d["uuid"] for d in event_defaults(chunks)}
 
 
 def test_an_empty_message_is_a_position() -> None:
@@ -33,9 +34,10 @@ def test_a_record_keeps_its_defaults_and_uuids() -> None:
     payload = encode({"userAgent": "UA"}, ["1" * 32, "2" * 32], [b"x", b"yy"])
     assert decode_record(payload) == ({"userAgent": "UA"}, ["1" * 32, "2" * 32], [b"x", b"yy"])
     chunks = message_chunks(payload, RECORD, "S", 5, 8, 100)
-    assert chunks == [
-        Chunk([b"x"], {"userAgent": "UA", "uuid": "1" * 32}),
-        Chunk([b"yy"], {"userAgent": "UA", "uuid": "2" * 32}, 8),
+    assert chunks == [Chunk([b"x", b"yy"], {"userAgent": "UA"}, 8, ["1" * 32, "2" * 32])]
+    assert event_defaults(chunks) == [
+        {"userAgent": "UA", "uuid": "1" * 32},
+        {"userAgent": "UA", "uuid": "2" * 32},
     ]
 
 

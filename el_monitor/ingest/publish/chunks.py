@@ -135,7 +135,11 @@ def _read(
                 "timestamp": int(time.time()),
                 **(chunk.defaults or {}),
             }
-            uuids = line_uuids(parse, chunk.lines, defaults)
+            if chunk.uuids is None:
+                uuids = line_uuids(parse, chunk.lines, defaults)
+            else:  # each line's own fallback uuid (a request's, a record's)
+                lines_defaults = chunk._replace(defaults=defaults).each_line()
+                uuids = [line_uuids(parse, [line], d or {})[0] for line, d in lines_defaults]
             parts = messages(defaults, uuids, chunk.lines, publisher.limit)
             if not _put(hand_off, Prepared(parts, chunk.position), loop, abandon):
                 return

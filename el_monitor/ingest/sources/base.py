@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from el_monitor.counts.counters import NO_LOSSES, SourceTally
@@ -16,12 +16,25 @@ class Chunk(NamedTuple):
     receive time) that fill in what a line leaves out.  ``position`` is an opaque checkpoint:
     once everything in this chunk is durable (committed or spooled) the pipeline hands it back
     to ``Source.commit`` so a restart resumes after it.  An empty ``lines`` list is an idle tick
-    that lets the pipeline flush by age while no input arrives.
+    that lets the pipeline flush by age while no input arrives.  ``uuids``, when given, holds
+    one more default per line, its ``uuid``: a request's events (the beacon's, a JetStream
+    record's) are one chunk, each with the uuid its transport gave it.
     """
 
     lines: list[bytes]
     defaults: Mapping[str, object] | None = None
     position: object | None = None
+    uuids: Sequence[str] | None = None
+
+    def each_line(self) -> Iterator[tuple[bytes, Mapping[str, object] | None]]:
+        """Each line with its own defaults (``defaults`` and, given ``uuids``, its uuid)."""
+        if self.uuids is None:
+            for line in self.lines:
+                yield line, self.defaults
+            return
+        shared = self.defaults or {}
+        for line, uuid in zip(self.lines, self.uuids, strict=True):
+            yield line, {**shared, "uuid": uuid}
 
 
 IDLE = Chunk([])

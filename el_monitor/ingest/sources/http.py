@@ -139,14 +139,14 @@ class HttpSource(BufferedSource):
     def _replay(self, journal: Journal) -> Iterator[Chunk]:
         events = 0
         for chunks in journal.replay():
-            events += len(chunks)
+            events += sum(len(chunk.lines) for chunk in chunks)
             yield from chunks
         if events:
             logger.warning("%s: replayed %d accepted events from the journal in %s",
                            self.name, events, journal.directory)  # fmt: skip
 
     async def accept(self, lines: list[bytes], defaults: dict[str, object]) -> bool:
-        """Queue a request's events (one chunk each, with its uuid), all or nothing; with a
+        """Queue a request's events (one chunk, a uuid each), all or nothing; with a
         journal, return only once they are on disk.  Runs on the event loop's thread, the
         queue's only producer."""
         uuids = [uuid.uuid4().hex for _ in lines]

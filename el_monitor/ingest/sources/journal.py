@@ -65,12 +65,9 @@ def encode(defaults: dict[str, object], uuids: list[str], lines: list[bytes]) ->
 def request_chunks(
     defaults: dict[str, object], uuids: list[str], lines: list[bytes], end: object | None
 ) -> list[Chunk]:
-    """One chunk per event with its uuid; only the last carries the request's position, so a
-    checkpoint never falls inside a request."""
-    chunks = [Chunk([line], {**defaults, "uuid": u}) for u, line in zip(uuids, lines, strict=True)]
-    if end is not None and chunks:
-        chunks[-1] = chunks[-1]._replace(position=end)
-    return chunks
+    """A request's events as one chunk, each with its uuid (none when it has no event): it
+    carries the request's position, so a checkpoint never falls inside a request."""
+    return [Chunk(lines, defaults, end, uuids)] if lines else []
 
 
 class DamagedRecord(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from el_monitor.event.rawlog import line_of_record
 from el_monitor.ingest.sources.base import Chunk, Source
@@ -36,15 +36,22 @@ class AllLogRecords:
     def chunks(self, stop: threading.Event) -> Iterator[Chunk]:
         for chunk in self.source.chunks(stop):
             if chunk.lines:
-                chunk = chunk._replace(lines=self._lines(chunk.lines))
+                lines, uuids = self._lines(chunk.lines, chunk.uuids)
+                chunk = chunk._replace(lines=lines, uuids=uuids)
             yield chunk
 
-    def _lines(self, records: list[bytes]) -> list[bytes]:
-        lines = []
-        for record in records:
+    def _lines(
+        self, records: list[bytes], uuids: Sequence[str] | None
+    ) -> tuple[list[bytes], list[str] | None]:
+        """The raw lines of ``records``, and the ``uuids`` of those kept, if any."""
+        lines: list[bytes] = []
+        kept: list[str] | None = None if uuids is None else []
+        for index, record in enumerate(records):
             line = line_of_record(record)
             if line is not None:
                 lines.append(line)
+                if kept is not None and uuids is not None:
+                    kept.append(uuids[index])
                 continue
             self.skipped += 1
             if self.skipped <= REPORTED_SKIPS:
@@ -54,7 +61,7 @@ class AllLogRecords:
                     self.name,
                     record[:80],
                 )
-        return lines
+        return lines, kept
 
     def commit(self, position: object) -> None:
         self.source.commit(position)
