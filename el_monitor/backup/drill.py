@@ -108,17 +108,22 @@ def _open(url: str) -> Store:
 
 @contextmanager
 def _scratch(server_url: str, name: str, report: DrillReport) -> Iterator[str]:
+    """The scratch database, dropped afterwards.  The drop is armed before the CREATE: a
+    signal that lands while the server answers it (the database made, the answer not yet
+    read) still drops it, on a session of its own, since the interrupted one is out of step."""
     server = _open(server_url)
     try:
         create_database(server, name)
-        try:
-            yield with_database(server_url, name)
-        finally:
-            with _timed(report, "drop scratch database"):
-                drop_database(server, name)
-            report.dropped = True
+        yield with_database(server_url, name)
     finally:
         server.close()
+        with _timed(report, "drop scratch database"):
+            dropping = _open(server_url)
+            try:
+                drop_database(dropping, name)  # IF EXISTS; the name is this drill's alone
+            finally:
+                dropping.close()
+        report.dropped = True
 
 
 @contextmanager
