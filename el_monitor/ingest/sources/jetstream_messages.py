@@ -11,8 +11,9 @@ Two kinds of message share a stream:
   another, maps to the same rows.  A uuid the line carries itself still wins, as everywhere,
   and so does EventLogging's uuid of a line with a ``seqId``.
 
-The last chunk of a message carries its ``position`` (a message with no lines is a chunk with
-no lines), so the forwarder's checkpoint never falls inside a message.
+A message is one chunk (its lines, a uuid each in ``Chunk.uuids``) that carries its
+``position`` (a message with no lines is a chunk with no lines), so the forwarder's
+checkpoint never falls inside a message.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def message_chunks(
     position: object,
     max_line_bytes: int,
 ) -> list[Chunk]:
-    """The chunks of one message, the last one carrying ``position``.  Raises
+    """The chunk of one message, carrying ``position``.  Raises
     ``journal.DamagedRecord`` for a record that does not decode."""
     if is_record(headers):
         defaults, uuids, lines = decode_record(data)
