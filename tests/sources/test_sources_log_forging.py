@@ -13,6 +13,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -163,6 +164,24 @@ def test_replay_skips_lines_that_are_no_records_with_a_warning(tmp_path, caplog)
         assert Reader(source).rest() == [good[0]]
         source.close()
     assert caplog.text.count("skipped a line that is not an all-log record") == 2
+
+
+def test_replayed_records_keep_the_uuid_of_each_line_they_keep() -> None:
+    """Records from a source that gives a uuid per line (a beacon request, a JetStream
+    record): a skipped record takes its uuid with it, the others keep theirs."""
+    from el_monitor.event.rawlog import raw_record
+    from el_monitor.ingest.sources.base import Chunk
+
+    class OneChunk:
+        name = "one"
+
+        def chunks(self, stop):
+            yield Chunk(
+                [raw_record(b"a"), b"not a record", raw_record(b"c")], {}, 7, ["x", "y", "z"]
+            )
+
+    [chunk] = AllLogRecords(OneChunk()).chunks(threading.Event())  # type: ignore[arg-type]
+    assert (chunk.lines, list(chunk.uuids or ()), chunk.position) == ([b"a", b"c"], ["x", "z"], 7)
 
 
 @pytest.mark.parametrize("size", [10, 200])

@@ -45,13 +45,12 @@ class AllLogRecords:
     ) -> tuple[list[bytes], list[str] | None]:
         """The raw lines of ``records``, and the ``uuids`` of those kept, if any."""
         lines: list[bytes] = []
-        kept: list[str] | None = None if uuids is None else []
+        kept: list[int] = []
         for index, record in enumerate(records):
             line = line_of_record(record)
             if line is not None:
                 lines.append(line)
-                if kept is not None and uuids is not None:
-                    kept.append(uuids[index])
+                kept.append(index)
                 continue
             self.skipped += 1
             if self.skipped <= REPORTED_SKIPS:
@@ -61,7 +60,7 @@ class AllLogRecords:
                     self.name,
                     record[:80],
                 )
-        return lines, kept
+        return lines, None if uuids is None else [uuids[index] for index in kept]
 
     def commit(self, position: object) -> None:
         self.source.commit(position)
