@@ -201,7 +201,8 @@ def _same_whole(
     """``table`` found the same at once, or None: it is empty or larger than allowed, was
     written to within the lag allowance (its newest timestamp is not older), or its
     whole-table sums differ."""
-    if span is None or span.last - span.first + 1 > options.whole_table_max:
+    width = 0 if span is None else span.last - span.first + 1
+    if not 0 < width <= options.whole_table_max:
         return None
     newest = newest_timestamp(sides.primary, table)
     if newest is not None and newest >= cutoff:
@@ -210,7 +211,7 @@ def _same_whole(
     if primary != replica:
         return None
     if progress is not None:
-        progress.advance(span.last - span.first + 1, note=table)
+        progress.advance(width, note=table)
     return TableResult(table, SAME, primary.rows, note=WHOLE_TABLE)
 
 

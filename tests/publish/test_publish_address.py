@@ -10,6 +10,7 @@ from el_monitor.errors import UserError
 from el_monitor.event.capsule import content_uuid, event_uuid
 from el_monitor.event.formats import make_parser
 from el_monitor.ingest.publish.publisher import line_uuids, message_id, messages
+from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.jetstream_address import (
     StreamLimits,
     parse_consume_uri,
@@ -112,9 +113,11 @@ def test_read_lines_get_the_uuid_the_forwarder_would_give_them():
     plain = b'{"schema":"Edit","revision":1,"wiki":"w","event":{}}'
     defaults = {"recvFrom": "pub1", "timestamp": 1795842000}
     varnish = make_parser("%q %{recvFrom}s %{seqId}d %t %h %{userAgent}i", "")
-    (seq,) = line_uuids(varnish, [raw], defaults)
+    (seq,) = line_uuids(varnish, Chunk([raw], defaults))
     assert seq == event_uuid("cp1", 42, 1796378400)  # EventLogging's uuid5, from seqId
     json_lines = [own, plain, b"not json"]
-    found = line_uuids(make_parser("json", ""), json_lines, defaults)
+    found = line_uuids(make_parser("json", ""), Chunk(json_lines, defaults))
     assert found == ["ab" * 16, content_uuid("pub1", plain), content_uuid("pub1", b"not json")]
-    assert line_uuids(make_parser("json", ""), json_lines, defaults) == found  # again: the same
+    assert (
+        line_uuids(make_parser("json", ""), Chunk(json_lines, defaults)) == found
+    )  # again: the same

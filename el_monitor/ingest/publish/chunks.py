@@ -135,11 +135,7 @@ def _read(
                 "timestamp": int(time.time()),
                 **(chunk.defaults or {}),
             }
-            if chunk.uuids is None:
-                uuids = line_uuids(parse, chunk.lines, defaults)
-            else:  # each line's own fallback uuid (a request's, a record's)
-                lines_defaults = chunk._replace(defaults=defaults).each_line()
-                uuids = [line_uuids(parse, [line], d or {})[0] for line, d in lines_defaults]
+            uuids = line_uuids(parse, chunk._replace(defaults=defaults))
             parts = messages(defaults, uuids, chunk.lines, publisher.limit)
             if not _put(hand_off, Prepared(parts, chunk.position), loop, abandon):
                 return

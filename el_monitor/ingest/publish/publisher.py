@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.event.capsule import CapsuleError, content_uuid
 from el_monitor.event.formats import ParseError
+from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress
 from el_monitor.ingest.sources.jetstream_messages import RECORD_HEADER, RECORD_VERSION
 from el_monitor.ingest.sources.journal import encode
@@ -68,20 +69,18 @@ def message_id(uuids: list[str]) -> str:
 
 
 def line_uuids(
-    parse: Callable[[bytes, Mapping[str, object] | None], dict],
-    lines: list[bytes],
-    defaults: Mapping[str, object],
+    parse: Callable[[bytes, Mapping[str, object] | None], dict], chunk: Chunk
 ) -> list[str]:
-    """For lines read from a file, UDP or stdin: the uuid the forwarder would give each line
-    itself (its own, EventLogging's seqId uuid5, or one from its bytes), so publishing a line
+    """The uuid the forwarder would give each line of ``chunk`` with its defaults (its own,
+    EventLogging's seqId uuid5, the transport's, or one from its bytes), so publishing a line
     again after a restart before its checkpoint adds no row; a line that does not parse gets
     the one from its bytes."""
     found = []
-    for line in lines:
+    for line, defaults in chunk.each_line():
         try:
             found.append(parse(line, defaults)["uuid"])
         except (ParseError, CapsuleError):
-            found.append(content_uuid(defaults.get("recvFrom"), line))
+            found.append(content_uuid((defaults or {}).get("recvFrom"), line))
     return found
 
 
