@@ -15,6 +15,7 @@ from el_monitor.errors import SchemaError
 from el_monitor.schema.draft import draft_of, effective_schema
 from el_monitor.schema.generator import Unsupported, compile_validator
 from el_monitor.schema.runtime import ValidationFailure, Validator, path_step
+from el_monitor.schema.typed import first_pass
 
 __all__ = ["CompiledSchema", "compile_schema"]
 
@@ -80,7 +81,9 @@ def compile_schema(name: str, revision: str, raw: dict) -> CompiledSchema:
     except SchemaError as exc:
         raise SchemaError(f"{label}: {exc}") from None
     try:
-        validate = compile_validator(schema, modern=draft_of(raw) > 7, label=label)
+        validate = first_pass(
+            schema, compile_validator(schema, modern=draft_of(raw) > 7, label=label)
+        )
     except Unsupported as exc:
         validate = _fallback(schema, str(exc), label)
     except SchemaError as exc:
