@@ -225,4 +225,5 @@ def _object(spec: dict, name: str) -> Any:
         rename={f"f{index}": key for index, key in enumerate(names)},
         forbid_unknown_fields=extra is False,
         kw_only=True,
+        gc=False,  # made and dropped at once: never worth the collector's tracking
     )

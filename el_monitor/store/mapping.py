@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any, NamedTuple, Union
 
+import msgspec
+import msgspec.structs
 import orjson
 
 from el_monitor.event.capsule import mediawiki_timestamp
@@ -40,6 +42,14 @@ SQL_TYPES = {
     JSON: "TEXT",
 }
 _JSON_TYPES = {"integer": BIGINT, "number": DOUBLE, "boolean": BOOLEAN}
+# What ``TableLayout.row``'s loop stores unchanged in a column of each kind (``_event_struct``).
+_STRUCT_FIELDS: dict[str, Any] = {
+    BIGINT: Union[int, float, None],  # noqa: UP007
+    DOUBLE: Union[int, float, None],  # noqa: UP007
+    BOOLEAN: Union[bool, None],  # noqa: UP007
+    VARCHAR: Union[Annotated[str, msgspec.Meta(max_length=VARCHAR_LIMIT)], None],  # noqa: UP007
+    TEXT: Union[str, None],  # noqa: UP007
+}
 
 
 # A stored value: validated JSON scalars, and JSON text for arrays and free-form objects.
@@ -222,10 +232,31 @@ class TableLayout:
         }
         self._last_second = -1
         self._last_mw = ""
+        # The event columns, when they all come after the capsule's and hold scalars (every
+        # table the forwarder makes): the usual event becomes their values in one C call.
+        head = next((i for i, c in enumerate(columns) if c.name[:6] == "event_"), len(columns))
+        self._head = head if all(position < head for position, _, _ in self._capsule) else 0
+        self._struct = _event_struct(columns[self._head :], empty) if self._head else None
 
     def row(self, capsule: Mapping[str, Any]) -> Row:
         """One row, in ``column_names`` order.  Raises StoreError for unmapped fields."""
-        values: Row = [self.empty] * len(self.columns)
+        struct = self._struct
+        if struct is not None:
+            try:
+                fields = msgspec.structs.astuple(msgspec.convert(capsule["event"], struct))
+            except Exception:  # a field it does not place as the loop would: the loop
+                fields = None
+            if fields is not None:
+                values = self._capsule_values(capsule, self._head)
+                values += fields
+                return values
+        values = self._capsule_values(capsule, len(self.columns))
+        self._event_values(capsule["event"], values)
+        return values
+
+    def _capsule_values(self, capsule: Mapping[str, Any], size: int) -> Row:
+        """A row of ``size`` columns holding the capsule's values, the rest empty."""
+        values: Row = [self.empty] * size
         values[0] = capsule["uuid"]
         second = capsule["timestamp"]
         if second != self._last_second:
@@ -237,10 +268,14 @@ class TableLayout:
                 if limited and len(value) > VARCHAR_LIMIT:
                     self._too_long(position, value)
                 values[position] = value
-        # A validated event holds a scalar wherever its table has a scalar column: only the
-        # fields without one (nested objects, JSON columns, unknown names) take ``_fill``.
+        return values
+
+    def _event_values(self, event: Mapping[str, Any], values: Row) -> None:
+        """Place the event's fields in ``values``.  A validated event holds a scalar wherever
+        its table has a scalar column: only the fields without one (nested objects, JSON
+        columns, unknown names) take ``_fill``."""
         top = self._top
-        for key, value in capsule["event"].items():
+        for key, value in event.items():
             try:  # (a subscript, not ``get``: most fields have a column, and a call costs)
                 at = top[key]
             except KeyError:
@@ -252,7 +287,6 @@ class TableLayout:
                 self._too_long(~at, value)
             else:
                 values[~at] = value
-        return values
 
     def rows(self, capsules: list[dict[str, Any]]) -> BuiltRows:
         """Rows of ``capsules``; one the table cannot hold is refused, not the group."""
@@ -296,3 +330,30 @@ class TableLayout:
                 self._fill(value, name + "_", values)
             elif value is not None:
                 raise StoreError(f"table {self.name} has no column {name}")
+
+
+def _event_struct(columns: Sequence[Column], empty: Value) -> type | None:
+    """A Struct of the event columns ``columns`` (in table order), each ``empty`` by default,
+    accepting only what ``TableLayout.row``'s loop stores unchanged: a known field, a scalar
+    of its column's kind, a VARCHAR string no longer than the column holds.  Any other event
+    (a nested object, an unknown field, an over-long string) takes the loop, which stores it
+    or says why not; None when a column holds what no Struct field gives (JSON text)."""
+    fields: list[tuple[str, Any, Value]] = []
+    rename = {}
+    for index, column in enumerate(columns):
+        kind = _STRUCT_FIELDS.get(column.kind)
+        if kind is None or column.name[:6] != "event_":
+            return None
+        fields.append((f"f{index}", kind, empty))
+        rename[f"f{index}"] = column.name[6:]
+    try:
+        return msgspec.defstruct(
+            "EventColumns",
+            fields,
+            rename=rename,
+            forbid_unknown_fields=True,
+            kw_only=True,
+            gc=False,  # scalars only: nothing for the collector to track
+        )
+    except (TypeError, ValueError):  # a column name msgspec cannot take: the loop does all
+        return None
