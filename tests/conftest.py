@@ -154,6 +154,14 @@ def mysql_url(make_mysql_database: MakeDatabase) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def interleaved_mysql_url(interleaved_mariadb) -> Iterator[str]:
+    """A fresh database on the private server whose LOADs take no table lock, where the
+    MySQL store preloads (``interleaved_mariadb``)."""
+    with temporary_database(interleaved_mariadb.url) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A fresh, empty database for one test: the test runs once on SQLite (a file in

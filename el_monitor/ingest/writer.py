@@ -29,6 +29,7 @@ from el_monitor.counts.hourly import (
 )
 from el_monitor.errors import DUPLICATE, STORE, EventError, SchemaError
 from el_monitor.event.jsontext import capsule_json
+from el_monitor.ingest.load_ahead import LoadAhead
 from el_monitor.ingest.spool import Spool, SpooledBatch
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import (
@@ -113,6 +114,11 @@ class StoreWriter:
         self.alive: Heartbeat | None = None
         self.batch: list[dict] = []
         self.started = 0.0  # clock() when the batch got its first capsule
+        # The busiest table's rows of the batch, made and sent as they come (``load_ahead``):
+        # the table that took the most rows at the last flush, once its layout is in hand.
+        self._ahead: LoadAhead | None = None
+        self._busiest: tuple[str, str] | None = None
+        self._ready: dict[tuple[str, str], TableLayout] = {}
         # Spool files waiting, including any an earlier run left behind.
         self.backlog = len(spool) if spool is not None else 0
 
@@ -125,7 +131,22 @@ class StoreWriter:
     def add(self, capsule: dict) -> None:
         if not self.batch:
             self.started = self.clock()
+            self._ahead = self._load_ahead()
         self.batch.append(capsule)
+        if self._ahead is not None:
+            self._ahead.add(capsule)
+
+    def _load_ahead(self) -> LoadAhead | None:
+        """For a new batch, when the database is in use and well: its busiest table's rows
+        sent as they come."""
+        key = self._busiest
+        layout = self._ready.get(key) if key is not None else None
+        if key is None or layout is None or self.store is None or self.backlog:
+            return None
+        if self.backoff.delay:
+            return None
+        preload = self.store.preload(layout)
+        return None if preload is None else LoadAhead(key, layout, preload)
 
     def age(self) -> float:
         return self.clock() - self.started if self.batch else 0.0
@@ -150,6 +171,7 @@ class StoreWriter:
         self.store = store
         self._counts_ready = False
         self._recorded_rates = {}
+        self._ahead, self._ready = None, {}
         self.backoff.succeeded()
 
     def flush(self, stop: threading.Event | None = None, patient: bool = True) -> int:
@@ -158,13 +180,14 @@ class StoreWriter:
         False: try once).  Returns the number of events left pending, which stay in the
         batch."""
         capsules, self.batch = self.batch, []
+        ahead, self._ahead = self._ahead, None
         counted = self.book.take()
         if self._store_ready():
             self._drain_spool()
         while True:
             if self._store_ready():
                 try:
-                    self._commit(capsules, counted)
+                    self._commit(capsules, counted, ahead=ahead)
                     self.backoff.succeeded()
                     self.counts_pending = False
                     return 0
@@ -206,9 +229,10 @@ class StoreWriter:
         """Commit the batch at once, for work that runs once and can be run again (backfill):
         no spool, no waiting; raises StoreUnavailable with the batch kept."""
         capsules, self.batch = self.batch, []
+        ahead, self._ahead = self._ahead, None
         counted = self.book.take()
         try:
-            self._commit(capsules, counted)
+            self._commit(capsules, counted, ahead=ahead)
         except StoreUnavailable:
             self.batch = capsules + self.batch
             self.book.give_back(counted)
@@ -299,9 +323,10 @@ class StoreWriter:
         counted: Pending,
         spooled: bool = False,
         orphans: list[Outcome] | None = None,
+        ahead: LoadAhead | None = None,
     ) -> None:
-        """Insert in one transaction with the counts of the batch, counting per schema.
-        Raises StoreUnavailable."""
+        """Insert in one transaction with the counts of the batch, counting per schema (the
+        rows ``ahead`` made as they came are not made again).  Raises StoreUnavailable."""
         if not capsules and not counted and not orphans:
             return
         store = self._current()
@@ -324,7 +349,9 @@ class StoreWriter:
             if isinstance(layout, StoreError):
                 rejected += [(capsule, str(layout)) for capsule in group]
                 continue
-            built = layout.rows(group)
+            built = ahead.built((schema, revision), layout, group) if ahead else None
+            if built is None:
+                built = layout.rows(group)
             rejected += built.refused
             if built.rows:  # a table whose every row was refused gets no statement
                 rows[layout], kept[layout] = built.rows, built.kept
@@ -372,6 +399,8 @@ class StoreWriter:
                 self.on_error(outcome.error)
         for layout, count in result.inserted.items():
             self.counters.schema(kept[layout][0]["schema"]).inserted += count
+        if groups and not spooled:
+            self._busiest = max(groups, key=lambda key: len(groups[key]))
 
     def _layout(self, schema: str, revision: str) -> TableLayout | StoreError:
         try:
@@ -383,6 +412,7 @@ class StoreWriter:
             log.error("cannot store %s/%s: %s", schema, revision, exc)
             return exc if isinstance(exc, StoreError) else StoreError(str(exc))
         self._record_sample_rate(schema, revision, layout)
+        self._ready[(schema, revision)] = layout  # made, its rate recorded: nothing to do
         return layout
 
     def _record_sample_rate(self, schema: str, revision: str, layout: TableLayout) -> None:

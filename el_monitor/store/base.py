@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote, urlsplit
 
 from el_monitor.errors import UserError
@@ -67,6 +67,17 @@ class TableColumn(NamedTuple):
 
 
 Batch = Mapping[TableLayout, Sequence[Row]]
+
+
+class Preloading(Protocol):
+    """One table's rows of the batch being filled, sent as they come (``Store.preload``):
+    ``insert`` finishes the work when the batch hands it ``rows`` itself."""
+
+    rows: list[Row]
+
+    def add(self, row: Row) -> None: ...
+
+
 Params = Sequence[object]
 # What else a batch's transaction writes, given what the insert did (the counts of the batch).
 Bookkeeping = Callable[[InsertResult], Sequence[tuple[str, Sequence[Params]]]]
@@ -125,6 +136,11 @@ class Store(ABC):
             existing = self._create_table(name, wanted)
             layout = self._layouts[key] = _layout_from(name, wanted, existing, self.empty)
         return layout
+
+    def preload(self, layout: TableLayout) -> Preloading | None:
+        """Start sending ``layout``'s rows of the batch being filled ahead of its ``insert``;
+        None where the engine gains nothing by it (all but MySQL)."""
+        return None
 
     def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:
         """Insert every row in one transaction; duplicates of stored uuids are skipped, and

@@ -21,6 +21,9 @@ from pymysql.converters import escape_string
 
 from el_monitor.errors import UserError
 from el_monitor.store.base import (
+    Batch,
+    Bookkeeping,
+    InsertResult,
     JobRunning,
     Params,
     Store,
@@ -37,7 +40,8 @@ from el_monitor.store.mapping import (
     Value,
     fitted_identifier,
 )
-from el_monitor.store.mysql_load import LoadConnection, Loader
+from el_monitor.store.mysql_load import LoadConnection, Loader, mark, undo
+from el_monitor.store.mysql_preload import Adopted, Preload
 from el_monitor.store.mysql_session import Session, session_tls, tls_of
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
@@ -73,6 +77,14 @@ class MySQLStore(Store):
             bulk = option.lower() not in ("0", "no", "off")
         self._loader = Loader(safe_url(url), _UNAVAILABLE | {_NO_SUCH_TABLE}) if bulk else None
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
+        self._preload: Preload | None = None  # a LOAD open on the connection (``preload``)
+        self._adopted: Adopted | None = None  # the preload ``insert`` hands its transaction
+        self.preloads = 0  # preloads an insert adopted: what the head start was used for
+        # Whether a LOAD leaves other sessions' inserts into its table free to run meanwhile
+        # (``innodb_autoinc_lock_mode`` 2); in modes 0 and 1 it holds the table's AUTO-INC
+        # lock until it ends, so a preload would hold up every other writer of the table
+        # (more forwarders, workers) for a whole batch: none is made there.
+        self._interleaved = False
         if connect_now:
             with self._errors():
                 self._connection()
@@ -82,7 +94,57 @@ class MySQLStore(Store):
         """Whether a batch's rows go by LOAD DATA (until the server refuses it)."""
         return self._loader is not None and self._loader.enabled
 
+    def preload(self, layout: TableLayout) -> Preload | None:
+        """Open a LOAD of ``layout``'s rows now, on the open connection, for the rows of the
+        batch being filled (``mysql_preload``); None where there is nothing to gain or it
+        would cost a wait: no connection yet (never connect here), LOAD DATA refused or not
+        yet prepared for this table."""
+        if self._preload is not None:
+            self._abandon_preload()
+        statement = self._loader.known_statement(layout) if self._loader else None
+        conn = self._conn
+        if statement is None or conn is None or not self._interleaved:
+            return None
+        try:
+            with conn.cursor() as cursor:
+                mark(cursor)
+                conn.begin_load(cursor, statement)
+        except (pymysql.err.MySQLError, OSError):  # the table gone, ...: the flush will say
+            self._drop_connection()
+            return None
+        self._preload = Preload(conn, layout)
+        return self._preload
+
+    def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:
+        """``Store.insert``; when the batch holds the open preload's rows, its first
+        transaction continues the preload's (its LOAD ended, its rows loaded already)."""
+        preload, self._preload = self._preload, None
+        if preload is not None:
+            loaded = preload.finish() if batch.get(preload.layout) is preload.rows else None
+            if loaded is None:
+                self._abandon_preload(preload)
+            else:
+                self._adopted = Adopted(preload.conn, preload.rows, loaded)
+        try:
+            return super().insert(batch, bookkeeping)
+        finally:
+            self._adopted = None
+
+    def _abandon_preload(self, preload: Preload | None = None) -> None:
+        """Undo the open preload (its LOAD ended and rolled back, or the connection dropped
+        when its LOAD cannot be ended cleanly)."""
+        preload = preload or self._preload
+        self._preload = None
+        if preload is None or preload.conn is not self._conn:
+            return
+        if preload.failed or preload.finish() is None:
+            self._drop_connection()
+        else:
+            _rollback(preload.conn)
+
     def _connection(self) -> LoadConnection:
+        if self._preload is not None:  # a statement is wanted: the head start is given up
+            self._abandon_preload()
         if self._conn is None:
             try:
                 self._conn = LoadConnection(**self._params, local_infile=self.bulk)
@@ -99,6 +161,7 @@ class MySQLStore(Store):
                     "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION', "
                     f"group_concat_max_len = {GROUP_CONCAT_BYTES}"
                 )
+                self._interleaved = _autoinc_lock_mode(cursor) == INTERLEAVED
         return self._conn
 
     @contextmanager
@@ -141,6 +204,7 @@ class MySQLStore(Store):
                 session.close()
 
     def _drop_connection(self) -> None:
+        self._preload = None  # its LOAD goes with the connection
         if self._conn is not None:
             with suppress(Exception):  # the connection is already broken
                 self._conn.close()
@@ -148,13 +212,19 @@ class MySQLStore(Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:
+        adopted, self._adopted = self._adopted, None
         with self._errors():
             conn = self._connection()
+            if adopted is not None and adopted.conn is not conn:
+                adopted = None  # reconnected meanwhile: that transaction is gone
             try:
                 with conn.cursor() as cursor:
-                    load = self._loader.load if self._loader and self._loader.enabled else None
-                    yield _MySQLTransaction(cursor, self._statements, load)
+                    transaction = _MySQLTransaction(cursor, self._statements, self._loader, adopted)
+                    yield transaction
+                    if transaction.adopted is not None:
+                        raise StoreError("the preloaded rows were not part of the batch")
                 conn.commit()
+                self.preloads += adopted is not None
             except BaseException:
                 _rollback(conn)
                 raise
@@ -224,15 +294,24 @@ class _MySQLTransaction(Transaction):
         self,
         cursor: pymysql.cursors.Cursor,
         statements: Callable[[TableLayout, Sequence[Row]], Iterator[str]],
-        load: Callable[[pymysql.cursors.Cursor, TableLayout, Sequence[Row]], int | None] | None,
+        loader: Loader | None,
+        adopted: Adopted | None,
     ) -> None:
         self._cursor = cursor
         self._statements = statements
-        self._load = load
+        self._loader = loader if loader is not None and loader.enabled else None
+        self.adopted = adopted  # the preload this transaction continues, until its rows come
 
     def insert(self, layout: TableLayout, rows: Sequence[Row]) -> int:
-        if self._load is not None:
-            added = self._load(self._cursor, layout, rows)
+        adopted = self.adopted
+        if adopted is not None and rows is adopted.rows:
+            self.adopted = None
+            assert self._loader is not None  # a preload is a loader's LOAD
+            if self._loader.accepted(adopted.loaded, len(rows)):
+                return adopted.loaded.added
+            undo(self._cursor)  # as ``Loader.load`` does: the INSERTs say what happened
+        elif self._loader is not None:
+            added = self._loader.load(self._cursor, layout, rows)
             if added is not None:
                 return added
         return sum(self._cursor.execute(sql) for sql in self._statements(layout, rows))
@@ -276,6 +355,19 @@ _ENCODERS: dict[type[Value], Callable[[Any], str]] = {
     float: repr,
     bool: lambda value: "1" if value else "0",
 }
+
+
+INTERLEAVED = 2  # innodb_autoinc_lock_mode in which bulk inserts take no table lock
+
+
+def _autoinc_lock_mode(cursor: pymysql.cursors.Cursor) -> int | None:
+    """The server's ``innodb_autoinc_lock_mode`` (None: it has none)."""
+    try:
+        cursor.execute("SELECT @@innodb_autoinc_lock_mode")
+        row = cursor.fetchone()
+    except pymysql.err.MySQLError:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def _rollback(conn: pymysql.connections.Connection[Any]) -> None:

@@ -46,7 +46,7 @@ _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", 
 
 # LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
 _LOCAL_REFUSED = {1148, 4166, 3948}
-_SAVEPOINT = "el_monitor_load"
+_SAVEPOINT = "el_monitor_load"  # what a LOAD that says anything is undone to
 # Column types that read a number's text as the INSERTs' literal would store it.
 _NUMERIC = {"bigint", "int", "mediumint", "smallint", "tinyint", "double", "float", "decimal"}
 
@@ -75,7 +75,7 @@ class Loader:
         statement = self._statement(cursor, layout)
         if statement is None:
             return None
-        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+        mark(cursor)
         try:
             added, warnings = conn.load(cursor, statement, load_chunks(rows))
         except (StoreError, UnicodeEncodeError):
@@ -89,12 +89,20 @@ class Loader:
                             self.server, exc.args[-1])  # fmt: skip
                 self.enabled = False
         else:
-            # Each skipped row says so once (a duplicate key); a value IGNORE let through
-            # adds its own warning.
-            if warnings == len(rows) - added:
+            if self.accepted(Loaded(added, warnings), len(rows)):
                 return added
-        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        undo(cursor)
         return None
+
+    def known_statement(self, layout: TableLayout) -> str | None:
+        """The LOAD DATA of ``layout``'s table when a load of it has been prepared before (no
+        statement runs to find out), else None."""
+        return self._statements.get(layout.name) if self.enabled else None
+
+    def accepted(self, loaded: Loaded, rows: int) -> bool:
+        """Whether a load of ``rows`` rows said nothing the INSERTs would not have: each row it
+        skipped says so once (a duplicate key); a value IGNORE let through adds its own."""
+        return loaded.warnings == rows - loaded.added
 
     def _statement(self, cursor: Cursor, layout: TableLayout) -> str | None:
         """The LOAD DATA of ``layout``'s table, or None when it would not store exactly what
@@ -115,6 +123,15 @@ class Loader:
                 break
         self._statements[layout.name] = statement
         return statement
+
+
+def mark(cursor: Cursor) -> None:
+    """Where a load that says anything the INSERTs would not is undone to (``undo``)."""
+    cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+
+
+def undo(cursor: Cursor) -> None:
+    cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
 
 
 def load_statement(table: str, columns: Sequence[str]) -> str:
@@ -193,6 +210,41 @@ class LoadConnection(Session):
 
     _rows: Iterable[bytes] | None = None  # what the statement running now loads
 
+    def begin_load(self, cursor: Cursor, statement: str) -> None:
+        """Run a LOAD DATA LOCAL ``statement`` and leave its file open: ``feed`` sends rows,
+        ``end_load`` ends it.  Nothing else may run on the connection in between."""
+        self._rows = _LEFT_OPEN
+        try:
+            cursor.execute(statement)
+        finally:
+            self._rows = None
+
+    def feed(self, text: bytes) -> None:
+        """Send ``text`` (``load_text``) into the open LOAD; raises MySQLError when the server
+        has answered meanwhile (an error ended the load) or is gone."""
+        view = memoryview(text)
+        for start in range(0, len(view), _PACKET_BYTES):
+            if _answered(self):
+                raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "the server ended the load")
+            self.write_packet(view[start : start + _PACKET_BYTES])
+
+    def end_load(self) -> Loaded:
+        """End the open LOAD's file and read what it did (the server's error, if any)."""
+        try:
+            self.write_packet(b"")
+            ok_packet = self._read_packet()
+        except MySQLError:
+            raise
+        except BaseException:
+            self._force_close()  # type: ignore[attr-defined]
+            raise
+        if not ok_packet.is_ok_packet():
+            raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
+        result = MySQLResult(self)
+        result._read_ok_packet(ok_packet)  # type: ignore[attr-defined]
+        self.server_status = result.server_status
+        return Loaded(result.affected_rows or 0, result.warning_count)
+
     def load(self, cursor: Cursor, statement: str, rows: Iterable[bytes]) -> Loaded:
         """Run a LOAD DATA LOCAL ``statement`` (on a cursor of this connection) with ``rows``
         as its file, sent as they come; an exception ``rows`` raises ends the file there and
@@ -227,6 +279,16 @@ def _answered(conn: Connection[Any]) -> bool:
     return sock is not None and bool(select.select([sock], [], [], 0)[0])
 
 
+class _LeftOpen:
+    """``begin_load``'s file, left open for ``feed``: never read as an iterable."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_LEFT_OPEN = _LeftOpen()
+
+
 class _LoadResult(MySQLResult):
     """A statement's result; a LOAD's file is ``rows`` (nothing when no LOAD was sent)."""
 
@@ -237,6 +299,8 @@ class _LoadResult(MySQLResult):
     def _read_load_local_packet(self, first_packet: Any) -> None:
         conn = self.connection
         assert conn is not None
+        if self._rows is _LEFT_OPEN:
+            return  # ``begin_load``: the file is sent later, by ``feed`` and ``end_load``
         failed: Exception | None = None
         try:
             try:

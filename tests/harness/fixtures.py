@@ -127,3 +127,20 @@ def mariadb_servers(tmp_path: Path) -> Iterator[Callable[..., MariaDBServer]]:
     finally:
         for server in reversed(started):
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def interleaved_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    """A private MariaDB whose LOADs take no table lock (``innodb_autoinc_lock_mode=2``), as
+    the MySQL store's preload wants: one for the session, each test a database of its own."""
+    reason = mariadb_missing()
+    if reason:
+        pytest.skip(reason)
+    server = MariaDBServer(
+        tmp_path_factory.mktemp("mariadb-interleaved"), 90, ("--innodb-autoinc-lock-mode=2",)
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
