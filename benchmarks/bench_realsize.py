@@ -27,6 +27,7 @@ import pymysql
 from bench_pipeline import pipeline_run
 from bench_stores import connect, forward, remove_sqlite, scratch_database
 from measure import REPEAT, Run, best_of, each_line, log
+from private_mariadb import INTERLEAVED, INTERLEAVED_DESCRIPTION, production_server
 from results import EVENTS, ROWS, Figure, Planned, Reference, ratio_at_least
 from workload import Corpus, chunks, make_corpus
 
@@ -131,6 +132,19 @@ def sqlite(
 
 
 def mariadb(
+    title: str, data: Corpus, registry: SchemaRegistry, url: str | None, tmp: Path
+) -> list[Figure]:
+    """``mariadb_on`` the shared server (MariaDB's default AUTO-INC lock mode: no preload),
+    then on a private one whose LOADs lock no table (the store preloads)."""
+    figures = mariadb_on(f"{title}, shared server", data, registry, url, tmp)
+    if url is not None:
+        with production_server(url, INTERLEAVED, INTERLEAVED_DESCRIPTION) as (private, what):
+            if what != "shared MariaDB":
+                figures += mariadb_on(f"{title}, {what}", data, registry, private, tmp)
+    return figures
+
+
+def mariadb_on(
     title: str, data: Corpus, registry: SchemaRegistry, url: str | None, tmp: Path
 ) -> list[Figure]:
     """Rows committed per second by ``forward`` against LOAD DATA of the same rows."""

@@ -23,10 +23,16 @@ PRODUCTION = (
     "--max-allowed-packet=64M",
 )
 DESCRIPTION = "private MariaDB: 2 GiB buffer pool, 512 MiB redo log, no binlog"
+# Defaults but for the AUTO-INC lock mode in which a LOAD locks no table: the MySQL store
+# preloads a batch's rows there (``el_monitor.store.mysql_preload``).
+INTERLEAVED = ("--innodb-autoinc-lock-mode=2",)
+INTERLEAVED_DESCRIPTION = "private MariaDB, defaults but innodb_autoinc_lock_mode=2"
 
 
 @contextlib.contextmanager
-def production_server(fallback: str | None) -> Iterator[tuple[str | None, str]]:
+def production_server(
+    fallback: str | None, options: tuple[str, ...] = PRODUCTION, description: str = DESCRIPTION
+) -> Iterator[tuple[str | None, str]]:
     """(URL, what it is) of a started private server, or ``fallback`` when none can start;
     ``None`` stays ``None`` (the MariaDB figures were turned off)."""
     if fallback is None:
@@ -41,7 +47,7 @@ def production_server(fallback: str | None) -> Iterator[tuple[str | None, str]]:
         yield fallback, "shared MariaDB"
         return
     with tempfile.TemporaryDirectory(prefix="el-bench-mariadb-") as tmp:
-        server = MariaDBServer(Path(tmp), server_id=1, options=PRODUCTION, binlog=False)
+        server = MariaDBServer(Path(tmp), server_id=1, options=options, binlog=False)
         with server:
-            log(f"started a {DESCRIPTION}, port {server.port}")
-            yield server.url, DESCRIPTION
+            log(f"started a {description}, port {server.port}")
+            yield server.url, description
