@@ -161,10 +161,19 @@ def load_text(rows: Sequence[Row]) -> bytes:
     that is not valid Unicode (a lone surrogate).
     """
     text = _TEXT
-    try:
+    try:  # (an int by f-string: no call, unlike ``int.__repr__``; the others by ``_TEXT``)
         lines = [
             "\t".join(
-                [_NULL if v is None else v if type(v) is str else text[type(v)](v) for v in row]
+                [
+                    v
+                    if type(v) is str
+                    else _NULL
+                    if v is None
+                    else f"{v}"
+                    if type(v) is int
+                    else text[type(v)](v)
+                    for v in row
+                ]
             )
             for row in rows
         ]
