@@ -137,7 +137,7 @@ class MySQLStore(Store):
         self._preload = None
         if preload is None or preload.conn is not self._conn:
             return
-        if preload.failed or preload.finish() is None:
+        if preload.finish(send_rest=False) is None:
             self._drop_connection()
         else:
             _rollback(preload.conn)

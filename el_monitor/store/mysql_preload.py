@@ -37,9 +37,10 @@ class Preload:
         if len(self.rows) - self._sent >= SEND_ROWS:
             self._send()
 
-    def finish(self) -> Loaded | None:
-        """Send the rest and end the LOAD: what it did, or None when it failed."""
-        if self._sent < len(self.rows):
+    def finish(self, send_rest: bool = True) -> Loaded | None:
+        """Send the rest (unless it is to be undone anyway) and end the LOAD: what it did,
+        or None when it failed."""
+        if send_rest and self._sent < len(self.rows):
             self._send()
         if self.failed:
             return None
