@@ -1,8 +1,9 @@
 """The database, and all SQL text: schema → table mapping (``mapping``), one dialect per
-engine (``dialect``), the SQLite and MySQL stores (``sqlite``, ``mysql``), and what is asked of
-them beyond events: the counts tables (``counts``, read over a window by ``error_reads``),
-the sample-rate history (``sampling``), table stats (``catalogue``), keyed scans and deletes
-(``rows``)."""
+engine (``dialect``), the SQLite and MySQL stores (``sqlite``, ``mysql``: its LOAD DATA from
+memory in ``mysql_load``, its rows sent while a batch fills in ``mysql_preload``), and what
+is asked of them beyond events: the counts tables (``counts``, read over a window by
+``error_reads``), the sample-rate history (``sampling``), table stats (``catalogue``), keyed
+scans and deletes (``rows``)."""
 
 from __future__ import annotations
 
