@@ -177,7 +177,7 @@ def _run(
         loads = status(store, "Com_load")
         for batch in _corpus():
             rows: dict[TableLayout, list] = {}
-            ahead = store.preload(layouts["Wide"]) if preload and "Wide" in layouts else None
+            ahead = store.preload(layouts["Wide"], 1.0) if preload and "Wide" in layouts else None
             for schema, c in batch:
                 layout = layouts.get(schema) or store.layout(schema, "1", SCHEMA)
                 layouts[schema] = layout
@@ -331,7 +331,7 @@ def test_a_statement_wanted_during_a_preload_undoes_it_and_the_batch_goes_once(
     with mysql_store(interleaved_mysql_url, bulk=True) as store:
         layout = store.layout("Wide", "1", SCHEMA)
         store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})  # its LOAD prepared
-        ahead = store.preload(layout)
+        ahead = store.preload(layout, 1.0)
         assert ahead is not None
         for i in range(1, 1001):
             ahead.add(layout.row(capsule(f"{i:032x}", n=i, short=NASTY[i % len(NASTY)])))
@@ -350,7 +350,7 @@ def test_a_server_gone_during_a_preload_is_unavailable_and_leaves_nothing(
         with mysql_store(proxy.url, bulk=True) as store:
             layout = store.layout("Wide", "1", SCHEMA)
             store.insert({layout: [layout.row(capsule("0" * 32))]})
-            ahead = store.preload(layout)
+            ahead = store.preload(layout, 1.0)
             assert ahead is not None
             proxy.arm()
             for i in range(1, 3001):  # never raises: the preload only gives up
@@ -374,4 +374,15 @@ def test_no_preload_where_a_load_locks_its_table_for_other_writers(mysql_url: st
         (mode,) = store.query("SELECT @@innodb_autoinc_lock_mode")[0]
         layout = store.layout("Wide", "1", SCHEMA)
         store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})
-        assert (store.preload(layout) is None) is (mode != 2)
+        assert (store.preload(layout, 1.0) is None) is (mode != 2)
+
+
+def test_no_preload_for_a_batch_that_may_outwait_the_server(interleaved_mysql_url: str) -> None:
+    """The server ends a LOAD whose next rows do not come within ``net_read_timeout``: a
+    batch that may stay open half as long gets no preload."""
+    with mysql_store(interleaved_mysql_url, bulk=True) as store:
+        ((timeout,),) = store.query("SELECT @@net_read_timeout")
+        layout = store.layout("Wide", "1", SCHEMA)
+        store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})
+        assert store.preload(layout, timeout / 2 + 1) is None
+        assert store.preload(layout, timeout / 2 - 1) is not None

@@ -105,6 +105,7 @@ class Forwarder:
             book=self.book,
             instance=settings.instance or host,
             wake=self.reload if target is not None else None,
+            flush_interval=settings.flush_interval,
         )
         self.notifier = ServiceNotifier()  # systemd's, when run as a Type=notify unit
         if self.notifier.watchdog_interval:

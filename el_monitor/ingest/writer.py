@@ -88,6 +88,7 @@ class StoreWriter:
         instance: str = "",
         wake: threading.Event | None = None,
         count_replays: bool = True,
+        flush_interval: float = 1.0,
     ) -> None:
         self.store = store  # None: pointed nowhere (an empty --db-file), as if it were away
         # Set (SIGHUP) to make a flush that waits for the database return, its batch kept, so
@@ -117,6 +118,7 @@ class StoreWriter:
         # The busiest table's rows of the batch, made and sent as they come (``load_ahead``):
         # the table that took the most rows at the last flush, once its layout is in hand.
         self._ahead: LoadAhead | None = None
+        self.flush_interval = flush_interval  # the longest a batch waits: its preload too
         self._busiest: tuple[str, str] | None = None
         self._ready: dict[tuple[str, str], TableLayout] = {}
         # Spool files waiting, including any an earlier run left behind.
@@ -145,7 +147,7 @@ class StoreWriter:
             return None
         if self.backoff.delay:
             return None
-        preload = self.store.preload(layout)
+        preload = self.store.preload(layout, self.flush_interval)
         return None if preload is None else LoadAhead(key, layout, preload)
 
     def age(self) -> float:

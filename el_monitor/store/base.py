@@ -137,9 +137,10 @@ class Store(ABC):
             layout = self._layouts[key] = _layout_from(name, wanted, existing, self.empty)
         return layout
 
-    def preload(self, layout: TableLayout) -> Preloading | None:
-        """Start sending ``layout``'s rows of the batch being filled ahead of its ``insert``;
-        None where the engine gains nothing by it (all but MySQL)."""
+    def preload(self, layout: TableLayout, hold: float) -> Preloading | None:
+        """Start sending ``layout``'s rows of the batch being filled ahead of its ``insert``,
+        which comes within ``hold`` seconds; None where the engine gains nothing by it (all
+        but MySQL)."""
         return None
 
     def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:

@@ -85,6 +85,8 @@ class MySQLStore(Store):
         # lock until it ends, so a preload would hold up every other writer of the table
         # (more forwarders, workers) for a whole batch: none is made there.
         self._interleaved = False
+        # How long the server waits for a LOAD's next packet before it ends the LOAD.
+        self._server_read_timeout = 0.0
         if connect_now:
             with self._errors():
                 self._connection()
@@ -94,16 +96,19 @@ class MySQLStore(Store):
         """Whether a batch's rows go by LOAD DATA (until the server refuses it)."""
         return self._loader is not None and self._loader.enabled
 
-    def preload(self, layout: TableLayout) -> Preload | None:
+    def preload(self, layout: TableLayout, hold: float) -> Preload | None:
         """Open a LOAD of ``layout``'s rows now, on the open connection, for the rows of the
         batch being filled (``mysql_preload``); None where there is nothing to gain or it
         would cost a wait: no connection yet (never connect here), LOAD DATA refused or not
-        yet prepared for this table."""
+        yet prepared for this table, or a batch that may stay open (``hold`` seconds) long
+        enough for the server to give up waiting for its next rows."""
         if self._preload is not None:
             self._abandon_preload()
         statement = self._loader.known_statement(layout) if self._loader else None
         conn = self._conn
         if statement is None or conn is None or not self._interleaved:
+            return None
+        if hold * 2 > self._server_read_timeout:
             return None
         try:
             with conn.cursor() as cursor:
@@ -161,7 +166,8 @@ class MySQLStore(Store):
                     "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION', "
                     f"group_concat_max_len = {GROUP_CONCAT_BYTES}"
                 )
-                self._interleaved = _autoinc_lock_mode(cursor) == INTERLEAVED
+                mode, self._server_read_timeout = _load_settings(cursor)
+                self._interleaved = mode == INTERLEAVED
         return self._conn
 
     @contextmanager
@@ -360,14 +366,18 @@ _ENCODERS: dict[type[Value], Callable[[Any], str]] = {
 INTERLEAVED = 2  # innodb_autoinc_lock_mode in which bulk inserts take no table lock
 
 
-def _autoinc_lock_mode(cursor: pymysql.cursors.Cursor) -> int | None:
-    """The server's ``innodb_autoinc_lock_mode`` (None: it has none)."""
+def _load_settings(cursor: pymysql.cursors.Cursor) -> tuple[int | None, float]:
+    """The server's ``innodb_autoinc_lock_mode`` (None: it has none) and the seconds it waits
+    for a LOAD's next packet (``net_read_timeout``)."""
     try:
-        cursor.execute("SELECT @@innodb_autoinc_lock_mode")
+        cursor.execute("SELECT @@innodb_autoinc_lock_mode, @@net_read_timeout")
         row = cursor.fetchone()
     except pymysql.err.MySQLError:
-        return None
-    return int(row[0]) if row and row[0] is not None else None
+        return None, 0.0
+    if not row:
+        return None, 0.0
+    mode, timeout = row
+    return (None if mode is None else int(mode)), float(timeout or 0)
 
 
 def _rollback(conn: pymysql.connections.Connection[Any]) -> None:
