@@ -139,7 +139,7 @@ def mariadb(
     figures = mariadb_on(f"{title}, shared server", data, registry, url, tmp)
     if url is not None:
         with production_server(url, INTERLEAVED, INTERLEAVED_DESCRIPTION) as (private, what):
-            if what != "shared MariaDB":
+            if private != url:  # a private server started (else: the shared one again)
                 figures += mariadb_on(f"{title}, {what}", data, registry, private, tmp)
     return figures
 

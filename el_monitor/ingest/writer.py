@@ -143,9 +143,13 @@ class StoreWriter:
         sent as they come."""
         key = self._busiest
         layout = self._ready.get(key) if key is not None else None
-        if key is None or layout is None or self.store is None or self.backlog:
-            return None
-        if self.backoff.delay:
+        if (
+            key is None
+            or layout is None
+            or self.store is None
+            or self.backlog
+            or self.backoff.delay
+        ):
             return None
         preload = self.store.preload(layout, self.flush_interval)
         return None if preload is None else LoadAhead(key, layout, preload)

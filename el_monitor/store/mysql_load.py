@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import select
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from operator import methodcaller
 from typing import Any, NamedTuple
 
@@ -231,28 +232,36 @@ class LoadConnection(Session):
     def feed(self, text: bytes) -> None:
         """Send ``text`` (``load_text``) into the open LOAD; raises MySQLError when the server
         has answered meanwhile (an error ended the load) or is gone."""
-        view = memoryview(text)
-        for start in range(0, len(view), _PACKET_BYTES):
-            if _answered(self):
+        with _in_step(self):
+            if not self._send_file(text):
                 raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "the server ended the load")
-            self.write_packet(view[start : start + _PACKET_BYTES])
 
     def end_load(self) -> Loaded:
         """End the open LOAD's file and read what it did (the server's error, if any)."""
-        try:
-            self.write_packet(b"")
-            ok_packet = self._read_packet()
-        except MySQLError:
-            raise
-        except BaseException:
-            self._force_close()  # type: ignore[attr-defined]
-            raise
-        if not ok_packet.is_ok_packet():
-            raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
         result = MySQLResult(self)
-        result._read_ok_packet(ok_packet)  # type: ignore[attr-defined]
+        result._read_ok_packet(self._end_file())  # type: ignore[attr-defined]
         self.server_status = result.server_status
         return Loaded(result.affected_rows or 0, result.warning_count)
+
+    def _send_file(self, text: bytes) -> bool:
+        """Send ``text`` as the LOAD's file goes on, a packet at a time; False when the server
+        said something (or closed the connection) first: a peer that went away is noticed at
+        once, not after the socket's buffers fill and a write times out."""
+        view = memoryview(text)
+        for start in range(0, len(view), _PACKET_BYTES):
+            if _answered(self):
+                return False
+            self.write_packet(view[start : start + _PACKET_BYTES])
+        return True
+
+    def _end_file(self) -> Any:
+        """End the LOAD's file; its OK packet (raises the server's error, if any)."""
+        with _in_step(self):
+            self.write_packet(b"")
+            ok_packet = self._read_packet()
+        if not ok_packet.is_ok_packet():
+            raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
+        return ok_packet
 
     def load(self, cursor: Cursor, statement: str, rows: Iterable[bytes]) -> Loaded:
         """Run a LOAD DATA LOCAL ``statement`` (on a cursor of this connection) with ``rows``
@@ -280,10 +289,22 @@ class LoadConnection(Session):
         return outcome.affected_rows
 
 
+@contextmanager
+def _in_step(conn: Connection[Any]) -> Iterator[None]:
+    """Sending a LOAD's file: an interruption (anything but the server's own error, after
+    which PyMySQL has closed a broken connection or an error packet left it in step) leaves
+    the protocol out of step, so the connection is closed."""
+    try:
+        yield
+    except MySQLError:
+        raise
+    except BaseException:
+        conn._force_close()  # type: ignore[attr-defined]
+        raise
+
+
 def _answered(conn: Connection[Any]) -> bool:
-    """Whether the server said something (or closed the connection) before the file ended:
-    a peer that went away is noticed at once, not after the socket's buffers fill and a
-    write times out."""
+    """Whether the server said something (or closed the connection) before the file ended."""
     sock = conn._sock  # type: ignore[attr-defined]
     return sock is not None and bool(select.select([sock], [], [], 0)[0])
 
@@ -307,32 +328,17 @@ class _LoadResult(MySQLResult):
 
     def _read_load_local_packet(self, first_packet: Any) -> None:
         conn = self.connection
-        assert conn is not None
+        assert isinstance(conn, LoadConnection)
         if self._rows is _LEFT_OPEN:
             return  # ``begin_load``: the file is sent later, by ``feed`` and ``end_load``
         failed: Exception | None = None
-        try:
+        with _in_step(conn):
             try:
                 for chunk in self._rows:
-                    view = memoryview(chunk)
-                    for start in range(0, len(view), _PACKET_BYTES):
-                        if _answered(conn):
-                            break  # the server ended the load (an error, or it went away)
-                        conn.write_packet(view[start : start + _PACKET_BYTES])
-                    else:
-                        continue
-                    break
+                    if not conn._send_file(chunk):
+                        break  # the server ended the load (an error, or it went away)
             except (StoreError, UnicodeEncodeError) as exc:  # the rows', not the connection's
                 failed = exc
-            conn.write_packet(b"")  # the end of the file
-            ok_packet = conn._read_packet()  # raises the server's error, if any
-        except MySQLError:
-            raise  # PyMySQL closed a broken connection; an error packet leaves it in step
-        except BaseException:  # interrupted mid-file: the protocol is out of step
-            conn._force_close()  # type: ignore[attr-defined]
-            raise
-        if not ok_packet.is_ok_packet():
-            raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
-        self._read_ok_packet(ok_packet)  # type: ignore[attr-defined]
+        self._read_ok_packet(conn._end_file())  # type: ignore[attr-defined]
         if failed is not None:
             raise failed

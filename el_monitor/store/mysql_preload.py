@@ -51,9 +51,9 @@ class Preload:
             return None
 
     def _send(self) -> None:
-        rows, self._sent = self.rows[self._sent :], len(self.rows)
         if self.failed:
             return
+        rows, self._sent = self.rows[self._sent :], len(self.rows)
         try:
             self.conn.feed(load_text(rows))
         except Exception:  # a value no text carries, the server's answer, a lost connection
