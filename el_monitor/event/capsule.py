@@ -2,8 +2,10 @@
 
 Every accepted event leaves this module as a plain dict with the keys EventLogging defined:
 ``schema``, ``revision`` (str), ``wiki``, ``uuid`` (32 hex digits), ``timestamp`` (int, Unix
-seconds, UTC) and ``event`` (dict), plus any of ``webHost``, ``recvFrom``, ``seqId``,
-``userAgent`` and ``topic``.  Raw client IPs are not capsule fields and never get this far.
+seconds, UTC) and ``event`` (a dict; from a typed line, a ``msgspec.Struct`` of the same
+values, which only the store reads: ``ingest.typed_lines``), plus any of ``webHost``,
+``recvFrom``, ``seqId``, ``userAgent`` and ``topic``.  Raw client IPs are not capsule fields
+and never get this far.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+
+import msgspec
 
 from el_monitor.event.jsontext import decoded_key
 from el_monitor.event.names import REVISION, SCHEMA_NAME, is_schema_name
@@ -204,7 +208,8 @@ class CapsuleBuilder:
                 obj["revision"] = revision = str(revision)
             if revision != self._revision:
                 self._revision = _checked(revision, REVISION, _BAD_REVISION, "capsule.revision")
-            if type(obj["event"]) is not dict:
+            event = obj["event"]
+            if type(event) is not dict and not isinstance(event, msgspec.Struct):
                 raise CapsuleError(
                     f"event must be an object, got {_kind(obj['event'])}", "capsule.event"
                 )

@@ -199,15 +199,25 @@ def _literal(text: str) -> bytes:
     return rb"\s+".join(re.escape(part.encode()) for part in re.split(r"\s+", text))
 
 
-def make_parser(fmt: str, host: str, max_event_bytes: int = MAX_EVENT_BYTES) -> LineParser:
-    """A function ``(line, defaults) -> capsule`` raising ParseError or CapsuleError."""
+def make_parser(
+    fmt: str,
+    host: str,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+    typed: Callable[[bytes], dict | None] | None = None,
+) -> LineParser:
+    """A function ``(line, defaults) -> capsule`` raising ParseError or CapsuleError.
+
+    ``typed`` decodes a JSON line in one go where it can (``ingest.typed_lines``), else
+    returns None and the line is decoded the usual way."""
     if fmt == JSON_FORMAT:
-        return _json_parser(host, max_event_bytes)
+        return _json_parser(host, max_event_bytes, typed)
     regex, fields = compile_format(fmt)
     return _format_parser(fmt, regex, fields, host, max_event_bytes)
 
 
-def _json_parser(host: str, max_event_bytes: int) -> LineParser:
+def _json_parser(
+    host: str, max_event_bytes: int, typed: Callable[[bytes], dict | None] | None
+) -> LineParser:
     loads = orjson.loads
     build_capsule = CapsuleBuilder(host).build
 
@@ -216,10 +226,12 @@ def _json_parser(host: str, max_event_bytes: int) -> LineParser:
             raise ParseError(f"event of {len(line)} bytes exceeds the {max_event_bytes} limit")
         if 10 in line or 13 in line:
             raise ParseError(LINE_BREAK)
-        try:
-            obj = loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc}") from None
+        obj = None if typed is None else typed(line)
+        if obj is None:
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ParseError(f"invalid JSON: {exc}") from None
         return build_capsule(obj, line, defaults)
 
     return parse

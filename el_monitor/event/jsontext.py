@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import TypeVar, cast
 
+import msgspec
 import orjson
 
 TOO_DEEP = "(event nested too deep to write out)"
@@ -19,12 +20,14 @@ _Key = TypeVar("_Key")
 
 
 def capsule_json(capsule: dict) -> bytes:
+    """The capsule as JSON; an event a typed line decoded (a ``msgspec.Struct``) is written
+    as the object it was."""
     try:
-        return orjson.dumps(capsule)
+        return orjson.dumps(capsule, default=msgspec.to_builtins)
     except TypeError:  # nested too deep for orjson (or a string it will not encode)
         pass
     try:
-        return json.dumps(capsule, separators=(",", ":")).encode()
+        return json.dumps(capsule, separators=(",", ":"), default=msgspec.to_builtins).encode()
     except (RecursionError, ValueError, TypeError):
         return json.dumps({**capsule, "event": TOO_DEEP}, default=str).encode()
 

@@ -31,6 +31,7 @@ from el_monitor.event.formats import LineParser, ParseError
 from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import OPTOUT_FLAG, Chunk
+from el_monitor.ingest.typed_lines import TypedLines
 from el_monitor.optout.matcher import OptOutCheck
 from el_monitor.schema.compiled import CompiledSchema
 from el_monitor.schema.registry import SchemaRegistry
@@ -48,6 +49,7 @@ class _Entry(NamedTuple):
     sampler: Sampler | None
     opted_out: OptOutCheck | None
     hours: ScopeHours  # by the event's own hour, for the report
+    typed: bool  # whether its lines may be decoded typed: neither sampled nor opt-out checked
 
 
 class _Owner(NamedTuple):
@@ -72,6 +74,7 @@ class Pipeline:
         policy: Policy | None = None,
         redact_line: Callable[[bytes], bytes] | None = None,
         book: HourBook | None = None,
+        typed: TypedLines | None = None,
     ) -> None:
         self.parser = parser
         self.registry = registry
@@ -86,6 +89,8 @@ class Pipeline:
             self.log_raw = log_raw
         self.policy = policy or Policy()
         self.book = book or HourBook()
+        # The parser's typed decoding, told which schema to expect (``typed_lines``).
+        self.typed = typed
         self._schemas: dict[tuple[str, str], _Entry] = {}  # (schema, revision) → entry
         # Pairs the registry does not have → their known schema's owner, or None (unknown name).
         self._unknown: dict[tuple[str, str | None], _Owner | None] = {}
@@ -94,6 +99,8 @@ class Pipeline:
     def set_policy(self, policy: Policy) -> None:
         """Take a new catalog's decisions from the next event on."""
         self.policy = policy
+        if self.typed is not None:
+            self.typed.forget()  # a schema typed so far may now be sampled or checked
         self._schemas = {}
         self._unknown = {}
         self._known_names = None  # listed again: a reload also picks up new schemas
@@ -116,6 +123,7 @@ class Pipeline:
         unknown = self._unknown
         accept = self.accept
         log_raw = self.log_raw
+        expect = None if self.typed is None else self.typed.expect
         for line in lines:
             try:
                 capsule = parse(line, defaults)
@@ -150,10 +158,14 @@ class Pipeline:
                 counts.sampled_out += 1
                 entry.hours.at(capsule["timestamp"]).sampled_out += 1
                 continue
-            failure = entry.compiled.validate(capsule["event"])
+            event = capsule["event"]
+            # (An event of another class is a typed line's: checked as it was decoded.)
+            failure = entry.compiled.validate(event) if event.__class__ is dict else None
             if failure is None:
                 counts.valid += 1
                 accept(capsule)
+                if entry.typed and expect is not None and event.__class__ is dict:
+                    expect(key, entry.compiled.schema)
             else:
                 counts.invalid += 1
                 counts.errors[(VALIDATION, failure.path)] += 1
@@ -230,12 +242,15 @@ class Pipeline:
             self._remember_unknown(key)
             return None
         policy = self.policy
+        sampler = policy.sampler_for(key[0])
+        opted_out = policy.opt_out_check_for(key[0])
         entry = self._schemas[key] = _Entry(
             compiled,
             self.counters.schema(key[0]),
-            policy.sampler_for(key[0]),
-            policy.opt_out_check_for(key[0]),
+            sampler,
+            opted_out,
             self.book.scope(key[0]),
+            sampler is None and opted_out is None,
         )
         return entry
 

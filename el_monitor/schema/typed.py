@@ -33,6 +33,9 @@ _STRING = ("minLength", "maxLength", "pattern")
 _ARRAY = ("items", "minItems", "maxItems")
 _OBJECT = ("properties", "required", "additionalProperties")
 _TRANSLATED = frozenset({"type", "enum", *_NUMBER, *_STRING, *_ARRAY, *_OBJECT}) | _ANNOTATIONS
+_INT64 = (-(2**63), 2**63 - 1)
+_SCALARS = ("string", "integer", "number", "boolean")
+_EVENT_KEYWORDS = frozenset({"type", *_OBJECT}) | _ANNOTATIONS
 # The JSON types a Literal member may stand for: msgspec's Literal holds str, int and None.
 _LITERAL_TYPES = {str: ("string",), int: ("integer", "number"), type(None): ("null",)}
 
@@ -59,6 +62,61 @@ def first_pass(schema: Mapping[str, Any], exact: Validator) -> Validator:
 
     validate.source = getattr(exact, "source", "")  # type: ignore[attr-defined]
     return validate
+
+
+def flat_event(
+    schema: Mapping[str, Any], longest: Mapping[str, int]
+) -> dict[str, tuple[Any, bool]] | None:
+    """For an event schema of scalar properties only, each translated exactly: every
+    property's msgspec type for its non-null values (strings no longer than ``longest`` of its
+    name where given: a column's limit), and whether the schema requires it.  None for any
+    other schema.  Like ``first_pass``, a value it refuses may still be valid."""
+    try:
+        if not schema.keys() <= _EVENT_KEYWORDS or schema.get("type") != "object":
+            raise _NotExact
+        properties = schema.get("properties", {})
+        required = schema.get("required", [])
+        if schema.get("additionalProperties", True) not in (True, False):
+            raise _NotExact
+        if not isinstance(properties, dict) or not isinstance(required, list):
+            raise _NotExact
+        if not set(required) <= properties.keys():
+            raise _NotExact
+        types = {
+            name: _non_null_scalar(spec, name, longest.get(name))
+            for name, spec in properties.items()
+        }
+        for kind in types.values():
+            msgspec.inspect.type_info(kind)  # msgspec's own objections
+    except Exception:  # _NotExact, or a type or bound msgspec cannot hold
+        return None
+    return {name: (kind, name in required) for name, kind in types.items()}
+
+
+def _non_null_scalar(spec: object, name: str, longest: int | None) -> Any:
+    """The msgspec type of the non-null values ``spec`` accepts, when they are of one scalar
+    type; a string at most ``longest`` characters long."""
+    if not isinstance(spec, dict):
+        raise _NotExact
+    types = spec.get("type")
+    kinds = [types] if isinstance(types, str) else types
+    if not isinstance(kinds, list):
+        raise _NotExact
+    kinds = [kind for kind in kinds if kind != "null"]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        raise _NotExact
+    narrowed = {**spec, "type": kinds[0]}
+    if "enum" in spec:
+        members = spec["enum"]
+        if not isinstance(members, list):
+            raise _NotExact
+        narrowed["enum"] = [member for member in members if member is not None]
+        if longest is not None and any(len(str(m)) > longest for m in narrowed["enum"]):
+            raise _NotExact
+    elif longest is not None and kinds[0] == "string":
+        limit = _count(spec, "maxLength")
+        narrowed["maxLength"] = longest if limit is None else min(limit, longest)
+    return _value_type(narrowed, name)
 
 
 def _value_type(spec: object, name: str) -> Any:
@@ -144,8 +202,9 @@ def _integer_bounds(spec: dict) -> dict[str, int]:
         highs.append(math.floor(high))
     if (high := _number(spec, "exclusiveMaximum")) is not None:
         highs.append(math.ceil(high) - 1)
-    bounds = {"ge": max(lows)} if lows else {}
-    return bounds | {"le": min(highs)} if highs else bounds
+    # Never wider than an int64, the most msgspec bounds hold: a larger int (orjson decodes up
+    # to 2**64 - 1) is refused here and judged by the exact validator.
+    return {"ge": max([*lows, _INT64[0]]), "le": min([*highs, _INT64[1]])}
 
 
 def _float_bounds(spec: dict) -> dict[str, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, NamedTuple, Union
+from typing import Annotated, Any, ClassVar, NamedTuple, Union
 
 import msgspec
 import msgspec.structs
@@ -185,6 +185,46 @@ def _kind(spec: Mapping[str, Any]) -> str | None:
     return _JSON_TYPES.get(types, JSON) if isinstance(types, str) else JSON
 
 
+class EventRow(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, gc=False
+):
+    """An event decoded straight into the values of its table's event columns
+    (``event_row_type``); as JSON (``msgspec.to_builtins``) it is the event again."""
+
+    columns: ClassVar[tuple[Column, ...]] = ()  # the event columns its fields fill, in order
+    empty: ClassVar[Value] = None  # a field's value where the event has none
+
+
+def event_row_type(
+    columns: Sequence[Column], types: Mapping[str, tuple[Any, bool]], empty: Value
+) -> type[EventRow] | None:
+    """An EventRow with a field per event column, of the type ``types`` gives its field's
+    name (with whether the field is required), ``empty`` where an event leaves it out; None
+    when a column has no type there, or msgspec cannot take the names."""
+    fields: list[tuple[str, Any] | tuple[str, Any, Value]] = []
+    for index, column in enumerate(columns):
+        name = column.name[6:]
+        if column.name[:6] != "event_" or name not in types:
+            return None
+        kind, required = types[name]
+        fields.append((f"f{index}", kind) if required else (f"f{index}", kind, empty))
+    try:
+        row_type: type[EventRow] = msgspec.defstruct(  # type: ignore[assignment]
+            "TypedEvent",
+            fields,
+            bases=(EventRow,),
+            rename={f"f{index}": c.name[6:] for index, c in enumerate(columns)},
+            kw_only=True,
+            forbid_unknown_fields=True,
+            omit_defaults=True,
+            gc=False,
+        )
+    except (TypeError, ValueError):
+        return None
+    row_type.columns, row_type.empty = tuple(columns), empty
+    return row_type
+
+
 class BuiltRows(NamedTuple):
     """A group of capsules as rows of one table, and those it refused."""
 
@@ -237,13 +277,24 @@ class TableLayout:
         head = next((i for i, c in enumerate(columns) if c.name[:6] == "event_"), len(columns))
         self._head = head if all(position < head for position, _, _ in self._capsule) else 0
         self._struct = _event_struct(columns[self._head :], empty) if self._head else None
+        self._typed: dict[type, bool] = {}  # EventRow types → whether they fill this table
 
     def row(self, capsule: Mapping[str, Any]) -> Row:
         """One row, in ``column_names`` order.  Raises StoreError for unmapped fields."""
+        event = capsule["event"]
+        if event.__class__ is not dict:  # an EventRow: the usual event of a typed line
+            fits = self._typed.get(event.__class__)
+            if fits is None:
+                fits = self._typed[event.__class__] = self._fits(event.__class__)
+            if fits:
+                values = self._capsule_values(capsule, self._head)
+                values += msgspec.structs.astuple(event)
+                return values
+            event = msgspec.to_builtins(event)
         struct = self._struct
         if struct is not None:
             try:
-                fields = msgspec.structs.astuple(msgspec.convert(capsule["event"], struct))
+                fields = msgspec.structs.astuple(msgspec.convert(event, struct))
             except Exception:  # a field it does not place as the loop would: the loop
                 fields = None
             if fields is not None:
@@ -251,8 +302,13 @@ class TableLayout:
                 values += fields
                 return values
         values = self._capsule_values(capsule, len(self.columns))
-        self._event_values(capsule["event"], values)
+        self._event_values(event, values)
         return values
+
+    def _fits(self, row_type: type[EventRow]) -> bool:
+        """Whether an EventRow's fields are this table's event columns, empty as it is."""
+        columns = self.columns[self._head :]
+        return bool(self._head) and row_type.columns == columns and row_type.empty is self.empty
 
     def _capsule_values(self, capsule: Mapping[str, Any], size: int) -> Row:
         """A row of ``size`` columns holding the capsule's values, the rest empty."""
