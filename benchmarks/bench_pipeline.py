@@ -20,7 +20,7 @@ from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy, opt_out_checks, samplers
 from el_monitor.ingest.sampling import Sampler
 from el_monitor.ingest.sources.base import Chunk
-from el_monitor.ingest.typed_lines import typed_lines_for
+from el_monitor.ingest.typed_lines import TypedLines
 from el_monitor.optout.identity import identity_hash
 from el_monitor.optout.matcher import OptOutMatcher
 from el_monitor.schema.registry import SchemaRegistry
@@ -46,8 +46,8 @@ def pipeline_run(
 ) -> Run:
     """One ``Pipeline.process`` pass over ``pieces``, valid events dropped."""
     counters = Counters()
-    typed = typed_lines_for(fmt, None)  # as the forwarder decodes (rows for MySQL)
-    parse = make_parser(fmt, "bench", typed=None if typed is None else typed.decode)
+    typed = TypedLines(None)  # as the forwarder decodes (rows for MySQL)
+    parse = make_parser(fmt, "bench", typed=typed.decode)
     pipeline = Pipeline(parse, registry, counters, _ignore, _ignore, None, policy, typed=typed)
 
     events = sum(len(chunk.lines) for chunk in pieces)

@@ -1,7 +1,7 @@
 """Typed decoding of whole lines (``el_monitor.ingest.typed_lines``) changes nothing but speed.
 
 Every line goes through the forwarder's pipeline twice, with and without typed decoding, on
-both stores' empty values: each gives the same verdict (code, message, path), the same capsule
+both stores' empty values, as a JSON line and as varnish logs it: each gives the same verdict (code, message, path), the same capsule
 (as JSON) and the same row.  The lines are every shared example with its mutations, each sent
 twice in a row (the second is decoded typed when the first was valid), and capsules probing
 what a typed decoder reads differently from orjson: nulls, big and float-valued integers,
@@ -17,6 +17,7 @@ import random
 import orjson
 import pytest
 from helpers import example_capsules
+from owners.test_validate import VARNISH, varnish_line
 from test_row_struct import same
 from test_validator_agreement import mutations
 
@@ -40,14 +41,22 @@ from el_monitor.store.mapping import (
 # Lines without a timestamp would take the clock's, which may differ between the two runs.
 TIMESTAMP = 1_800_000_000
 EMPTIES = pytest.mark.parametrize("empty", [None, math.nan], ids=["mysql", "sqlite"])
+FORMATS = pytest.mark.parametrize("fmt", [JSON_FORMAT, VARNISH], ids=["json", "varnish"])
 
 
 class Run:
     """The pipeline over ``lines``, one chunk each, typed or not: what it accepted or refused."""
 
-    def __init__(self, registry, empty: object, typed: bool, policy: Policy | None = None):
+    def __init__(
+        self,
+        registry,
+        empty: object,
+        typed: bool,
+        policy: Policy | None = None,
+        fmt: str = JSON_FORMAT,
+    ):
         self.typed = TypedLines(empty) if typed else None
-        parse = make_parser(JSON_FORMAT, "test-host", typed=self.typed and self.typed.decode)
+        parse = make_parser(fmt, "test-host", typed=self.typed and self.typed.decode)
         self.outcomes: list[dict | EventError] = []
         self.pipeline = Pipeline(
             parse,
@@ -75,9 +84,13 @@ def row_or_error(layout: TableLayout, capsule: dict) -> object:
         return str(exc)
 
 
-def assert_same(registry, empty: object, lines: list[bytes]) -> Run:
-    """The typed run gives what the plain one does, line for line; returns the typed run."""
-    plain, typed = Run(registry, empty, False), Run(registry, empty, True)
+def assert_same(registry, empty: object, lines: list[bytes], fmt: str) -> Run:
+    """The typed run gives what the plain one does, line for line (JSON lines, or each as
+    varnish logs it); returns the typed run."""
+    if fmt != JSON_FORMAT:
+        lines = [varnish_line(line, seq) for seq, line in enumerate(lines)]
+    plain = Run(registry, empty, False, fmt=fmt)
+    typed = Run(registry, empty, True, fmt=fmt)
     expected, got = plain.feed(lines), typed.feed(lines)
     assert len(expected) == len(got) == len(lines)
     layouts: dict[tuple[str, str], TableLayout] = {}
@@ -106,7 +119,8 @@ def lines_twice(capsules: list[dict]) -> list[bytes]:
 
 
 @EMPTIES
-def test_examples_and_their_mutations_give_the_same_outcomes(registry, empty):
+@FORMATS
+def test_examples_and_their_mutations_give_the_same_outcomes(registry, empty, fmt):
     rng = random.Random(20261206)
     capsules = []
     for example in example_capsules():
@@ -114,7 +128,7 @@ def test_examples_and_their_mutations_give_the_same_outcomes(registry, empty):
         for event in mutations(rng, schema, example["event"]):
             capsule = {"timestamp": TIMESTAMP, **example, "seqId": len(capsules)}
             capsules.append({**capsule, "event": event})
-    typed = assert_same(registry, empty, lines_twice(capsules))
+    typed = assert_same(registry, empty, lines_twice(capsules), fmt)
     # Most valid lines followed a valid line of their schema: they were decoded typed.
     valid = sum(isinstance(o, dict) for o in typed.outcomes)
     assert typed.typed_events() > valid // 3
@@ -163,7 +177,8 @@ RAW_PROBES = [
 
 
 @EMPTIES
-def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty):
+@FORMATS
+def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty, fmt):
     lines = []
     for probe in PROBES:  # each after a valid line of its schema: the typed decoder is tried
         lines += [json.dumps(navigation()).encode(), json.dumps(probe).encode()]
@@ -172,7 +187,7 @@ def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty):
         lines += [base, raw, base[:-2] + b"," + raw[1:]]
     duplicate = base[:-1] + b',"wiki":"dewiki"}'
     lines += [base, duplicate, base, base.replace(b'"event":{', b'"event":{"isAnon":1,', 1)]
-    typed = assert_same(registry, empty, lines)
+    typed = assert_same(registry, empty, lines, fmt)
     assert typed.typed_events() >= len(PROBES)
 
 

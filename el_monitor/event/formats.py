@@ -49,12 +49,43 @@ def _decode_json(value: bytes) -> object:
 
 
 def _decode_query_json(value: bytes) -> object:
-    """``%q``: '?' + URL-encoded JSON + ';' as varnish logs it."""
+    return orjson.loads(_query_text(value))
+
+
+def _query_text(value: bytes) -> bytes:
+    """``%q``: '?' + URL-encoded JSON + ';' as varnish logs it: the JSON."""
     if value.startswith(b"?"):
         value = value[1:]
     if value.endswith(b";"):
         value = value[:-1]
-    return orjson.loads(unquote_plus_bytes(value))
+    return unquote_plus_bytes(value)
+
+
+def _as_is(value: bytes) -> bytes:
+    return value
+
+
+# The JSON text of each field decoder that reads JSON (``_typed_first``).
+_JSON_TEXT: dict[Callable[[bytes], object], Callable[[bytes], bytes]] = {
+    _decode_json: _as_is,
+    _decode_query_json: _query_text,
+}
+
+
+def _typed_first(
+    decode: Callable[[bytes], object], typed: Callable[[bytes], dict | None] | None
+) -> Callable[[bytes], object]:
+    """``decode``, trying ``typed`` first on the JSON text when it reads JSON."""
+    text_of = _JSON_TEXT.get(decode)
+    if typed is None or text_of is None:
+        return decode
+    loads = orjson.loads
+
+    def decode_typed(value: bytes) -> object:
+        text = text_of(value)
+        return typed(text) or loads(text)
+
+    return decode_typed
 
 
 def unquote_plus_bytes(value: bytes) -> bytes:
@@ -207,12 +238,12 @@ def make_parser(
 ) -> LineParser:
     """A function ``(line, defaults) -> capsule`` raising ParseError or CapsuleError.
 
-    ``typed`` decodes a JSON line in one go where it can (``ingest.typed_lines``), else
-    returns None and the line is decoded the usual way."""
+    ``typed`` decodes a capsule's JSON in one go where it can (``ingest.typed_lines``), else
+    returns None and the JSON is decoded the usual way."""
     if fmt == JSON_FORMAT:
         return _json_parser(host, max_event_bytes, typed)
     regex, fields = compile_format(fmt)
-    return _format_parser(fmt, regex, fields, host, max_event_bytes)
+    return _format_parser(fmt, regex, fields, host, max_event_bytes, typed)
 
 
 def _json_parser(
@@ -235,6 +266,16 @@ def _json_parser(
         return build_capsule(obj, line, defaults)
 
     return parse
+
+
+def _decoder(
+    key: str | None, decode: Decoder, typed: Callable[[bytes], dict | None] | None
+) -> Decoder:
+    """A field's decoder as the parser calls it: the capsule's JSON (``key`` None) typed
+    where it can be, the timestamp remembered."""
+    if key is None:
+        return _typed_first(decode, typed)
+    return _remember_last(decode) if key == "timestamp" else decode
 
 
 def _remember_last(decode: Callable[[bytes], object]) -> Callable[[bytes], object]:
@@ -295,16 +336,19 @@ def _line_matcher(
 
 
 def _format_parser(
-    fmt: str, regex: re.Pattern[bytes], fields: tuple[_Field, ...], host: str, max_event_bytes: int
+    fmt: str,
+    regex: re.Pattern[bytes],
+    fields: tuple[_Field, ...],
+    host: str,
+    max_event_bytes: int,
+    typed: Callable[[bytes], dict | None] | None,
 ) -> LineParser:
     match_line = _line_matcher(fmt, regex)
     build_capsule = CapsuleBuilder(host).build
     # (group, capsule key or None for the event, decoder) of each field that carries a value:
     # plain tuples, unpacked in the loop (a NamedTuple's attributes cost a lookup each).
     decoders = tuple(
-        (f.group, f.key, _remember_last(f.decode) if f.key == "timestamp" else f.decode)
-        for f in fields
-        if f.decode is not None
+        (f.group, f.key, _decoder(f.key, f.decode, typed)) for f in fields if f.decode is not None
     )
 
     def parse(line: bytes, defaults: Mapping[str, object] | None) -> dict:

@@ -33,7 +33,7 @@ from el_monitor.ingest.sdnotify import ServiceNotifier
 from el_monitor.ingest.sources.base import Source, tally_of
 from el_monitor.ingest.spool import Spool
 from el_monitor.ingest.target import TargetFile
-from el_monitor.ingest.typed_lines import typed_lines_for
+from el_monitor.ingest.typed_lines import TypedLines
 from el_monitor.ingest.writer import Heartbeat, StoreWriter
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store import Store
@@ -112,13 +112,10 @@ class Forwarder:
         if self.notifier.watchdog_interval:
             self.writer.alive = Heartbeat(self.notifier.watchdog, self.notifier.watchdog_interval)
         self.metrics_feed = MetricsFeed(self.counters, metrics) if metrics else None
-        # JSON lines are decoded typed where they can be (their events made rows of the
-        # store's kind: ``typed_lines``).
-        empty = None if store is None else store.empty
-        typed = self.typed = typed_lines_for(settings.format, empty)
-        parser = make_parser(
-            settings.format, host, settings.max_event_bytes, None if typed is None else typed.decode
-        )
+        # Capsules are decoded typed where they can be, their events made rows of the store's
+        # kind (``typed_lines``).
+        self.typed = TypedLines(None if store is None else store.empty)
+        parser = make_parser(settings.format, host, settings.max_event_bytes, self.typed.decode)
         self.pipeline = Pipeline(
             parser,
             registry,
@@ -128,7 +125,7 @@ class Forwarder:
             log_raw=self.logs.raw if self.logs else None,
             redact_line=make_line_redactor(settings.format),
             book=self.book,
-            typed=typed,
+            typed=self.typed,
         )
         self._position: object | None = None
         self._position_since = 0.0
@@ -242,7 +239,7 @@ class Forwarder:
         self._flush(stop, patient=False)
         old = self.writer.store
         self.writer.retarget(new.store)
-        if self.typed is not None and new.store is not None:
+        if new.store is not None:
             self.typed.retarget(new.store.empty)
         if old is not None:
             old.close()

@@ -24,7 +24,6 @@ from typing import Annotated, Any, NamedTuple, Union
 
 import msgspec
 
-from el_monitor.event.formats import JSON_FORMAT
 from el_monitor.schema.typed import flat_event
 from el_monitor.store.mapping import (
     VARCHAR,
@@ -137,12 +136,6 @@ class TypedLines:
 
 
 _OPTIONAL_KEYS = tuple(name for name, _, _ in _OPTIONAL)
-
-
-def typed_lines_for(fmt: str, empty: Value) -> TypedLines | None:
-    """Typed decoding for lines of input format ``fmt``, for a store whose rows hold ``empty``
-    where an event has no value: JSON lines only."""
-    return TypedLines(empty) if fmt == JSON_FORMAT else None
 
 
 def event_row(schema: Mapping[str, Any], empty: Value) -> type[EventRow] | None:
