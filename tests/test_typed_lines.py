@@ -1,11 +1,12 @@
 """Typed decoding of whole lines (``el_monitor.ingest.typed_lines``) changes nothing but speed.
 
 Every line goes through the forwarder's pipeline twice, with and without typed decoding, on
-both stores' empty values, as a JSON line and as varnish logs it: each gives the same verdict (code, message, path), the same capsule
-(as JSON) and the same row.  The lines are every shared example with its mutations, each sent
-twice in a row (the second is decoded typed when the first was valid), and capsules probing
-what a typed decoder reads differently from orjson: nulls, big and float-valued integers,
-duplicate and unknown keys, over-long strings, escapes.
+both stores' empty values, as a JSON line and as varnish logs it: each gives the same
+verdict (code, message, path), the same capsule (as JSON) and the same row.  The lines are
+every shared example with its mutations, each sent twice in a row (the second is decoded
+typed when the first was valid), and capsules probing what a typed decoder reads
+differently from orjson: nulls, big and float-valued integers, duplicate and unknown keys,
+over-long strings, escapes, keys in another order, an event naming another schema.
 """
 
 from __future__ import annotations
@@ -186,6 +187,13 @@ def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty, fm
     for raw in RAW_PROBES:
         lines += [base, raw, base[:-2] + b"," + raw[1:]]
     duplicate = base[:-1] + b',"wiki":"dewiki"}'
+    capsule = navigation()
+    event_first = {"event": capsule["event"], **capsule}  # as EventLogging's client sends it
+    lines += [base, json.dumps(event_first, separators=(",", ":")).encode()]
+    decoy = {**capsule, "event": {"schema": "Edit", "revision": 1, **capsule["event"]}}
+    lines += [base, json.dumps(decoy).encode()]
+    named_twice = b'{"schema":"Edit","revision":"1",' + base[1:]  # orjson reads the last
+    lines += [base, named_twice, base, b'{"schema":"Edit",' + base[1:]]
     lines += [base, duplicate, base, base.replace(b'"event":{', b'"event":{"isAnon":1,', 1)]
     typed = assert_same(registry, empty, lines, fmt)
     assert typed.typed_events() >= len(PROBES)
@@ -232,11 +240,11 @@ def test_retargeting_to_another_kind_of_store_makes_new_decoders(registry):
     typed = TypedLines(None)
     schema = registry.get(navigation()["schema"], navigation()["revision"]).schema
     key = (navigation()["schema"], navigation()["revision"])
-    typed.expect(key, schema)
+    typed.learn(key, schema)
     event = typed.decode(json.dumps(navigation()).encode())["event"]
     assert event.__class__.empty is None
     typed.retarget(math.nan)
     assert typed.decode(json.dumps(navigation()).encode()) is None  # told nothing yet
-    typed.expect(key, schema)
+    typed.learn(key, schema)
     event = typed.decode(json.dumps(navigation()).encode())["event"]
     assert event.__class__.empty is math.nan

@@ -2,7 +2,7 @@
 
 Every accepted event leaves this module as a plain dict with the keys EventLogging defined:
 ``schema``, ``revision`` (str), ``wiki``, ``uuid`` (32 hex digits), ``timestamp`` (int, Unix
-seconds, UTC) and ``event`` (a dict; from a typed line, a ``msgspec.Struct`` of the same
+seconds, UTC) and ``event`` (a dict; from a typed decoder, a ``msgspec.Struct`` of the same
 values, which only the store reads: ``ingest.typed_lines``), plus any of ``webHost``,
 ``recvFrom``, ``seqId``, ``userAgent`` and ``topic``.  Raw client IPs are not capsule fields
 and never get this far.
@@ -160,7 +160,9 @@ class CapsuleBuilder:
     line's own values win, and so does the uuid of a line's ``seqId``.  ``host`` is this
     forwarder's name, the ``recvFrom`` of lines that name none, and ``clock`` gives the receive
     time of lines without a timestamp.  Raises ``CapsuleError`` naming the first problem,
-    carrying the object and the schema it names.
+    carrying the object and the schema it names.  ``typed``: ``obj`` comes from a typed
+    decoder (``ingest.typed_lines``), which took only the keys allowed, all those required, an
+    object event and strings where strings belong; the rest is checked and filled as ever.
 
     It remembers the schema name and revision it last found well-formed: lines come in runs
     of a few schemas, and the two pattern checks were a fifth of building a capsule.  The
@@ -179,19 +181,26 @@ class CapsuleBuilder:
         self._timestamp_text: object = _NOTHING
         self._timestamp_seconds = 0
 
-    def build(self, obj: object, raw: bytes, defaults: Mapping[str, object] | None) -> dict:
+    def build(
+        self,
+        obj: object,
+        raw: bytes,
+        defaults: Mapping[str, object] | None,
+        typed: bool = False,
+    ) -> dict:
         try:
             if type(obj) is not dict:
                 raise CapsuleError(f"capsule must be a JSON object, got {_kind(obj)}")
-            keys = obj.keys()
-            if not ALLOWED.issuperset(keys):
-                extra = sorted(k for k in keys if k not in ALLOWED)
-                raise CapsuleError(f"unexpected capsule key {extra[0]!r}", "capsule." + extra[0])
-            if not keys >= PRODUCER_REQUIRED:
-                missing = sorted(PRODUCER_REQUIRED - keys)
-                raise CapsuleError(
-                    f"missing required capsule key {missing[0]!r}", "capsule." + missing[0]
-                )
+            if not typed:  # (a typed decoder's object has checked keys and kinds already)
+                keys = obj.keys()
+                if not ALLOWED.issuperset(keys):
+                    extra = sorted(k for k in keys if k not in ALLOWED)
+                    path = "capsule." + extra[0]
+                    raise CapsuleError(f"unexpected capsule key {extra[0]!r}", path)
+                if not keys >= PRODUCER_REQUIRED:
+                    missing = sorted(PRODUCER_REQUIRED - keys)
+                    path = "capsule." + missing[0]
+                    raise CapsuleError(f"missing required capsule key {missing[0]!r}", path)
             if defaults:
                 # A transport's uuid (``stream_uuid``, the beacon's) is a fallback: the uuid
                 # EventLogging derives from a line's seqId is the same whoever forwards it.
@@ -209,17 +218,17 @@ class CapsuleBuilder:
             if revision != self._revision:
                 self._revision = _checked(revision, REVISION, _BAD_REVISION, "capsule.revision")
             event = obj["event"]
-            if type(event) is not dict and not isinstance(event, msgspec.Struct):
-                raise CapsuleError(
-                    f"event must be an object, got {_kind(obj['event'])}", "capsule.event"
-                )
-            for key in STRING_FIELDS:
-                value = obj.get(key)
-                if value is not None and type(value) is not str:
-                    raise CapsuleError(
-                        f"{key} must be a string, got {_kind(value)}", "capsule." + key
-                    )
-            if obj["wiki"] is None:
+            if not typed and type(event) is not dict and not isinstance(event, msgspec.Struct):
+                # (a raw line's typed event: the line's other fields are checked here)
+                raise CapsuleError(f"event must be an object, got {_kind(event)}", "capsule.event")
+            if not typed or defaults:  # (the transport's values are checked like the line's)
+                for key in STRING_FIELDS:
+                    value = obj.get(key)
+                    if value is not None and type(value) is not str:
+                        raise CapsuleError(
+                            f"{key} must be a string, got {_kind(value)}", "capsule." + key
+                        )
+            if not typed and obj["wiki"] is None:
                 raise CapsuleError("wiki must be a string, got null", "capsule.wiki")
 
             timestamp = obj.get("timestamp")

@@ -258,11 +258,12 @@ def _json_parser(
         if 10 in line or 13 in line:
             raise ParseError(LINE_BREAK)
         obj = None if typed is None else typed(line)
-        if obj is None:
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ParseError(f"invalid JSON: {exc}") from None
+        if obj is not None:
+            return build_capsule(obj, line, defaults, True)
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON: {exc}") from None
         return build_capsule(obj, line, defaults)
 
     return parse

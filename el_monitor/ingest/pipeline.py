@@ -123,7 +123,7 @@ class Pipeline:
         unknown = self._unknown
         accept = self.accept
         log_raw = self.log_raw
-        expect = None if self.typed is None else self.typed.expect
+        learn = None if self.typed is None else self.typed.learn
         for line in lines:
             try:
                 capsule = parse(line, defaults)
@@ -164,8 +164,8 @@ class Pipeline:
             if failure is None:
                 counts.valid += 1
                 accept(capsule)
-                if entry.typed and expect is not None and event.__class__ is dict:
-                    expect(key, entry.compiled.schema)
+                if entry.typed and learn is not None and event.__class__ is dict:
+                    learn(key, entry.compiled.schema)
             else:
                 counts.invalid += 1
                 counts.errors[(VALIDATION, failure.path)] += 1

@@ -1,24 +1,25 @@
-"""JSON lines decoded in C straight into a checked, row-ready event, for runs of one schema.
+"""Capsule JSON decoded in C straight into a checked, row-ready event.
 
-A line is usually one more event of the schema the line before it had.  For such a schema
-(flat scalar properties, every keyword translated exactly: ``schema.typed.flat_event``)
-msgspec decodes the whole line into an envelope whose event is an ``EventRow`` of the
-table's columns: the JSON is read once, the event checked as it is read, and its row is one
-``astuple`` away.  On a real NavigationTiming line that is about half of ``orjson.loads``
-and the validator together.
+For a schema of flat scalar properties, every keyword translated exactly
+(``schema.typed.flat_event``), msgspec decodes a capsule's whole JSON into an envelope whose
+event is an ``EventRow`` of the table's columns: the JSON is read once, the event checked as
+it is read, and its row is one ``astuple`` away.  On a real NavigationTiming line that is
+about half of ``orjson.loads`` and the validator together.  The decoder is chosen by the
+schema name and revision found in the line's bytes, so mixed traffic costs one lookup a line.
 
-Only a line msgspec takes whole goes this way: one of another schema or revision, an invalid
-event, a null where the schema wants a value, an unknown key, a string longer than its
-column — anything else — is decoded again by the usual path (orjson, the capsule checks, the
-generated validator), with the same verdicts and messages as ever.  A decoded value is what
-orjson gives for the same text: ints beyond an int64 (orjson's floats past 2**64) are
-refused.  The pipeline says which schema to expect (``expect``) after each valid event it
-decoded the usual way, and only for schemas it neither samples nor checks for opt-outs: the
-EventRow is for the store, which alone reads it.
+Only a capsule msgspec takes whole goes this way: one of another schema or revision, an
+invalid event, a null where the schema wants a value, an unknown key, a string longer than
+its column — anything else — is decoded again by the usual path (orjson, the capsule checks,
+the generated validator), with the same verdicts and messages as ever.  A decoded value is
+what orjson gives for the same text: ints beyond an int64 (orjson's floats past 2**64) are
+refused.  The pipeline names a schema (``learn``) after a valid event of it, and only when
+it neither samples nor checks it for opt-outs: the EventRow is for the store, which alone
+reads it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple, Union
 
@@ -58,24 +59,32 @@ class _Expected(NamedTuple):
 
 
 class TypedLines:
-    """Decoders of whole lines by (schema, revision); ``decode`` tries the expected one.
+    """Decoders of capsules by the schema and revision their JSON names; ``decode`` finds the
+    two in a line's bytes and tries that decoder.
 
     ``empty`` is what the store's rows hold where an event has no value (``Store.empty``):
     an EventRow carries it, so its fields are the row's values as they stand."""
 
     def __init__(self, empty: Value) -> None:
         self.empty = empty
-        self._decoders: dict[tuple[str, str], _Expected | None] = {}
-        self._expected: _Expected | None = None
+        self._known: set[tuple[str, str]] = set()  # (schema, revision) pairs learnt
+        # By the bytes that name a schema and revision where lines usually do (``_NAMED``).
+        self._decoders: dict[bytes, _Expected] = {}
+        # The decoder of the last line decoded typed, and the bytes it began with: runs of one
+        # schema are told at the cost of a ``startswith``.
+        self._last: _Expected | None = None
+        self._prefix = b""
 
-    def expect(self, key: tuple[str, str], schema: Mapping[str, Any]) -> None:
-        """Try ``key``'s decoder first from the next line on (``schema``: its effective
-        schema, read once)."""
-        try:
-            expected = self._decoders[key]
-        except KeyError:
-            expected = self._decoders[key] = self._decoder(key, schema)
-        self._expected = expected
+    def learn(self, key: tuple[str, str], schema: Mapping[str, Any]) -> None:
+        """Decode ``key``'s lines typed from now on, if its schema (``schema``, effective)
+        allows; the pipeline says so after a valid event of it."""
+        if key in self._known:
+            return
+        self._known.add(key)
+        expected = self._decoder(key, schema)
+        if expected is not None:
+            for spelling in _spellings(*key):
+                self._decoders[spelling] = expected
 
     def retarget(self, empty: Value) -> None:
         """Make events for a store whose rows hold ``empty`` where an event has no value."""
@@ -85,15 +94,29 @@ class TypedLines:
 
     def forget(self) -> None:
         """Decode nothing typed until told again (a new policy may sample or check a schema)."""
+        self._known = set()
         self._decoders = {}
-        self._expected = None
+        self._last = None
 
     def decode(self, line: bytes) -> dict | None:
         """The line as a capsule object whose event is an EventRow, or None: decode it the
-        usual way."""
-        expected = self._expected
-        if expected is None:
-            return None
+        usual way.  The schema and revision its bytes seem to name are a guess (they might be
+        keys of the event), which the decoded capsule confirms or not."""
+        expected = self._last
+        if expected is None or not line.startswith(self._prefix):
+            if not self._decoders:
+                return None
+            named = _NAMED_FIRST.match(line)
+            if named is None:
+                at = line.rfind(b'"revision":')
+                named = _NAMED_AFTER.match(line, at) if at >= 0 else None
+                if named is None:
+                    return None
+            expected = self._decoders.get(named[0])
+            if expected is None:
+                return None
+            if named.start() == 0:
+                self._last, self._prefix = expected, named[0]
         try:
             envelope = expected.decode(line)
         except msgspec.DecodeError:  # (ValidationError is one)
@@ -103,16 +126,27 @@ class TypedLines:
             revision != expected.revision and str(revision) != expected.revision
         ):
             return None
+        # Written out: a loop over the keys with getattr took half again as long.
         obj = {
             "schema": envelope.schema,
             "revision": revision,
             "wiki": envelope.wiki,
             "event": envelope.event,
         }
-        for key in _OPTIONAL_KEYS:
-            value = getattr(envelope, key)
-            if value is not UNSET:
-                obj[key] = value
+        if (value := envelope.webHost) is not UNSET:
+            obj["webHost"] = value
+        if (value := envelope.timestamp) is not UNSET:
+            obj["timestamp"] = value
+        if (value := envelope.recvFrom) is not UNSET:
+            obj["recvFrom"] = value
+        if (value := envelope.seqId) is not UNSET:
+            obj["seqId"] = value
+        if (value := envelope.userAgent) is not UNSET:
+            obj["userAgent"] = value
+        if (value := envelope.uuid) is not UNSET:
+            obj["uuid"] = value
+        if (value := envelope.topic) is not UNSET:
+            obj["topic"] = value
         return obj
 
     def _decoder(self, key: tuple[str, str], schema: Mapping[str, Any]) -> _Expected | None:
@@ -135,7 +169,27 @@ class TypedLines:
         return _Expected(msgspec.json.Decoder(envelope).decode, *key)
 
 
-_OPTIONAL_KEYS = tuple(name for name, _, _ in _OPTIONAL)
+# Where producers name the schema and revision: first (compact capsules), or together after
+# the event (EventLogging's client: event, revision, schema, webHost, wiki).
+_NAMED_FIRST = re.compile(rb'\{"schema": ?"[^"\\]*", ?"revision": ?(?:"[^"\\]*"|-?[0-9]+)')
+_NAMED_AFTER = re.compile(rb'"revision": ?(?:"[^"\\]*"|-?[0-9]+), ?"schema": ?"[^"\\]*"')
+
+
+def _spellings(schema: str, revision: str) -> list[bytes]:
+    """The bytes ``_NAMED_FIRST`` and ``_NAMED_AFTER`` find where a line names ``schema`` and
+    ``revision``: compact or spaced, the revision a string or (when it is one) an integer."""
+    name = b'"' + schema.encode() + b'"'
+    revisions = [b'"' + revision.encode() + b'"']
+    if revision.isdigit():
+        revisions.append(revision.encode())
+    out = []
+    for colon in (b":", b": "):
+        for comma in (b",", b", "):
+            for value in revisions:
+                named = b'"schema"' + colon + name
+                numbered = b'"revision"' + colon + value
+                out += [b"{" + named + comma + numbered, numbered + comma + named]
+    return out
 
 
 def event_row(schema: Mapping[str, Any], empty: Value) -> type[EventRow] | None:
