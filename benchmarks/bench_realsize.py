@@ -134,8 +134,9 @@ def sqlite(
 def mariadb(
     title: str, data: Corpus, registry: SchemaRegistry, url: str | None, tmp: Path
 ) -> list[Figure]:
-    """``mariadb_on`` the shared server (MariaDB's default AUTO-INC lock mode: no preload),
-    then on a private one whose LOADs lock no table (the store preloads)."""
+    """``mariadb_on`` the shared server (MariaDB's default AUTO-INC lock mode: the store
+    preloads a LOAD every few hundred rows), then on a private one whose LOADs lock no table
+    (the store preloads into one LOAD left open for the batch)."""
     figures = mariadb_on(f"{title}, shared server", data, registry, url, tmp)
     if url is not None:
         with production_server(url, INTERLEAVED, INTERLEAVED_DESCRIPTION) as (private, what):

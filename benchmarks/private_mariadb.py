@@ -24,7 +24,7 @@ PRODUCTION = (
 )
 DESCRIPTION = "private MariaDB: 2 GiB buffer pool, 512 MiB redo log, no binlog"
 # Defaults but for the AUTO-INC lock mode in which a LOAD locks no table: the MySQL store
-# preloads a batch's rows there (``el_monitor.store.mysql_preload``).
+# preloads into one LOAD left open for the batch there (``el_monitor.store.mysql_preload``).
 INTERLEAVED = ("--innodb-autoinc-lock-mode=2",)
 INTERLEAVED_DESCRIPTION = "private MariaDB, defaults but innodb_autoinc_lock_mode=2"
 

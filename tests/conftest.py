@@ -162,6 +162,15 @@ def interleaved_mysql_url(interleaved_mariadb) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["open-load", "load-statements"])
+def preloading_mysql_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database where the MySQL store preloads: into one LOAD left open for the
+    batch (``interleaved_mysql_url``), or (on the shared server, whose LOADs lock their table
+    in MariaDB's default ``innodb_autoinc_lock_mode`` 1) a few hundred rows a statement."""
+    name = "interleaved_mysql_url" if request.param == "open-load" else "mysql_url"
+    return request.getfixturevalue(name)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A fresh, empty database for one test: the test runs once on SQLite (a file in

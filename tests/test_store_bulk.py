@@ -204,9 +204,11 @@ def test_the_bulk_path_gives_exactly_what_the_inserts_give(
 ) -> None:
     with make_mysql_database() as bulk_url, make_mysql_database() as insert_url:
         bulk, inserts = _run(bulk_url, bulk=True), _run(insert_url, bulk=False)
+    with make_mysql_database() as statements_url:  # (the shared server: a LOAD per statement)
+        by_statements = _run(statements_url, bulk=True, preload=True)
     preloaded = _run(interleaved_mysql_url, bulk=True, preload=True)
-    assert bulk[0] == inserts[0] == preloaded[0]
-    assert bulk[1] == inserts[1] == preloaded[1]
+    assert bulk[0] == inserts[0] == preloaded[0] == by_statements[0]
+    assert bulk[1] == inserts[1] == preloaded[1] == by_statements[1]
     assert inserts[2] == 0 and bulk[2] >= len(_corpus())  # the bulk path did load
     # The corpus does hold what it is meant to: refused rows, and duplicates that differ.
     outcomes = bulk[0]
@@ -326,9 +328,9 @@ def test_the_bulk_path_is_the_default_and_bulk_0_turns_it_off(mysql_url: str) ->
 
 
 def test_a_statement_wanted_during_a_preload_undoes_it_and_the_batch_goes_once(
-    interleaved_mysql_url: str,
+    preloading_mysql_url: str,
 ) -> None:
-    with mysql_store(interleaved_mysql_url, bulk=True) as store:
+    with mysql_store(preloading_mysql_url, bulk=True) as store:
         layout = store.layout("Wide", "1", SCHEMA)
         store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})  # its LOAD prepared
         ahead = store.preload(layout, 1.0)
@@ -342,9 +344,9 @@ def test_a_statement_wanted_during_a_preload_undoes_it_and_the_batch_goes_once(
 
 
 def test_a_server_gone_during_a_preload_is_unavailable_and_leaves_nothing(
-    interleaved_mysql_url: str,
+    preloading_mysql_url: str,
 ) -> None:
-    mysql_url = interleaved_mysql_url
+    mysql_url = preloading_mysql_url
     proxy = _CutMidLoad(mysql_url, after=1 << 20)
     try:
         with mysql_store(proxy.url, bulk=True) as store:
@@ -367,22 +369,38 @@ def test_a_server_gone_during_a_preload_is_unavailable_and_leaves_nothing(
         proxy.close()
 
 
-def test_no_preload_where_a_load_locks_its_table_for_other_writers(mysql_url: str) -> None:
+def test_where_a_load_locks_its_table_a_preload_holds_up_no_other_writer(
+    mysql_url: str,
+) -> None:
     """``innodb_autoinc_lock_mode`` 1 (MariaDB's default): a LOAD holds the table's AUTO-INC
-    lock until it ends, so a preload would hold up the table's other writers for a batch."""
+    lock until it ends, so a preload loads a few hundred rows a statement, and another
+    session inserts into the table between them, its lock wait never reached."""
     with mysql_store(mysql_url, bulk=True) as store:
         (mode,) = store.query("SELECT @@innodb_autoinc_lock_mode")[0]
         layout = store.layout("Wide", "1", SCHEMA)
         store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})
-        assert (store.preload(layout, 1.0) is None) is (mode != 2)
+        ahead = store.preload(layout, 1.0)
+        assert ahead is not None and (ahead.statement is None) is (mode == 2)
+        for i in range(1, 1001):
+            ahead.add(layout.row(capsule(f"{i:032x}", n=i)))
+        with mysql_store(mysql_url, bulk=False) as other:  # raises when it waits 5 s
+            other.execute("SET SESSION innodb_lock_wait_timeout = 5")
+            other.execute("INSERT INTO Wide_1 (uuid) VALUES (%s)", ("f" * 32,))
+        assert outcome(store.insert({layout: ahead.rows})) == ([("Wide_1", 1000)], [], [])
+        assert store.preloads == 1
+        assert store.query("SELECT COUNT(*) FROM Wide_1") == [(1002,)]
 
 
-def test_no_preload_for_a_batch_that_may_outwait_the_server(interleaved_mysql_url: str) -> None:
+def test_a_batch_that_may_outwait_the_server_preloads_statement_by_statement(
+    interleaved_mysql_url: str,
+) -> None:
     """The server ends a LOAD whose next rows do not come within ``net_read_timeout``: a
-    batch that may stay open half as long gets no preload."""
+    batch that may stay open half as long loads a few hundred rows a statement."""
     with mysql_store(interleaved_mysql_url, bulk=True) as store:
         ((timeout,),) = store.query("SELECT @@net_read_timeout")
         layout = store.layout("Wide", "1", SCHEMA)
         store.insert({layout: [layout.row(capsule("0" * 32, n=0))]})
-        assert store.preload(layout, timeout / 2 + 1) is None
-        assert store.preload(layout, timeout / 2 - 1) is not None
+        patient = store.preload(layout, timeout / 2 + 1)
+        assert patient is not None and patient.statement is not None
+        brief = store.preload(layout, timeout / 2 - 1)
+        assert brief is not None and brief.statement is None

@@ -82,8 +82,9 @@ class MySQLStore(Store):
         self.preloads = 0  # preloads an insert adopted: what the head start was used for
         # Whether a LOAD leaves other sessions' inserts into its table free to run meanwhile
         # (``innodb_autoinc_lock_mode`` 2); in modes 0 and 1 it holds the table's AUTO-INC
-        # lock until it ends, so a preload would hold up every other writer of the table
-        # (more forwarders, workers) for a whole batch: none is made there.
+        # lock until it ends, so a preload left open would hold up every other writer of the
+        # table (more forwarders, workers) for a whole batch: there it loads a few hundred
+        # rows a statement.
         self._interleaved = False
         # How long the server waits for a LOAD's next packet before it ends the LOAD.
         self._server_read_timeout = 0.0
@@ -97,27 +98,29 @@ class MySQLStore(Store):
         return self._loader is not None and self._loader.enabled
 
     def preload(self, layout: TableLayout, hold: float) -> Preload | None:
-        """Open a LOAD of ``layout``'s rows now, on the open connection, for the rows of the
-        batch being filled (``mysql_preload``); None where there is nothing to gain or it
-        would cost a wait: no connection yet (never connect here), LOAD DATA refused or not
-        yet prepared for this table, or a batch that may stay open (``hold`` seconds) long
-        enough for the server to give up waiting for its next rows."""
+        """Start loading ``layout``'s rows of the batch being filled, on the open connection
+        (``mysql_preload``); None where there is nothing to gain or it would cost a wait: no
+        connection yet (never connect here), LOAD DATA refused or not yet prepared for this
+        table.  A batch that may stay open (``hold`` seconds) long enough for the server to
+        give up waiting for a LOAD's next rows loads a few hundred rows a statement."""
         if self._preload is not None:
             self._abandon_preload()
         statement = self._loader.known_statement(layout) if self._loader else None
         conn = self._conn
-        if statement is None or conn is None or not self._interleaved:
+        if statement is None or conn is None:
             return None
-        if hold * 2 > self._server_read_timeout:
-            return None
+        # One LOAD left open for the batch where a LOAD locks no table, if the server waits
+        # for its rows long enough; else a LOAD a few hundred rows at a time.
+        open_load = self._interleaved and hold * 2 <= self._server_read_timeout
         try:
             with conn.cursor() as cursor:
                 mark(cursor)
-                conn.begin_load(cursor, statement)
+                if open_load:
+                    conn.begin_load(cursor, statement)
         except (pymysql.err.MySQLError, OSError):  # the table gone, ...: the flush will say
             self._drop_connection()
             return None
-        self._preload = Preload(conn, layout)
+        self._preload = Preload(conn, layout, None if open_load else statement)
         return self._preload
 
     def insert(self, batch: Batch, bookkeeping: Bookkeeping | None = None) -> InsertResult:

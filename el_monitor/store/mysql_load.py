@@ -219,6 +219,7 @@ class LoadConnection(Session):
     """
 
     _rows: Iterable[bytes] | None = None  # what the statement running now loads
+    _file_ended = False  # the open LOAD's file ended (``end_file``), its answer not yet read
 
     def begin_load(self, cursor: Cursor, statement: str) -> None:
         """Run a LOAD DATA LOCAL ``statement`` and leave its file open: ``feed`` sends rows,
@@ -236,10 +237,20 @@ class LoadConnection(Session):
             if not self._send_file(text):
                 raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "the server ended the load")
 
+    def end_file(self) -> None:
+        """End the open LOAD's file without waiting for the server's answer: it loads the rows
+        while the caller goes on, and ``end_load`` reads what it did."""
+        with _in_step(self):
+            self.write_packet(b"")
+        self._file_ended = True
+
     def end_load(self) -> Loaded:
-        """End the open LOAD's file and read what it did (the server's error, if any)."""
+        """End the open LOAD's file (unless ``end_file`` did) and read what it did (the
+        server's error, if any)."""
         result = MySQLResult(self)
-        result._read_ok_packet(self._end_file())  # type: ignore[attr-defined]
+        ended, self._file_ended = self._file_ended, False
+        packet = self._answer() if ended else self._end_file()
+        result._read_ok_packet(packet)  # type: ignore[attr-defined]
         self.server_status = result.server_status
         return Loaded(result.affected_rows or 0, result.warning_count)
 
@@ -258,6 +269,11 @@ class LoadConnection(Session):
         """End the LOAD's file; its OK packet (raises the server's error, if any)."""
         with _in_step(self):
             self.write_packet(b"")
+        return self._answer()
+
+    def _answer(self) -> Any:
+        """The OK packet of the LOAD whose file has ended (raises the server's error)."""
+        with _in_step(self):
             ok_packet = self._read_packet()
         if not ok_packet.is_ok_packet():
             raise OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")

@@ -1,7 +1,7 @@
-"""A forwarder into MariaDB (one whose LOADs take no table lock) sends its busiest table's
-rows while the batch fills (a preload, adopted by the flush's transaction): the rows and
-counts are exactly those of a plain flush, and connections killed mid-run, while a preload is
-open, lose nothing."""
+"""A forwarder into MariaDB sends its busiest table's rows while the batch fills (a preload,
+adopted by the flush's transaction; one LOAD left open where LOADs take no table lock, else a
+LOAD every few hundred rows): the rows and counts are exactly those of a plain flush, and
+connections killed mid-run, while a preload is open, lose nothing."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def forward_counting_preloads(source, mysql_url: str, **settings) -> tuple:
     return result, store.preloads
 
 
-def test_batches_go_by_preload_with_exact_rows_and_counts(interleaved_mysql_url):
-    mysql_url = interleaved_mysql_url
+def test_batches_go_by_preload_with_exact_rows_and_counts(preloading_mysql_url):
+    mysql_url = preloading_mysql_url
     result, preloads = forward_counting_preloads(
         ListSource(valid_lines(3000), chunk=100), mysql_url, batch_size=300
     )
@@ -45,8 +45,8 @@ def test_batches_go_by_preload_with_exact_rows_and_counts(interleaved_mysql_url)
     assert count_rows(mysql_url) == 3000
 
 
-def test_connections_killed_while_preloading_lose_nothing(interleaved_mysql_url, tmp_path):
-    mysql_url = interleaved_mysql_url
+def test_connections_killed_while_preloading_lose_nothing(preloading_mysql_url, tmp_path):
+    mysql_url = preloading_mysql_url
     source = KillingSource(valid_lines(3000), mysql_url, kill_after=[7, 14, 23])
     spool = tmp_path / "spool"
     result, preloads = forward_counting_preloads(
