@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from urllib.parse import quote_plus
 
 import orjson
 import pytest
@@ -197,6 +198,23 @@ def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty, fm
     lines += [base, duplicate, base, base.replace(b'"event":{', b'"event":{"isAnon":1,', 1)]
     typed = assert_same(registry, empty, lines, fmt)
     assert typed.typed_events() >= len(PROBES)
+
+
+@EMPTIES
+def test_a_format_naming_the_schema_in_a_field_of_its_own_gives_the_same_outcomes(
+    registry, empty
+):
+    """The field replaces the schema the capsule's JSON names: its event is checked against
+    the schema the field names, never taken as decoded for the other."""
+    fmt = "%q %{schema}s"
+    capsule = navigation()
+    query = "?" + quote_plus(json.dumps(capsule)) + ";"
+    lines = [f"{query} {name}".encode() for name in ("NavigationTiming", "HomepageModule") * 2]
+    plain = Run(registry, empty, False, fmt=fmt).feed(lines)
+    typed = Run(registry, empty, True, fmt=fmt)
+    assert typed.feed(lines) == plain
+    assert isinstance(plain[1], EventError) and plain[1].schema == "HomepageModule"
+    assert typed.typed_events() == 0
 
 
 def test_an_opt_out_checked_schema_is_never_decoded_typed(registry):

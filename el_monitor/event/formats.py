@@ -346,6 +346,8 @@ def _format_parser(
 ) -> LineParser:
     match_line = _line_matcher(fmt, regex)
     build_capsule = CapsuleBuilder(host).build
+    if any(f.key in ("schema", "revision") for f in fields):
+        typed = None  # a typed event is checked against its JSON's schema, which these replace
     # (group, capsule key or None for the event, decoder) of each field that carries a value:
     # plain tuples, unpacked in the loop (a NamedTuple's attributes cost a lookup each).
     decoders = tuple(
