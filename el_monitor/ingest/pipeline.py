@@ -89,7 +89,7 @@ class Pipeline:
             self.log_raw = log_raw
         self.policy = policy or Policy()
         self.book = book or HourBook()
-        # The parser's typed decoding, told which schema to expect (``typed_lines``).
+        # The parser's typed decoding, told which schemas to decode so (``typed_lines``).
         self.typed = typed
         self._schemas: dict[tuple[str, str], _Entry] = {}  # (schema, revision) → entry
         # Pairs the registry does not have → their known schema's owner, or None (unknown name).

@@ -25,7 +25,7 @@ from typing import Annotated, Any, NamedTuple, Union
 
 import msgspec
 
-from el_monitor.schema.typed import flat_event
+from el_monitor.schema.typed import INT64, flat_event
 from el_monitor.store.mapping import (
     VARCHAR,
     VARCHAR_LIMIT,
@@ -38,7 +38,7 @@ from el_monitor.store.mapping import (
 
 UNSET = msgspec.UNSET
 # The ints orjson decodes as ints, as far as msgspec bounds go (orjson makes larger ones floats).
-_INT = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_INT = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
 # The optional capsule keys, each holding what the capsule checks accept but null: a null
 # goes the usual way, where it means what it always did.
 _OPTIONAL: list[tuple[str, Any, Any]] = [
@@ -52,7 +52,7 @@ _OPTIONAL: list[tuple[str, Any, Any]] = [
 ]
 
 
-class _Expected(NamedTuple):
+class _KeyDecoder(NamedTuple):
     decode: Any  # msgspec.json.Decoder(...).decode of the envelope
     schema: str
     revision: str
@@ -69,10 +69,10 @@ class TypedLines:
         self.empty = empty
         self._known: set[tuple[str, str]] = set()  # (schema, revision) pairs learnt
         # By the bytes that name a schema and revision where lines usually do (``_NAMED``).
-        self._decoders: dict[bytes, _Expected] = {}
+        self._decoders: dict[bytes, _KeyDecoder] = {}
         # The decoder of the last line decoded typed, and the bytes it began with: runs of one
         # schema are told at the cost of a ``startswith``.
-        self._last: _Expected | None = None
+        self._last: _KeyDecoder | None = None
         self._prefix = b""
 
     def learn(self, key: tuple[str, str], schema: Mapping[str, Any]) -> None:
@@ -149,7 +149,7 @@ class TypedLines:
             obj["topic"] = value
         return obj
 
-    def _decoder(self, key: tuple[str, str], schema: Mapping[str, Any]) -> _Expected | None:
+    def _decoder(self, key: tuple[str, str], schema: Mapping[str, Any]) -> _KeyDecoder | None:
         row_type = event_row(schema, self.empty)
         if row_type is None:
             return None
@@ -166,7 +166,7 @@ class TypedLines:
             forbid_unknown_fields=True,
             gc=False,
         )
-        return _Expected(msgspec.json.Decoder(envelope).decode, *key)
+        return _KeyDecoder(msgspec.json.Decoder(envelope).decode, *key)
 
 
 # Where producers name the schema and revision: first (compact capsules), or together after

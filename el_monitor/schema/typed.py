@@ -33,7 +33,7 @@ _STRING = ("minLength", "maxLength", "pattern")
 _ARRAY = ("items", "minItems", "maxItems")
 _OBJECT = ("properties", "required", "additionalProperties")
 _TRANSLATED = frozenset({"type", "enum", *_NUMBER, *_STRING, *_ARRAY, *_OBJECT}) | _ANNOTATIONS
-_INT64 = (-(2**63), 2**63 - 1)
+INT64 = (-(2**63), 2**63 - 1)  # the widest bounds msgspec holds for an int
 _SCALARS = ("string", "integer", "number", "boolean")
 _EVENT_KEYWORDS = frozenset({"type", *_OBJECT}) | _ANNOTATIONS
 # The JSON types a Literal member may stand for: msgspec's Literal holds str, int and None.
@@ -204,7 +204,7 @@ def _integer_bounds(spec: dict) -> dict[str, int]:
         highs.append(math.ceil(high) - 1)
     # Never wider than an int64, the most msgspec bounds hold: a larger int (orjson decodes up
     # to 2**64 - 1) is refused here and judged by the exact validator.
-    return {"ge": max([*lows, _INT64[0]]), "le": min([*highs, _INT64[1]])}
+    return {"ge": max([*lows, INT64[0]]), "le": min([*highs, INT64[1]])}
 
 
 def _float_bounds(spec: dict) -> dict[str, float]:
