@@ -15,10 +15,17 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
+import msgspec
 import orjson
 
 from el_monitor.errors import UserError
-from el_monitor.event.capsule import ALLOWED, CapsuleBuilder, CapsuleError, parse_timestamp
+from el_monitor.event.capsule import (
+    ALLOWED,
+    STRING_FIELDS,
+    CapsuleBuilder,
+    CapsuleError,
+    parse_timestamp,
+)
 from el_monitor.event.ipmask import ADDRESS, mask_ips
 
 JSON_FORMAT = "json"
@@ -35,6 +42,7 @@ class ParseError(ValueError):
 
 
 LineParser = Callable[[bytes, Mapping[str, object] | None], dict]
+_STRUCT = type(msgspec.Struct)  # the class of a typed decoder's event's class
 
 
 class _Field(NamedTuple):
@@ -348,6 +356,11 @@ def _format_parser(
     build_capsule = CapsuleBuilder(host).build
     if any(f.key in ("schema", "revision") for f in fields):
         typed = None  # a typed event is checked against its JSON's schema, which these replace
+    # A typed capsule's keys and kinds were checked as it was decoded; the line's own fields
+    # add allowed keys only, and strings where strings belong unless one is a %{...}d.
+    typed_checked = typed is not None and all(
+        f.key not in STRING_FIELDS or f.decode is _decode_text for f in fields if f.key
+    )
     # (group, capsule key or None for the event, decoder) of each field that carries a value:
     # plain tuples, unpacked in the loop (a NamedTuple's attributes cost a lookup each).
     decoders = tuple(
@@ -377,6 +390,7 @@ def _format_parser(
         if type(capsule) is not dict:
             raise CapsuleError("capsule must be a JSON object")
         capsule.update(extra)
-        return build_capsule(capsule, line, defaults)
+        checked = typed_checked and capsule.get("event").__class__.__class__ is _STRUCT
+        return build_capsule(capsule, line, defaults, checked)
 
     return parse
