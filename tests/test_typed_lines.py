@@ -217,6 +217,22 @@ def test_a_format_naming_the_schema_in_a_field_of_its_own_gives_the_same_outcome
     assert typed.typed_events() == 0
 
 
+def test_a_format_putting_a_number_in_a_string_field_gives_the_same_outcomes(registry):
+    """``%{webHost}d`` adds an int where the capsule wants a string: checked as ever, typed
+    capsule or not (no line of it is ever valid: its schema is made typed by hand)."""
+    fmt = "%q %{webHost}d"
+    capsule = navigation()
+    query = "?" + quote_plus(json.dumps(capsule)) + ";"
+    lines = [f"{query} 7".encode()] * 3
+    plain = Run(registry, None, False, fmt=fmt).feed(lines)
+    typed = Run(registry, None, True, fmt=fmt)
+    key = (capsule["schema"], capsule["revision"])
+    assert typed.typed is not None
+    typed.typed.learn(key, registry.get(*key).schema)
+    assert typed.feed(lines) == plain
+    assert all(isinstance(o, EventError) and o.path == "capsule.webHost" for o in plain)
+
+
 def test_an_opt_out_checked_schema_is_never_decoded_typed(registry):
     """(Nor a sampled one: the pipeline asks for both the same way.)  The check reads the
     event as a dict, as it always did."""
