@@ -31,6 +31,7 @@ from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.typed_lines import TypedLines, event_row
+from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
     VARCHAR_LIMIT,
@@ -201,9 +202,7 @@ def test_capsules_probing_the_decoder_give_the_same_outcomes(registry, empty, fm
 
 
 @EMPTIES
-def test_a_format_naming_the_schema_in_a_field_of_its_own_gives_the_same_outcomes(
-    registry, empty
-):
+def test_a_format_naming_the_schema_in_a_field_of_its_own_gives_the_same_outcomes(registry, empty):
     """The field replaces the schema the capsule's JSON names: its event is checked against
     the schema the field names, never taken as decoded for the other."""
     fmt = "%q %{schema}s"
@@ -231,6 +230,23 @@ def test_a_format_putting_a_number_in_a_string_field_gives_the_same_outcomes(reg
     typed.typed.learn(key, registry.get(*key).schema)
     assert typed.feed(lines) == plain
     assert all(isinstance(o, EventError) and o.path == "capsule.webHost" for o in plain)
+
+
+def test_integer_revisions_one_the_start_of_another_are_both_decoded_typed(tmp_path):
+    """Legacy revisions are integers, written unquoted: revision 12's lines never take
+    revision 123's decoder, whose schema wants a number where 12's wants a string."""
+    for revision, kind in (("12", "string"), ("123", "integer")):
+        schema = {"type": "object", "properties": {"a": {"type": kind}}, "required": ["a"]}
+        (tmp_path / "Legacy").mkdir(exist_ok=True)
+        (tmp_path / "Legacy" / f"{revision}.json").write_text(json.dumps(schema))
+    registry = DirectoryRegistry(tmp_path)
+    line = '{{"schema":"Legacy","revision":{},"wiki":"enwiki","timestamp":{},"event":{{"a":{}}}}}'
+    lines = [
+        line.format(revision, TIMESTAMP, value).encode()
+        for revision, value in [(12, '"x"'), (12, '"y"'), (123, "1"), (123, "2"), (12, "3")] * 2
+    ]
+    typed = assert_same(registry, math.nan, lines, JSON_FORMAT)
+    assert typed.typed_events() >= 4
 
 
 def test_an_opt_out_checked_schema_is_never_decoded_typed(registry):

@@ -68,10 +68,10 @@ class TypedLines:
     def __init__(self, empty: Value) -> None:
         self.empty = empty
         self._known: set[tuple[str, str]] = set()  # (schema, revision) pairs learnt
-        # By the bytes that name a schema and revision where lines usually do (``_NAMED``).
+        # By the bytes that name a schema and revision where lines usually do (``_spellings``).
         self._decoders: dict[bytes, _KeyDecoder] = {}
-        # The decoder of the last line decoded typed, and the bytes it began with: runs of one
-        # schema are told at the cost of a ``startswith``.
+        # The decoder of the last line found by its first bytes, and those bytes (ending with
+        # a quoted revision): runs of one schema are told at the cost of a ``startswith``.
         self._last: _KeyDecoder | None = None
         self._prefix = b""
 
@@ -81,10 +81,10 @@ class TypedLines:
         if key in self._known:
             return
         self._known.add(key)
-        expected = self._decoder(key, schema)
-        if expected is not None:
+        decoder = self._decoder(key, schema)
+        if decoder is not None:
             for spelling in _spellings(*key):
-                self._decoders[spelling] = expected
+                self._decoders[spelling] = decoder
 
     def retarget(self, empty: Value) -> None:
         """Make events for a store whose rows hold ``empty`` where an event has no value."""
@@ -102,8 +102,8 @@ class TypedLines:
         """The line as a capsule object whose event is an EventRow, or None: decode it the
         usual way.  The schema and revision its bytes seem to name are a guess (they might be
         keys of the event), which the decoded capsule confirms or not."""
-        expected = self._last
-        if expected is None or not line.startswith(self._prefix):
+        decoder = self._last
+        if decoder is None or not line.startswith(self._prefix):
             if not self._decoders:
                 return None
             named = _NAMED_FIRST.match(line)
@@ -112,18 +112,18 @@ class TypedLines:
                 named = _NAMED_AFTER.match(line, at) if at >= 0 else None
                 if named is None:
                     return None
-            expected = self._decoders.get(named[0])
-            if expected is None:
+            decoder = self._decoders.get(named[0])
+            if decoder is None:
                 return None
-            if named.start() == 0:
-                self._last, self._prefix = expected, named[0]
+            if named.start() == 0 and named[0][-1:] == b'"':  # (12 would begin 123 too)
+                self._last, self._prefix = decoder, named[0]
         try:
-            envelope = expected.decode(line)
+            envelope = decoder.decode(line)
         except msgspec.DecodeError:  # (ValidationError is one)
             return None
         revision = envelope.revision
-        if envelope.schema != expected.schema or (
-            revision != expected.revision and str(revision) != expected.revision
+        if envelope.schema != decoder.schema or (
+            revision != decoder.revision and str(revision) != decoder.revision
         ):
             return None
         # Written out: a loop over the keys with getattr took half again as long.
