@@ -30,7 +30,7 @@ from el_monitor.event.jsontext import capsule_json
 from el_monitor.ingest.pipeline import Pipeline
 from el_monitor.ingest.policy import Policy
 from el_monitor.ingest.sources.base import Chunk
-from el_monitor.ingest.typed_lines import TypedLines, event_row
+from el_monitor.ingest.typed_lines import BYTES_PER_FIELD, TypedLines, event_row
 from el_monitor.schema.registry import DirectoryRegistry
 from el_monitor.store.mapping import (
     CAPSULE_COLUMNS,
@@ -58,7 +58,8 @@ class Run:
         policy: Policy | None = None,
         fmt: str = JSON_FORMAT,
     ):
-        self.typed = TypedLines(empty) if typed else None
+        # Every line tried typed, however short (the examples' events are).
+        self.typed = TypedLines(empty, bytes_per_field=0, shortest=0) if typed else None
         parse = make_parser(fmt, "test-host", typed=self.typed and self.typed.decode)
         self.outcomes: list[dict | EventError] = []
         self.pipeline = Pipeline(
@@ -286,8 +287,24 @@ def test_a_typed_event_fills_only_a_table_of_its_columns_and_empty_value(registr
         assert same(layout.row(capsule), layout.row({**capsule, "event": example["event"]}))
 
 
-def test_retargeting_to_another_kind_of_store_makes_new_decoders(registry):
+def test_a_line_short_for_its_schema_goes_the_usual_way(registry):
+    """A few fields of a wide schema decode faster into a dict: by default a line needs
+    ``BYTES_PER_FIELD`` bytes for each field of its schema to be decoded typed."""
+    capsule = navigation()
+    key = (capsule["schema"], capsule["revision"])
+    schema = registry.get(*key).schema
     typed = TypedLines(None)
+    typed.learn(key, schema)
+    short = json.dumps(capsule).encode()
+    fields = len(schema["properties"])
+    assert len(short) < BYTES_PER_FIELD * fields
+    assert typed.decode(short) is None
+    padded = {**capsule, "userAgent": "x" * (BYTES_PER_FIELD * fields)}
+    assert isinstance(typed.decode(json.dumps(padded).encode())["event"], EventRow)
+
+
+def test_retargeting_to_another_kind_of_store_makes_new_decoders(registry):
+    typed = TypedLines(None, bytes_per_field=0, shortest=0)
     schema = registry.get(navigation()["schema"], navigation()["revision"]).schema
     key = (navigation()["schema"], navigation()["revision"])
     typed.learn(key, schema)
