@@ -77,7 +77,7 @@ class MySQLStore(Store):
             bulk = option.lower() not in ("0", "no", "off")
         self._loader = Loader(safe_url(url), _UNAVAILABLE | {_NO_SUCH_TABLE}) if bulk else None
         self._snapshot = False  # reads share one snapshot until ``snapshot`` ends
-        self._preload: Preload | None = None  # a LOAD open on the connection (``preload``)
+        self._preload: Preload | None = None  # rows loading on the connection (``preload``)
         self._adopted: Adopted | None = None  # the preload ``insert`` hands its transaction
         self.preloads = 0  # preloads an insert adopted: what the head start was used for
         # Whether a LOAD leaves other sessions' inserts into its table free to run meanwhile

@@ -219,7 +219,6 @@ class LoadConnection(Session):
     """
 
     _rows: Iterable[bytes] | None = None  # what the statement running now loads
-    _file_ended = False  # the open LOAD's file ended (``end_file``), its answer not yet read
 
     def begin_load(self, cursor: Cursor, statement: str) -> None:
         """Run a LOAD DATA LOCAL ``statement`` and leave its file open: ``feed`` sends rows,
@@ -239,18 +238,19 @@ class LoadConnection(Session):
 
     def end_file(self) -> None:
         """End the open LOAD's file without waiting for the server's answer: it loads the rows
-        while the caller goes on, and ``end_load`` reads what it did."""
+        while the caller goes on, and ``load_answer`` reads what it did."""
         with _in_step(self):
             self.write_packet(b"")
-        self._file_ended = True
 
     def end_load(self) -> Loaded:
-        """End the open LOAD's file (unless ``end_file`` did) and read what it did (the
-        server's error, if any)."""
+        """End the open LOAD's file and read what it did (the server's error, if any)."""
+        self.end_file()
+        return self.load_answer()
+
+    def load_answer(self) -> Loaded:
+        """What the LOAD whose file has ended did (raises the server's error, if any)."""
         result = MySQLResult(self)
-        ended, self._file_ended = self._file_ended, False
-        packet = self._answer() if ended else self._end_file()
-        result._read_ok_packet(packet)  # type: ignore[attr-defined]
+        result._read_ok_packet(self._answer())  # type: ignore[attr-defined]
         self.server_status = result.server_status
         return Loaded(result.affected_rows or 0, result.warning_count)
 
@@ -264,12 +264,6 @@ class LoadConnection(Session):
                 return False
             self.write_packet(view[start : start + _PACKET_BYTES])
         return True
-
-    def _end_file(self) -> Any:
-        """End the LOAD's file; its OK packet (raises the server's error, if any)."""
-        with _in_step(self):
-            self.write_packet(b"")
-        return self._answer()
 
     def _answer(self) -> Any:
         """The OK packet of the LOAD whose file has ended (raises the server's error)."""
@@ -355,6 +349,7 @@ class _LoadResult(MySQLResult):
                         break  # the server ended the load (an error, or it went away)
             except (StoreError, UnicodeEncodeError) as exc:  # the rows', not the connection's
                 failed = exc
-        self._read_ok_packet(conn._end_file())  # type: ignore[attr-defined]
+        conn.end_file()
+        self._read_ok_packet(conn._answer())  # type: ignore[attr-defined]
         if failed is not None:
             raise failed

@@ -84,7 +84,7 @@ class Preload:
         """Add up what the last statement sent did."""
         if self._answer_due:
             self._answer_due = False
-            loaded = self.conn.end_load()
+            loaded = self.conn.load_answer()
             self._loaded = Loaded(
                 self._loaded.added + loaded.added, self._loaded.warnings + loaded.warnings
             )
