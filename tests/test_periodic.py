@@ -32,7 +32,7 @@ def test_every_without_an_interval_is_never_due() -> None:
     clock = Clock(0.0)
     forced = threading.Event()
     forced.set()
-    due = Every(None, now=forced, clock=clock)
+    due = Every(None, now=forced.is_set, clock=clock)
     clock.now = 1e9
     assert not due()
 
@@ -40,7 +40,7 @@ def test_every_without_an_interval_is_never_due() -> None:
 def test_an_event_makes_it_due_at_once() -> None:
     clock = Clock(0.0)
     reload = threading.Event()
-    due = Every(1.0, now=reload, clock=clock)
+    due = Every(1.0, now=reload.is_set, clock=clock)
     assert not due()
     reload.set()
     assert due()  # SIGHUP does not wait for the interval

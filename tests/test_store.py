@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -280,6 +282,34 @@ def test_sqlite_in_missing_directory_is_a_user_error(tmp_path):
 
     with pytest.raises(UserError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path}/missing/x.db")
+
+
+def _open_when_released(url: str, barrier) -> None:
+    """A forked process's body: open ``url`` with the others, exit 0 if it could."""
+    code = 1
+    try:
+        barrier.wait(60)
+        open_store(url).close()
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_open_it(tmp_path):
+    """Workers re-pointed to one new file all open it at the same moment: SQLite fails one of
+    two switching it to WAL together at once, without its busy wait (4 processes at once
+    failed 8 rounds in 50 before opening waited for that)."""
+    forked = multiprocessing.get_context("fork")
+    for round_ in range(60):
+        url = f"sqlite:///{tmp_path}/{round_}.db"
+        barrier = forked.Barrier(4)
+        args = (url, barrier)
+        openers = [forked.Process(target=_open_when_released, args=args) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(120)
+        assert [o.exitcode for o in openers] == [0] * 4, f"round {round_}"
 
 
 def test_a_table_name_reads_back_as_its_schema() -> None:

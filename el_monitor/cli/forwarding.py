@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_INPUT = "stdin://"
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 NOWHERE_NOTE = (
-    "events are spooled (with --spool-dir) or held until a URL is written there and the "
-    "forwarder gets SIGHUP"
+    "events are spooled (with --spool-dir) or held until a URL is written there (SIGHUP "
+    "makes the forwarder look at once)"
 )
 
 

@@ -105,7 +105,7 @@ class Forwarder:
             spool,
             book=self.book,
             instance=settings.instance or host,
-            wake=self.reload if target is not None else None,
+            wake=self._reload_asked if target is not None else None,
             flush_interval=settings.flush_interval,
         )
         self.notifier = ServiceNotifier()  # systemd's, when run as a Type=notify unit
@@ -152,7 +152,7 @@ class Forwarder:
         flush_due = functools.partial(self._flush_due, stop)
         tasks = [PeriodicTask("flush", flush_due, functools.partial(self._flush, stop))]
         if self.reloader is not None or self.target is not None:
-            reload_due = Every(POLICY_CHECK_INTERVAL, now=self.reload)
+            reload_due = Every(POLICY_CHECK_INTERVAL, now=self._reload_asked)
             reload = functools.partial(self._maybe_reload, stop)
             tasks.append(PeriodicTask("reload", reload_due, reload))
         if self.metrics_feed is not None:
@@ -216,6 +216,11 @@ class Forwarder:
         places = [d for d in (settings.log_dir, settings.spool_dir) if d] + [os.getcwd()]
         rescue(self.writer.batch, places)
         self.writer.batch = []
+
+    def _reload_asked(self) -> bool:
+        """SIGHUP, or a rewritten database file: a reload is due at once, and a flush holding
+        its batch for a database that is away or nowhere gives way to it."""
+        return self.reload.is_set() or self.target is not None and self.target.changed()
 
     def _maybe_reload(self, stop: threading.Event) -> None:
         """Between two chunks, so no event is lost or counted twice across the switch."""

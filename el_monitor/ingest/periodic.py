@@ -7,7 +7,6 @@ an idle source (which still yields idle chunks) keeps the jobs on time.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -16,13 +15,13 @@ from typing import NamedTuple
 class Every:
     """Due every ``interval`` seconds of monotonic time; never when ``interval`` is None.
 
-    ``now``, when given, is an event that makes the job due at once (SIGHUP's reload).
+    ``now``, when given, says when the job is due at once (SIGHUP's reload).
     """
 
     def __init__(
         self,
         interval: float | None,
-        now: threading.Event | None = None,
+        now: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.interval = interval
@@ -31,7 +30,7 @@ class Every:
         self._at = clock() + interval if interval else math.inf
 
     def __call__(self) -> bool:
-        forced = self._now is not None and self._now.is_set()
+        forced = self._now is not None and self._now()
         if self.interval is None or not forced and self._clock() < self._at:
             return False
         self._at = self._clock() + self.interval

@@ -86,13 +86,13 @@ class StoreWriter:
         clock: Callable[[], float] = time.monotonic,
         book: HourBook | None = None,
         instance: str = "",
-        wake: threading.Event | None = None,
+        wake: Callable[[], bool] | None = None,
         count_replays: bool = True,
         flush_interval: float = 1.0,
     ) -> None:
         self.store = store  # None: pointed nowhere (an empty --db-file), as if it were away
-        # Set (SIGHUP) to make a flush that waits for the database return, its batch kept, so
-        # the run loop can re-point the forwarder.
+        # True (SIGHUP, or the database file rewritten) makes a flush that waits for the
+        # database return, its batch kept, so the run loop can re-point the forwarder.
         self.wake = wake
         self.registry = registry
         self.counters = counters
@@ -190,6 +190,7 @@ class StoreWriter:
         counted = self.book.take()
         if self._store_ready():
             self._drain_spool()
+        said_held = False
         while True:
             if self._store_ready():
                 try:
@@ -202,12 +203,17 @@ class StoreWriter:
             if self._spool(capsules, counted):
                 self.counts_pending = False
                 return 0
-            woken = self.wake is not None and self.wake.is_set()
+            woken = self.wake is not None and self.wake()
             if not patient or woken or stop is not None and stop.is_set() or not capsules:
                 self.batch = capsules + self.batch
                 self.book.give_back(counted)
                 self.counts_pending = bool(counted)
                 return len(capsules)
+            if self.store is None and not said_held:
+                said_held = True
+                log.warning("pointed nowhere and no spool: holding %d events (and reading no "
+                            "more) until the database file names a database",
+                            len(capsules))  # fmt: skip
             wait = self.retry_in()
             if self.alive is not None:  # waiting for the database is not a hang: say so
                 self.alive.ping()
@@ -219,7 +225,7 @@ class StoreWriter:
 
     def retry_in(self) -> float:
         """Seconds until the store is worth another try; short polls while pointed nowhere
-        or while a SIGHUP (``wake``) may come to re-point the forwarder."""
+        or while the forwarder may be re-pointed (``wake``)."""
         if self.store is None:
             return NOWHERE_POLL
         wait = max(0.0, self.backoff.next_attempt - self.clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import math
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -23,6 +24,24 @@ _TRANSIENT_CODES = frozenset({5, 6, 8, 10, 13, 14, 15, 17})
 _TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
 # After these the connection may hold a half-written state: it is reopened before the next use.
 _REOPEN_CODES = frozenset({10, 13, 14})
+BUSY_SECONDS = 30.0  # how long a statement waits for another process's lock
+WAL_RETRY_SECONDS = 0.01
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting as a busy statement would for another process doing
+    the same: two opening one new file at once (workers re-pointed to it) both read it, and
+    SQLite fails the one that must wait for the other at once, "database is locked", rather
+    than risk a deadlock in its busy wait."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _transient(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(WAL_RETRY_SECONDS)
 
 
 def _hmac_sha256(key: bytes, value: object) -> str | None:
@@ -68,9 +87,11 @@ class SQLiteStore(Store):
 
     def _open(self) -> sqlite3.Connection:
         _bind_without_lookups()
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             # A 32 MiB page cache and checkpoints every 64 MiB of WAL instead of every 4 MiB:
             # the default checkpoints cost more than the inserts themselves at full speed.

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from conftest import mysql_connect
 from harness.wait import wait_until
 from helpers import example_capsules
@@ -89,16 +90,21 @@ def test_pointed_nowhere_spools_then_drains_into_the_new_target(make_mysql_datab
     assert spooled_events(spool) == 0
 
 
-def test_pointed_nowhere_without_a_spool_holds_the_batch(make_mysql_database, tmp_path):
+@pytest.mark.parametrize("signalled", [True, False], ids=["sighup", "rewritten"])
+def test_pointed_nowhere_without_a_spool_holds_the_batch(
+    make_mysql_database, tmp_path, signalled: bool
+):
+    """A flush holding its batch gives way to a re-pointing, whether SIGHUP says so or the
+    forwarder sees the file rewritten."""
     db_file = tmp_path / "db"
     db_file.write_text("")
     with make_mysql_database() as url:
         forwarder = RunningForwarder(None, "--db-file", str(db_file))
         try:
             forwarder.send(one_schema_lines(200))
-            wait_until(lambda: forwarder.alive() and "names no database" in forwarder.stderr(),
-                       60, "the nowhere warning")  # fmt: skip
-            point(db_file, url, forwarder)
+            holding = "pointed nowhere and no spool: holding"
+            wait_until(lambda: forwarder.alive() and holding in forwarder.stderr(), 60, holding)
+            point(db_file, url, forwarder if signalled else None)
             wait_until(lambda: len(stored_uuids(url)) == 200, 60, "the held events stored")
             code, counts, _, err = forwarder.finish()
         finally:
