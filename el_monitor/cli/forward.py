@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 from collections.abc import Sequence
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
@@ -28,6 +27,7 @@ from el_monitor.cli.options import (
     add_db_password_option,
     add_registry_options,
 )
+from el_monitor.cli.signals import STOP_SIGNALS, SignalEvent, set_on
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
 from el_monitor.ingest.sources.network import QUEUE_BYTES
@@ -204,10 +204,9 @@ def run_forward(args: argparse.Namespace) -> int:
         print_summary(counts, input_names(args))
         return status
     warn_stranded(args.spool_dir, 1)
-    stop, reload = threading.Event(), threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload.set())  # before the pid file tells anyone
+    stop, reload = SignalEvent(), SignalEvent()
+    set_on(stop, *STOP_SIGNALS)
+    set_on(reload, signal.SIGHUP)  # before the pid file tells anyone
     result = forward_with(
         args,
         prepared,

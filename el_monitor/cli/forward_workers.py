@@ -42,6 +42,7 @@ from el_monitor.cli.forwarding import (
 )
 from el_monitor.cli.options import LOG_FORMAT
 from el_monitor.cli.pidfile import pid_file
+from el_monitor.cli.signals import STOP_SIGNALS, SignalEvent, set_on
 from el_monitor.counts.counters import (
     Snapshot,
     combined,
@@ -229,10 +230,9 @@ def _worker_main(
             os.close(fd)
         for sock in others:
             sock.close()
-        stop, reload = threading.Event(), threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: reload.set())
+        stop, reload = SignalEvent(), SignalEvent()
+        set_on(stop, *STOP_SIGNALS)
+        set_on(reload, signal.SIGHUP)
         _die_with(supervisor)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         _tag_logs(worker)

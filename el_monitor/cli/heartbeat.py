@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from el_monitor.argtypes import positive_float
 from el_monitor.cli.options import Commands, add_db_option
+from el_monitor.cli.signals import stop_on_signals
 from el_monitor.cli.stores import opened_store
 
 __all__ = ["register"]
@@ -54,7 +51,7 @@ def run_heartbeat_command(args: argparse.Namespace) -> int:
     from el_monitor.store.base import safe_url
     from el_monitor.store.replication import server_id
 
-    with opened_store(args.db, doing="write the heartbeat") as store, _stopped_by_signals() as stop:
+    with opened_store(args.db, doing="write the heartbeat") as store, stop_on_signals() as stop:
         log.info(
             "writing heartbeats of server id %d to %s every %g s",
             server_id(store),
@@ -64,18 +61,3 @@ def run_heartbeat_command(args: argparse.Namespace) -> int:
         result = run_heartbeat(store, stop, args.interval, args.database)
     log.info("stopped: %d heartbeats written, %d outages", result.written, result.outages)
     return 0
-
-
-@contextmanager
-def _stopped_by_signals() -> Iterator[threading.Event]:
-    """An event SIGINT and SIGTERM set; the previous handlers are put back afterwards."""
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
-import threading
 
 from el_monitor.argtypes import positive_float, positive_int
 from el_monitor.cli.options import Commands
+from el_monitor.cli.signals import STOP_SIGNALS, SignalEvent, set_on
 from el_monitor.ingest.sources.network import QUEUE_BYTES
 
 log = logging.getLogger(__name__)
@@ -128,9 +127,8 @@ def run_publish(args: argparse.Namespace) -> int:
         drain_seconds=args.drain_seconds,
         stats_interval=args.stats_interval,
     )
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = SignalEvent()
+    set_on(stop, *STOP_SIGNALS)
     counts, unacknowledged = asyncio.run(publish(address, limits, settings, stop))
     print(counts.line())
     if unacknowledged:
