@@ -28,7 +28,7 @@ from retention_data import SANITIZED, Events
 from el_monitor.ingest.forwarder import Forwarder, ForwarderSettings
 from el_monitor.schema.registry import SchemaRegistry
 from el_monitor.store.mysql import MySQLStore
-from el_monitor.store.mysql_load import load_text
+from el_monitor.store.mysql_text import LOAD_FORMAT, boolean_positions, load_text
 
 ROWS = "rows/s"
 BATCH = ForwarderSettings(host="bench").batch_size  # what a forwarder hands the store at once
@@ -82,16 +82,15 @@ def ceiling(registry: SchemaRegistry, url: str, found: list[dict], tmp: Path) ->
         store = MySQLStore(scratch)
         try:
             layout = store.layout(*SANITIZED, _schema(registry))
-            path = tmp / "rows.tsv"
-            path.write_bytes(load_text([layout.row(c) for c in found]))
+            path = tmp / "rows.txt"
+            path.write_bytes(load_text([layout.row(c) for c in found], boolean_positions(layout)))
         finally:
             store.close()
         conn = pymysql.connect(**_params(scratch), local_infile=True, autocommit=False)
         columns = ", ".join(f"`{name}`" for name in layout.column_names)
         statement = (
             f"LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE `{layout.name}` "
-            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
-            f"LINES TERMINATED BY '\\n' ({columns})"
+            f"CHARACTER SET utf8mb4 {LOAD_FORMAT} ({columns})"
         )
 
         def work() -> int:

@@ -17,7 +17,7 @@ from forwarder.test_forwarder_outages import Outage
 
 from el_monitor.store import InsertResult, StoreError, StoreUnavailable, TableLayout, open_store
 from el_monitor.store.mysql import MySQLStore
-from el_monitor.store.mysql_load import load_text
+from el_monitor.store.mysql_text import NULL, load_text
 
 SCHEMA = {
     "type": "object",
@@ -78,6 +78,11 @@ def contents(store: MySQLStore, table: str) -> list[tuple]:
     return store.query(f"SELECT {store.dialect.names(names)} FROM {table} ORDER BY id")
 
 
+def as_stored(layout: TableLayout, rows: list) -> list[list]:
+    """Rows as they read back: the store's ``empty`` is NULL."""
+    return [[None if value is layout.empty else value for value in row] for row in rows]
+
+
 def outcome(result: InsertResult, database: str = "") -> tuple:
     """What an insert did, by table name; the database's name left out of the messages (MariaDB
     names it in some), so that two databases compare."""
@@ -91,11 +96,33 @@ def outcome(result: InsertResult, database: str = "") -> tuple:
     )
 
 
-def test_load_text_escapes_only_what_load_data_reads_specially() -> None:
-    assert load_text([["plain", None, 7, True, False, 0.5]]) == b"plain\t\\N\t7\t1\t0\t0.5\n"
-    nasty = [["a\tb", "\\N", None], ["c\nd\r\0", "\\", ""]]
-    assert load_text(nasty) == b"a\\tb\t\\\\N\t\\N\nc\\nd\\r\\0\t\\\\\t\n"
-    assert load_text([["é😀", 2**70]]) == "é😀\t1180591620717411303424\n".encode()
+def test_load_text_is_the_rows_json_with_null_and_booleans_as_load_data_reads_them() -> None:
+    rows = [["plain", NULL, 7, True, 0.5], ["a, b", NULL, -1, False, 1e20]]
+    text = b'"plain",NULL,7,1,0.5],["a, b",NULL,-1,0,1e+20],['
+    assert load_text(rows, booleans=(3,)) == text
+    assert [row[3] for row in rows] == [1, 0] and {type(row[3]) for row in rows} == {int}
+
+
+@pytest.mark.parametrize(
+    ("row", "text"),
+    [
+        (["says null", None], '"says null",NULL'),  # the word in a string: not replaced
+        (["true", True], '"true",1'),
+        ([1, True], "1,1"),  # a 1 beside a boolean
+        (["form\ffeed", "\x01"], '"form\x0cfeed","\x01"'),  # JSON's \f and \u0001
+        (["[x]", "{y}"], '"[x]","{y}"'),
+        (['q"b\\t\tn\n', "\\N"], '"q\\"b\\\\t\\tn\\n","\\\\N"'),
+        (["é😀", 2**70], '"é😀",1180591620717411303424'),  # beyond JSON's 64 bits
+        ([float("nan"), "\0"], 'nan,"\\0"'),
+    ],
+)
+def test_load_text_writes_value_by_value_what_json_would_say_otherwise(row, text) -> None:
+    assert load_text([row], booleans=(1,)) == (text + "],[").encode()
+
+
+def test_load_text_refuses_a_value_no_column_holds() -> None:
+    with pytest.raises(StoreError, match="cannot store a dict value"):
+        load_text([["x", {"a": 1}]])
 
 
 def test_any_text_round_trips_through_load_data(mysql_url: str) -> None:
@@ -116,7 +143,7 @@ def test_any_text_round_trips_through_load_data(mysql_url: str) -> None:
         assert status(store, "Com_load") == loads + 1  # one LOAD, no fallback to INSERTs
         assert status(store, "Com_insert") == inserts
         stored = contents(store, layout.name)
-    assert [list(row) for row in stored] == rows
+    assert [list(row) for row in stored] == as_stored(layout, rows)
 
 
 def _corpus() -> list[list[tuple[str, dict]]]:
@@ -288,7 +315,7 @@ def test_a_server_refusing_load_data_local_gets_inserts(mariadb_servers, caplog)
         rows = [layout.row(capsule(f"{i:032x}", short=NASTY[i])) for i in range(len(NASTY))]
         assert outcome(store.insert({layout: rows})) == ([("Wide_1", len(rows))], [], [])
         assert not store.bulk and "refuses LOAD DATA LOCAL" in caplog.text
-        assert [list(row) for row in contents(store, "Wide_1")] == rows
+        assert [list(row) for row in contents(store, "Wide_1")] == as_stored(layout, rows)
         loads = status(store, "Com_load")
         more = [layout.row(capsule("f" * 32, n=1))]
         assert outcome(store.insert({layout: more})) == ([("Wide_1", 1)], [], [])
@@ -340,7 +367,7 @@ def test_a_statement_wanted_during_a_preload_undoes_it_and_the_batch_goes_once(
         assert store.query("SELECT COUNT(*) FROM Wide_1") == [(1,)]  # what was loaded: undone
         assert outcome(store.insert({layout: ahead.rows})) == ([("Wide_1", 1000)], [], [])
         assert store.preloads == 0
-        assert [list(row) for row in contents(store, "Wide_1")[1:]] == ahead.rows
+        assert [list(row) for row in contents(store, "Wide_1")[1:]] == as_stored(layout, ahead.rows)
 
 
 def test_a_server_gone_during_a_preload_is_unavailable_and_leaves_nothing(

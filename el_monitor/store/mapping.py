@@ -53,7 +53,7 @@ _STRUCT_FIELDS: dict[str, Any] = {
 
 
 # A stored value: validated JSON scalars, and JSON text for arrays and free-form objects.
-Value = str | int | float | bool | None
+Value = str | int | float | bool | None | orjson.Fragment  # a Fragment: MySQL's empty
 Row = list[Value]  # one event's values, in its TableLayout's column order
 
 

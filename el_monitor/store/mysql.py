@@ -43,6 +43,7 @@ from el_monitor.store.mapping import (
 from el_monitor.store.mysql_load import LoadConnection, Loader, mark, undo
 from el_monitor.store.mysql_preload import Adopted, Preload
 from el_monitor.store.mysql_session import Session, session_tls, tls_of
+from el_monitor.store.mysql_text import NULL
 
 # Server gone, connection lost or killed, server shutting down, read-only (failover),
 # deadlock or lock wait: the batch is fine, the database is not.
@@ -56,6 +57,8 @@ GROUP_CONCAT_BYTES = 16 << 20  # max_allowed_packet's default: a longer value ca
 
 
 class MySQLStore(Store):
+    empty = NULL  # orjson writes it as LOAD DATA's NULL (``mysql_text``); the INSERTs as NULL
+
     def __init__(
         self,
         url: str,
@@ -363,6 +366,7 @@ _ENCODERS: dict[type[Value], Callable[[Any], str]] = {
     int: str,
     float: repr,
     bool: lambda value: "1" if value else "0",
+    type(NULL): lambda _: "NULL",
 }
 
 

@@ -1,7 +1,7 @@
 """MySQL's bulk path: a batch's rows as ``LOAD DATA LOCAL INFILE`` text, sent from memory.
 
-The server loads such text 2-4x as fast as multi-row INSERTs of the same rows, and the text is
-about twice as cheap to build as SQL literals (most values need no escaping at all).  PyMySQL
+The server loads such text 2-4x as fast as multi-row INSERTs of the same rows, and the text
+(``mysql_text``) is written in C, where SQL literals take Python a call per value.  PyMySQL
 sends the file a LOAD names by reading it from disk; ``LoadConnection`` sends the bytes handed
 to ``load`` instead, as they are made: no file to write, read back and remove (a tmpfs file or
 a named pipe would cost that, or a thread), the server loading while the next rows are encoded,
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 import select
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from operator import methodcaller
 from typing import Any, NamedTuple
 
 from pymysql.connections import Connection, MySQLResult
@@ -28,21 +27,12 @@ from pymysql.err import MySQLError, OperationalError
 from el_monitor.store.dialect import MYSQL
 from el_monitor.store.mapping import BIGINT, DOUBLE, Row, StoreError, TableLayout
 from el_monitor.store.mysql_session import Session
+from el_monitor.store.mysql_text import LOAD_FORMAT, boolean_positions, load_text
 
 log = logging.getLogger(__name__)
 
 _PACKET_BYTES = 64 << 10  # a LOAD's data packets: far below any server's max_allowed_packet
 _CHUNK_ROWS = 500  # rows encoded at a time while the server loads the ones before
-_NULL = "\\N"
-# Text of the non-string values (never a character that needs escaping); bool before int.
-_TEXT: dict[type, Callable[[Any], str]] = {
-    int: int.__repr__,
-    float: float.__repr__,
-    bool: ("0", "1").__getitem__,
-}
-_COUNT_NULLS = methodcaller("count", None)
-# The characters LOAD DATA reads specially with the default FIELDS and LINES: backslash first.
-_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
 
 
 # LOAD DATA LOCAL disabled on the server (MariaDB, MariaDB 10.6+, MySQL 8): INSERTs from then on.
@@ -78,7 +68,9 @@ class Loader:
             return None
         mark(cursor)
         try:
-            added, warnings = conn.load(cursor, statement, load_chunks(rows))
+            added, warnings = conn.load(
+                cursor, statement, load_chunks(rows, boolean_positions(layout))
+            )
         except (StoreError, UnicodeEncodeError):
             pass  # a value no text can hold: the INSERT fails as it always did
         except MySQLError as exc:
@@ -140,73 +132,15 @@ def load_statement(table: str, columns: Sequence[str]) -> str:
     (the file name is never read: ``LoadConnection`` sends the rows)."""
     return (
         f"LOAD DATA LOCAL INFILE 'el-monitor-rows' IGNORE INTO TABLE {MYSQL.quote(table)} "
-        "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
-        f"LINES TERMINATED BY '\\n' ({MYSQL.names(columns)})"
+        f"CHARACTER SET utf8mb4 {LOAD_FORMAT} ({MYSQL.names(columns)})"
     )
 
 
-def load_chunks(rows: Sequence[Row]) -> Iterator[bytes]:
+def load_chunks(rows: Sequence[Row], booleans: Sequence[int]) -> Iterator[bytes]:
     """``load_text`` of the rows, a few hundred at a time: sent as each is made, so the
     server loads one while the next is encoded (the sum of both times becomes the larger)."""
     for start in range(0, len(rows), _CHUNK_ROWS):
-        yield load_text(rows[start : start + _CHUNK_ROWS])
-
-
-def load_text(rows: Sequence[Row]) -> bytes:
-    """The rows as LOAD DATA reads them (tab-separated, a line each, ``\\N`` for NULL), UTF-8.
-
-    Built unescaped first; the text is right as it is when it has exactly the tabs, newlines
-    and backslashes (one per NULL) its rows put there, and no CR or NUL: any other character
-    that LOAD DATA reads specially came from a value, and the rows are written again escaped.
-    Raises StoreError for a value of a type no column holds, UnicodeEncodeError for a string
-    that is not valid Unicode (a lone surrogate).
-    """
-    text = _TEXT
-    try:  # (an int by f-string: no call, unlike ``int.__repr__``; the others by ``_TEXT``)
-        lines = [
-            "\t".join(
-                [
-                    v
-                    if type(v) is str
-                    else _NULL
-                    if v is None
-                    else f"{v}"
-                    if type(v) is int
-                    else text[type(v)](v)
-                    for v in row
-                ]
-            )
-            for row in rows
-        ]
-    except KeyError as exc:
-        raise StoreError(f"cannot store a {exc.args[0].__name__} value") from None
-    lines.append("")  # the last line's terminator
-    body = "\n".join(lines)
-    tabs = sum(map(len, rows)) - len(rows)
-    nulls = sum(map(_COUNT_NULLS, rows))
-    if (
-        body.count("\t") != tabs
-        or body.count("\n") != len(rows)
-        or body.count("\\") != nulls
-        or "\r" in body
-        or "\0" in body
-    ):
-        lines = ["\t".join([_field(v) for v in row]) for row in rows]
-        lines.append("")
-        body = "\n".join(lines)
-    return body.encode()
-
-
-def _field(value: Any) -> str:
-    """One value as LOAD DATA reads it back, escaped."""
-    if value is None:
-        return _NULL
-    if value.__class__ is not str:
-        return _TEXT[value.__class__](value)
-    for char, escaped in _ESCAPES:
-        if char in value:
-            value = value.replace(char, escaped)
-    return value
+        yield load_text(rows[start : start + _CHUNK_ROWS], booleans)
 
 
 class LoadConnection(Session):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from el_monitor.store.mapping import Row, TableLayout
-from el_monitor.store.mysql_load import LoadConnection, Loaded, load_text
+from el_monitor.store.mysql_load import LoadConnection, Loaded
+from el_monitor.store.mysql_text import boolean_positions, load_text
 
 SEND_ROWS = 256  # rows encoded and sent at a time: a few packets, the server never idle long
 
@@ -33,6 +34,7 @@ class Preload:
     def __init__(self, conn: LoadConnection, layout: TableLayout, statement: str | None) -> None:
         self.conn = conn
         self.layout = layout
+        self.booleans = boolean_positions(layout)
         self.statement = statement
         self.rows: list[Row] = []  # every row added, in order: the batch's rows of the table
         self.failed = False  # the LOAD can no longer be trusted: the store abandons it
@@ -67,7 +69,7 @@ class Preload:
             return
         rows, self._sent = self.rows[self._sent :], len(self.rows)
         try:
-            text = load_text(rows)
+            text = load_text(rows, self.booleans)
             if self.statement is None:
                 self.conn.feed(text)
                 return
