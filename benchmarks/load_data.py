@@ -77,7 +77,11 @@ def write_rows(url: str, lines: Sequence[bytes], registry: SchemaRegistry, tmp: 
             layout = store.layout(schema, revision, compiled.schema)
             rows: list[Row] = [layout.row(capsule) for capsule in capsules]
             path = tmp / f"load-{layout.name}.tsv"
-            text = "".join("\t".join(map(tsv_value, row)) + "\n" for row in rows)
+            empty = layout.empty  # NULL, as the store's rows hold it
+            text = "".join(
+                "\t".join([tsv_value(None if v is empty else v) for v in row]) + "\n"
+                for row in rows
+            )
             path.write_bytes(text.encode("utf-8"))
             files.append((layout, path, len(rows)))
     finally:
@@ -96,18 +100,21 @@ def load_once(url: str, loaded: Loaded) -> Run:
                 cursor.execute(f"TRUNCATE TABLE `{layout.name}`")
             conn.commit()
             start = time.perf_counter()
-            done = 0
+            done = warned = 0
             for layout, path, _ in loaded.files:
                 columns = ", ".join(f"`{name}`" for name in layout.column_names)
                 done += cursor.execute(
                     f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE `{layout.name}` "
                     f"CHARACTER SET utf8mb4 ({columns})"
                 )
+                cursor.execute("SHOW COUNT(*) WARNINGS")  # a value not taken as written
+                warned += cursor.fetchone()[0]
             conn.commit()
             seconds = time.perf_counter() - start
     finally:
         conn.close()
     problem = "" if done == loaded.rows else f"{done:,} rows loaded of {loaded.rows:,}"
+    problem = problem or (f"{warned:,} warnings: values not loaded as written" if warned else "")
     return Run(loaded.rows / seconds, problem)
 
 
