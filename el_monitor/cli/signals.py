@@ -21,7 +21,7 @@ class SignalEvent(threading.Event):
     own ``wait`` or ``clear`` while that thread holds the event's lock: ``threading.Event``'s
     plain lock would then wait for itself for ever, a process that never stops (CPython issue
     126434 is the same for multiprocessing's).  A reentrant lock lets the handler in; at worst
-    a wait that had just begun sleeps to its timeout, and every wait on these has one.
+    a wait of the main thread that had just begun sleeps to its timeout (they all have one).
     """
 
     def __init__(self) -> None:
