@@ -20,6 +20,7 @@ from typing import NamedTuple
 from el_monitor.atomic import write_atomically
 from el_monitor.errors import UserError
 
+DEFAULT_DIR = "el-monitor-drills"  # where drills keep their records, and checks read them
 PASSED, ABORTED, FAILED, PLANNED = "passed", "aborted", "failed", "dry-run"
 # The phases during which the pipeline cannot write: their sum is the recovery time.
 OUTAGE_PHASES = ("fence", "catch-up", "promote", "re-attach", "re-point")

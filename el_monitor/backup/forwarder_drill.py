@@ -25,17 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from el_monitor.backup.drill_log import FAILED, PASSED, DrillRecord, Phase
 from el_monitor.backup.failover_plan import DrillFailed
 from el_monitor.backup.jetstream_link import JetStreamLink, Load
 from el_monitor.event.names import short_hostname
 from el_monitor.ingest.sources.jetstream_address import JetStreamAddress, parse_consume_uri
 from el_monitor.ingest.sources.jetstream_group import ConsumerState
 from el_monitor.store import Store, StoreUnavailable
+from el_monitor.store.base import safe_url
 from el_monitor.store.catalogue import uuid_rows
 from el_monitor.store.mapping import table_name
 
 log = logging.getLogger(__name__)
 
+KIND = "forwarder"  # in the drill log: ``check_el_drill --kind forwarder``
 POLL_SECONDS = 0.1
 JOIN_SECONDS = 60.0  # for the forwarders to start and pull
 STOP_SECONDS = 60.0
@@ -271,3 +274,30 @@ def report(plan: ForwarderDrillPlan, result: ForwarderDrillResult) -> str:
     ]
     lines += [f"  note        {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
+
+
+def drill_record(
+    plan: ForwarderDrillPlan, result: ForwarderDrillResult, started: str, finished: str
+) -> DrillRecord:
+    """The drill as the drill log keeps it (ISO 8601 ``started`` and ``finished``): the
+    database as its primary and the group as its replica, the recovery as its one phase, the
+    events published and stored as the canaries sent and found."""
+    recovered = result.recovery is not None
+    error = None
+    if not result.passed:
+        error = f"{result.lost} lost, {result.duplicated} duplicated"
+        error += "" if recovered else ", recovery not seen"
+        error += "".join(f"; {note}" for note in result.notes)
+    return DrillRecord(
+        kind=KIND,
+        started=started,
+        finished=finished,
+        outcome=PASSED if result.passed else FAILED,
+        primary=safe_url(plan.db),
+        replica=safe_url(plan.stream),
+        phases=(Phase("recovery", result.recovery or 0.0, recovered),),
+        canaries_sent=result.published,
+        canaries_found=result.stored,
+        notes=(f"killed {result.killed or 'none'}", f"{result.duplicated} duplicated"),
+        error=error,
+    )

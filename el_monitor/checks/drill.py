@@ -22,6 +22,7 @@ from typing import NamedTuple
 import nagiosplugin
 from nagiosplugin import Critical, Ok, Warn
 
+from el_monitor.backup.drill_log import DEFAULT_DIR
 from el_monitor.checks import options
 from el_monitor.checks.judge import ValueContext, compared, judge_value
 from el_monitor.checks.output import num, unknown_text, worst
@@ -29,7 +30,6 @@ from el_monitor.checks.runtime import run_check
 
 NAME = "EL_DRILL"
 AGE = "last_success_days"
-DEFAULT_LOG_DIR = "el-monitor-drills"
 
 
 class DrillAge(NamedTuple):
@@ -111,8 +111,8 @@ class DrillSummary(nagiosplugin.Summary):
 def build_parser() -> argparse.ArgumentParser:
     parser = options.base_parser(
         "check_el_drill",
-        "Failover drills kept up: the days since the last successful drill in the drill log "
-        "(el-monitor drill failover --report-dir); CRITICAL when none ever passed.",
+        "Drills kept up: the days since the last successful drill in the drill log "
+        "(el-monitor drill failover or forwarder --report-dir); CRITICAL when none ever passed.",
         warning="183",
         critical="366",
         units="days since the last successful drill",
@@ -120,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-dir",
-        default=DEFAULT_LOG_DIR,
+        default=DEFAULT_DIR,
         metavar="DIR",
-        help=f"the drill log (default: {DEFAULT_LOG_DIR})",
+        help=f"the drill log (default: {DEFAULT_DIR})",
     )
     parser.add_argument(
         "--kind", default="failover", metavar="KIND", help="the drill (default: failover)"

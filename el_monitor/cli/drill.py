@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.backup.drill_log import DEFAULT_DIR
 from el_monitor.cli.drill_forwarder import register_forwarder
 from el_monitor.cli.drill_restore import register_restore
 from el_monitor.cli.options import Commands, add_config_option, command_group, smtp_address
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_REPORT_DIR = "el-monitor-drills"
 
 
 def register(commands: Commands) -> None:
@@ -139,9 +138,9 @@ def register_failover(drills: Commands) -> None:
     )
     failover.add_argument(
         "--report-dir",
-        default=DEFAULT_REPORT_DIR,
+        default=DEFAULT_DIR,
         metavar="DIR",
-        help=f"the drill log (default {DEFAULT_REPORT_DIR})",
+        help=f"the drill log (default {DEFAULT_DIR})",
     )
     failover.add_argument(
         "--mail", action="store_true", help="mail the report to ops (the catalog's ops and [smtp])"

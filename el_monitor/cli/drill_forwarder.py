@@ -1,6 +1,9 @@
 """``el-monitor drill forwarder``: N forwarders in one JetStream consumer group, one SIGKILLed
 under load; passes when every event published is stored once (``backup.forwarder_drill``).
 
+The drill is kept in the drill log (``--report-dir``), where ``check_el_drill --kind
+forwarder`` finds the last one that passed.
+
 Exit status: 0 passed, 1 failed (events lost or duplicated, a forwarder that died, a wait
 that timed out), 2 a mistake on the command line or an unreachable server (one line).
 """
@@ -12,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from el_monitor.argtypes import positive_float, positive_int
+from el_monitor.backup.drill_log import DEFAULT_DIR
 from el_monitor.cli.options import Commands, add_db_option
 
 __all__ = ["register_forwarder"]
@@ -61,12 +65,24 @@ def register_forwarder(drills: Commands) -> None:
     drill.add_argument(
         "--max-recovery", type=positive_float, metavar="S", help="fail when recovery takes longer"
     )
+    drill.add_argument(
+        "--report-dir",
+        default=DEFAULT_DIR,
+        metavar="DIR",
+        help=f"the drill log, which check_el_drill --kind forwarder reads (default {DEFAULT_DIR})",
+    )
     drill.set_defaults(run=run_forwarder_drill)
 
 
 def run_forwarder_drill(args: argparse.Namespace) -> int:
+    from el_monitor.backup import drill_log
     from el_monitor.backup.canary import load_template
-    from el_monitor.backup.forwarder_drill import ForwarderDrill, ForwarderDrillPlan, report
+    from el_monitor.backup.forwarder_drill import (
+        ForwarderDrill,
+        ForwarderDrillPlan,
+        drill_record,
+        report,
+    )
     from el_monitor.cli.stores import open_or_fail
     from el_monitor.errors import UserError
     from el_monitor.store import open_store
@@ -88,8 +104,12 @@ def run_forwarder_drill(args: argparse.Namespace) -> int:
             max_recovery=args.max_recovery,
         )
         open_or_fail(args.db, create=True, spool_dir=None, hint="").close()  # reachable?
+        started = drill_log.utc_now().isoformat()
         result = ForwarderDrill(plan, open_store).run()
-        print(report(plan, result), end="")
+        text = report(plan, result)
+        print(text, end="")
+        record = drill_record(plan, result, started, drill_log.utc_now().isoformat())
+        print(f"\nkept in {drill_log.keep(args.report_dir, record, [('.txt', text)])}")
         if not result.passed:
             for log_path in sorted(Path(workdir).glob("*.log")):
                 tail = log_path.read_text(errors="replace").splitlines()[-5:]

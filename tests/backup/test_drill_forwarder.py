@@ -1,6 +1,7 @@
 """``el-monitor drill forwarder`` against the real NATS and MariaDB: two forwarders in a
 group, one SIGKILLed under load; it passes with every event stored once, and fails (exit 1)
-when events are never stored."""
+when events are never stored; either way it is kept in the drill log ``check_el_drill
+--kind forwarder`` reads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from harness.jetstream import TestStream
 from helpers import SCHEMAS, example_capsules
 
+from el_monitor.backup.drill_log import DrillRecord
 from el_monitor.store import open_store
 from el_monitor.store.mapping import table_name
 
@@ -20,12 +22,31 @@ pytestmark = pytest.mark.mysql
 
 
 def drill(stream: TestStream, db_url: str, canary: Path, *extra: str):
+    """The drill, its log in ``drills`` beside the canary file."""
     return subprocess.run(
         [sys.executable, "-m", "el_monitor.cli", "drill", "forwarder",
          "--stream", stream.uri("drill", ack_wait=2), "--forwarders", "2", "--db", db_url,
-         "--schemas", str(SCHEMAS), "--canary-event", str(canary), *extra],
+         "--schemas", str(SCHEMAS), "--canary-event", str(canary),
+         "--report-dir", str(canary.parent / "drills"), *extra],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+def kept(canary: Path) -> DrillRecord:
+    """The one drill in the drill log."""
+    [path] = (canary.parent / "drills").glob("forwarder-*.json")
+    assert path.with_suffix(".txt").read_text().startswith("forwarder drill: ")
+    return DrillRecord.from_json(path.read_bytes())
+
+
+def check_drill(canary: Path) -> tuple[int, str]:
+    """check_el_drill on that log, for forwarder drills."""
+    done = subprocess.run(
+        [sys.executable, "-m", "el_monitor.checks.drill", "--kind", "forwarder",
+         "--log-dir", str(canary.parent / "drills")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.returncode, done.stdout
 
 
 def canary_file(tmp_path: Path, **changes: object) -> tuple[Path, str]:
@@ -56,6 +77,12 @@ def test_one_killed_none_lost(jetstream_stream: TestStream, mysql_url: str, tmp_
         assert line in report, report
     assert "killed      forwarder 1" in report and "recovery    " in report
     assert rows(mysql_url, table) == 3000  # the drill's count, checked apart
+    record = kept(canary)
+    assert (record.kind, record.outcome, record.error) == ("forwarder", "passed", None)
+    assert (record.canaries_sent, record.canaries_found) == (3000, 3000)
+    assert record.phases[0].name == "recovery" and record.phases[0].ok
+    code, out = check_drill(canary)
+    assert code == 0 and "EL_DRILL OK - last successful forwarder drill 0" in out, out
 
 
 def test_events_never_stored_fail_it(
@@ -66,6 +93,12 @@ def test_events_never_stored_fail_it(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "forwarder drill: FAILED" in done.stdout
     assert "lost        200" in done.stdout and "timed out" in done.stdout
+    record = kept(canary)
+    assert record.outcome == "failed" and record.canaries_found == 0
+    assert record.error is not None and record.error.startswith("200 lost, 0 duplicated")
+    code, out = check_drill(canary)
+    assert code == 2 and "no successful forwarder drill in the log" in out, out
+    assert "the last drill failed" in out and "200 lost" in out, out
 
 
 def test_a_missing_stream_is_one_line(mysql_url: str, tmp_path) -> None:
