@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 DIED = 1  # the exit status when a worker died (at least: a worker's own error status wins)
 
