@@ -10,7 +10,6 @@ events read were left unacknowledged.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 
 from el_monitor.argtypes import positive_float, positive_int
@@ -129,6 +128,8 @@ def run_publish(args: argparse.Namespace) -> int:
     )
     stop = SignalEvent()
     set_on(stop, *STOP_SIGNALS)
+    import asyncio  # here: every other command starts without it
+
     counts, unacknowledged = asyncio.run(publish(address, limits, settings, stop))
     print(counts.line())
     if unacknowledged:
