@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
 from el_monitor.cli.forwarding import (
+    BATCH_SIZE,
+    SHARED_FILE_BATCH_SIZE,
     forward_with,
     open_input,
     open_target,
@@ -130,9 +132,9 @@ def register(commands: Commands) -> None:
     forward.add_argument(
         "--batch-size",
         type=positive_int,
-        default=5000,
         metavar="N",
-        help="rows per insert transaction (default 5000)",
+        help=f"rows per insert transaction (default {BATCH_SIZE}; {SHARED_FILE_BATCH_SIZE} for "
+        f"--workers sharing one SQLite file, whose every commit empties the others' page cache)",
     )
     forward.add_argument(
         "--flush-interval",

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from el_monitor.cli.forwarding import (
+    SHARED_FILE_BATCH_SIZE,
     Prepared,
     forward_with,
     open_input,
@@ -85,7 +86,11 @@ def supervise(args: argparse.Namespace, prepared: Prepared) -> tuple[int, Snapsh
         for worker in workers:  # a name too long fails here, before any worker starts
             worker.instance(prepared.settings.instance)
         warn_stranded(args.spool_dir, len(workers))
-        _check_target(args)
+        if _check_target(args) and args.batch_size is None:
+            settings = dataclasses.replace(prepared.settings, batch_size=SHARED_FILE_BATCH_SIZE)
+            prepared = prepared._replace(settings=settings)
+            log.info("the workers share one SQLite file: each commits %d events at a time "
+                     "(--batch-size)", SHARED_FILE_BATCH_SIZE)  # fmt: skip
         with pid_file(args.pid_file):
             running = _start(args, prepared, workers, shares)
             log.info(
@@ -111,12 +116,14 @@ def _where(inputs: Sequence[str], shares: Sequence[Share]) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _check_target(args: argparse.Namespace) -> None:
+def _check_target(args: argparse.Namespace) -> bool:
     """Open the database once and close it, so an unreachable one is one error line here
-    rather than one from every worker."""
+    rather than one from every worker; whether it lets one connection write at a time."""
     _, store = open_target(args, args.spool_dir)
-    if store is not None:
-        store.close()
+    if store is None:
+        return False
+    store.close()
+    return store.single_writer
 
 
 def _start(

@@ -121,6 +121,9 @@ class Store(ABC):
     # What a row holds for a column the event leaves empty (``TableLayout.empty``): a value
     # the driver binds as NULL.
     empty: Value = None
+    # Whether one connection writes at a time, whoever it is (SQLite: the file's lock, and a
+    # commit empties the page cache of every other connection to the file).
+    single_writer = False
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect  # chosen once: the only place the engines are told apart

@@ -71,6 +71,7 @@ class SQLiteStore(Store):
     # mistaken for one): an exact float is bound at once, where None takes sqlite3's adapter
     # lookup (a tuple built and hashed, a call): a tenth of inserting a NavigationTiming row.
     empty = math.nan
+    single_writer = True
 
     def __init__(self, url: str, path: str) -> None:
         super().__init__(SQLITE)

@@ -26,6 +26,7 @@ from beacon.support import (
 from harness.wait import wait_until
 from helpers import SCHEMAS, example_capsules, valid_lines
 
+from el_monitor.cli.forwarding import SHARED_FILE_BATCH_SIZE
 from el_monitor.store import open_store
 
 from .carbon import CarbonCapture
@@ -188,6 +189,23 @@ def test_several_files_are_split_between_workers_with_exact_totals(db_url, tmp_p
     assert sorted(c["raw"] for c in by_instance.values()) == [900, 1200]
     names = sorted(path.name.split("-", 1)[1] for path in logs.glob("valid-*.jsonl"))
     assert len(names) == 2 and any(name.endswith("-w2.jsonl") for name in names), names
+    # Workers sharing a SQLite file commit in bigger batches (each commit empties the others'
+    # page cache); MariaDB's keep the default.
+    assert (SHARED_BATCH_NOTE in err) == db_url.startswith("sqlite:"), err[-3000:]
+
+
+SHARED_BATCH_NOTE = f"each commits {SHARED_FILE_BATCH_SIZE} events at a time"
+
+
+def test_a_batch_size_given_is_kept_by_workers_sharing_a_sqlite_file(sqlite_url, tmp_path):
+    uris, valid, _ = _write_files(tmp_path, [300, 300])
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url, "--workers", "2"]
+    args += ["--batch-size", "100", "--input", uris[0], "--input", uris[1]]
+    done = subprocess.run([*EL_MONITOR, "-v", *args], capture_output=True, timeout=300)
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, err[-3000:]
+    assert SHARED_BATCH_NOTE not in err
+    assert len(set(stored_uuids(sqlite_url))) == valid
 
 
 def test_several_files_in_one_process_are_read_one_after_another(sqlite_url, tmp_path):
