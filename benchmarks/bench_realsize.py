@@ -13,6 +13,7 @@ traffic is) the parsing figures again, without targets.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import os
 import statistics
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote_plus
 
+import bench_cli
 import corpus
 import load_data
 import orjson
@@ -181,6 +183,23 @@ def mariadb_on(
         ),
         line.measured(rows, TAKEN, ceiling, best.problem),
     ]
+
+
+def workers(title: str, data: Corpus, mysql_url: str | None, tmp: Path) -> list[Figure]:
+    """``forward --workers 2`` against one worker on the lines (``bench_cli.forward_workers``):
+    into one SQLite file, against the issue's 1.7x; into MariaDB without a target, its server
+    sharing the machine's cores (two separate forwarders are the ceiling there)."""
+    path = tmp / "real-workers.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in data.lines))
+    try:
+        figures = bench_cli.forward_workers(path, len(data.lines), data.valid, tmp)
+        if mysql_url is not None:
+            figures += bench_cli.forward_workers(
+                path, len(data.lines), data.valid, tmp, mysql_url, target=False
+            )
+    finally:
+        path.unlink()
+    return [dataclasses.replace(f, name=f"{title}: {f.name}") for f in figures]
 
 
 class RealCorpora(NamedTuple):

@@ -71,7 +71,7 @@ forward on a file in a child process (wall time incl. start-up), peak RSS of tha
 --workers 2 = the same events as two files, shared by two worker processes, against one process
 reading both, into one SQLite file (or one MariaDB database); 2 separate forwarders (a half and a
 SQLite file each, or both into the one database) are the ceiling of two processes on this machine
-at that time.
+at that time. Real-size rows into MariaDB have no target: the server shares the two cores.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         timing = real.timing("json")  # made again, the same lines: none was kept
         figures += bench_publish.publish(timing.lines, tmp)
         figures += bench_scaleout.scaleout(timing.lines, timing.valid, mysql_url, tmp)
+        log(f"{bench_realsize.TIMING}: el-monitor forward --workers 2 against one worker ...")
+        figures += bench_realsize.workers(bench_realsize.TIMING, timing, mysql_url, tmp)
         del timing
         if args.real_only:
             return report(f"{size:,}-line real-size corpora", figures, started)
