@@ -97,13 +97,16 @@ def forward_workers(
     valid: int,
     tmp: Path,
     mysql_url: str | None = None,
-    target: bool = True,
 ) -> list[Figure]:
     """``el-monitor forward --workers 2`` against one worker on the same input: ``path`` cut
     into two files (``--input`` twice), into one SQLite file (or, given ``mysql_url``, one
     scratch MariaDB database); and, as the ceiling of what two processes get from this machine
     at the time, two separate forwarders on a half each, into a SQLite file each (or both into
-    the one database).  Best of RUNS each, alternated.  ``target``: the issue's 1.7x."""
+    the one database).  Best of RUNS each, alternated.
+
+    The target: into SQLite, issue 13's 1.7x one worker.  Into MariaDB, whose server shares the
+    machine's cores (two separate forwarders gain 1.1x-1.6x here), no worse than those two:
+    what the supervisor and the sharing cost."""
     halves = _halves(path, tmp)
     best: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -121,27 +124,34 @@ def forward_workers(
     for half in halves:
         half.unlink()
     one = Reference(ALONE, lines / best[ALONE])
+    pair = Reference(PAIR, lines / best[PAIR])
+    shared = lines / best[SHARED]
     taken = f"best of {RUNS}"
     name = f"CLI forward {lines:,} (2 files){' -> MariaDB' if mysql_url else ''}"
+    against_pair = [
+        Figure(
+            f"  {SHARED} against {PAIR}",
+            shared,
+            EVENTS,
+            taken,
+            pair,
+            ratio_at_least(0.95, PAIR),
+            problems[SHARED],
+        )
+    ]
     return [
         Figure(f"{name}, {ALONE}", one.value, EVENTS, taken, problem=problems[ALONE]),
-        Figure(
-            f"{name}, {PAIR} (ceiling)",
-            lines / best[PAIR],
-            EVENTS,
-            taken,
-            one,
-            problem=problems[PAIR],
-        ),
+        Figure(f"{name}, {PAIR} (ceiling)", pair.value, EVENTS, taken, one, problem=problems[PAIR]),
         Figure(
             f"{name}, {SHARED}",
-            lines / best[SHARED],
+            shared,
             EVENTS,
             taken,
             one,
-            ratio_at_least(1.7, ALONE) if target else None,
+            None if mysql_url else ratio_at_least(1.7, ALONE),
             problems[SHARED],
         ),
+        *(against_pair if mysql_url else []),
         # What the supervisor and the second process cost: the CPU time of every process (on
         # a busy machine two processes cannot have a core each, and the ratios say little).
         Figure(

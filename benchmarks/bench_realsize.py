@@ -13,7 +13,6 @@ traffic is) the parsing figures again, without targets.
 from __future__ import annotations
 
 import binascii
-import dataclasses
 import os
 import statistics
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ from bench_pipeline import pipeline_run
 from bench_stores import connect, forward, remove_sqlite, scratch_database
 from measure import REPEAT, Run, best_of, each_line, log
 from private_mariadb import INTERLEAVED, INTERLEAVED_DESCRIPTION, production_server
-from results import EVENTS, ROWS, Figure, Planned, Reference, ratio_at_least
+from results import EVENTS, ROWS, Figure, Planned, Reference, ratio_at_least, titled
 from workload import Corpus, chunks, make_corpus
 
 from el_monitor.schema.registry import SchemaRegistry
@@ -186,20 +185,17 @@ def mariadb_on(
 
 
 def workers(title: str, data: Corpus, mysql_url: str | None, tmp: Path) -> list[Figure]:
-    """``forward --workers 2`` against one worker on the lines (``bench_cli.forward_workers``):
-    into one SQLite file, against the issue's 1.7x; into MariaDB without a target, its server
-    sharing the machine's cores (two separate forwarders are the ceiling there)."""
+    """``forward --workers 2`` against one worker on the lines (``bench_cli.forward_workers``),
+    into one SQLite file, then into MariaDB."""
     path = tmp / "real-workers.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in data.lines))
     try:
         figures = bench_cli.forward_workers(path, len(data.lines), data.valid, tmp)
         if mysql_url is not None:
-            figures += bench_cli.forward_workers(
-                path, len(data.lines), data.valid, tmp, mysql_url, target=False
-            )
+            figures += bench_cli.forward_workers(path, len(data.lines), data.valid, tmp, mysql_url)
     finally:
         path.unlink()
-    return [dataclasses.replace(f, name=f"{title}: {f.name}") for f in figures]
+    return titled(title, figures)
 
 
 class RealCorpora(NamedTuple):

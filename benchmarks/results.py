@@ -8,6 +8,7 @@ timing targets under load while nothing is wrong).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -170,3 +171,11 @@ def summary(figures: Sequence[Figure]) -> str:
     if verdicts["-"]:
         parts.append(f"{verdicts['-']} without a target")
     return ", ".join(parts)
+
+
+def titled(title: str, figures: list[Figure]) -> list[Figure]:
+    """``figures`` named as taken on ``title``'s corpus (their indented sub-lines as they are)."""
+    return [
+        f if f.name.startswith(" ") else dataclasses.replace(f, name=f"{title}: {f.name}")
+        for f in figures
+    ]
