@@ -92,11 +92,7 @@ ALONE, SHARED, PAIR = "1 worker", f"--workers {WORKERS}", "2 separate forwarders
 
 
 def forward_workers(
-    path: Path,
-    lines: int,
-    valid: int,
-    tmp: Path,
-    mysql_url: str | None = None,
+    path: Path, lines: int, valid: int, tmp: Path, mysql_url: str | None = None
 ) -> list[Figure]:
     """``el-monitor forward --workers 2`` against one worker on the same input: ``path`` cut
     into two files (``--input`` twice), into one SQLite file (or, given ``mysql_url``, one
@@ -128,17 +124,15 @@ def forward_workers(
     shared = lines / best[SHARED]
     taken = f"best of {RUNS}"
     name = f"CLI forward {lines:,} (2 files){' -> MariaDB' if mysql_url else ''}"
-    against_pair = [
-        Figure(
-            f"  {SHARED} against {PAIR}",
-            shared,
-            EVENTS,
-            taken,
-            pair,
-            ratio_at_least(0.95, PAIR),
-            problems[SHARED],
-        )
-    ]
+    against_pair = Figure(
+        f"  {SHARED} against {PAIR}",
+        shared,
+        EVENTS,
+        taken,
+        pair,
+        ratio_at_least(0.95, PAIR),
+        problems[SHARED],
+    )
     return [
         Figure(f"{name}, {ALONE}", one.value, EVENTS, taken, problem=problems[ALONE]),
         Figure(f"{name}, {PAIR} (ceiling)", pair.value, EVENTS, taken, one, problem=problems[PAIR]),
@@ -151,7 +145,7 @@ def forward_workers(
             None if mysql_url else ratio_at_least(1.7, ALONE),
             problems[SHARED],
         ),
-        *(against_pair if mysql_url else []),
+        *([against_pair] if mysql_url else []),
         # What the supervisor and the second process cost: the CPU time of every process (on
         # a busy machine two processes cannot have a core each, and the ratios say little).
         Figure(

@@ -167,6 +167,9 @@ def _write_files(tmp_path: Path, sizes: list[int]) -> tuple[list[str], int, int]
     return uris, valid, invalid
 
 
+SHARED_BATCH_NOTE = f"each commits {SHARED_FILE_BATCH_SIZE} events at a time"
+
+
 def test_several_files_are_split_between_workers_with_exact_totals(db_url, tmp_path):
     uris, valid, invalid = _write_files(tmp_path, [900, 300, 500, 400])
     logs = tmp_path / "logs"
@@ -192,9 +195,6 @@ def test_several_files_are_split_between_workers_with_exact_totals(db_url, tmp_p
     # Workers sharing a SQLite file commit in bigger batches (each commit empties the others'
     # page cache); MariaDB's keep the default.
     assert (SHARED_BATCH_NOTE in err) == db_url.startswith("sqlite:"), err[-3000:]
-
-
-SHARED_BATCH_NOTE = f"each commits {SHARED_FILE_BATCH_SIZE} events at a time"
 
 
 def test_a_batch_size_given_is_kept_by_workers_sharing_a_sqlite_file(sqlite_url, tmp_path):
