@@ -125,6 +125,8 @@ class Outage:
                 self.refused += 1
                 continue
             upstream = socket.create_connection(self.target)
+            for end in (client, upstream):  # as the driver's own socket: no Nagle delays
+                end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.sockets += [client, upstream]
                 self.opened += [client, upstream]
