@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 from el_monitor.argtypes import instance_name, positive_float, positive_int
 from el_monitor.cli.forwarding import (
-    BATCH_SIZE,
-    SHARED_FILE_BATCH_SIZE,
     forward_with,
     open_input,
     open_target,
@@ -32,6 +30,7 @@ from el_monitor.cli.options import (
 from el_monitor.cli.signals import STOP_SIGNALS, SignalEvent, set_on
 from el_monitor.cli.table import format_table
 from el_monitor.counts.counters import ErrorGroup, Snapshot, error_groups, summary_rows
+from el_monitor.ingest.batching import BATCH_SIZE, SHARED_FILE_BATCH_SIZE
 from el_monitor.ingest.sources.network import QUEUE_BYTES
 from el_monitor.measures import (
     BUSY,

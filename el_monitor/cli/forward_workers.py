@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 import orjson
 
 from el_monitor.cli.forwarding import (
-    SHARED_FILE_BATCH_SIZE,
     Prepared,
     forward_with,
     open_input,
@@ -51,6 +50,7 @@ from el_monitor.counts.counters import (
     snapshot_record,
 )
 from el_monitor.errors import UserError
+from el_monitor.ingest.batching import SHARED_FILE_BATCH_SIZE
 
 if TYPE_CHECKING:
     from el_monitor.ingest.sources.sharing import Share

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from el_monitor.cli.pidfile import pid_file
 from el_monitor.cli.stores import open_later, open_or_fail, store_errors
+from el_monitor.ingest.batching import BATCH_SIZE
 
 if TYPE_CHECKING:
     from el_monitor.graphite.emitter import MetricEmitter
@@ -28,13 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT = "stdin://"
-BATCH_SIZE = 5000  # events per transaction, unless --batch-size says otherwise
-# Workers of ``forward --workers`` that share one SQLite file commit half as often: each commit
-# empties the page cache of every other connection to the file, which then reads back the
-# index pages its next insert touches, and rewrites them in its own commit.  2 workers, 600,000
-# real-size events: 553,000 page reads and 927,000 writes at 5,000 a batch, 351,000 and 626,000
-# at 10,000 (one process alone: 121,000 and 744,000).  About 15 MB more held per worker.
-SHARED_FILE_BATCH_SIZE = 10_000
 SPOOL_HINT = "with --spool-dir the forwarder starts anyway and spools until it answers"
 NOWHERE_NOTE = (
     "events are spooled (with --spool-dir) or held until a URL is written there (SIGHUP "

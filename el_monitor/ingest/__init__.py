@@ -7,4 +7,5 @@
 One line's ``verdicts`` through the same pipeline serve ``el-monitor validate`` and the
 ``devserver`` (the HTTP source judged, nothing stored).
 ``workers`` names what keeps the processes of ``forward --workers`` apart.
+``batching`` says how many events a transaction commits.
 """

@@ -23,6 +23,7 @@ from el_monitor.counts.hourly import HourBook
 from el_monitor.errors import EventError
 from el_monitor.event.formats import JSON_FORMAT, MAX_EVENT_BYTES, make_line_redactor, make_parser
 from el_monitor.event.names import short_hostname
+from el_monitor.ingest.batching import BATCH_SIZE
 from el_monitor.ingest.count_feeds import MetricsFeed, MetricSink, StatsLog
 from el_monitor.ingest.event_logs import EventLogs
 from el_monitor.ingest.periodic import Every, PeriodicTask, run_due
@@ -48,7 +49,7 @@ class ForwarderSettings:
     format: str = JSON_FORMAT
     log_dir: str | None = None
     spool_dir: str | None = None
-    batch_size: int = 5000
+    batch_size: int = BATCH_SIZE
     flush_interval: float = 1.0
     stats_interval: float | None = None
     max_event_bytes: int = MAX_EVENT_BYTES

@@ -26,7 +26,7 @@ from beacon.support import (
 from harness.wait import wait_until
 from helpers import SCHEMAS, example_capsules, valid_lines
 
-from el_monitor.cli.forwarding import SHARED_FILE_BATCH_SIZE
+from el_monitor.ingest.batching import SHARED_FILE_BATCH_SIZE
 from el_monitor.store import open_store
 
 from .carbon import CarbonCapture
