@@ -68,10 +68,10 @@ def register(commands: Commands) -> None:
         default=1,
         metavar="N",
         help="run N forwarder processes under one supervisor, for inputs they can share: "
-        "udp:// and http:// (one port, spread by the kernel) or several file:// inputs "
-        "(dealt out by size); each has its own instance name (NAME-wK for worker K >= 2), "
-        "spool subdirectory and event log files; the summary sums them (default 1: one "
-        "process)",
+        "udp:// and http:// (one port, spread by the kernel), nats:// (members of one "
+        "consumer) or file:// inputs (cut into pieces the workers take in turn); each has "
+        "its own instance name (NAME-wK for worker K >= 2), spool subdirectory and event log "
+        "files; the summary sums them (default 1: one process)",
     )
     forward.add_argument(
         "--format",

@@ -104,6 +104,8 @@ def supervise(args: argparse.Namespace, prepared: Prepared) -> tuple[int, Snapsh
         for share in shares:
             if share.sock is not None:
                 share.sock.close()
+            if share.pieces is not None:
+                share.pieces.close()
 
 
 def _where(inputs: Sequence[str], shares: Sequence[Share]) -> str:

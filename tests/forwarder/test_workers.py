@@ -1,7 +1,7 @@
 """``el-monitor forward --workers 2`` as a real process: UDP and the HTTP beacon under a steady
 stream, stopped by SIGTERM, keep every accepted event exactly once with the books exact summed
-over the workers (and each worker took its part); several files are split between the
-workers with exact totals, in the store's counts and in Graphite; what cannot be shared is
+over the workers (and each worker took its part); files, several or one, are shared between
+the workers with exact totals, in the store's counts and in Graphite; what cannot be shared is
 refused in one line; a worker that dies stops the supervisor."""
 
 from __future__ import annotations
@@ -170,31 +170,54 @@ def _write_files(tmp_path: Path, sizes: list[int]) -> tuple[list[str], int, int]
 SHARED_BATCH_NOTE = f"each commits {SHARED_FILE_BATCH_SIZE} events at a time"
 
 
-def test_several_files_are_split_between_workers_with_exact_totals(db_url, tmp_path):
-    uris, valid, invalid = _write_files(tmp_path, [900, 300, 500, 400])
-    logs = tmp_path / "logs"
+def _forward_files(db_url: str, uris: list[str], *options: str) -> tuple[dict[str, int], str]:
+    """``el-monitor -v forward --workers 2`` of ``uris`` into ``db_url``: its summary's counts
+    and its stderr, once it exited 0."""
     args = ["forward", "--schemas", str(SCHEMAS), "--db", db_url, "--instance", INSTANCE]
-    args += ["--workers", "2", "--log-dir", str(logs)]
+    args += ["--workers", "2", *options]
     for uri in uris:
         args += ["--input", uri]
     done = subprocess.run([*EL_MONITOR, "-v", *args], capture_output=True, timeout=300)
     err = done.stderr.decode(errors="replace")
     assert done.returncode == 0, err[-3000:]
-    counts = summary_counts(done.stdout.decode())
+    return summary_counts(done.stdout.decode()), err
+
+
+def assert_files_stored(db_url: str, counts: dict[str, int], valid: int, invalid: int) -> None:
+    """Every line counted once and every valid one stored once, the per-worker counts summing
+    to the totals (which worker read which piece is the machine's choice)."""
     assert counts["raw"] == valid + invalid
     assert (counts["valid"], counts["invalid"], counts["inserted"]) == (valid, invalid, valid)
     assert_books_balance(counts)
     stored = stored_uuids(db_url)
     assert len(stored) == len(set(stored)) == valid
-    assert_workers_shared(db_url, counts)
-    # 2,100 lines dealt by size: 900 + 300 to one worker, 500 + 400 to the other.
     by_instance = counts_by_instance(db_url)
-    assert sorted(c["raw"] for c in by_instance.values()) == [900, 1200]
-    names = sorted(path.name.split("-", 1)[1] for path in logs.glob("valid-*.jsonl"))
-    assert len(names) == 2 and any(name.endswith("-w2.jsonl") for name in names), names
+    assert set(by_instance) <= {INSTANCE, f"{INSTANCE}-w2"}, by_instance
+    for measure in ("raw", "valid", "invalid", "inserted"):
+        assert sum(c[measure] for c in by_instance.values()) == counts[measure], by_instance
+
+
+def test_several_files_are_shared_between_workers_with_exact_totals(db_url, tmp_path):
+    uris, valid, invalid = _write_files(tmp_path, [900, 300, 500, 400])
+    logs = tmp_path / "logs"
+    counts, err = _forward_files(db_url, uris, "--log-dir", str(logs))
+    assert_files_stored(db_url, counts, valid, invalid)
+    # Each worker logs to its own files (worker 2's end in -w2), every valid event once.
+    valid_logs = list(logs.glob("valid-*.jsonl"))
+    day_log = re.compile(r"valid-\d{4}-\d{2}-\d{2}(-w2)?\.jsonl")
+    assert valid_logs and all(day_log.fullmatch(p.name) for p in valid_logs), valid_logs
+    assert sum(len(p.read_bytes().splitlines()) for p in valid_logs) == valid
     # Workers sharing a SQLite file commit in bigger batches (each commit empties the others'
     # page cache); MariaDB's keep the default.
     assert (SHARED_BATCH_NOTE in err) == db_url.startswith("sqlite:"), err[-3000:]
+
+
+def test_one_file_is_shared_between_workers(sqlite_url, tmp_path):
+    (uri,), valid, invalid = _write_files(tmp_path, [12_000])  # over 1 MiB: several pieces
+    assert os.path.getsize(uri.removeprefix("file://")) > 1 << 20
+    counts, err = _forward_files(sqlite_url, [uri])
+    assert "with 2 workers" in err, err[-3000:]
+    assert_files_stored(sqlite_url, counts, valid, invalid)
 
 
 def test_a_batch_size_given_is_kept_by_workers_sharing_a_sqlite_file(sqlite_url, tmp_path):
@@ -236,7 +259,8 @@ def test_what_cannot_be_shared_is_refused_in_one_line(tmp_path):
     assert "stdin:// cannot be shared between workers" in refusal(tmp_path)
     one = tmp_path / "one.jsonl"
     one.write_bytes(b"")
-    assert "one file is read by one process" in refusal(tmp_path, "--input", f"file://{one}")
+    alone = refusal(tmp_path, "--input", f"file://{one}?follow=1")
+    assert "a followed file is read by one process" in alone
     mixed = refusal(tmp_path, "--input", f"file://{one}", "--input", "udp://127.0.0.1:0")
     assert "several --input must all be file:// inputs" in mixed
     followed = [f"file://{one}?follow=1", f"file://{one}?follow=1", f"file://{one}?follow=1"]

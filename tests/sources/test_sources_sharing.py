@@ -1,6 +1,7 @@
-"""What ``forward --workers`` builds before it forks: the shares of the inputs (files dealt by
-size, one port for every worker's socket), a worker's files read one after another, the names
-and directories that keep workers apart, and the sum of their counts."""
+"""What ``forward --workers`` builds before it forks: the shares of the inputs (files cut into
+pieces every worker takes from, followed files dealt one per worker, one port for every
+worker's socket), one process's files read one after another, the names and directories that
+keep workers apart, and the sum of their counts."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from el_monitor.counts.counters import (
 )
 from el_monitor.errors import UserError
 from el_monitor.ingest.event_logs import EventLogs, dated_log_files, log_name
-from el_monitor.ingest.sources.sharing import FileSequence, open_share, plan_shares
+from el_monitor.ingest.sources.pieces import PieceSource
+from el_monitor.ingest.sources.sharing import FileSequence, Share, open_share, plan_shares
 from el_monitor.ingest.workers import Worker, stranded_spools
 from el_monitor.measures import OVERALL
 
@@ -33,21 +35,49 @@ def _files(tmp_path, sizes: list[int]) -> list[str]:
     return uris
 
 
-def test_files_are_dealt_by_size_and_read_in_order(tmp_path):
+def test_files_read_to_their_end_are_pieces_every_worker_takes(tmp_path):
     uris = _files(tmp_path, [10, 100, 40, 50])
     shares = plan_shares(uris, 2)
-    assert [share.uris for share in shares] == [(uris[1],), (uris[0], uris[2], uris[3])]
-    assert all(share.sock is None for share in shares)
-    source = open_share(shares[1])
+    assert len(shares) == 2 and shares[0] == shares[1]
+    assert shares[0].uris == tuple(uris) and shares[0].pieces is not None
+    sources = [open_share(share) for share in shares]
+    assert all(isinstance(source, PieceSource) for source in sources)
+    lines = [
+        line for source in sources for chunk in source.chunks(threading.Event())
+        for line in chunk.lines
+    ]  # fmt: skip
+    for source in sources:
+        source.close()
+    expected = [b"%d-%d" % (n, i) for n, size in enumerate([10, 100, 40, 50]) for i in range(size)]
+    assert sorted(lines) == sorted(expected)
+
+
+def test_one_process_reads_its_files_in_order(tmp_path):
+    uris = _files(tmp_path, [10, 100, 40, 50])
+    (share,) = plan_shares(uris, 1)
+    assert share == Share(tuple(uris))
+    source = open_share(share)
     assert isinstance(source, FileSequence)
     lines = [line for chunk in source.chunks(threading.Event()) for line in chunk.lines]
     source.close()
-    assert lines[:2] == [b"0-0", b"0-1"] and lines[-1] == b"3-49" and len(lines) == 100
+    assert lines[:2] == [b"0-0", b"0-1"] and lines[-1] == b"3-49" and len(lines) == 200
 
 
-def test_fewer_files_than_workers_start_fewer_workers(tmp_path):
-    uris = _files(tmp_path, [3, 4])
-    assert [share.uris for share in plan_shares(uris, 5)] == [(uris[1],), (uris[0],)]
+def test_followed_files_are_dealt_one_per_worker_by_size(tmp_path):
+    uris = [f"{uri}?follow=1" for uri in _files(tmp_path, [10, 100, 40])]
+    assert [share.uris for share in plan_shares(uris, 3)] == [(uris[1],), (uris[2],), (uris[0],)]
+    with pytest.raises(UserError, match="take one worker each: use --workers 3"):
+        plan_shares(uris, 2)
+    with pytest.raises(UserError, match="a followed file is read by one process"):
+        plan_shares(uris[:1], 2)
+
+
+def test_fewer_pieces_than_workers_start_fewer_workers(tmp_path):
+    uris = _files(tmp_path, [3, 4])  # a piece each
+    shares = plan_shares(uris, 5)
+    assert len(shares) == 2
+    assert shares[0].pieces is not None
+    shares[0].pieces.close()
 
 
 def test_network_inputs_get_one_socket_per_worker_on_one_port():
@@ -132,6 +162,6 @@ def test_workers_counts_sum():
 
 def test_a_jetstream_consumer_is_joined_by_every_worker():
     uri = "nats://127.0.0.1:4222/S?consumer=group"
-    assert plan_shares([uri], 3) == [((uri,), None)] * 3
+    assert plan_shares([uri], 3) == [Share((uri,))] * 3
     with pytest.raises(UserError, match="names no consumer"):
         plan_shares(["nats://127.0.0.1:4222/S"], 2)
