@@ -29,7 +29,13 @@ from el_monitor.ingest.sources.base import Chunk, Source
 from el_monitor.ingest.sources.file import FileSource
 from el_monitor.ingest.sources.jetstream_address import parse_consume_uri
 from el_monitor.ingest.sources.network import bound_sockets
-from el_monitor.ingest.sources.pieces import MAX_PIECES, PieceQueue, PieceSource, cut
+from el_monitor.ingest.sources.pieces import (
+    MAX_PIECES,
+    PIECE_BYTES,
+    PieceQueue,
+    PieceSource,
+    cut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ class Share(NamedTuple):
 
 
 def plan_shares(uris: Sequence[str], workers: int) -> list[Share]:
-    """Split ``uris`` between ``workers`` processes (fewer when there are fewer files), or
+    """Split ``uris`` between ``workers`` processes (fewer when there is less to share), or
     say in one line why they cannot be.  Network sockets are bound here, files checked."""
     schemes = [uri.partition("://")[0].lower() if "://" in uri else "" for uri in uris]
     if len(uris) == 1 and schemes[0] in _SOCKET_KINDS and workers > 1:
@@ -99,7 +105,13 @@ def _pieces(facts: list[_FileFacts], uris: Sequence[str], workers: int) -> list[
     queue = PieceQueue([f.path for f in facts], cut([f.size for f in facts]))
     count = min(workers, len(queue.pieces))
     if count < workers:
-        log.warning("%d pieces of input for %d workers: starting %d", count, workers, count)
+        log.warning(
+            "the input makes %d pieces (of %d MiB at least) for %d workers: starting %d",
+            count,
+            PIECE_BYTES >> 20,
+            workers,
+            count,
+        )
     return [Share(tuple(uris), pieces=queue)] * count
 
 
