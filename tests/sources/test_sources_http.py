@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from helpers import event_defaults
 
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.base import Chunk
-from el_monitor.ingest.sources.beacon import decode_beacon
+from el_monitor.ingest.sources.beacon import decode_beacon, decode_events
 from el_monitor.ingest.sources.http import HttpSource
 
 from .support import IDLE, Reader
@@ -75,6 +76,20 @@ def test_decode_beacon_keeps_undecodable_bytes() -> None:
     assert decode_beacon("?%7B%22a%22%3A%22%FF%22%7D;", 100) == b'{"a":"\xff"}'
     assert decode_beacon("%7B%7D", 1) == b"{}"
     assert decode_beacon("x" * 10, 3) == b"xxxx"
+
+
+def test_a_posted_event_waits_in_the_queue_at_its_own_size() -> None:
+    """A line costs what it holds: not orjson's working buffer (16 KB under each line)."""
+    event = {f"field{n}": n * 1000 for n in range(40)}
+    body = json.dumps([event] * 100).encode()
+    tracemalloc.start()
+    try:
+        lines = decode_events(body, 65536)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert lines is not None and [json.loads(line) for line in lines] == [event] * 100
+    assert held < 2 * sum(map(len, lines)) + 100 * 100, held
 
 
 def test_post_array_is_one_chunk_with_a_uuid_per_event(beacon: HttpSource) -> None:
