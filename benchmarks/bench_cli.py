@@ -22,38 +22,49 @@ from workload import count_problem
 CLI = Path(sys.executable).with_name("el-monitor")
 MB = "MB"
 
-# Runs the command in its argv and writes "<peak RSS KiB> <exit status>" to the file in argv[1].
-# A fresh, small interpreter: a child forked straight from this big benchmark process would
-# report this process's peak RSS (Linux records the parent's high-water mark at exec).
+# Runs the command in its argv and writes "<peak RSS KiB> <exit status>" to the file in argv[1],
+# handing SIGTERM on to it.  A fresh, small interpreter: a child forked straight from this big
+# benchmark process would report this process's peak RSS (Linux records the parent's
+# high-water mark at exec).
 _LAUNCHER = """
-import os, subprocess, sys
+import os, signal, subprocess, sys
 child = subprocess.Popen(sys.argv[2:])
+signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum))
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as out:
     out.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
 """
 
 
-def _launch(cmd: list[str], tmp: Path) -> tuple[float, float, str]:
-    """Run ``cmd`` in ``tmp`` through the launcher: (seconds, peak RSS MB, problem)."""
-    usage = tmp / "child.usage"
-    err_path = tmp / "child.err"
-    with open(tmp / "child.out", "wb") as out, open(err_path, "wb") as err:
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(usage), *cmd],
+def launched(cmd: list[str], tmp: Path) -> subprocess.Popen[bytes]:
+    """``cmd`` started in ``tmp`` through the launcher, its output in ``tmp``'s child.out and
+    child.err; SIGTERM to the launcher reaches it."""
+    with open(tmp / "child.out", "wb") as out, open(tmp / "child.err", "wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(tmp / "child.usage"), *cmd],
             stdout=out,
             stderr=err,
             cwd=tmp,
-            check=False,
         )
-        seconds = time.perf_counter() - start
-    rss_kib, status = map(int, usage.read_text().split())
+
+
+def finish(child: subprocess.Popen[bytes], tmp: Path) -> tuple[float, str]:
+    """Wait for a ``launched`` command: its peak RSS in MB, and what went wrong ("" if
+    nothing)."""
+    child.wait()
+    rss_kib, status = map(int, (tmp / "child.usage").read_text().split())
     problem = ""
     if status != 0:
-        tail = err_path.read_text(errors="replace").strip().splitlines()[-1:]
+        tail = (tmp / "child.err").read_text(errors="replace").strip().splitlines()[-1:]
         problem = f"exit {status}: {' '.join(tail)}"
-    return seconds, rss_kib * 1024 / 1e6, problem
+    return rss_kib * 1024 / 1e6, problem
+
+
+def _launch(cmd: list[str], tmp: Path) -> tuple[float, float, str]:
+    """Run ``cmd`` in ``tmp`` through the launcher: (seconds, peak RSS MB, problem)."""
+    start = time.perf_counter()
+    rss, problem = finish(launched(cmd, tmp), tmp)
+    return time.perf_counter() - start, rss, problem
 
 
 def rss_floor(tmp: Path) -> tuple[Reference, Figure]:

@@ -39,6 +39,7 @@ import bench_cli
 import bench_compare
 import bench_failover
 import bench_mail
+import bench_memory
 import bench_pipeline
 import bench_publish
 import bench_realsize
@@ -75,6 +76,9 @@ reading both, into one SQLite file (or one MariaDB database); 2 separate forward
 SQLite file each, or both into the one database) are the ceiling of two processes on this machine
 at that time. Into MariaDB, whose server shares the two cores, the target is to lose nothing
 against those two separate forwarders (>= 0.95x them).
+memory = peak RSS of el-monitor forward (a child, into a SQLite file) over a million real-size
+NavigationTiming events, from a file and from its beacon: POSTs of 40 from 8 clients that send a
+503's POST again, so the queue (64 MB by default) stays full; the floor is python3 -c pass.
 rollup = retention's daily_timing rule (19 fields' count and p50/p75/p95 per wiki) on one day,
 in seconds per million rows, against a COUNT(*) of the same table.
 retention = el-monitor retention run --execute over rows spread across 200 days (55% past 90 days),
@@ -131,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     size, big, small = (20_000, 100_000, 25_000) if args.quick else (200_000, 1_000_000, 250_000)
+    memory_size = big  # real-size events for the memory figures (issue 13: a million)
     rollup_rows = 100_000 if args.quick else 1_000_000
     mysql_url = None if args.no_mysql else os.environ.get("EL_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
 
@@ -148,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"{bench_realsize.TIMING}: el-monitor forward --workers 2 against one worker ...")
         figures += bench_realsize.workers(bench_realsize.TIMING, timing, mysql_url, tmp)
         del timing
+        figures += bench_memory.memory(args.seed + 6, memory_size, tmp)
         if args.real_only:
             return report(f"{size:,}-line real-size corpora", figures, started)
         files = {big: tmp / f"corpus-{big}.jsonl", small: tmp / f"corpus-{small}.jsonl"}
