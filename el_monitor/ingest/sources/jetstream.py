@@ -110,6 +110,7 @@ class JetStreamSource(BufferedSource):
         self._last_position = 0
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._acked = asyncio.Event()  # set on the loop when a commit acks held messages
         self._fetcher: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._trouble_at = -TROUBLE_EVERY
@@ -136,8 +137,15 @@ class JetStreamSource(BufferedSource):
 
     async def _fetch_loop(self) -> None:
         while not self._stopping:
-            if not self._nc.is_connected or self._held_count >= self.held_lines:
+            if not self._nc.is_connected:
                 await asyncio.sleep(POLL_SECONDS)
+                continue
+            if self._held_count >= self.held_lines:
+                # Pull again as soon as a commit acks held messages: a poll's wait here came
+                # out of the time the pipeline has the second batch in hand.
+                self._acked.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._acked.wait(), POLL_SECONDS)
                 continue
             try:
                 msgs = await self._sub.fetch(self._pull_size(), timeout=FETCH_SECONDS)
@@ -232,6 +240,7 @@ class JetStreamSource(BufferedSource):
             self._held_count -= held.lines
             done.append(held.msg)
         if done:
+            self._acked.set()
             self._spawn(self._send(done, "ack"))
 
     async def _send(self, msgs: list[Msg], how: str) -> None:
