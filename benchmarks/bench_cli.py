@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import resource
 import shlex
 import subprocess
@@ -58,6 +59,23 @@ def finish(child: subprocess.Popen[bytes], tmp: Path) -> tuple[float, str]:
         tail = (tmp / "child.err").read_text(errors="replace").strip().splitlines()[-1:]
         problem = f"exit {status}: {' '.join(tail)}"
     return rss_kib * 1024 / 1e6, problem
+
+
+LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
+
+
+def listening_port(child: subprocess.Popen[bytes], errors: Path) -> int:
+    """The port an el-monitor command given ``http://127.0.0.1:0`` listens on, read from its
+    log in ``errors``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = LISTENING.search(errors.read_bytes())
+        if found:
+            return int(found.group(1))
+        if child.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"el-monitor did not listen: {errors.read_text()[-2000:]}")
 
 
 def _launch(cmd: list[str], tmp: Path) -> tuple[float, float, str]:

@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import corpus
 import corpus_events
 import orjson
-from bench_cli import CLI, MB, finish, launched, rss_floor
+from bench_cli import CLI, MB, finish, launched, listening_port, rss_floor
 from bench_stores import event_rows, remove_sqlite
 from measure import log
 from results import Figure, Reference, below
@@ -34,7 +32,6 @@ SIZE = 1_000_000
 BATCH = 40  # events a POST: under the 64 KiB a request body may hold by default
 CONNECTIONS = 8
 RETRY_SECONDS = 0.02  # a client's pause after a 503
-LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
 TITLE = "real NavigationTiming"
 
 
@@ -108,7 +105,7 @@ def _from_beacon(lines: Lines, tmp: Path, floor: Reference) -> Figure:
     db = tmp / "memory-beacon.db"
     child = launched(_forward(db, "http://127.0.0.1:0"), tmp)
     try:
-        port = _port(child, tmp / "child.err")
+        port = listening_port(child, tmp / "child.err")
         refused = asyncio.run(_post_all(port, lines.posts()))
         child.send_signal(signal.SIGTERM)  # the launcher hands it on; the forwarder drains
     except BaseException:
@@ -121,18 +118,6 @@ def _from_beacon(lines: Lines, tmp: Path, floor: Reference) -> Figure:
         problem = f"{refused} POSTs answered neither 202 nor 503"
     problem = problem or count_problem("rows committed", stored, lines.valid)
     return _figure(f"its beacon (POSTs of {BATCH}, queue full)", lines, rss, floor, problem)
-
-
-def _port(child: subprocess.Popen[bytes], errors: Path) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = LISTENING.search(errors.read_bytes())
-        if found:
-            return int(found.group(1))
-        if child.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"el-monitor forward did not listen: {errors.read_text()[-2000:]}")
 
 
 async def _post_all(port: int, bodies: Iterator[bytes]) -> int:

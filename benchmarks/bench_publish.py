@@ -24,6 +24,7 @@ from pathlib import Path
 
 import corpus_events
 import orjson
+from bench_cli import listening_port
 from measure import log, use_test_harness
 from results import EVENTS, Figure, Planned, Reference, at_least
 
@@ -39,7 +40,6 @@ PUBLISH = Planned(
     "real NavigationTiming: publish, HTTP POST of 50 -> JetStream", EVENTS, at_least(TARGET, EVENTS)
 )
 RAW = "real NavigationTiming: nats-py JetStream publish of the same records (ceiling)"
-LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
 
 
 def publish(lines: Sequence[bytes], tmp: Path) -> list[Figure]:
@@ -117,7 +117,7 @@ def _beacon(server: str, subject: str, batches: list[list[bytes]], tmp: Path) ->
     with errors.open("wb") as err:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
     try:
-        port = _port(child, errors)
+        port = listening_port(child, errors)
         bodies = [b"[" + b",".join(batch) + b"]" for batch in batches]
         seconds, statuses = asyncio.run(_post_all(port, bodies))
         child.send_signal(signal.SIGTERM)
@@ -135,18 +135,6 @@ def _beacon(server: str, subject: str, batches: list[list[bytes]], tmp: Path) ->
         problem = f"{stored} messages stored for {answered} answers; exit {child.returncode}"
     log(f"publish: {out.decode().strip()}")
     return answered * BATCH / seconds, problem
-
-
-def _port(child: subprocess.Popen[bytes], errors: Path) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = LISTENING.search(errors.read_bytes())
-        if found:
-            return int(found.group(1))
-        if child.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"el-monitor publish did not listen: {errors.read_text()[-2000:]}")
 
 
 async def _post_all(port: int, bodies: list[bytes]) -> tuple[float, list[int]]:
