@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from el_monitor.errors import UserError
 from el_monitor.ingest.sources import open_source
 from el_monitor.ingest.sources.pieces import (
     MAX_PIECES,
@@ -133,6 +134,9 @@ def test_a_piece_source_reads_its_pieces_and_stops_when_told(tmp_path):
         assert list(source.chunks(threading.Event())) == []  # every piece was taken
     finally:
         source.close()
+    second.unlink()  # gone since the queue was planned: one clear error
+    with pytest.raises(UserError, match=f"cannot read {second}: No such file"):
+        PieceSource("two files", PieceQueue([str(first), str(second)], []), MAX_LINE)
     stopped = threading.Event()
     stopped.set()
     fd = os.open(first, os.O_RDONLY)

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
+from el_monitor.errors import UserError
 from el_monitor.ingest.sources.base import Chunk
 from el_monitor.ingest.sources.lines import READ_BYTES, Batch, LineSplitter
 
@@ -93,8 +94,10 @@ class PieceSource:
         try:
             for path in queue.paths:
                 self._fds.append(os.open(path, os.O_RDONLY))
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, OSError):  # gone or unreadable since the supervisor checked
+                raise UserError(f"cannot read {exc.filename}: {exc.strerror}") from exc
             raise
 
     def chunks(self, stop: threading.Event) -> Iterator[Chunk]:
