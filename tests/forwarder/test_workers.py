@@ -220,6 +220,32 @@ def test_one_file_is_shared_between_workers(sqlite_url, tmp_path):
     assert_files_stored(sqlite_url, counts, valid, invalid)
 
 
+def test_sigterm_while_workers_read_pieces_stores_whole_lines_only(sqlite_url, tmp_path):
+    """Stopped mid-piece, a worker hands on the whole lines it read and no cut one: every
+    line is valid, so a cut line would be counted invalid."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(valid_lines(60_000)) + b"\n")  # 20 MB: 20 pieces
+    args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url, "--workers", "2"]
+    args += ["--batch-size", "500", "--input", f"file://{path}"]
+    proc = subprocess.Popen(
+        [*EL_MONITOR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=None
+    )
+    try:
+        wait_until(lambda: len(stored_uuids(sqlite_url)) >= 2000, 120, "2,000 rows stored")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
+    counts = summary_counts(out.decode())
+    stored = stored_uuids(sqlite_url)
+    assert len(stored) == len(set(stored))
+    assert counts["invalid"] == 0 and counts["raw"] == counts["inserted"] == len(stored)
+    assert_books_balance(counts)
+
+
 def test_a_batch_size_given_is_kept_by_workers_sharing_a_sqlite_file(sqlite_url, tmp_path):
     uris, valid, _ = _write_files(tmp_path, [300, 300])
     args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url, "--workers", "2"]
