@@ -28,7 +28,6 @@ from measure import log
 from results import Figure, Reference, below
 from workload import count_problem
 
-SIZE = 1_000_000
 BATCH = 40  # events a POST: under the 64 KiB a request body may hold by default
 CONNECTIONS = 8
 RETRY_SECONDS = 0.02  # a client's pause after a 503
@@ -41,8 +40,7 @@ class Lines:
     def __init__(self, size: int, seed: int, path: Path) -> None:
         self.path = path
         self.size = size
-        self.valid = 0  # valid lines
-        self.json_valid = 0  # valid lines among those that are JSON at all (all of them)
+        self.valid = 0  # valid lines (all of them JSON: so the POSTs hold every one)
         generator = corpus.Generator(seed, 0.10, "json", "real", ("NavigationTiming",))
         with path.open("wb", buffering=1 << 20) as out:
             for line, kind in generator.lines(size):
