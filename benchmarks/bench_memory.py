@@ -14,14 +14,13 @@ all of them answered 202 in the end).  The bare interpreter's peak RSS is the fl
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import corpus
 import corpus_events
-import orjson
+from beacon_client import is_json, post_all, post_body
 from bench_cli import CLI, MB, finish, launched, listening_port, rss_floor
 from bench_stores import event_rows, remove_sqlite
 from measure import log
@@ -29,8 +28,6 @@ from results import Figure, Reference, below
 from workload import count_problem
 
 BATCH = 40  # events a POST: under the 64 KiB a request body may hold by default
-CONNECTIONS = 8
-RETRY_SECONDS = 0.02  # a client's pause after a 503
 TITLE = "real NavigationTiming"
 
 
@@ -53,16 +50,14 @@ class Lines:
         batch: list[bytes] = []
         with self.path.open("rb") as lines:
             for line in lines:
-                try:
-                    orjson.loads(line)
-                except orjson.JSONDecodeError:
+                if not is_json(line):
                     continue
                 batch.append(line.rstrip(b"\n"))
                 if len(batch) == BATCH:
-                    yield b"[" + b",".join(batch) + b"]"
+                    yield post_body(batch)
                     batch = []
         if batch:
-            yield b"[" + b",".join(batch) + b"]"
+            yield post_body(batch)
 
 
 def memory(seed: int, size: int, tmp: Path) -> list[Figure]:
@@ -104,7 +99,7 @@ def _from_beacon(lines: Lines, tmp: Path, floor: Reference) -> Figure:
     child = launched(_forward(db, "http://127.0.0.1:0"), tmp)
     try:
         port = listening_port(child, tmp / "child.err")
-        refused = asyncio.run(_post_all(port, lines.posts()))
+        _, statuses = asyncio.run(post_all(port, lines.posts(), resend_busy=True))
         child.send_signal(signal.SIGTERM)  # the launcher hands it on; the forwarder drains
     except BaseException:
         child.kill()
@@ -112,45 +107,8 @@ def _from_beacon(lines: Lines, tmp: Path, floor: Reference) -> Figure:
     rss, problem = finish(child, tmp)
     stored = event_rows(f"sqlite:///{db}")
     remove_sqlite(db)
+    refused = len(statuses) - statuses.count(202)
     if not problem and refused:
         problem = f"{refused} POSTs answered neither 202 nor 503"
     problem = problem or count_problem("rows committed", stored, lines.valid)
     return _figure(f"its beacon (POSTs of {BATCH}, queue full)", lines, rss, floor, problem)
-
-
-async def _post_all(port: int, bodies: Iterator[bytes]) -> int:
-    """Every body POSTed over CONNECTIONS keep-alive connections, each sent again after a
-    503 (on a new connection: a 503 closes it) until answered 202; how many were answered
-    anything else (not sent again)."""
-    refused = 0
-
-    async def client() -> None:
-        nonlocal refused
-        connection = None
-        for body in bodies:
-            while True:
-                if connection is None:
-                    connection = await asyncio.open_connection("127.0.0.1", port)
-                reader, writer = connection
-                writer.write(
-                    b"POST /v1/events HTTP/1.1\r\nHost: bench\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                    % (len(body), body)
-                )
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = re.search(rb"(?i)content-length: *(\d+)", head)
-                if length:
-                    await reader.readexactly(int(length.group(1)))
-                if re.search(rb"(?i)connection: *close", head):
-                    writer.close()
-                    connection = None
-                status = int(head.split(b" ", 2)[1])
-                if status != 503:
-                    refused += status != 202
-                    break
-                await asyncio.sleep(RETRY_SECONDS)
-        if connection is not None:
-            connection[1].close()
-
-    await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
-    return refused

@@ -12,7 +12,6 @@ stream holds exactly one message of 50 events per answer.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import corpus_events
-import orjson
+from beacon_client import is_json, post_all, post_body
 from bench_cli import listening_port
 from measure import log, use_test_harness
 from results import EVENTS, Figure, Planned, Reference, at_least
@@ -33,7 +32,6 @@ from el_monitor.ingest.sources.jetstream_address import stream_for_subject
 from el_monitor.ingest.sources.journal import encode
 
 BATCH = 50  # events a POST
-CONNECTIONS = 8  # HTTP clients, keep-alive
 IN_FLIGHT = 64  # raw publishes awaiting their acknowledgement at once (the ceiling)
 TARGET = 20_000
 PUBLISH = Planned(
@@ -50,7 +48,7 @@ def publish(lines: Sequence[bytes], tmp: Path) -> list[Figure]:
     reason = shared_reason()
     if reason:
         return [PUBLISH.not_measured(reason)]
-    events = [line for line in lines if _is_json(line)]  # a malformed one spoils its POST
+    events = [line for line in lines if is_json(line)]
     batches = [events[i : i + BATCH] for i in range(0, len(events) - BATCH + 1, BATCH)]
     subjects = [f"elm.bench.p{i}.{secrets.token_hex(4)}" for i in range(2)]
     try:
@@ -66,14 +64,6 @@ def publish(lines: Sequence[bytes], tmp: Path) -> list[Figure]:
         Figure(RAW, raw_rate, EVENTS, "1 run", problem=raw_problem),
         PUBLISH.measured(rate, "1 run", ceiling, problem),
     ]
-
-
-def _is_json(line: bytes) -> bool:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 async def _raw(server: str, subject: str, batches: list[list[bytes]]) -> tuple[float, str]:
@@ -118,8 +108,8 @@ def _beacon(server: str, subject: str, batches: list[list[bytes]], tmp: Path) ->
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
     try:
         port = listening_port(child, errors)
-        bodies = [b"[" + b",".join(batch) + b"]" for batch in batches]
-        seconds, statuses = asyncio.run(_post_all(port, bodies))
+        bodies = [post_body(batch) for batch in batches]
+        seconds, statuses = asyncio.run(post_all(port, bodies))
         child.send_signal(signal.SIGTERM)
         out, _ = child.communicate(timeout=120)
     finally:
@@ -135,30 +125,6 @@ def _beacon(server: str, subject: str, batches: list[list[bytes]], tmp: Path) ->
         problem = f"{stored} messages stored for {answered} answers; exit {child.returncode}"
     log(f"publish: {out.decode().strip()}")
     return answered * BATCH / seconds, problem
-
-
-async def _post_all(port: int, bodies: list[bytes]) -> tuple[float, list[int]]:
-    """Every body POSTed over CONNECTIONS keep-alive connections; seconds and statuses."""
-    statuses: list[int] = []
-    queue = iter(bodies)
-
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for body in queue:
-            writer.write(
-                b"POST /v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            statuses.append(int(head.split(b" ", 2)[1]))
-            length = re.search(rb"(?i)content-length: *(\d+)", head)
-            if length:
-                await reader.readexactly(int(length.group(1)))
-        writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
-    return time.perf_counter() - start, statuses
 
 
 async def _messages(server: str, stream: str) -> int:

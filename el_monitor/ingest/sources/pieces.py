@@ -51,8 +51,7 @@ def cut(sizes: Sequence[int], smallest: int = PIECE_BYTES) -> list[Piece]:
     size = max(smallest, -(-sum(sizes) // (MAX_PIECES - len(sizes))))
     pieces = []
     for file, length in enumerate(sizes):
-        starts = range(0, max(length, 1), size)
-        for start in starts:
+        for start in range(0, max(length, 1), size):
             end = start + size
             pieces.append(Piece(file, start, end if end < length else None))
     return pieces
