@@ -90,14 +90,22 @@ def counts_by_instance(db_url: str) -> dict[str, dict[str, int]]:
     return {row[0]: dict(zip(measures, map(int, row[1:]), strict=True)) for row in rows}
 
 
+def assert_instances_sum(db_url: str, counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The counts table's rows, under the workers' instances, sum to the summary's totals;
+    they are returned by instance."""
+    by_instance = counts_by_instance(db_url)
+    assert set(by_instance) <= {INSTANCE, f"{INSTANCE}-w2"}, by_instance
+    for measure in ("raw", "valid", "invalid", "inserted"):
+        assert sum(c[measure] for c in by_instance.values()) == counts[measure], by_instance
+    return by_instance
+
+
 def assert_workers_shared(db_url: str, counts: dict[str, int]) -> None:
     """Both workers stored some, under their own instances, and the counts table's rows sum
     to the summary's totals."""
-    by_instance = counts_by_instance(db_url)
+    by_instance = assert_instances_sum(db_url, counts)
     assert set(by_instance) == {INSTANCE, f"{INSTANCE}-w2"}, by_instance
     assert all(c["inserted"] > 0 for c in by_instance.values()), by_instance
-    for measure in ("raw", "valid", "invalid", "inserted"):
-        assert sum(c[measure] for c in by_instance.values()) == counts[measure], by_instance
 
 
 def test_udp_sigterm_keeps_every_received_event_once(sqlite_url):
@@ -191,10 +199,7 @@ def assert_files_stored(db_url: str, counts: dict[str, int], valid: int, invalid
     assert_books_balance(counts)
     stored = stored_uuids(db_url)
     assert len(stored) == len(set(stored)) == valid
-    by_instance = counts_by_instance(db_url)
-    assert set(by_instance) <= {INSTANCE, f"{INSTANCE}-w2"}, by_instance
-    for measure in ("raw", "valid", "invalid", "inserted"):
-        assert sum(c[measure] for c in by_instance.values()) == counts[measure], by_instance
+    assert_instances_sum(db_url, counts)
 
 
 def test_several_files_are_shared_between_workers_with_exact_totals(db_url, tmp_path):
@@ -248,11 +253,7 @@ def test_sigterm_while_workers_read_pieces_stores_whole_lines_only(sqlite_url, t
 
 def test_a_batch_size_given_is_kept_by_workers_sharing_a_sqlite_file(sqlite_url, tmp_path):
     uris, valid, _ = _write_files(tmp_path, [300, 300])
-    args = ["forward", "--schemas", str(SCHEMAS), "--db", sqlite_url, "--workers", "2"]
-    args += ["--batch-size", "100", "--input", uris[0], "--input", uris[1]]
-    done = subprocess.run([*EL_MONITOR, "-v", *args], capture_output=True, timeout=300)
-    err = done.stderr.decode(errors="replace")
-    assert done.returncode == 0, err[-3000:]
+    _, err = _forward_files(sqlite_url, uris, "--batch-size", "100")
     assert SHARED_BATCH_NOTE not in err
     assert len(set(stored_uuids(sqlite_url))) == valid
 
